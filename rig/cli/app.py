@@ -1,0 +1,82 @@
+"""What every command shares: the chosen backend, the pin map, opening the bench."""
+
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+from pathlib import Path
+
+from ..backends import hardware_backend, mock_backend
+from ..bench import Bench
+from ..clock import RealClock, VirtualClock
+from ..events import EventBus
+from ..report import EventLog
+from ..wiring import Wiring, load_wiring
+from .render import err
+
+
+class App:
+    """Global options, resolved once per invocation."""
+
+    def __init__(self, backend: str, wiring: str | None, sim_state: str | None, ledger: str | None,
+                 events: str | None = None):
+        self.backend_name = backend
+        self.events_path = events
+        self.wiring_path = wiring
+        self.sim_state = sim_state
+        self.ledger_path = ledger
+        self._wiring: Wiring | None = None
+
+    def wiring(self) -> Wiring:
+        if self._wiring is None:
+            self._wiring = load_wiring(self.wiring_path)
+            for w in self._wiring.warnings:
+                err.print(f"[yellow]{w}[/]")
+        return self._wiring
+
+    def make_backend(self, wiring: Wiring):
+        if self.backend_name == "mock":
+            # RIG_CLOCK=virtual lets tests and dry runs skip real waiting on bare pins
+            clock = VirtualClock() if os.environ.get("RIG_CLOCK") == "virtual" else RealClock()
+            return mock_backend(wiring, clock)
+        if self.backend_name == "sim":
+            from ..sim.backend import sim_backend  # the edge may import the simulator; the core never does
+
+            return sim_backend(wiring, state_path=self.sim_state_path())
+        backend = hardware_backend(wiring)  # first: no GPIO is the more useful error
+        if wiring.display is not None:
+            from ..display import SerialTap
+
+            backend.display = SerialTap(wiring.display.port, wiring.display.baud, backend.clock)
+            backend.closers.append(backend.display.close)
+        return backend
+
+    def sim_state_path(self) -> Path:
+        if self.sim_state:
+            return Path(self.sim_state)
+        return data_dir() / "sim-unit.json"
+
+    @contextmanager
+    def bench(self):
+        """Open the bench for one command; it is released safely however the command ends."""
+        wiring = self.wiring()
+        backend = self.make_backend(wiring)
+        events = EventBus(backend.clock)
+        log = EventLog(self.events_path) if self.events_path else None
+        if log:
+            events.subscribe(log.write)
+        try:
+            with Bench(wiring, backend, events=events) as bench:
+                yield bench
+        finally:
+            backend.close()
+            if log:
+                log.close()
+
+
+def data_dir() -> Path:
+    """Per-user data: $XDG_DATA_HOME/rig (~/.local/share/rig)."""
+    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+    path = Path(base) / "rig"
+    path.mkdir(parents=True, exist_ok=True)
+    return path

@@ -1,0 +1,193 @@
+"""Bench commands: status, press, power, shell."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from ..durations import format_duration, parse_duration
+from ..errors import RigError
+from ..session import BenchSession, UsageError
+from . import cli
+from .render import err, out, show_status
+
+
+class Duration(click.ParamType):
+    """A click type for ``2``, ``2s``, ``250ms``, ``30min``, ``1h``."""
+
+    name = "duration"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, float):
+            return value
+        try:
+            return parse_duration(value)
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+DURATION = Duration()
+
+
+@cli.command()
+@click.pass_obj
+def status(app):
+    """Show rails, keys, senses and the display.
+
+    \b
+    Example:
+      rig --backend sim status
+    """
+    with app.bench() as bench:
+        bench.clock.sleep(0.5)  # let a freshly powered unit settle before reading it
+        show_status(bench.snapshot())
+
+
+@cli.command()
+@click.argument("combo", metavar="KEY[+KEY...]")
+@click.option("--hold", type=DURATION, default=None, help="How long to hold (e.g. 0.3, 2s, 250ms). Default: the pin map's press time.")
+@click.option("--times", type=click.IntRange(1, 100), default=1, show_default=True, help="Press this many times.")
+@click.option("--acc/--no-acc", default=False, help="Switch ACC on first, so the unit is awake for the press.")
+@click.pass_obj
+def press(app, combo, hold, times, acc):
+    """Press a key, or a combo of keys together.
+
+    All keys of a combo go down together and come up together after the hold.
+
+    \b
+    Examples:
+      rig press preset1                      one short press
+      rig press mode+scan --hold 2           hold mode and scan together for 2 s
+      rig press preset3 --times 4            four presses (the pin map's gap between them)
+    """
+    with app.bench() as bench:
+        session = BenchSession(bench)
+        if acc:
+            session.power("acc", True)
+        out.print(session.press(combo, hold, times))
+
+
+@cli.command()
+@click.argument("rail")
+@click.argument("state", type=click.Choice(["on", "off"], case_sensitive=False))
+@click.option("--for", "duration", type=DURATION, default=None,
+              help="Hold it this long (e.g. 10s, 30min), then release safely. Default: until Ctrl-C.")
+@click.pass_obj
+def power(app, rail, state, duration):
+    """Hold a rail on or off, then put everything back safe.
+
+    The rail stays as asked while this command runs: for --for, or until
+    Ctrl-C. Then the bench is released: keys up, every rail to its safe state
+    (constant power on, ACC off). A released relay cannot hold a rail, so there
+    is no "switch it and walk away".
+
+    \b
+    Examples:
+      rig power acc on --for 1s
+      rig power battery off --for 30s        cut constant power (arms SAFE on most units)
+      rig power acc on                       until Ctrl-C
+    """
+    with app.bench() as bench:
+        session = BenchSession(bench)
+        session.power(rail, state.lower() == "on")
+        _hold(bench, f"{rail} {state.lower()}", duration)
+
+
+def _hold(bench, what: str, duration: float | None) -> None:
+    clock = bench.clock
+    start = clock.now()
+    end = None if duration is None else start + duration
+    if not err.is_terminal:
+        err.print(f"holding {what}" + (f" for {format_duration(duration)}" if duration else " until Ctrl-C"))
+        if end is not None:
+            clock.sleep_until(end)
+        else:
+            while True:
+                clock.sleep(3600)
+        return
+    from rich.live import Live
+
+    with Live(console=err, refresh_per_second=4, transient=True) as live:
+        while end is None or clock.now() < end:
+            now = clock.now()
+            left = "" if end is None else f", {format_duration(max(0.0, end - now))} left"
+            live.update(f"holding [bold]{what}[/] for {format_duration(now - start)}{left}  (Ctrl-C to release)")
+            clock.sleep(0.25 if end is None else min(0.25, max(0.0, end - now)))
+    err.print(f"held {what} for {format_duration(clock.now() - start)}")
+
+
+@cli.command()
+@click.pass_obj
+def shell(app):
+    """One bench session across many commands.
+
+    The bench stays open (rails where you put them) until quit or end of
+    input, then is released safely. At a terminal you get line editing and
+    history; piped, it reads one command per line, so a script can drive it.
+
+    \b
+    Commands: power RAIL on|off, press KEY[+KEY..] [HOLD] [xN], wait DURATION,
+              status, help, quit
+    \b
+    Examples:
+      rig --backend sim shell
+      printf 'power acc on\\npress mode+scan 3s\\nstatus\\n' | rig --backend sim shell
+    """
+    interactive = sys.stdin.isatty()
+    failed = False
+    with app.bench() as bench:
+        session = BenchSession(bench)
+        if interactive:
+            _enable_history()
+            out.print(f"rig shell on the {bench.backend.name} bench; type help, quit or Ctrl-D to leave")
+        lineno = 0
+        while True:
+            try:
+                line = input("rig> ") if interactive else sys.stdin.readline()
+            except EOFError:
+                break
+            if not interactive and line == "":
+                break
+            lineno += 1
+            try:
+                result = session.execute(line)
+            except (UsageError, RigError) as exc:
+                where = "" if interactive else f"line {lineno}: "
+                err.print(f"[red]{where}{exc}[/]")
+                failed = True
+                if not interactive:  # a script that went wrong should stop, not press on
+                    break
+                continue
+            if result is None:
+                break
+            if isinstance(result, dict):
+                show_status(result)
+            elif result:
+                out.print(result)
+    if failed:
+        raise click.exceptions.Exit(2)
+
+
+def _enable_history() -> None:
+    try:
+        import readline  # noqa: F401  (input() gains line editing and history)
+        import os
+
+        path = os.path.expanduser("~/.rig_history")
+        try:
+            readline.read_history_file(path)
+        except OSError:
+            pass
+        import atexit
+
+        atexit.register(lambda: _save_history(readline, path))
+    except ImportError:
+        pass
+
+
+def _save_history(readline, path):
+    try:
+        readline.write_history_file(path)
+    except OSError:
+        pass

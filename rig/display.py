@@ -1,0 +1,261 @@
+"""What the unit shows: a serial display tap, or the technician's eyes.
+
+Both taps answer the same questions: ``current()``, ``history()`` and
+``wait_for(pattern, timeout, not_matching=...)``. A wait goes through the
+clock, so it works on the VirtualClock too.
+
+>>> from rig.clock import VirtualClock
+>>> tap = SerialTap("loop://", 115200, VirtualClock())
+>>> sent = tap.port.write(b"SAFE\\r\\n1000\\n")
+>>> tap.wait_until_seen(sent)    # virtual time must not jump past bytes in flight
+True
+>>> tap.wait_for("^1000$", timeout=1).text
+'1000'
+>>> [line.text for line in tap.history()]
+['SAFE', '1000']
+>>> tap.close()
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Callable
+
+import serial
+
+from .errors import RigError
+
+MAX_LINE = 256  # bytes; longer means noise or a wrong baud rate, not a display
+
+
+class DisplayError(RigError):
+    """The display did not show what was expected (exit code 1)."""
+
+    exit_code = 1
+
+
+class DisplayTimeout(DisplayError):
+    pass
+
+
+class ForbiddenDisplay(DisplayError):
+    """A ``not_matching`` pattern showed: fail at once rather than wait out the timeout."""
+
+
+class TapError(DisplayError):
+    """The tap itself failed: could not open, unplugged."""
+
+
+@dataclass(frozen=True)
+class DisplayLine:
+    t: float
+    text: str
+
+
+def _regex(pattern) -> re.Pattern:
+    return pattern if isinstance(pattern, re.Pattern) else re.compile(pattern)
+
+
+def normalise(text: str) -> str:
+    """Whitespace collapsed: a tap may pad a 12-character display with spaces."""
+    return " ".join(text.split())
+
+
+class DisplayTap(ABC):
+    """The interface every display source offers."""
+
+    def __init__(self, clock):
+        self.clock = clock
+        self._lines: list[DisplayLine] = []
+        self._lock = threading.Lock()
+        self._listeners: list[Callable[[str, str | None], None]] = []
+
+    def subscribe(self, fn: Callable[[str, str | None], None]) -> None:
+        """``fn(new_text, old_text)`` is called for each display change."""
+        self._listeners.append(fn)
+
+    def _add(self, text: str) -> None:
+        with self._lock:
+            old = self._lines[-1].text if self._lines else None
+            self._lines.append(DisplayLine(self.clock.now(), text))
+        for fn in list(self._listeners):
+            try:
+                fn(text, old)
+            except Exception:
+                pass
+
+    def current(self) -> str | None:
+        with self._lock:
+            return self._lines[-1].text if self._lines else None
+
+    def history(self) -> list[DisplayLine]:
+        with self._lock:
+            return list(self._lines)
+
+    @abstractmethod
+    def wait_for(self, pattern, timeout: float, not_matching=None) -> DisplayLine:
+        """Wait until the display shows ``pattern`` (a regex, searched in the
+        whitespace-collapsed text). The current display counts. Raises
+        ForbiddenDisplay as soon as ``not_matching`` shows, DisplayTimeout
+        after ``timeout``, TapError if the tap fails."""
+
+    def close(self) -> None:
+        pass
+
+
+class SerialTap(DisplayTap):
+    """Reads display lines from any pyserial URL in a background thread.
+
+    Garbage (bytes that are not UTF-8 text, over-long lines) is skipped and
+    counted; an unplugged adapter ends the reader and makes every wait fail
+    at once with a clear message. Neither hangs nor raises a traceback.
+    """
+
+    def __init__(self, url: str, baud: int, clock, pattern: str | None = None, read_timeout: float = 0.05):
+        super().__init__(clock)
+        self.url = url
+        self.pattern = re.compile(pattern) if pattern else None  # for a unit's own debug UART
+        self.garbage: list[tuple[float, bytes]] = []
+        self.status: list[DisplayLine] = []  # '#' lines from the tap board
+        self.error: str | None = None
+        self.bytes_seen = 0
+        self._activity = threading.Condition()
+        try:
+            self.port = serial.serial_for_url(url, baudrate=baud, timeout=read_timeout)
+        except (serial.SerialException, ValueError, OSError) as exc:
+            raise TapError(f"cannot open the display tap {url}: {exc}. Check the USB adapter and the "
+                           f"display port in the pin map, or remove the display block to work without a tap") from None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._reader, name=f"display-tap {url}", daemon=True)
+        self._thread.start()
+
+    def _reader(self) -> None:
+        buf = b""
+        while not self._stop.is_set():
+            try:
+                chunk = self.port.read(max(1, self.port.in_waiting))
+            except (serial.SerialException, OSError, TypeError, AttributeError) as exc:
+                if not self._stop.is_set():
+                    self.error = f"the display tap {self.url} stopped: {exc} (unplugged?)"
+                    with self._activity:
+                        self._activity.notify_all()
+                return
+            if not chunk:
+                continue
+            buf += chunk
+            *lines, buf = buf.split(b"\n")
+            if len(buf) > MAX_LINE:  # no newline in sight: noise, drop it
+                self.garbage.append((self.clock.now(), buf[:64]))
+                buf = b""
+            for raw in lines:
+                self._take(raw.rstrip(b"\r"))
+            with self._activity:
+                self.bytes_seen += len(chunk)
+                self._activity.notify_all()
+
+    def _take(self, raw: bytes) -> None:
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            text = None
+        if text is None or len(raw) > MAX_LINE or any(ord(c) < 32 and c != "\t" for c in text):
+            self.garbage.append((self.clock.now(), raw[:64]))
+            return
+        if text.startswith("#"):
+            self.status.append(DisplayLine(self.clock.now(), text))
+            return
+        if self.pattern is not None:
+            m = self.pattern.search(text)
+            if not m:
+                return
+            text = m.group("display") if "display" in self.pattern.groupindex else m.group(0)
+        self._add(text.strip())
+
+    def wait_until_seen(self, count: int, timeout: float = 2.0) -> bool:
+        """Block (in wall time) until the reader has taken in ``count`` bytes.
+
+        The simulator calls this before virtual time moves on, so the clock
+        never jumps past a line still in flight.
+        """
+        with self._activity:
+            return self._activity.wait_for(lambda: self.bytes_seen >= count or self.error is not None, timeout)
+
+    def wait_for(self, pattern, timeout, not_matching=None):
+        rx = _regex(pattern)
+        bad = _regex(not_matching) if not_matching is not None else None
+        with self._lock:
+            start = max(0, len(self._lines) - 1)  # the current display counts
+        found: list[DisplayLine] = []
+
+        def check() -> bool:
+            lines = self.history()[start:]
+            for line in lines:
+                text = normalise(line.text)
+                if bad is not None and bad.search(text):
+                    raise ForbiddenDisplay(f"the display showed {line.text!r} (forbidden: {bad.pattern}) "
+                                           f"while waiting for {rx.pattern}")
+                if rx.search(text):
+                    found.append(line)
+                    return True
+            if self.error:
+                raise TapError(self.error)
+            return False
+
+        if self.clock.wait_for(check, timeout, poll=0.05 if not self.clock.virtual else None):
+            return found[0]
+        raise DisplayTimeout(self._timeout_message(rx, timeout))
+
+    def _timeout_message(self, rx, timeout) -> str:
+        msg = f"the display did not show {rx.pattern} within {timeout:g}s (it shows {self.current()!r})"
+        if self.garbage and not self._lines:
+            msg += f"; {len(self.garbage)} unreadable line(s) from {self.url}: wrong baud rate?"
+        return msg
+
+    def close(self) -> None:
+        self._stop.set()
+        try:
+            self.port.close()
+        except Exception:
+            pass
+        self._thread.join(timeout=1.0)
+
+
+class OperatorTap(DisplayTap):
+    """For a bench with no tap: the technician reads the display.
+
+    ``ask(question) -> answer`` is how it asks (the CLI passes a prompt; tests
+    pass canned answers). Every answer is recorded as a display line.
+    """
+
+    def __init__(self, clock, ask: Callable[[str], str]):
+        super().__init__(clock)
+        self.ask = ask
+
+    def current(self) -> str | None:
+        text = self.ask("What does the display show? ").strip()
+        self._add(text)
+        return text
+
+    def confirm(self, expected: str) -> bool:
+        answer = self.ask(f"Does the display show {expected!r}? [y/n] ").strip().lower()
+        return answer in ("y", "yes")
+
+    def wait_for(self, pattern, timeout, not_matching=None, expected: str | None = None):
+        rx = _regex(pattern)
+        bad = _regex(not_matching) if not_matching is not None else None
+        shown = expected or rx.pattern
+        answer = self.ask(f"Within {timeout:g}s, does the display show {shown!r}? "
+                          f"[y, or type what it shows] ").strip()
+        text = expected if answer.lower() in ("y", "yes") and expected else answer
+        if answer.lower() in ("y", "yes"):
+            self._add(text if expected else f"(confirmed: {rx.pattern})")
+            return DisplayLine(self.clock.now(), text)
+        self._add(text)
+        if bad is not None and bad.search(normalise(text)):
+            raise ForbiddenDisplay(f"the operator saw {text!r} (forbidden: {bad.pattern})")
+        if rx.search(normalise(text)):
+            return DisplayLine(self.clock.now(), text)
+        raise DisplayTimeout(f"the operator saw {text!r}, not {shown!r}")

@@ -1,0 +1,317 @@
+"""The rig's pin map: load a wiring YAML, check it whole, report every problem with file:line.
+
+Nothing here touches a pin. A map that loads is one the bench can open
+without a relay ever passing through its unsafe state.
+
+>>> from rig.wiring import load_wiring
+>>> w = load_wiring()              # the packaged default, wiring/bench.yaml
+>>> w.rails["acc"].pin, w.rails["battery"].safe_on
+(27, True)
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .durations import parse_duration
+from .errors import ConfigError, Problem
+from .yamlfile import LineDict, load_file
+
+# BCM pins never to use: ID EEPROM (0/1), I2C1 with on-board pull-ups (2/3),
+# the UART whose TX toggles at boot (14/15).
+RESERVED = {0: "ID EEPROM (ID_SD)", 1: "ID EEPROM (ID_SC)", 2: "I2C1 SDA, 1.8k pull-up on board",
+            3: "I2C1 SCL, 1.8k pull-up on board", 14: "UART TX, toggles at boot", 15: "UART RX"}
+# Pins with another common job: allowed, but worth a word.
+SHARED = {4: "1-Wire / GPCLK0", 7: "SPI0 CE1", 8: "SPI0 CE0"}
+NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+REQUIRED_RAILS = ("battery", "acc")
+
+
+def boot_pulls_high(pin: int) -> bool:
+    """At power-on GPIO0-8 are pulled up and GPIO9-27 down (BCM2835 table 6-31)."""
+    return pin <= 8
+
+
+@dataclass(frozen=True)
+class RailSpec:
+    """A relay-switched supply rail.
+
+    ``contact`` is the relay contact the rail is wired through: ``no`` (energise
+    to power the rail) or ``nc`` (energise to cut it). ``safe_on`` is the
+    declared safe state, which must be the relay's de-energised state.
+    """
+
+    name: str
+    pin: int
+    active_high: bool = True
+    contact: str = "no"
+    safe_on: bool = False
+    required: bool = True
+    iso: str = ""
+    line: int = 0
+
+    def energised_for(self, on: bool) -> bool:
+        """Whether the relay coil is energised when the rail is ``on``."""
+        return on == (self.contact == "no")
+
+
+@dataclass(frozen=True)
+class KeySpec:
+    """An optocoupler across one button's contacts."""
+
+    name: str
+    pin: int
+    active_high: bool = True
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class SenseSpec:
+    """A GPIO input, e.g. ``unit_on`` from the amp-remote lead through an opto."""
+
+    name: str
+    pin: int
+    pull: str = "up"  # up | down | none
+    active_high: bool = False
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class DisplaySpec:
+    """Where the serial display tap is: any pyserial URL, and its baud."""
+
+    port: str
+    baud: int = 115200
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class Timing:
+    press: float = 0.25
+    gap: float = 0.25
+    relay_dwell: float = 0.5
+
+
+@dataclass
+class Wiring:
+    """A validated pin map."""
+
+    name: str
+    source: str
+    rails: dict[str, RailSpec]
+    keys: dict[str, KeySpec]
+    senses: dict[str, SenseSpec]
+    display: DisplaySpec | None
+    timing: Timing
+    warnings: list[Problem] = field(default_factory=list)
+
+    def pins(self) -> dict[int, str]:
+        out = {r.pin: f"rail {r.name}" for r in self.rails.values()}
+        out.update({k.pin: f"key {k.name}" for k in self.keys.values()})
+        out.update({s.pin: f"sense {s.name}" for s in self.senses.values()})
+        return out
+
+
+def default_wiring_path() -> Path:
+    """The packaged default map (wiring/bench.yaml, shipped inside the package too)."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here.parent / "wiring" / "bench.yaml", here / "data" / "bench.yaml"):
+        if candidate.exists():
+            return candidate
+    return here / "data" / "bench.yaml"
+
+
+class _Checker:
+    """Collects problems while walking the YAML; raises once, with all of them."""
+
+    def __init__(self, filename: str):
+        self.file = filename
+        self.problems: list[Problem] = []
+        self.pins: dict[int, str] = {}
+
+    def error(self, line, msg):
+        self.problems.append(Problem(self.file, line, msg))
+
+    def warn(self, line, msg):
+        self.problems.append(Problem(self.file, line, msg, "warning"))
+
+    def fields(self, node: LineDict, where: str, allowed: set, required: set = frozenset()):
+        for k in node:
+            if k not in allowed:
+                self.error(node.line_of(k), f"{where}: unknown field {k!r} (allowed: {', '.join(sorted(allowed))})")
+        for k in sorted(required - set(node)):
+            self.error(node.line, f"{where}: missing field {k!r}")
+
+    def mapping(self, node, where, line) -> LineDict | None:
+        if node is None:
+            return LineDict()
+        if not isinstance(node, dict):
+            self.error(line, f"{where}: expected a mapping, got {type(node).__name__}")
+            return None
+        return node
+
+    def pin(self, node: LineDict, where: str):
+        if "pin" not in node:
+            return None
+        line, pin = node.line_of("pin"), node["pin"]
+        if isinstance(pin, bool) or not isinstance(pin, int):
+            self.error(line, f"{where}.pin: {pin!r} is not a BCM pin number")
+            return None
+        if not 0 <= pin <= 27:
+            self.error(line, f"{where}.pin: GPIO{pin} is outside 0-27 (BCM numbering)")
+            return None
+        if pin in RESERVED:
+            self.error(line, f"{where}.pin: GPIO{pin} is reserved ({RESERVED[pin]})")
+        elif pin in SHARED:
+            self.warn(line, f"{where}.pin: GPIO{pin} is also {SHARED[pin]}; make sure nothing else uses it")
+        if pin in self.pins:
+            self.error(line, f"{where}.pin: GPIO{pin} is already used by {self.pins[pin]}")
+        else:
+            self.pins[pin] = where
+        return pin
+
+    def boolean(self, node, key, where, default):
+        v = node.get(key, default)
+        if not isinstance(v, bool):
+            self.error(node.line_of(key), f"{where}.{key}: expected true or false, got {v!r}")
+            return default
+        return v
+
+    def choice(self, node, key, where, choices, default):
+        v = node.get(key, default)
+        if isinstance(v, bool):  # someone wrote true/false for on/off
+            v = "on" if v else "off"
+        v = str(v).lower() if v is not None else v
+        if v not in choices:
+            self.error(node.line_of(key), f"{where}.{key}: {node.get(key)!r} is not one of {', '.join(choices)}")
+            return default
+        return v
+
+
+def load_wiring(path: str | Path | None = None) -> Wiring:
+    """Load and validate a pin map; raise ConfigError listing every problem.
+
+    Warnings do not raise; they are kept in ``Wiring.warnings``.
+    """
+    path = Path(path) if path else default_wiring_path()
+    data = load_file(path)
+    c = _Checker(str(path))
+    if not isinstance(data, dict):
+        raise ConfigError([Problem(str(path), 1, "a pin map is a YAML mapping with rails:, keys:, senses:")])
+    c.fields(data, "pin map", {"name", "rails", "keys", "senses", "display", "timing"}, {"rails", "keys"})
+
+    rails: dict[str, RailSpec] = {}
+    rails_node = c.mapping(data.get("rails"), "rails", data.line_of("rails")) if "rails" in data else None
+    if rails_node is not None:
+        for name in REQUIRED_RAILS:
+            if name not in rails_node:
+                c.error(rails_node.line or data.line_of("rails"), f"rails: missing required rail {name!r}")
+        for name, node in rails_node.items():
+            spec = _rail(c, name, node, rails_node.line_of(name))
+            if spec:
+                rails[name] = spec
+
+    keys: dict[str, KeySpec] = {}
+    keys_node = c.mapping(data.get("keys"), "keys", data.line_of("keys")) if "keys" in data else None
+    for name, node in (keys_node or {}).items():
+        where = f"keys.{name}"
+        node = c.mapping(node, where, keys_node.line_of(name))
+        if node is None:
+            continue
+        if not NAME.match(str(name)):
+            c.error(keys_node.line_of(name), f"{where}: a key name is lowercase letters, digits and _")
+        if name in rails:
+            c.error(keys_node.line_of(name), f"{where}: {name!r} is already a rail name")
+        c.fields(node, where, {"pin", "active_high", "note"}, {"pin"})
+        pin = c.pin(node, where)
+        active_high = c.boolean(node, "active_high", where, True)
+        if pin is not None and boot_pulls_high(pin) == active_high:
+            c.error(node.line_of("pin"), f"{where}: the Pi pulls GPIO{pin} {'high' if boot_pulls_high(pin) else 'low'} "
+                    f"at boot, which would press this {'active-high' if active_high else 'active-low'} key")
+        if pin is not None:
+            keys[name] = KeySpec(name, pin, active_high, node.line)
+
+    senses: dict[str, SenseSpec] = {}
+    senses_node = c.mapping(data.get("senses"), "senses", data.line_of("senses")) if "senses" in data else LineDict()
+    for name, node in (senses_node or {}).items():
+        where = f"senses.{name}"
+        node = c.mapping(node, where, senses_node.line_of(name))
+        if node is None:
+            continue
+        c.fields(node, where, {"pin", "pull", "active", "note"}, {"pin"})
+        pin = c.pin(node, where)
+        pull = c.choice(node, "pull", where, ("up", "down", "none"), "up")
+        default_active = {"up": "low", "down": "high"}.get(pull)
+        if pull == "none" and "active" not in node:
+            c.error(node.line, f"{where}: with pull: none, say which level is active (active: high|low)")
+        active = c.choice(node, "active", where, ("high", "low"), default_active or "high")
+        if pin is not None:
+            senses[name] = SenseSpec(name, pin, pull, active == "high", node.line)
+    if senses_node is not None and "unit_on" not in senses:
+        c.warn(getattr(senses_node, "line", None) or 1,
+               "senses: no 'unit_on' sense; the rig cannot see whether the unit is on")
+
+    display = None
+    if data.get("display") is not None:
+        node = c.mapping(data["display"], "display", data.line_of("display"))
+        if node is not None:
+            c.fields(node, "display", {"port", "baud", "note"}, {"port"})
+            baud = node.get("baud", 115200)
+            if isinstance(baud, bool) or not isinstance(baud, int) or baud <= 0:
+                c.error(node.line_of("baud"), f"display.baud: {baud!r} is not a baud rate")
+                baud = 115200
+            if "port" in node:
+                display = DisplaySpec(str(node["port"]), baud, node.line)
+
+    timing = Timing()
+    if data.get("timing") is not None:
+        node = c.mapping(data["timing"], "timing", data.line_of("timing"))
+        if node is not None:
+            c.fields(node, "timing", {"press", "gap", "relay_dwell"})
+            values = {}
+            for k in ("press", "gap", "relay_dwell"):
+                if k in node:
+                    try:
+                        values[k] = parse_duration(node[k])
+                    except ValueError as exc:
+                        c.error(node.line_of(k), f"timing.{k}: {exc}")
+            timing = Timing(**values)
+
+    errors = [p for p in c.problems if p.severity == "error"]
+    if errors:
+        raise ConfigError(c.problems)
+    return Wiring(str(data.get("name") or path.stem), str(path), rails, keys, senses, display, timing,
+                  [p for p in c.problems if p.severity == "warning"])
+
+
+def _rail(c: _Checker, name, node, line) -> RailSpec | None:
+    where = f"rails.{name}"
+    node = c.mapping(node, where, line)
+    if node is None:
+        return None
+    if not NAME.match(str(name)):
+        c.error(line, f"{where}: a rail name is lowercase letters, digits and _")
+    c.fields(node, where, {"pin", "active_high", "contact", "safe", "required", "iso", "note"}, {"pin", "safe"})
+    pin = c.pin(node, where)
+    active_high = c.boolean(node, "active_high", where, True)
+    contact = c.choice(node, "contact", where, ("no", "nc"), "no")
+    safe_on = c.choice(node, "safe", where, ("on", "off"), "off") == "on"
+    required = c.boolean(node, "required", where, True)
+    if pin is None:
+        return None
+    spec = RailSpec(name, pin, active_high, contact, safe_on, required, str(node.get("iso", "")), node.line)
+    released_on = contact == "nc"
+    if "safe" in node and released_on != safe_on:
+        c.error(node.line_of("safe"), f"{where}: safe state is {'on' if safe_on else 'off'} but a released relay "
+                f"on its {contact.upper()} contact leaves the rail {'on' if released_on else 'off'}; "
+                f"a crash or power loss on the Pi would leave it unsafe (wire it through the "
+                f"{'NC' if safe_on else 'NO'} contact)")
+    energised_at_boot = boot_pulls_high(pin) == active_high
+    on_at_boot = spec.energised_for(True) == energised_at_boot
+    if "safe" in node and on_at_boot != safe_on:
+        c.error(node.line_of("pin"), f"{where}: the Pi pulls GPIO{pin} {'high' if boot_pulls_high(pin) else 'low'} at "
+                f"boot, which energises this {'active-high' if active_high else 'active-low'} relay and switches "
+                f"{name} {'on' if on_at_boot else 'off'}; its safe state is {'on' if safe_on else 'off'}")
+    return spec

@@ -1,0 +1,132 @@
+"""YAML loading that remembers line numbers, so every error can say file:line.
+
+PyYAML's YAML 1.1 rules read ``on``/``off``/``yes``/``no`` as booleans, which
+turns a rail's ``safe: on`` into ``True`` and a key named ``no`` into ``False``.
+The loader here keeps only ``true``/``false`` as booleans and leaves the rest
+as the strings a technician typed.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import yaml
+
+from .errors import ConfigError, Problem
+
+
+class LineDict(dict):
+    """A mapping that knows the line of each key (1-based) and its own line."""
+
+    line: int = 0
+    key_lines: dict
+
+    def line_of(self, key) -> int:
+        return self.key_lines.get(key, self.line)
+
+
+class LineList(list):
+    """A sequence that knows the line of each item."""
+
+    line: int = 0
+    item_lines: list
+
+    def line_of(self, index: int) -> int:
+        try:
+            return self.item_lines[index]
+        except IndexError:
+            return self.line
+
+
+class _Loader(yaml.SafeLoader):
+    pass
+
+
+# Replace the YAML 1.1 bool resolver with a strict true/false one.
+_Loader.yaml_implicit_resolvers = {
+    k: [(tag, rx) for tag, rx in v if tag != "tag:yaml.org,2002:bool"]
+    for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+
+
+def _construct_mapping(loader, node):
+    loader.flatten_mapping(node)
+    out = LineDict()
+    out.line = node.start_mark.line + 1
+    out.key_lines = {}
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        if key in out:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key {key!r}", key_node.start_mark
+            )
+        out[key] = loader.construct_object(value_node, deep=True)
+        out.key_lines[key] = key_node.start_mark.line + 1
+    return out
+
+
+def _construct_sequence(loader, node):
+    out = LineList(loader.construct_object(n, deep=True) for n in node.value)
+    out.line = node.start_mark.line + 1
+    out.item_lines = [n.start_mark.line + 1 for n in node.value]
+    return out
+
+
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_sequence)
+
+
+def load_text(text: str, filename: str, first_line: int = 1):
+    """Parse YAML text; a syntax error becomes a ConfigError naming file:line.
+
+    ``first_line`` shifts line numbers for YAML embedded in a bigger file
+    (the front matter of a Markdown note starts on line 2).
+    """
+    try:
+        data = yaml.load(text, Loader=_Loader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = (mark.line + first_line) if mark else None
+        what = exc.problem or str(exc)
+        raise ConfigError([Problem(filename, line, f"not valid YAML: {what}")]) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError([Problem(filename, None, f"not valid YAML: {exc}")]) from None
+    if first_line != 1:
+        _shift(data, first_line - 1)
+    return data
+
+
+def _shift(node, by: int) -> None:
+    if isinstance(node, LineDict):
+        node.line += by
+        node.key_lines = {k: v + by for k, v in node.key_lines.items()}
+        for v in node.values():
+            _shift(v, by)
+    elif isinstance(node, LineList):
+        node.line += by
+        node.item_lines = [v + by for v in node.item_lines]
+        for v in node:
+            _shift(v, by)
+
+
+def load_file(path: str | Path):
+    """Read and parse a YAML file, with file:line errors."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError([Problem(str(path), None, f"cannot read: {exc.strerror}")]) from None
+    except UnicodeDecodeError:
+        raise ConfigError([Problem(str(path), None, "not a text file (not UTF-8)")]) from None
+    return load_text(text, str(path))
+
+
+def line_of(node, key=None) -> int | None:
+    """Best line number for ``node[key]`` (or the node itself)."""
+    if key is not None and isinstance(node, (LineDict, LineList)):
+        return node.line_of(key)
+    return getattr(node, "line", None)

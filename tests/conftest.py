@@ -1,0 +1,74 @@
+"""Shared fixtures: pin maps written on the fly, a virtual clock, a bench on the mock backend."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from rig.backends import mock_backend
+from rig.bench import Bench
+from rig.clock import VirtualClock
+from rig.wiring import load_wiring
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def clock():
+    return VirtualClock()
+
+
+@pytest.fixture
+def write_yaml(tmp_path):
+    """Write a YAML file from an indented string; returns its path."""
+
+    def write(text: str, name: str = "bench.yaml") -> Path:
+        path = tmp_path / name
+        path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
+        return path
+
+    return write
+
+
+@pytest.fixture
+def wiring():
+    return load_wiring()
+
+
+@pytest.fixture
+def bench(wiring, clock):
+    with Bench(wiring, mock_backend(wiring, clock)) as b:
+        yield b
+
+
+def pin_states(bench_or_backend, gpio: int) -> list[bool]:
+    """The whole state history of a mock pin, as a list of levels."""
+    factory = getattr(bench_or_backend, "backend", bench_or_backend).pin_factory
+    return [s.state for s in factory.pin(gpio).states]
+
+
+def pin_durations(bench_or_backend, gpio: int) -> list[tuple[float, bool]]:
+    factory = getattr(bench_or_backend, "backend", bench_or_backend).pin_factory
+    return [(round(s.timestamp, 6), s.state) for s in factory.pin(gpio).states]
+
+
+@pytest.fixture
+def run_rig(tmp_path):
+    """Run the real `rig` command in a child process; returns CompletedProcess."""
+
+    def run(*args, input=None, env=None, timeout=60):
+        full_env = dict(os.environ)
+        full_env.setdefault("RIG_SIM_STATE", str(tmp_path / "sim-unit.json"))
+        full_env.setdefault("RIG_LEDGER", str(tmp_path / "ledger.sqlite"))
+        full_env["XDG_DATA_HOME"] = str(tmp_path / "data")
+        full_env["COLUMNS"] = "200"
+        full_env.update(env or {})
+        return subprocess.run([sys.executable, "-m", "rig", *args], input=input, capture_output=True,
+                              text=True, env=full_env, timeout=timeout, cwd=tmp_path)
+
+    return run
