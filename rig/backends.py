@@ -68,14 +68,14 @@ class ClockedMockPin(MockPin):
         self.states = [PinState(0.0, self._state)]
 
 
-def mock_factory(wiring: Wiring, clock: Clock) -> MockFactory:
+def mock_factory(wiring: Wiring, clock: Clock, pin_class=ClockedMockPin) -> MockFactory:
     """A MockFactory whose pins start as a Pi's do at power-on.
 
     Each wired pin begins as an input held by its boot-time pull (GPIO0-8 up,
     9-27 down), so a test can see that opening the bench never passes an
     output through its active level.
     """
-    factory = MockFactory(pin_class=ClockedMockPin)
+    factory = MockFactory(pin_class=pin_class)
     factory.clock = clock
     for pin in wiring.pins():
         p = factory.pin(pin)

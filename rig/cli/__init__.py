@@ -94,6 +94,8 @@ def main(argv=None) -> int:
 
 from . import bench_cmds  # noqa: E402,F401  (registers commands)
 from . import wiring_cmds  # noqa: E402,F401
+from . import profile_cmds  # noqa: E402,F401
+from . import sim_cmds  # noqa: E402,F401
 
 if __name__ == "__main__":
     sys.exit(main())

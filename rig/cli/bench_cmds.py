@@ -96,6 +96,8 @@ def power(app, rail, state, duration):
 
 def _hold(bench, what: str, duration: float | None) -> None:
     clock = bench.clock
+    if clock.virtual and duration is None:
+        raise UsageError("simulated time does not pass by itself: give --for (e.g. --for 1h)")
     start = clock.now()
     end = None if duration is None else start + duration
     if not err.is_terminal:

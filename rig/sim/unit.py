@@ -1,0 +1,316 @@
+"""The simulated head unit's behaviour: a profile run as a state machine.
+
+Inputs are rail and key edges (``rail_changed``, ``key_changed``) at the
+clock's current time; outputs are display texts and the ``unit_on`` level,
+through the callbacks given. Timed behaviour (a combo held long enough, the
+result of a confirm, the lockout wait) is scheduled on the VirtualClock, so
+the same inputs always give the same outputs at the same virtual times.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from ..profiles import Profile
+from .memory import UnitMemory
+
+RESULT_DELAY = 0.5   # seconds from the confirm to the unit showing its verdict
+SERIAL_SHOWN = 10.0  # seconds the serial number stays on the display
+TICK = 60.0          # a {time} countdown is redrawn once a minute
+
+
+class SimUnit:
+    """One head unit of one profile, with its memory."""
+
+    def __init__(self, profile: Profile, memory: UnitMemory, clock, *,
+                 display: Callable[[str], None], unit_on: Callable[[bool], None],
+                 save: Callable[[], None] = lambda: None):
+        self.p, self.mem, self.clock = profile, memory, clock
+        self._display, self._unit_on, self._save = display, unit_on, save
+        self.rails = {"battery": True, "acc": False, "ignition": False}
+        self.keys_down: dict[str, float] = {}
+        self.on = False
+        self.mode = "off"
+        self.shown = ""
+        self.digits: list[str] = []
+        self.entry_opened_at = -1.0
+        self.presses = 0
+        self.confirm_armed = False
+        self.battery_off_at: float | None = None
+        self._timers: list = []
+        self._lockout_since: float | None = None
+        self._lockout_timer = None
+        self._ticker = None
+        d = profile.digits
+        self.digit_keys = (list(d.keys) if d.scheme == "increment" else {v: k for k, v in d.keys.items()})
+
+    # -- inputs ------------------------------------------------------------
+    def rail_changed(self, name: str, on: bool) -> None:
+        if self.rails.get(name) == on:
+            return
+        self._account_lockout()
+        self.rails[name] = on
+        if name == "battery":
+            if not on:
+                self.battery_off_at = self.clock.now()
+            elif self.battery_off_at is not None:
+                self._battery_back(self.clock.now() - self.battery_off_at)
+                self.battery_off_at = None
+        if name in ("battery", "acc") and not on and self.mem.off_after_wait:
+            self.mem.off_after_wait = False  # cycling its power wakes a unit that switched itself off
+            self._save()
+        self._lockout_rails_changed()
+        self._power_update()
+
+    def key_changed(self, name: str, down: bool) -> None:
+        now = self.clock.now()
+        if down:
+            self.keys_down[name] = now
+        else:
+            pressed_at = self.keys_down.pop(name, now)
+        if not self.on:
+            return
+        if down:
+            self._key_down(name, now)
+        else:
+            self._key_up(name, now - pressed_at)
+
+    # -- power -------------------------------------------------------------
+    def _power_update(self) -> None:
+        powered = self.rails["battery"] and self.rails["acc"] and not self.mem.off_after_wait
+        if powered and not self.on:
+            self._turn_on()
+        elif not powered and self.on:
+            self._turn_off()
+
+    def _battery_back(self, off_for: float) -> None:
+        if off_for >= self.p.arming.battery_off and not self.mem.permanent:
+            self.mem.locked = True
+            if not self.p.attempts.persistent:  # the counter lived in RAM
+                self.mem.wrong_in_window = 0
+                self.mem.lockout_left = None
+            self._save()
+
+    def _turn_on(self) -> None:
+        self.on = True
+        self._unit_on(True)
+        self._show_state()
+        if self.mode == "locked":
+            held = set(self.keys_down)
+            if self.p.entry.at_power_on and self.p.entry.keys and set(self.p.entry.keys) <= held:
+                self._after(self.p.entry.hold, self._entry_check, self.clock.now())
+            serial = self.p.sections.get("serial")
+            if serial and serial.at_power_on and serial.keys and set(serial.keys) <= held:
+                self._after(serial.hold or 2.0, self._serial_check, self.clock.now())
+
+    def _turn_off(self) -> None:
+        self.on = False
+        for t in self._timers:
+            t.cancel()
+        self._timers.clear()
+        self.mode, self.digits, self.confirm_armed = "off", [], False
+        self._unit_on(False)
+        self._show("")
+
+    # -- what it shows -----------------------------------------------------
+    def _show(self, text: str) -> None:
+        if text != self.shown:
+            self.shown = text
+            self._display(text)
+
+    def _show_state(self) -> None:
+        m = self.mem
+        if m.permanent:
+            self.mode = "permanent"
+            self._show(self.p.text("permanent", n=m.wrong_total) if "permanent" in self.p.display
+                       else self.p.text("lockout"))
+        elif m.locked_out:
+            self.mode = "lockout"
+            self._show(self.p.text("lockout", time=self._lockout_left_now()))
+        elif m.locked:
+            self.mode = "locked"
+            self._show(self.p.text("ready" if m.lockouts and not m.wrong_in_window else "locked"))
+        else:
+            self.mode = "unlocked"
+            self._show(self.p.text("unlocked"))
+
+    def _show_entry(self) -> None:
+        self._show(self.p.text("entry", digits=self._digits_text(),
+                               stars=self.p.digits.count - len([d for d in self.digits if d != "-"])))
+
+    def _digits_text(self) -> str:
+        return "".join(self.digits).ljust(self.p.digits.count, "-")
+
+    # -- keys --------------------------------------------------------------
+    def _key_down(self, name: str, now: float) -> None:
+        p, held = self.p, set(self.keys_down)
+        if self.mode == "serial":
+            self._show_state()
+        if self.mode == "locked" and p.entry.keys and not p.entry.at_power_on and set(p.entry.keys) <= held \
+                and name in p.entry.keys:
+            self._after(p.entry.hold, self._entry_check, now)
+            return
+        if self.mode in ("locked", "entry") and p.confirm.keys and set(p.confirm.keys) <= held \
+                and name in p.confirm.keys and (self.mode == "entry" or not p.entry.keys):
+            self._after(p.confirm.hold, self._confirm_check, now)
+        serial = p.sections.get("serial")
+        if serial and serial.keys and not serial.at_power_on and set(serial.keys) <= held and name in serial.keys:
+            self._after(serial.hold or 2.0, self._serial_check, now)
+        if name in self.digit_keys and name not in p.confirm.keys:
+            self._digit(name)
+
+    def _key_up(self, name: str, held_for: float) -> None:
+        p = self.p
+        if self.confirm_armed and name in p.confirm.keys:
+            self.confirm_armed = False
+            self._after(RESULT_DELAY, self._evaluate)
+        elif name in self.digit_keys and name in p.confirm.keys and held_for < p.confirm.hold:
+            self._digit(name)  # a key that is both a digit and the confirm counts as a digit when tapped
+
+    def _entry_check(self, started: float) -> None:
+        if self.mode == "locked" and all(self.keys_down.get(k, float("inf")) <= started for k in self.p.entry.keys):
+            self._open_entry()
+
+    def _open_entry(self) -> None:
+        d = self.p.digits
+        self.mode = "entry"
+        self.digits = list(d.start) if d.scheme == "increment" else []
+        self.entry_opened_at = self.clock.now()
+        self._show_entry()
+
+    def _digit(self, name: str) -> None:
+        if self.mode == "locked" and not self.p.entry.keys:
+            self._open_entry()  # no entry combo: the first digit press opens entry
+        if self.mode != "entry":
+            return
+        self.presses += 1
+        if self.presses in self.mem.drop_presses:
+            return  # fault injection: a press the unit did not register
+        if self.p.digits.scheme == "increment":
+            i = self.digit_keys.index(name)
+            cur = self.digits[i]
+            self.digits[i] = "1" if cur == "-" else str((int(cur) + 1) % 10)
+        else:
+            if len(self.digits) >= self.p.digits.count:
+                return
+            self.digits.append(self.digit_keys[name])
+            if len(self.digits) == self.p.digits.count and not self.p.confirm.keys:
+                self._after(RESULT_DELAY, self._evaluate)  # checks itself after the last digit
+        self._show_entry()
+
+    def _confirm_check(self, started: float) -> None:
+        if self.mode == "entry" and all(self.keys_down.get(k, float("inf")) <= started for k in self.p.confirm.keys) \
+                and started >= self.entry_opened_at:
+            self.confirm_armed = True
+            if self.p.confirm.until:
+                self._show(self.p.text(self.p.confirm.until))
+
+    def _serial_check(self, started: float) -> None:
+        serial = self.p.sections["serial"]
+        if self.on and all(self.keys_down.get(k, float("inf")) <= started for k in serial.keys):
+            self.mode = "serial"
+            self._show(self.p.text("serial", serial=self.mem.serial) if "serial" in self.p.display
+                       else self.mem.serial)
+            self._after(SERIAL_SHOWN, lambda: self.mode == "serial" and self._show_state())
+
+    # -- verdict -----------------------------------------------------------
+    def _evaluate(self) -> None:
+        if self.mode != "entry":
+            return
+        m, entered = self.mem, "".join(self.digits)
+        self.digits = []
+        if m.is_code(entered):
+            m.locked, m.wrong_in_window = False, 0
+            self._save()
+            self._show_state()
+            return
+        m.wrong_in_window += 1
+        m.wrong_total += 1
+        allowed = self.p.attempts.before_lockout if m.lockouts == 0 else self.p.attempts.after_lockout
+        limit = self.p.attempts.permanent_after
+        if limit and m.wrong_total >= limit:
+            m.permanent = True
+        elif m.wrong_in_window >= allowed:
+            m.lockouts += 1
+            m.lockout_left = self.p.lockout_wait(m.lockouts)
+            self._lockout_rails_changed()
+        self._save()
+        if m.permanent or m.locked_out:
+            self._show_state()
+        else:
+            self.mode = "locked"
+            self._show(self.p.text("wrong", n=m.wrong_total))
+
+    # -- the lockout wait ----------------------------------------------------
+    def _rails_ok(self) -> bool:
+        return all(self.rails.get(r, False) for r in self.p.lockout.rails)
+
+    def _lockout_left_now(self) -> float:
+        left = self.mem.lockout_left or 0.0
+        if self._lockout_since is not None:
+            left -= self.clock.now() - self._lockout_since
+        return max(0.0, left)
+
+    def _account_lockout(self) -> None:
+        if self._lockout_since is not None and self.mem.lockout_left is not None:
+            self.mem.lockout_left = self._lockout_left_now()
+            self._lockout_since = self.clock.now()
+            self._save()
+
+    def _lockout_rails_changed(self) -> None:
+        if not self.mem.locked_out:
+            return
+        for t in (self._lockout_timer, self._ticker):
+            if t:
+                t.cancel()
+        if self._rails_ok():
+            if self._lockout_since is None:
+                self._lockout_since = self.clock.now()
+            self._lockout_timer = self.clock.call_later(self.mem.lockout_left, self._lockout_over)
+            if any("{time}" in t for t in self.p.templates("lockout")):
+                self._ticker = self.clock.call_later(TICK, self._tick)
+        else:
+            self._lockout_since = None
+            if self.p.lockout.rail_off == "restart":
+                self.mem.lockout_left = self.p.lockout_wait(self.mem.lockouts)
+            self._save()
+
+    def _tick(self) -> None:
+        if self.on and self.mode == "lockout":
+            self._show(self.p.text("lockout", time=self._lockout_left_now()))
+        if self.mem.locked_out and self._lockout_since is not None:
+            self._ticker = self.clock.call_later(TICK, self._tick)
+
+    def _lockout_over(self) -> None:
+        self._lockout_since, self._lockout_timer = None, None
+        if self._ticker:
+            self._ticker.cancel()
+        m = self.mem
+        m.lockout_left, m.wrong_in_window = None, 0
+        if self.p.lockout.ends == "power_off":
+            m.off_after_wait = True
+            self._save()
+            self._power_update()
+        else:
+            self._save()
+            if self.on:
+                self._show_state()
+
+    def _after(self, delay: float, fn, *args) -> None:
+        self._timers.append(self.clock.call_later(delay, lambda: fn(*args)))
+
+    # -- between commands ----------------------------------------------------
+    def age(self, seconds: float) -> None:
+        """Let ``seconds`` of real time pass with the rails in their safe state
+        (constant power on, ACC off): the time the unit spent between commands."""
+        m = self.mem
+        if m.locked_out and seconds > 0:
+            if all(r == "battery" for r in self.p.lockout.rails):
+                m.lockout_left -= seconds
+                if m.lockout_left <= 0:
+                    m.lockout_left, m.wrong_in_window = None, 0
+            elif self.p.lockout.rail_off == "restart":
+                m.lockout_left = self.p.lockout_wait(m.lockouts)
+        if m.off_after_wait:
+            m.off_after_wait = False  # ACC was off between commands: the next power-on wakes it
+        self._save()
