@@ -90,10 +90,10 @@ class Rail:
             if bench.clock.now() < ready:
                 bench.events.emit("dwell", self.name, wait=round(ready - bench.clock.now(), 6))
                 bench.clock.sleep_until(ready)
-        old = self.is_on
+        # Told first: whatever the relay sets off (the unit waking) comes after it in the log.
+        bench.events.emit("rail", self.name, _onoff(self.is_on), _onoff(on))
         self._device.value = self.spec.energised_for(on)
         self._last_switch = bench.clock.now()
-        bench.events.emit("rail", self.name, _onoff(old), _onoff(on))
 
     def on(self) -> None:
         self.set(True)
@@ -261,12 +261,20 @@ class Bench:
         self._move([self.key(n) for n in parse_combo(combo)], False)
 
     def _move(self, keys: list[Key], down: bool) -> float:
-        # Pins first, back to back, so a combo's keys change within microseconds of
-        # each other; the events (which take longer) are told afterwards.
-        moved = [k for k in keys if k._switch(down)]
+        # The pins change back to back, so a combo's keys move within microseconds of
+        # each other. A press is told before the pins go down (what the unit does in
+        # answer follows it in the log); a release after they come up, so telling it
+        # never lengthens a hold.
+        changing = [k for k in keys if k.is_down != down]
+        if down:
+            for k in changing:
+                k._announce(True)
+        for k in changing:
+            k._switch(down)
         t = self.clock.now()
-        for k in moved:
-            k._announce(down)
+        if not down:
+            for k in changing:
+                k._announce(False)
         return t
 
     @contextmanager

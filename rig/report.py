@@ -20,14 +20,18 @@ class EventLog:
     '{"t": 1.5, "kind": "rail", "what": "acc", "from": "off", "to": "on"}\\n'
     """
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, redact=None):
         self.path = Path(path)
+        self.redact = redact  # e.g. Redactor.record: nothing reaches the file unmasked
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._fh = open(self.path, "a", encoding="utf-8")
         self._lock = threading.Lock()
 
     def write(self, event: Event) -> None:
-        line = json.dumps(event.as_dict(), default=str)
+        record = event.as_dict()
+        if self.redact is not None:
+            record = self.redact(record)
+        line = json.dumps(record, default=str)
         with self._lock:
             if not self._fh.closed:
                 self._fh.write(line + "\n")
@@ -47,3 +51,36 @@ def read_events(path: str | Path) -> list[dict]:
         except ValueError:
             continue
     return out
+
+
+def write_junit(events: list[dict], path: str | Path, suite: str, properties: dict) -> None:
+    """JUnit XML from a run's event log: one test case per step (for CI dashboards)."""
+    from xml.etree import ElementTree as ET
+
+    cases, open_steps = [], {}
+    for e in events:
+        if e.get("kind") != "step":
+            continue
+        key = (e.get("what"), e.get("where"))
+        if e.get("to") == "started":
+            open_steps[key] = e["t"]
+        elif e.get("to") in ("passed", "failed", "skipped"):
+            start = open_steps.pop(key, e["t"])
+            cases.append((e.get("what"), e.get("where"), e["to"], e["t"] - start, e.get("message", "")))
+    for (what, where), start in open_steps.items():  # a step cut short (interrupted)
+        cases.append((what, where, "failed", 0.0, "interrupted"))
+    root = ET.Element("testsuite", name=suite, tests=str(len(cases)),
+                      failures=str(sum(c[2] == "failed" for c in cases)),
+                      skipped=str(sum(c[2] == "skipped" for c in cases)))
+    props = ET.SubElement(root, "properties")
+    for k, v in properties.items():
+        ET.SubElement(props, "property", name=str(k), value=str(v))
+    for what, where, status, seconds, message in cases:
+        case = ET.SubElement(root, "testcase", classname=suite, name=str(what), file=str(where),
+                             time=f"{seconds:.3f}")
+        if status == "failed":
+            ET.SubElement(case, "failure", message=str(message)).text = str(message)
+        elif status == "skipped":
+            ET.SubElement(case, "skipped")
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    ET.ElementTree(root).write(path, encoding="utf-8", xml_declaration=True)

@@ -1,0 +1,143 @@
+"""One run of a procedure from start to record: check, open, run, release, record.
+
+This is what ``rig run`` does, kept out of the CLI so the pytest plugin and
+``rig demo`` run jobs exactly the same way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from .bench import Bench
+from .errors import ConfigError, Problem
+from .events import EventBus
+from .ledger import Ledger
+from .procedure import Procedure, check, load_procedure
+from .profiles import load_profiles
+from .report import EventLog, read_events, write_junit
+from .runner import RunContext, Runner
+from .secret import Redactor
+
+EXIT = {"passed": 0, "failed": 1, "refused": 3, "interrupted": 130}
+
+
+@dataclass
+class Job:
+    """What to run, on what, with what."""
+
+    procedure: str
+    wiring: object
+    make_backend: Callable
+    ledger_path: str
+    log_dir: str
+    profile_id: str | None = None
+    serial: str | None = None
+    params: dict = field(default_factory=dict)
+    code: object = None
+    answers: dict = field(default_factory=dict)
+    yes: bool = False
+    allow_lockout: bool = False
+    allow_permanent: bool = False
+    junit: str | None = None
+    make_ui: Callable | None = None  # (bench, redact) -> ui
+
+
+@dataclass
+class JobResult:
+    outcome: str
+    message: str
+    run_id: int
+    log: str
+    exit_code: int
+
+
+def needs_code(proc: Procedure, _seen=None) -> bool:
+    seen = (_seen or set()) | {proc.source}
+    for step in proc.steps:
+        if step.kind == "enter_code":
+            return True
+        if step.kind == "call":
+            sub = load_procedure(str(step.args.get("procedure")))
+            if sub.source not in seen and needs_code(sub, seen):
+                return True
+    return False
+
+
+def prepare(job: Job):
+    """Load and check everything; ConfigError (file:line) before any pin moves."""
+    proc = load_procedure(job.procedure)
+    profile = None
+    if job.profile_id:
+        profiles = load_profiles()
+        if job.profile_id not in profiles:
+            raise ConfigError(f"no profile {job.profile_id!r}; rig profiles list shows them")
+        profile = profiles[job.profile_id]
+    problems = check(proc, job.wiring, profile, job.params)
+    if "unit" in proc.needs and not job.serial:
+        problems.append(Problem(proc.source, 1, f"{proc.name} needs the unit's serial: --unit SERIAL"))
+    if "code" in job.params:
+        problems.append(Problem("--set", None, "a code never goes on the command line: use the hidden prompt, "
+                                "--code-file FILE or RIG_CODE"))
+    if problems:
+        raise ConfigError(problems)
+    return proc, profile
+
+
+def run_job(job: Job, proc: Procedure | None = None, profile=None) -> JobResult:
+    if proc is None:
+        proc, profile = prepare(job)
+    if needs_code(proc) and job.code is None:
+        raise ConfigError("this procedure enters a code: give it by the hidden prompt, --code-file FILE or RIG_CODE")
+    redactor = Redactor(job.code, profile.pattern("entry") if profile is not None else None)
+    ledger = Ledger(job.ledger_path)
+    if job.serial:
+        ledger.upsert_unit(job.serial, profile.id if profile else None)
+    run_id = ledger.start_run(proc.name, job.serial, profile.id if profile else None, "?", "")
+    log_path = Path(job.log_dir) / f"run-{run_id:05d}-{proc.name}.jsonl"
+    ledger.db.execute("UPDATE runs SET log=? WHERE id=?", (str(log_path), run_id))
+    log = EventLog(log_path, redact=redactor.record)
+    backend = None
+    ui = None
+    outcome, message = "failed", ""
+    try:
+        backend = job.make_backend(job.wiring)
+        ledger.db.execute("UPDATE runs SET backend=? WHERE id=?", (backend.name, run_id))
+        events = EventBus(backend.clock)
+        events.subscribe(log.write)
+        events.emit("run", proc.name, new="started", run=run_id, profile=profile.id if profile else None,
+                    unit=job.serial, backend=backend.name)
+        try:
+            with Bench(job.wiring, backend, events=events) as bench:
+                if job.make_ui:
+                    ui = job.make_ui(bench, redactor.text)
+                    events.subscribe(ui.event)
+                if bench.display is None and ui is not None and ui.can_ask:
+                    from .display import OperatorTap
+
+                    bench.display = OperatorTap(bench.clock, lambda q: ui.ask(q, "text"))
+                ctx = RunContext(bench, profile, ledger, job.serial, run_id, job.code, job.answers, job.yes, ui,
+                                 job.allow_lockout, job.allow_permanent)
+                outcome, message = Runner(ctx).run(proc, job.params)
+        except KeyboardInterrupt as exc:
+            kind = "SIGTERM" if type(exc).__name__ == "Terminated" else "Ctrl-C"
+            outcome = "interrupted"
+            message = (f"interrupted by {kind}; keys released, rails safe. Resume with the same command"
+                       + ("; the lockout wait continues from the ledger" if proc.name in ("lockout-wait", "unlock")
+                          else ""))
+        message = redactor.text(message)
+        events.emit("result", outcome, message=message)
+    finally:
+        if ui is not None:
+            ui.close()
+        if backend is not None:
+            backend.close()
+        log.close()
+        ledger.end_run(run_id, outcome, message)
+        ledger.close()
+    if job.junit:
+        write_junit(read_events(log_path), job.junit, proc.name,
+                    {"profile": profile.id if profile else "", "unit": job.serial or "", "outcome": outcome,
+                     "log": str(log_path), "backend": backend.name if backend else ""})
+    return JobResult(outcome, message, run_id, str(log_path), EXIT[outcome])
