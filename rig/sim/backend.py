@@ -103,6 +103,19 @@ class _PtyDisplay:
             pass
 
 
+class _NoTap:
+    tap = None
+
+    def show(self, text: str) -> None:
+        pass
+
+    def settle(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
 def sim_backend(wiring: Wiring, state_path, profiles: dict | None = None, clock: VirtualClock | None = None) -> Backend:
     """A bench whose pins are watched by the simulated unit kept in ``state_path``."""
     state_path = Path(state_path)
@@ -120,7 +133,9 @@ def sim_backend(wiring: Wiring, state_path, profiles: dict | None = None, clock:
     lock = BenchLock(state_path.with_name(state_path.name + ".lock"))
     lock.acquire()  # the unit's memory file is shared: one command at a time, even before the bench opens
     try:
-        display = _PtyDisplay(baud, clock)
+        # A pin map without a display block means a bench without a tap: the unit
+        # still shows things, but nothing reads them (blind entry, or the operator).
+        display = _PtyDisplay(baud, clock) if wiring.display is not None else _NoTap()
     except BaseException:
         lock.release()
         raise

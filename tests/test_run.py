@@ -1,0 +1,272 @@
+"""Built-in procedures against the simulated unit, through the same job the CLI runs."""
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import pytest
+
+from rig.job import Job, run_job
+from rig.ledger import Ledger
+from rig.profiles import load_profiles
+from rig.report import read_events
+from rig.secret import Code
+from rig.sim.backend import reset_unit, sim_backend
+from rig.sim.memory import UnitMemory
+from rig.ui import Plain
+from rig.wiring import load_wiring
+
+
+class Bench:
+    """A simulated unit, a ledger and a log dir in tmp_path; runs jobs in-process."""
+
+    def __init__(self, tmp_path, profile, code, wiring=None, **reset):
+        self.tmp, self.profile, self.code = tmp_path, profile, code
+        self.state = tmp_path / "unit.json"
+        self.ledger = str(tmp_path / "ledger.sqlite")
+        self.logs = str(tmp_path / "runs")
+        self.wiring = wiring or load_wiring()
+        self.lines = []
+        reset_unit(self.state, profile, code, serial="SIM-1", **reset)
+
+    def run(self, procedure, code=None, ui=None, **kw):
+        job = Job(procedure, self.wiring, lambda w: sim_backend(w, self.state), self.ledger, self.logs,
+                  self.profile, "U1", code=Code(code) if code else None,
+                  make_ui=ui or (lambda bench, redact: Plain(redact, stream=_Lines(self.lines))), **kw)
+        return run_job(job)
+
+    @property
+    def unit(self):
+        return UnitMemory.load(self.state)
+
+    def standing(self):
+        led = Ledger(self.ledger)
+        try:
+            return led.standing("U1", load_profiles()[self.profile])
+        finally:
+            led.close()
+
+
+class _Lines:
+    def __init__(self, into):
+        self.into = into
+
+    def write(self, s):
+        self.into.extend(x for x in s.splitlines() if x)
+
+    def flush(self):
+        pass
+
+
+def outcomes(results):
+    return [(r.outcome, r.exit_code) for r in results]
+
+
+def test_vw_reproduce_wrong_then_right(tmp_path):
+    b = Bench(tmp_path, "vw-safe", "5173", state="unlocked")
+    rs = [b.run("reproduce-safe"), b.run("enter-code", "6284"), b.run("enter-code", "5173"),
+          b.run("enter-code", "5173", allow_lockout=True)]
+    assert outcomes(rs) == [("passed", 0), ("failed", 1), ("refused", 3), ("passed", 0)]
+    assert "wrong code: the unit shows 'SAFE'; 1 attempt(s) left before a lockout" in rs[1].message
+    assert "last attempt before U1 locks out" in rs[2].message
+    assert b.unit.locked is False  # the simulated unit's own truth
+    led = Ledger(b.ledger)
+    assert [a["outcome"] for a in led.attempts("U1")] == ["rejected", "accepted"]
+    assert [r["outcome"] for r in led.runs("U1")][::-1] == ["passed", "failed", "refused", "passed"]
+
+
+def test_ford_attempts_exhausted_refused_then_lockout_wait_then_success(tmp_path):
+    b = Bench(tmp_path, "ford", "2580")
+    wrong = [b.run("enter-code", c, allow_lockout=True) for c in ("1111", "2222", "3333")]
+    assert outcomes(wrong) == [("failed", 1)] * 3
+    assert "locked out" in wrong[-1].message and "rig run lockout-wait" in wrong[-1].message
+    refused = b.run("enter-code", "2580")
+    assert (refused.outcome, refused.exit_code) == ("refused", 3)
+    assert "locked out: 30:00 of powered wait left" in refused.message
+    started = time.perf_counter()
+    waited = b.run("lockout-wait")
+    assert waited.outcome == "passed", waited.message
+    assert time.perf_counter() - started < 10
+    assert any("lockout wait: 15:00 served, 15:00 left" in line for line in b.lines)  # the countdown showed
+    assert b.standing().lockout is None
+    ok = b.run("enter-code", "2580", allow_lockout=True)
+    assert ok.outcome == "passed", ok.message
+    assert b.unit.locked is False
+
+
+def test_unlock_waits_out_a_lockout_first_and_never_exceeds_attempts(tmp_path):
+    b = Bench(tmp_path, "honda", "12345", state="lockout", attempts=3)
+    r = b.run("unlock", "12345", allow_lockout=True)
+    assert r.outcome == "passed", r.message
+    events = read_events(r.log)
+    steps = [e["what"] for e in events if e["kind"] == "step" and e.get("to") == "started"]
+    assert steps.index("lockout wait") < steps.index("enter the code")
+    assert b.unit.locked is False
+
+
+def test_interrupted_lockout_wait_resumes_from_the_ledger(tmp_path):
+    # Becker counts the wait only while switched on, and keeps its progress (rail_off: pause)
+    b = Bench(tmp_path, "becker-mercedes", "1234", state="lockout", attempts=3)
+    profile = load_profiles()["becker-mercedes"]
+    assert profile.lockout.rail_off == "pause"
+
+    class Impatient(Plain):
+        def progress(self, label, served, total, done=False):
+            if label == "lockout wait" and served >= 1200 and not done:
+                raise KeyboardInterrupt  # the technician pressed Ctrl-C twenty minutes in
+            return super().progress(label, served, total, done)
+
+    first = b.run("lockout-wait", ui=lambda bench, redact: Impatient(redact, stream=_Lines(b.lines)))
+    assert (first.outcome, first.exit_code) == ("interrupted", 130)
+    assert "Resume with the same command" in first.message
+    lk = Ledger(b.ledger).open_lockout("U1")
+    assert 1200 <= lk["powered"] < 1202
+    assert 2398 <= b.unit.lockout_left <= 2400  # the unit paused too: its rails went safe (ACC off)
+    second = b.run("lockout-wait")
+    assert second.outcome == "passed", second.message
+    assert any("resuming: 20:00 of 1:00:00 already served" in line for line in b.lines)
+    events = read_events(second.log)
+    started = next(e for e in events if e["kind"] == "wait")
+    served = next(e for e in events if e["kind"] == "measurement")
+    assert 1200 <= started["served"] < 1202 and 3599 <= served["to"] <= 3601  # only the forty minutes left
+    assert 2398 <= served["t"] - started["t"] <= 2401
+    assert b.standing().lockout is None and b.unit.lockout_left is None
+
+
+def test_blind_increment_entry_with_an_operator(tmp_path, write_yaml):
+    text = (load_wiring().source and open(load_wiring().source).read())
+    blind = load_wiring(write_yaml(text.split("display:")[0] + "timing:" + text.split("timing:")[1]))
+    assert blind.display is None
+    b = Bench(tmp_path, "vw-safe", "5173", wiring=blind)
+    questions = []
+
+    def operator(question, kind):
+        questions.append(question)
+        return "n" if question.startswith("Does the display show 'unlocked") else "y"
+
+    r = b.run("enter-code", "5173", ui=lambda bench, redact: Plain(redact, stream=_Lines(b.lines), ask=operator))
+    assert r.outcome == "passed", r.message
+    assert b.unit.locked is False  # the presses computed from the profile's start value were right
+    assert any("normal radio display" in q for q in questions)
+    keys = [(e["what"], e["to"]) for e in read_events(r.log) if e["kind"] == "key"]
+    presses = {k: sum(1 for w, s in keys if w == k and s == "down") for k in ("preset1", "preset2", "preset3", "preset4")}
+    assert presses == {"preset1": 4, "preset2": 1, "preset3": 7, "preset4": 3}  # 1000 -> 5173
+
+
+def test_tap_verified_entry_corrects_a_dropped_press(tmp_path):
+    b = Bench(tmp_path, "vw-safe", "5173")
+    mem = b.unit
+    mem.drop_presses = [3]  # the unit misses the third digit press (preset1's third)
+    mem.save(b.state)
+    r = b.run("enter-code", "5173")
+    assert r.outcome == "passed", r.message
+    assert b.unit.locked is False
+    events = read_events(r.log)
+    assert [e["what"] for e in events if e["kind"] == "correction"] == ["digit 1"]
+    assert sum(1 for e in events if e["kind"] == "key" and e["what"] == "preset1" and e["to"] == "down") == 5
+
+
+def test_no_file_a_run_writes_holds_the_code(tmp_path):
+    code = "5173"
+    b = Bench(tmp_path, "vw-safe", code, state="unlocked")
+    b.run("reproduce-safe")
+    b.run("enter-code", "6284")
+    b.run("enter-code", code, allow_lockout=True, junit=str(tmp_path / "junit.xml"))
+    assert b.unit.locked is False
+    written = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert any(p.suffix == ".jsonl" for p in written) and (tmp_path / "junit.xml").exists()
+    for p in written:
+        data = p.read_bytes()
+        assert code.encode() not in data, p
+        assert "6284".encode() not in data, p
+
+
+def test_junit_has_a_case_per_step(tmp_path):
+    b = Bench(tmp_path, "vw-safe", "5173")
+    r = b.run("enter-code", "6284", junit=str(tmp_path / "j.xml"))
+    xml = (tmp_path / "j.xml").read_text()
+    assert r.outcome == "failed"
+    assert 'name="enter the code"' in xml and "<failure" in xml and "wrong code" in xml
+    assert 'name="profile" value="vw-safe"' in xml
+
+
+def test_read_serial_on_a_unit_that_shows_it(tmp_path):
+    b = Bench(tmp_path, "honda", "12345")
+    r = b.run("read-serial", answers={"model": "39100-S84-A310", "vin": "1HGCG5655WA000000"})
+    assert r.outcome == "passed", r.message
+    recs = {x["name"]: x["value"] for x in Ledger(b.ledger).records("U1")}
+    assert recs["model"] == "39100-S84-A310" and recs["vin"] == "1HGCG5655WA000000"
+    assert recs["serial"]  # read off the display
+    assert any("Radio code request" in line for line in b.lines)
+
+
+def test_unattended_prompt_without_an_answer_fails_clearly(tmp_path):
+    b = Bench(tmp_path, "vw-safe", "5173")
+    r = b.run("bench-removal")
+    assert r.outcome == "failed"
+    assert "needs an operator" in r.message and "--yes" in r.message
+    r = b.run("bench-removal", yes=True, answers={"model": "Gamma"})
+    assert r.outcome == "passed", r.message
+
+
+def test_sigkill_between_attempt_and_confirm_leaves_the_attempt_counted(tmp_path):
+    env = dict(os.environ, RIG_SIM_STATE=str(tmp_path / "unit.json"), RIG_LEDGER=str(tmp_path / "l.sqlite"),
+               RIG_LOG_DIR=str(tmp_path / "runs"), RIG_CODE="5173", RIG_STOP_BEFORE_CONFIRM="1",
+               XDG_DATA_HOME=str(tmp_path / "data"))
+    reset_unit(tmp_path / "unit.json", "vw-safe", "5173")
+    child = subprocess.Popen([sys.executable, "-m", "rig", "--backend", "sim", "run", "enter-code",
+                              "--profile", "vw-safe", "--unit", "U1"], env=env, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:  # wait until it has stopped itself just before the confirm press
+        with open(f"/proc/{child.pid}/stat") as fh:
+            if fh.read().split(") ")[1].startswith("T"):
+                break
+        time.sleep(0.02)
+    else:
+        child.kill()
+        pytest.fail("the child never reached the confirm")
+    child.send_signal(signal.SIGKILL)
+    child.wait(timeout=10)
+    db = sqlite3.connect(tmp_path / "l.sqlite")
+    assert db.execute("SELECT outcome FROM attempts").fetchall() == [("pending",)]
+    assert db.execute("SELECT outcome FROM runs").fetchall() == [(None,)]
+    log = next((tmp_path / "runs").glob("*.jsonl"))
+    events = read_events(log)
+    counted = next(i for i, e in enumerate(events) if e["kind"] == "attempt")
+    assert not [e for e in events[counted:] if e["kind"] == "key"]  # no confirm press after it
+    # and the next run counts it: one of two attempts is used
+    b = Ledger(tmp_path / "l.sqlite").standing("U1", load_profiles()["vw-safe"])
+    assert (b.used, b.left) == (1, 1)
+
+
+def test_demo_from_the_cli(run_rig):
+    r = run_rig("demo")
+    assert r.returncode == 0, r.stderr
+    assert "the unit is UNLOCKED." in r.stdout
+    assert "REFUSED (exit 3)" in r.stdout and "FAILED (exit 1)" in r.stdout
+    assert "event logs:" in r.stdout
+
+
+def test_demo_with_a_one_hour_lockout_takes_seconds(run_rig):
+    started = time.perf_counter()
+    r = run_rig("demo", "--with-lockout")
+    assert r.returncode == 0, r.stderr
+    assert time.perf_counter() - started < 20
+    assert "lockout wait: 0:30:00 served, 0:30:00 left" in r.stdout.replace(" 30:00 served, 30:00", " 0:30:00 served, 0:30:00")
+    assert "the unit is UNLOCKED." in r.stdout
+
+
+def test_units_and_runs_commands(run_rig, tmp_path):
+    run_rig("sim", "reset", "--profile", "vw-safe", "--code", "5173")
+    r = run_rig("--backend", "sim", "run", "enter-code", "--profile", "vw-safe", "--unit", "U9", env={"RIG_CODE": "6284"})
+    assert r.returncode == 1
+    shown = run_rig("units", "show", "U9")
+    assert shown.returncode == 0
+    assert "attempts: 1 used, 1 of 2 left before a lockout" in shown.stdout
+    listed = run_rig("runs", "list")
+    assert "enter-code" in listed.stdout and "failed" in listed.stdout
