@@ -174,7 +174,7 @@ def load_profiles(paths=None) -> dict[str, Profile]:
             if prof is not None:
                 profiles[pid] = prof
     if any(p.severity == "error" for p in problems):
-        raise ConfigError(problems)
+        raise ConfigError(list(dict.fromkeys(problems)))  # a base's problem shows once, not once per heir
     return profiles
 
 
@@ -294,7 +294,8 @@ def _check(value, kind, path, line, err, prof):
         try:
             return parse_duration(value)
         except ValueError as exc:
-            return bad(f"a duration ({exc})")
+            err(line, f"{path}: {exc}")
+            return None
     if kind in ("int", "int?"):
         if value is None and kind == "int?":
             return None
