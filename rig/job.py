@@ -136,8 +136,23 @@ def run_job(job: Job, proc: Procedure | None = None, profile=None) -> JobResult:
         log.close()
         ledger.end_run(run_id, outcome, message)
         ledger.close()
+    _write_timeline(log_path, proc.name, job.serial)
     if job.junit:
         write_junit(read_events(log_path), job.junit, proc.name,
                     {"profile": profile.id if profile else "", "unit": job.serial or "", "outcome": outcome,
                      "log": str(log_path), "backend": backend.name if backend else ""})
     return JobResult(outcome, message, run_id, str(log_path), EXIT[outcome])
+
+
+def timeline_path(log_path) -> Path:
+    return Path(log_path).with_suffix(".svg")
+
+
+def _write_timeline(log_path, name, serial) -> None:
+    """The picture a technician looks at first, next to the log it is drawn from."""
+    from .timeline import render_svg
+
+    try:
+        timeline_path(log_path).write_text(render_svg(read_events(log_path), f"{name}  {serial or ''}"))
+    except OSError:
+        pass  # a picture is not worth failing a run for

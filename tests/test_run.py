@@ -270,3 +270,11 @@ def test_units_and_runs_commands(run_rig, tmp_path):
     assert "attempts: 1 used, 1 of 2 left before a lockout" in shown.stdout
     listed = run_rig("runs", "list")
     assert "enter-code" in listed.stdout and "failed" in listed.stdout
+
+
+def test_each_run_leaves_a_timeline_picture(tmp_path):
+    b = Bench(tmp_path, "ford", "2580", state="lockout")
+    r = b.run("lockout-wait")
+    svg = (tmp_path / "runs" / (os.path.basename(r.log)[:-6] + ".svg")).read_text()
+    assert svg.startswith("<svg") and "power the rails" in svg
+    assert ">30:00<" in svg  # the half hour of waiting is folded into a labelled gap, not 72,000 px wide

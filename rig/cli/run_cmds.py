@@ -119,7 +119,7 @@ def run(app, procedure, profile_id, serial, sets, answers, yes, code_file, allow
     result = run_job(job, proc, profile)
     colour = {"passed": "green", "failed": "red", "refused": "yellow", "interrupted": "yellow"}[result.outcome]
     err.print(f"[bold {colour}]{result.outcome.upper()}[/]: {result.message}", markup=True)
-    err.print(f"log: {result.log}")
+    err.print(f"log: {result.log}\ntimeline: {Path(result.log).with_suffix('.svg')}")
     if serial and profile is not None:
         _standing_line(ledger_path(app), serial, profile)
     raise click.exceptions.Exit(result.exit_code)
@@ -247,6 +247,8 @@ def runs_show(app, run_id):
         raise ConfigError(f"no run {run_id} in the ledger")
     for k in ("id", "procedure", "serial", "profile", "backend", "outcome", "message", "log"):
         out.print(f"{k}: {r[k]}")
+    if r["log"]:
+        out.print(f"timeline: {Path(r['log']).with_suffix('.svg')}  (open it in a browser)")
     out.print(f"started: {_when(r['started'])}  ended: {_when(r['ended']) if r['ended'] else '-'}")
 
 
