@@ -33,6 +33,7 @@ class Backend:
     display: object = None  # a display tap (rig.display) or None
     lock: BenchLock | None = None
     closers: list[Callable[[], None]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
     def close(self) -> None:
         """Close the display and anything else the backend opened (after the bench is released)."""
@@ -119,6 +120,10 @@ def hardware_backend(wiring: Wiring, display=None) -> Backend:
     if type(factory).__name__ == "LGPIOFactory":
         apply_lgpio_workaround()
     backend = Backend("hardware", factory, RealClock(), display=display, lock=BenchLock(default_lock_path()))
+    if not strict_gpiod():
+        backend.warnings.append(
+            "config.txt has no dtparam=strict_gpiod: if rig is killed with SIGKILL (or crashes hard) the kernel "
+            "keeps its outputs driven, so a relay or key can stay on. Add it (wiring/README.md, section 10)")
     if display is not None:
         backend.closers.append(display.close)
     return backend
@@ -142,3 +147,15 @@ def apply_lgpio_workaround() -> None:
 
     LGPIOPin.output_with_state = output_with_state
     LGPIOPin._rig_patched = True
+
+
+def strict_gpiod(paths=("/boot/firmware/config.txt", "/boot/config.txt")) -> bool:
+    """Whether the Pi's kernel releases a dead process's GPIO lines (else they stay driven)."""
+    for path in paths:
+        try:
+            with open(path, encoding="utf-8", errors="replace") as fh:
+                if any(line.split("#")[0].replace(" ", "").startswith("dtparam=strict_gpiod") for line in fh):
+                    return True
+        except OSError:
+            continue
+    return False

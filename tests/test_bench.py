@@ -202,3 +202,13 @@ def test_second_process_is_refused_naming_the_holder(wiring, tmp_path, clock):
     child = _rig(["--backend", "mock", "press", "mode"], {"RIG_LOCK": lock, "RIG_CLOCK": "virtual"})
     out, err = child.communicate(timeout=20)
     assert child.returncode == 0, err
+
+
+def test_strict_gpiod_is_read_from_config_txt(tmp_path):
+    from rig.backends import strict_gpiod
+
+    cfg = tmp_path / "config.txt"
+    cfg.write_text("dtparam=audio=on\n# dtparam=strict_gpiod\n")
+    assert strict_gpiod([str(cfg)]) is False  # commented out does not count
+    cfg.write_text("dtparam=audio=off\ndtparam=strict_gpiod\n")
+    assert strict_gpiod([str(tmp_path / "missing.txt"), str(cfg)]) is True

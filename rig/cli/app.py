@@ -44,6 +44,8 @@ class App:
 
             return sim_backend(wiring, state_path=self.sim_state_path())
         backend = hardware_backend(wiring)  # first: no GPIO is the more useful error
+        for w in backend.warnings:
+            err.print(f"[yellow]warning: {w}[/]")
         if wiring.display is not None:
             from ..display import SerialTap
 
