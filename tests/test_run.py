@@ -278,3 +278,19 @@ def test_each_run_leaves_a_timeline_picture(tmp_path):
     svg = (tmp_path / "runs" / (os.path.basename(r.log)[:-6] + ".svg")).read_text()
     assert svg.startswith("<svg") and "power the rails" in svg
     assert ">30:00<" in svg  # the half hour of waiting is folded into a labelled gap, not 72,000 px wide
+
+
+def test_a_unit_that_switches_itself_off_after_the_wait(tmp_path):
+    # vw-safe-seed: the seed article's unit goes dark when the hour is up, then shows SAFE again
+    b = Bench(tmp_path, "vw-safe-seed", "5173", state="lockout", attempts=2)
+    r = b.run("lockout-wait")
+    assert r.outcome == "passed", r.message
+    events = read_events(r.log)
+    senses = [(round(e["t"]), e["to"]) for e in events if e["kind"] == "sense"]
+    assert (3600, False) in senses  # the unit switched itself off at the end of the hour
+    served = next(e for e in events if e["kind"] == "measurement")
+    assert served["ended"] == "condition" and 3599 <= served["to"] <= 3601
+    displays = [e["to"] for e in events if e["kind"] == "display"]
+    assert displays == ["SAFE", "", "SAFE", ""]  # locked, dark, woken by cycling ACC, released
+    ok = b.run("enter-code", "5173")
+    assert ok.outcome == "passed", ok.message
