@@ -294,3 +294,26 @@ def test_a_unit_that_switches_itself_off_after_the_wait(tmp_path):
     assert displays == ["SAFE", "", "SAFE", ""]  # locked, dark, woken by cycling ACC, released
     ok = b.run("enter-code", "5173")
     assert ok.outcome == "passed", ok.message
+
+
+def test_sigterm_mid_run_is_recorded_as_interrupted(tmp_path, write_yaml):
+    proc = write_yaml("name: soak\nsteps:\n  - power: {acc: on}\n  - press: {keys: mode, hold: 1h}\n", "soak.yaml")
+    env = dict(os.environ, RIG_LEDGER=str(tmp_path / "l.sqlite"), RIG_LOG_DIR=str(tmp_path / "runs"),
+               XDG_DATA_HOME=str(tmp_path / "data"))
+    child = subprocess.Popen([sys.executable, "-m", "rig", "--backend", "mock", "run", str(proc)], env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        logs = list((tmp_path / "runs").glob("*.jsonl")) if (tmp_path / "runs").exists() else []
+        if logs and any(e["kind"] == "key" and e.get("to") == "down" for e in read_events(logs[0])):
+            break
+        time.sleep(0.05)
+    child.send_signal(signal.SIGTERM)
+    _, err = child.communicate(timeout=20)
+    assert child.returncode == 130, err
+    assert "INTERRUPTED" in err and "Resume with the same command" in err
+    events = read_events(logs[0])
+    tail = [(e["kind"], e.get("what"), e.get("to")) for e in events if e["kind"] in ("key", "rail", "bench")][-3:]
+    assert tail == [("key", "mode", "up"), ("rail", "acc", "off"), ("bench", "released", None)]
+    db = sqlite3.connect(tmp_path / "l.sqlite")
+    assert db.execute("SELECT outcome FROM runs").fetchall() == [("interrupted",)]
