@@ -18,6 +18,15 @@ from rig.wiring import load_wiring
 REPO = Path(__file__).resolve().parent.parent
 
 
+@pytest.fixture(autouse=True)
+def _hermetic(monkeypatch, tmp_path):
+    """No test reads or writes the developer's (or CI's) real rig settings and data."""
+    for name in list(os.environ):
+        if name.startswith("RIG_") or name == "GPIOZERO_PIN_FACTORY":
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
+
+
 @pytest.fixture
 def clock():
     return VirtualClock()
@@ -62,9 +71,9 @@ def run_rig(tmp_path):
     """Run the real `rig` command in a child process; returns CompletedProcess."""
 
     def run(*args, input=None, env=None, timeout=60):
-        full_env = dict(os.environ)
-        full_env.setdefault("RIG_SIM_STATE", str(tmp_path / "sim-unit.json"))
-        full_env.setdefault("RIG_LEDGER", str(tmp_path / "ledger.sqlite"))
+        full_env = dict(os.environ)  # already free of the caller's RIG_* (see _hermetic)
+        full_env["RIG_SIM_STATE"] = str(tmp_path / "sim-unit.json")
+        full_env["RIG_LEDGER"] = str(tmp_path / "ledger.sqlite")
         full_env["XDG_DATA_HOME"] = str(tmp_path / "data")
         full_env["COLUMNS"] = "200"
         full_env.update(env or {})
