@@ -30,12 +30,14 @@ CONFIDENCE = ("sourced", "single-report", "assumed")
 DISPLAYS_REQUIRED = ("locked", "entry", "wrong", "lockout", "unlocked")
 DISPLAYS = DISPLAYS_REQUIRED + ("ready", "permanent", "serial")
 SCHEMA = {
-    "entry": {"keys": "keys", "at_power_on": "bool", "hold": "duration", "max_hold": "duration"},
+    "entry": {"keys": "keys", "at_power_on": "bool", "hold": "duration", "max_hold": "duration",
+              "opens_after": "duration?"},
     "digits": {"scheme": ("increment", "direct"), "count": "int", "start": "str?", "allowed": "str",
                "keys": "digitkeys", "press": "duration", "gap": "duration"},
     "confirm": {"keys": "keys", "hold": "duration", "until": "display?", "max_hold": "duration",
                 "result_within": "duration"},
-    "attempts": {"before_lockout": "int", "after_lockout": "int", "persistent": "bool", "permanent_after": "int?"},
+    "attempts": {"before_lockout": "int", "after_lockout": "int", "persistent": "bool", "permanent_after": "int?",
+                 "counter_shown": ("used", "left")},
     "lockout": {"wait": "duration", "growth": "growth", "rails": "keys", "rail_off": ("pause", "restart"),
                 "ends": ("display", "power_off")},
     "arming": {"battery_off": "duration"},
@@ -43,6 +45,7 @@ SCHEMA = {
 }
 OPTIONAL_SECTIONS = {"serial"}
 OPTIONAL_FIELDS = {("digits", "start"), ("confirm", "until"), ("attempts", "permanent_after"),
+                   ("entry", "opens_after"), ("attempts", "counter_shown"),
                    ("serial", "keys"), ("serial", "at_power_on"), ("serial", "hold"), ("serial", "label")}
 TOP = {"id", "name", "models", "years", "confidence", "extends", "display"} | set(SCHEMA)
 ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
@@ -290,7 +293,9 @@ def _check(value, kind, path, line, err, prof):
         err(line, f"{path}: {value!r} is not {what}")
         return None
 
-    if kind == "duration":
+    if kind == "duration?" and value is None:
+        return None
+    if kind in ("duration", "duration?"):
         try:
             return parse_duration(value)
         except ValueError as exc:

@@ -59,7 +59,8 @@ def to_regex(templates: list[str], digit_count: int = 4) -> re.Pattern:
             out.append(_piece(m.group(1), digit_count))
             pos = m.end()
         out.append(re.escape(tpl[pos:]))
-        alternatives.append("".join(out).replace(r"\ ", " "))
+        rx = "".join(out).replace(r"\ ", " ")
+        alternatives.append(rx.replace(" (?P<stars>", " ?(?P<stars>"))  # "CODE " loses its space at 0 stars
     # named groups may repeat across alternatives only in separate regexes; number them apart
     if len(alternatives) > 1:
         alternatives = [_rename_groups(a, i) for i, a in enumerate(alternatives)]

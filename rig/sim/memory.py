@@ -32,6 +32,7 @@ class UnitMemory:
     lockouts: int = 0             # lockouts so far (the wait may grow with each)
     lockout_left: float | None = None
     off_after_wait: bool = False  # ends=power_off: it switched itself off; shows locked at the next power-on
+    ready: bool = False           # a lockout wait just ended: it shows its ready display until entry opens
     permanent: bool = False
     saved_at: float = field(default_factory=time.time)
     drop_presses: list = field(default_factory=list)  # fault injection: digit presses (1-based) the unit misses

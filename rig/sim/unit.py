@@ -17,6 +17,7 @@ from .memory import UnitMemory
 RESULT_DELAY = 0.5   # seconds from the confirm to the unit showing its verdict
 SERIAL_SHOWN = 10.0  # seconds the serial number stays on the display
 TICK = 60.0          # a {time} countdown is redrawn once a minute
+UNLOCK_STEP = 1.0    # seconds between the texts of a multi-part "unlocked" sequence (GM: SEC, then the radio)
 
 
 class SimUnit:
@@ -84,10 +85,11 @@ class SimUnit:
             self._turn_off()
 
     def _battery_back(self, off_for: float) -> None:
-        if off_for >= self.p.arming.battery_off and not self.mem.permanent:
+        if off_for > self.p.arming.battery_off and not self.mem.permanent:
             self.mem.locked = True
-            if not self.p.attempts.persistent:  # the counter lived in RAM
-                self.mem.wrong_in_window = 0
+            self.mem.ready = False
+            if not self.p.attempts.persistent:  # the counters lived in RAM
+                self.mem.wrong_in_window = self.mem.wrong_total = self.mem.lockouts = 0
                 self.mem.lockout_left = None
             self._save()
 
@@ -96,6 +98,8 @@ class SimUnit:
         self._unit_on(True)
         self._show_state()
         if self.mode == "locked":
+            if not self.p.entry.keys and self.p.entry.opens_after is not None:
+                self._after(self.p.entry.opens_after, lambda: self.mode == "locked" and self._open_entry())
             held = set(self.keys_down)
             if self.p.entry.at_power_on and self.p.entry.keys and set(self.p.entry.keys) <= held:
                 self._after(self.p.entry.hold, self._entry_check, self.clock.now())
@@ -118,25 +122,45 @@ class SimUnit:
             self.shown = text
             self._display(text)
 
+    def _text(self, name: str, which: int = 0) -> str:
+        """A display's text with every placeholder filled from the unit's state."""
+        from ..templates import render
+
+        m, p = self.mem, self.p
+        if p.attempts.counter_shown == "left":
+            allowed = p.attempts.before_lockout if m.lockouts == 0 else p.attempts.after_lockout
+            n = (p.attempts.permanent_after - m.wrong_total) if p.attempts.permanent_after else allowed - m.wrong_in_window
+        else:
+            n = m.wrong_total
+        typed = len([d for d in self.digits if d != "-"])
+        return render(p.templates(name)[which], digits=self._digits_text(), n=max(0, n),
+                      time=self._lockout_left_now(), serial=m.serial, stars=p.digits.count - typed)
+
     def _show_state(self) -> None:
         m = self.mem
         if m.permanent:
             self.mode = "permanent"
-            self._show(self.p.text("permanent", n=m.wrong_total) if "permanent" in self.p.display
-                       else self.p.text("lockout"))
+            self._show(self._text("permanent" if "permanent" in self.p.display else "lockout"))
         elif m.locked_out:
             self.mode = "lockout"
-            self._show(self.p.text("lockout", time=self._lockout_left_now()))
+            self._show(self._text("lockout"))
         elif m.locked:
             self.mode = "locked"
-            self._show(self.p.text("ready" if m.lockouts and not m.wrong_in_window else "locked"))
+            self._show(self._text("ready" if m.ready else "locked"))
         else:
             self.mode = "unlocked"
-            self._show(self.p.text("unlocked"))
+            self._show(self._text("unlocked", -1))  # a unit already unlocked comes up playing
+
+    def _show_unlocked(self) -> None:
+        # A right code: the unit steps through its unlocked texts (GM: SEC, then the radio).
+        self.mode = "unlocked"
+        texts = self.p.templates("unlocked")
+        for i in range(len(texts)):
+            self._after(i * UNLOCK_STEP, lambda i=i: self.on and self.mode == "unlocked" and self._show(
+                self._text("unlocked", i)))
 
     def _show_entry(self) -> None:
-        self._show(self.p.text("entry", digits=self._digits_text(),
-                               stars=self.p.digits.count - len([d for d in self.digits if d != "-"])))
+        self._show(self._text("entry"))
 
     def _digits_text(self) -> str:
         return "".join(self.digits).ljust(self.p.digits.count, "-")
@@ -171,16 +195,20 @@ class SimUnit:
         if self.mode == "locked" and all(self.keys_down.get(k, float("inf")) <= started for k in self.p.entry.keys):
             self._open_entry()
 
-    def _open_entry(self) -> None:
+    def _open_entry(self, show: bool = True) -> None:
         d = self.p.digits
         self.mode = "entry"
         self.digits = list(d.start) if d.scheme == "increment" else []
         self.entry_opened_at = self.clock.now()
-        self._show_entry()
+        if self.mem.ready:
+            self.mem.ready = False
+            self._save()
+        if show:
+            self._show_entry()
 
     def _digit(self, name: str) -> None:
         if self.mode == "locked" and not self.p.entry.keys:
-            self._open_entry()  # no entry combo: the first digit press opens entry
+            self._open_entry(show=False)  # no entry combo: the first digit press opens entry, showing that digit
         if self.mode != "entry":
             return
         self.presses += 1
@@ -203,14 +231,13 @@ class SimUnit:
                 and started >= self.entry_opened_at:
             self.confirm_armed = True
             if self.p.confirm.until:
-                self._show(self.p.text(self.p.confirm.until))
+                self._show(self._text(self.p.confirm.until))
 
     def _serial_check(self, started: float) -> None:
         serial = self.p.sections["serial"]
         if self.on and all(self.keys_down.get(k, float("inf")) <= started for k in serial.keys):
             self.mode = "serial"
-            self._show(self.p.text("serial", serial=self.mem.serial) if "serial" in self.p.display
-                       else self.mem.serial)
+            self._show(self._text("serial") if "serial" in self.p.display else self.mem.serial)
             self._after(SERIAL_SHOWN, lambda: self.mode == "serial" and self._show_state())
 
     # -- verdict -----------------------------------------------------------
@@ -220,9 +247,9 @@ class SimUnit:
         m, entered = self.mem, "".join(self.digits)
         self.digits = []
         if m.is_code(entered):
-            m.locked, m.wrong_in_window = False, 0
+            m.locked, m.wrong_in_window, m.lockouts, m.ready = False, 0, 0, False
             self._save()
-            self._show_state()
+            self._show_unlocked()
             return
         m.wrong_in_window += 1
         m.wrong_total += 1
@@ -239,7 +266,7 @@ class SimUnit:
             self._show_state()
         else:
             self.mode = "locked"
-            self._show(self.p.text("wrong", n=m.wrong_total))
+            self._show(self._text("wrong"))
 
     # -- the lockout wait ----------------------------------------------------
     def _rails_ok(self) -> bool:
@@ -277,7 +304,7 @@ class SimUnit:
 
     def _tick(self) -> None:
         if self.on and self.mode == "lockout":
-            self._show(self.p.text("lockout", time=self._lockout_left_now()))
+            self._show(self._text("lockout"))
         if self.mem.locked_out and self._lockout_since is not None:
             self._ticker = self.clock.call_later(TICK, self._tick)
 
@@ -286,7 +313,7 @@ class SimUnit:
         if self._ticker:
             self._ticker.cancel()
         m = self.mem
-        m.lockout_left, m.wrong_in_window = None, 0
+        m.lockout_left, m.wrong_in_window, m.ready = None, 0, True
         if self.p.lockout.ends == "power_off":
             m.off_after_wait = True
             self._save()
@@ -308,7 +335,7 @@ class SimUnit:
             if all(r == "battery" for r in self.p.lockout.rails):
                 m.lockout_left -= seconds
                 if m.lockout_left <= 0:
-                    m.lockout_left, m.wrong_in_window = None, 0
+                    m.lockout_left, m.wrong_in_window, m.ready = None, 0, True
             elif self.p.lockout.rail_off == "restart":
                 m.lockout_left = self.p.lockout_wait(m.lockouts)
         if m.off_after_wait:

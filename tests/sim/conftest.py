@@ -1,0 +1,182 @@
+"""Helpers for the simulator tests: a fresh simulated unit on a bench, and its display history.
+
+The expected display sequences live in the test modules, written by hand from the
+"Expected display sequence" sections of ``firmware_notes/*.md``; nothing here reads a
+profile to decide what a unit should show.
+"""
+
+from __future__ import annotations
+
+import itertools
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from rig.bench import Bench
+from rig.profiles import load_profiles
+from rig.sim.backend import reset_unit, sim_backend
+from rig.sim.unit import RESULT_DELAY  # only to time a verdict the display does not show (VW: SAFE -> SAFE)
+from rig.wiring import load_wiring
+
+RADIO = "FM1 87.5"  # the notes' example of the normal radio display
+
+# The default pin map has no dx, vf or tuneup channel (vw-beta, vw-gamma2, vw-premium4).
+# This copy of wiring/bench.yaml gives them the pins of power, am and as.
+VW_WIRING = """\
+name: VW test bench (dx, vf, tuneup instead of power, am, as)
+rails:
+  battery: {pin: 17, active_high: true, contact: nc, safe: on, iso: A4}
+  acc: {pin: 27, active_high: true, contact: "no", safe: off, iso: A7}
+  ignition: {pin: 22, active_high: true, contact: "no", safe: off, required: false}
+keys:
+  preset1: {pin: 23, active_high: true}
+  preset2: {pin: 24, active_high: true}
+  preset3: {pin: 25, active_high: true}
+  preset4: {pin: 12, active_high: true}
+  preset5: {pin: 16, active_high: true}
+  preset6: {pin: 26, active_high: true}
+  mode:    {pin: 13, active_high: true}
+  scan:    {pin: 18, active_high: true}
+  dx:      {pin: 19, active_high: true}
+  tp:      {pin: 20, active_high: true}
+  rds:     {pin: 21, active_high: true}
+  fm:      {pin: 9,  active_high: true}
+  vf:      {pin: 10, active_high: true}
+  tuneup:  {pin: 11, active_high: true}
+senses:
+  unit_on: {pin: 6, pull: up, active: low}
+display:
+  port: /dev/ttyUSB0
+  baud: 115200
+timing:
+  press: 0.25s
+  gap: 0.25s
+  relay_dwell: 0.5s
+"""
+
+
+class Sim:
+    """A bench on the sim backend, plus the display history in the forms the tests compare."""
+
+    def __init__(self, bench: Bench, backend):
+        self.bench, self.backend = bench, backend
+        self.clock = bench.clock
+        self.unit = backend.unit
+        self._frozen = None
+
+    def freeze(self) -> None:
+        """Keep the history as it was at the end of the test's block, before the bench is
+        released (releasing switches ACC off, which blanks the display)."""
+        self._frozen = list(self.backend.display.history())
+
+    def _history(self):
+        return self._frozen if self._frozen is not None else self.backend.display.history()
+
+    # -- the display ------------------------------------------------------------
+    def lines(self, since: int = 0) -> list[tuple[float, str]]:
+        """Every display line as (virtual time, text), raw."""
+        return [(round(l.t, 6), l.text) for l in self._history()[since:]]
+
+    def texts(self, since: int = 0) -> list[str]:
+        """Every display line, raw ('' = display blank / unit off)."""
+        return [text for _, text in self.lines(since)]
+
+    def shown(self, since: int = 0) -> list[str]:
+        """The display lines that stayed on the display for some time: a line replaced at the
+        same virtual instant is dropped (nobody and no tap can see a zero-length display).
+        The raw history (``texts``) is what the first-press tests check: no zero-length line."""
+        lines = self.lines(since)
+        return [text for i, (t, text) in enumerate(lines) if i + 1 == len(lines) or lines[i + 1][0] > t]
+
+    def mark(self) -> int:
+        return len(self._history())
+
+    def time_of(self, text: str, since: int = 0) -> float:
+        """Virtual time of the first line ``text`` at or after index ``since``."""
+        for t, got in self.lines(since):
+            if got == text:
+                return t
+        raise AssertionError(f"{text!r} never shown after line {since}: {self.lines(since)}")
+
+    def last_time(self) -> float:
+        return self.lines()[-1][0]
+
+    @property
+    def now(self) -> float:
+        return self.clock.now()
+
+    # -- the bench ------------------------------------------------------------------
+    def power(self, rail: str, on: bool) -> None:
+        self.bench.power(rail, on)
+
+    def sleep(self, seconds: float) -> None:
+        self.clock.sleep(seconds)
+
+    def sleep_until(self, t: float) -> None:
+        self.clock.sleep_until(t)
+
+    def press(self, combo: str, hold: float = 0.3, times: int = 1, gap: float = 0.3) -> None:
+        self.bench.press(combo, hold=hold, times=times, gap=gap)
+
+    def press_each(self, keys: list[str], counts: list[int], hold: float = 0.3, gap: float = 0.3) -> None:
+        """Press keys[i] counts[i] times (one key per digit position)."""
+        for key, n in zip(keys, counts):
+            if n:
+                self.press(key, hold=hold, times=n, gap=gap)
+                self.sleep(gap)
+
+    def cut_battery(self, seconds: float) -> None:
+        """Switch ACC off (if on), hold constant power off ``seconds``, restore it. ACC stays off."""
+        self.power("acc", False)
+        self.power("battery", False)
+        self.sleep(seconds)
+        self.power("battery", True)
+
+    def power_on_holding(self, combo: str, hold: float) -> None:
+        """Hold ``combo`` down, switch ACC on, keep holding ``hold`` seconds from ACC on, let go."""
+        self.bench.down(combo)
+        self.power("acc", True)
+        self.sleep(hold)
+        self.bench.up(combo)
+
+
+@pytest.fixture
+def vw_wiring_path(tmp_path) -> Path:
+    path = tmp_path / "vw-bench.yaml"
+    path.write_text(VW_WIRING, encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="session")
+def profiles():
+    """The shipped profiles, loaded once (loading takes ~0.08 s; the sim only reads them)."""
+    return load_profiles()
+
+
+@pytest.fixture
+def sim(tmp_path, profiles):
+    """``with sim("ford", "1234", state="unlocked") as s:`` - a fresh unit on a fresh bench.
+
+    Each call starts a new unit (its own memory file), so one test may run two.
+    The history stays readable after the block, as it was at the block's end."""
+    counter = itertools.count()
+
+    @contextmanager
+    def start(profile: str, code: str, wiring_path=None, **reset_kw):
+        state = tmp_path / f"unit-{next(counter)}.json"
+        reset_unit(state, profile, code, profiles=profiles, **reset_kw)
+        w = load_wiring(wiring_path)
+        backend = sim_backend(w, state, profiles=profiles)
+        try:
+            with Bench(w, backend) as bench:
+                s = Sim(bench, backend)
+                yield s
+                s.freeze()
+        finally:
+            backend.close()
+
+    return start
+
+
+__all__ = ["RADIO", "RESULT_DELAY", "Sim", "VW_WIRING"]
