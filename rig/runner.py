@@ -108,6 +108,9 @@ class Runner:
                 alternatives.append(s[1:-1])
             else:
                 alternatives.append(to_regex([str(s)], p.digits.count if p else 4).pattern)
+        # each spec may name the same groups ({n}, {digits}); keep them apart
+        alternatives = [re.sub(r"\(\?P<(\w+)>", lambda m, i=i: f"(?P<{m.group(1)}_s{i}>", a) if i else a
+                        for i, a in enumerate(alternatives)]
         return re.compile("|".join(f"(?:{a})" for a in alternatives))
 
     def describe(self, spec) -> str:

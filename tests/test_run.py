@@ -317,3 +317,25 @@ def test_sigterm_mid_run_is_recorded_as_interrupted(tmp_path, write_yaml):
     assert tail == [("key", "mode", "up"), ("rail", "acc", "off"), ("bench", "released", None)]
     db = sqlite3.connect(tmp_path / "l.sqlite")
     assert db.execute("SELECT outcome FROM runs").fetchall() == [("interrupted",)]
+
+
+DRIVABLE = sorted(p.id for p in load_profiles().values() if p.keys_needed <= set(load_wiring().keys))
+
+
+@pytest.mark.parametrize("profile_id", DRIVABLE)
+def test_every_drivable_profile_wrong_then_right(tmp_path, profile_id):
+    p = load_profiles()[profile_id]
+    digits = sorted(p.digits.allowed)
+    right = "".join(digits[(i + 1) % len(digits)] for i in range(p.digits.count))
+    wrong = digits[0] * p.digits.count
+    b = Bench(tmp_path, profile_id, right)
+    first = b.run("enter-code", wrong)
+    if p.attempts.before_lockout > 1:
+        assert first.outcome == "failed" and "wrong code" in first.message, first.message
+        assert b.unit.wrong_total == 1
+    else:  # a single attempt before a lockout: the rig will not spend it without being told
+        assert first.outcome == "refused" and "--allow-lockout" in first.message
+        assert b.unit.wrong_total == 0
+    last = b.run("enter-code", right, allow_lockout=True)
+    assert last.outcome == "passed", last.message
+    assert b.unit.locked is False
