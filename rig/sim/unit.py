@@ -227,6 +227,9 @@ class SimUnit:
         self._show_entry()
 
     def _confirm_check(self, started: float) -> None:
+        if self.mode == "locked" and not self.p.entry.keys:
+            self._open_entry(show=False)  # entry is always open: confirming the start digits is a try too
+            self.entry_opened_at = started
         if self.mode == "entry" and all(self.keys_down.get(k, float("inf")) <= started for k in self.p.confirm.keys) \
                 and started >= self.entry_opened_at:
             self.confirm_armed = True
