@@ -110,6 +110,10 @@ def run_job(job: Job, proc: Procedure | None = None, profile=None) -> JobResult:
                     unit=job.serial, backend=backend.name)
         try:
             with Bench(job.wiring, backend, events=events) as bench:
+                if profile is not None and profile.display_pattern and hasattr(bench.display, "pattern"):
+                    import re  # the unit's own debug UART instead of a tap board: pick the display out
+
+                    bench.display.pattern = re.compile(profile.display_pattern)
                 if job.make_ui:
                     ui = job.make_ui(bench, redactor.text)
                     events.subscribe(ui.event)

@@ -47,7 +47,7 @@ OPTIONAL_SECTIONS = {"serial"}
 OPTIONAL_FIELDS = {("digits", "start"), ("confirm", "until"), ("attempts", "permanent_after"),
                    ("entry", "opens_after"), ("attempts", "counter_shown"),
                    ("serial", "keys"), ("serial", "at_power_on"), ("serial", "hold"), ("serial", "label")}
-TOP = {"id", "name", "models", "years", "confidence", "extends", "display"} | set(SCHEMA)
+TOP = {"id", "name", "models", "years", "confidence", "extends", "display", "display_pattern"} | set(SCHEMA)
 ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 
 
@@ -74,6 +74,7 @@ class Profile:
     models: str = ""
     years: str = ""
     display: dict = field(default_factory=dict)      # name -> [templates]
+    display_pattern: str | None = None               # regex pulling the display out of a debug UART line
     sections: dict = field(default_factory=dict)     # name -> Section
     confidence: dict = field(default_factory=dict)   # "digits.count" -> (level, source)
 
@@ -235,6 +236,16 @@ def _build(node, src, family, title, problems) -> Profile | None:
     conf: dict = {}
     prof = Profile(pid, str(node.get("name", pid)), family, title, src, node.line,
                    str(node.get("models", "")), str(node.get("years", "")), confidence=conf)
+
+    if node.get("display_pattern") is not None:
+        try:
+            rx = re.compile(str(node["display_pattern"]))
+            prof.display_pattern = rx.pattern
+            if "display" not in rx.groupindex:
+                err(node.line_of("display_pattern"), "display_pattern: name the display text's group "
+                    "(?P<display>...)")
+        except re.error as exc:
+            err(node.line_of("display_pattern"), f"display_pattern: not a regular expression ({exc})")
 
     disp = node.get("display")
     if not isinstance(disp, dict):

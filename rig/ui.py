@@ -44,7 +44,11 @@ class Plain:
     def event(self, event) -> None:
         if event.kind in ("rail", "display", "sense"):
             if event.kind == "display":
-                what = f"display: {self.redact(event.new)!r}"
+                shown = self.redact(event.new)
+                if shown == getattr(self, "_last_display", None):
+                    return  # masked entry digits change under the mask; say it once
+                self._last_display = shown
+                what = f"display: {shown!r}"
             elif event.kind == "sense":
                 what = f"{event.what}: {'on' if event.new else 'off'}"
             else:
@@ -92,7 +96,13 @@ class LivePanel(Plain):
         self.live.start()
 
     def _render(self):
-        snap = self.bench.snapshot()
+        # once the bench is released its devices are closed: show the last state it had
+        if self.bench.is_open or not hasattr(self, "_snap"):
+            try:
+                self._snap = self.bench.snapshot()
+            except Exception:
+                self._snap = getattr(self, "_snap", None) or {"rails": {}, "keys": {}, "senses": {}, "display": None}
+        snap = self._snap
         t = Table.grid(padding=(0, 2))
         t.add_row("[bold]step[/]", self.redact(self.current_step))
         t.add_row("rails", "  ".join(f"{n} {'[green]on[/]' if v == 'on' else '[dim]off[/]'}"
@@ -138,8 +148,10 @@ class LivePanel(Plain):
             self.live.start()
 
     def close(self):
-        self._refresh()
-        self.live.stop()
+        try:
+            self._refresh()
+        finally:
+            self.live.stop()
 
 
 def _clock(seconds: float) -> str:

@@ -101,3 +101,14 @@ def test_profiles_cli(run_rig):
     assert s.returncode == 0
     assert "attempts.before_lockout" in s.stdout and "sourced" in s.stdout and "ASSUMED" in s.stdout
     assert run_rig("profiles", "show", "nope").returncode == 2
+
+
+def test_display_pattern_for_a_debug_uart(tmp_path):
+    (tmp_path / "t.md").write_text(GOOD.replace("    name: one\n", "    name: one\n    display_pattern: 'LCD: (?P<display>.*?) *$'\n"))
+    p = load_profiles([tmp_path])["t1"]
+    import re
+    assert re.search(p.display_pattern, "12:00:01 LCD: SAFE  ").group("display") == "SAFE"
+    (tmp_path / "t.md").write_text(GOOD.replace("    name: one\n", "    name: one\n    display_pattern: 'LCD(.*'\n"))
+    with pytest.raises(ConfigError) as info:
+        load_profiles([tmp_path])
+    assert any(p.line == 7 and "display_pattern: not a regular expression" in p.message for p in info.value.problems)
