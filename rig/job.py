@@ -20,7 +20,7 @@ from .report import EventLog, read_events, write_junit
 from .runner import RunContext, Runner
 from .secret import Redactor
 
-EXIT = {"passed": 0, "failed": 1, "refused": 3, "interrupted": 130}
+EXIT = {"passed": 0, "failed": 1, "error": 2, "refused": 3, "interrupted": 130}
 
 
 @dataclass
@@ -85,25 +85,41 @@ def prepare(job: Job):
     return proc, profile
 
 
+def check_code(code, profile) -> None:
+    """The code's shape against the profile, before any pin moves (the message names no digit)."""
+    if code is None:
+        raise ConfigError("this procedure enters a code: give it by the hidden prompt, --code-file FILE or RIG_CODE")
+    if profile is None:
+        return
+    digits = code.reveal()
+    if len(digits) != profile.digits.count or any(c not in profile.digits.allowed for c in digits):
+        raise ConfigError(f"the code given is not a {profile.id} code: it must be {profile.digits.count} digits "
+                          f"from {profile.digits.allowed} (the one given has {len(digits)} characters)")
+
+
 def run_job(job: Job, proc: Procedure | None = None, profile=None) -> JobResult:
     if proc is None:
         proc, profile = prepare(job)
-    if needs_code(proc) and job.code is None:
-        raise ConfigError("this procedure enters a code: give it by the hidden prompt, --code-file FILE or RIG_CODE")
+    if needs_code(proc):
+        check_code(job.code, profile)
     redactor = Redactor(job.code, profile.pattern("entry") if profile is not None else None)
-    ledger = Ledger(job.ledger_path)
-    if job.serial:
-        ledger.upsert_unit(job.serial, profile.id if profile else None)
-    run_id = ledger.start_run(proc.name, job.serial, profile.id if profile else None, "?", "")
-    log_path = Path(job.log_dir) / f"run-{run_id:05d}-{proc.name}.jsonl"
-    ledger.db.execute("UPDATE runs SET log=? WHERE id=?", (str(log_path), run_id))
-    log = EventLog(log_path, redact=redactor.record)
-    backend = None
+    # The backend first: a bench that cannot open (no GPIO, busy, no simulated unit) is a
+    # configuration error, not a run, and leaves no trace in the ledger.
+    backend = job.make_backend(job.wiring)
+    try:
+        ledger = Ledger(job.ledger_path)
+        if job.serial:
+            ledger.upsert_unit(job.serial, profile.id if profile else None)
+        run_id = ledger.start_run(proc.name, job.serial, profile.id if profile else None, backend.name, "")
+        log_path = Path(job.log_dir) / f"run-{run_id:05d}-{proc.name}.jsonl"
+        ledger.db.execute("UPDATE runs SET log=? WHERE id=?", (str(log_path), run_id))
+        log = EventLog(log_path, redact=redactor.record)
+    except BaseException:
+        backend.close()
+        raise
     ui = None
     outcome, message = "failed", ""
     try:
-        backend = job.make_backend(job.wiring)
-        ledger.db.execute("UPDATE runs SET backend=? WHERE id=?", (backend.name, run_id))
         events = EventBus(backend.clock)
         events.subscribe(log.write)
         events.emit("run", proc.name, new="started", run=run_id, profile=profile.id if profile else None,

@@ -70,7 +70,7 @@ class Runner:
         except EndRun as end:
             return end.outcome, end.message
         except RigError as exc:
-            outcome = "refused" if exc.exit_code == 3 else "failed"
+            outcome = {3: "refused", 2: "error"}.get(exc.exit_code, "failed")
             self.events.emit("result", outcome, message=str(exc))
             return outcome, str(exc)
 

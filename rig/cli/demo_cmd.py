@@ -55,7 +55,7 @@ def demo(app, with_lockout, workdir):
         job = Job(procedure, wiring, lambda w: sim_backend(w, state), ledger, logs, PROFILE, UNIT,
                   code=Code(code) if code else None, make_ui=make_ui, **kw)
         result = run_job(job)
-        colour = {"passed": "green", "failed": "red", "refused": "yellow", "interrupted": "yellow"}[result.outcome]
+        colour = {"passed": "green", "failed": "red", "error": "red", "refused": "yellow", "interrupted": "yellow"}[result.outcome]
         out.print(f"[bold {colour}]{result.outcome.upper()}[/] (exit {result.exit_code}): {result.message}")
         out.print(f"[dim]log: {result.log}[/]")
         return result

@@ -117,7 +117,7 @@ def run(app, procedure, profile_id, serial, sets, answers, yes, code_file, allow
     if needs_code(proc):
         job.code = read_code(code_file)
     result = run_job(job, proc, profile)
-    colour = {"passed": "green", "failed": "red", "refused": "yellow", "interrupted": "yellow"}[result.outcome]
+    colour = {"passed": "green", "failed": "red", "error": "red", "refused": "yellow", "interrupted": "yellow"}[result.outcome]
     err.print(f"[bold {colour}]{result.outcome.upper()}[/]: {result.message}", markup=True)
     err.print(f"log: {result.log}\ntimeline: {Path(result.log).with_suffix('.svg')}")
     if serial and profile is not None:
