@@ -42,6 +42,7 @@ class Job:
     allow_permanent: bool = False
     junit: str | None = None
     make_ui: Callable | None = None  # (bench, redact) -> ui
+    events_path: str | None = None   # an extra copy of the event log (rig --events FILE)
 
 
 @dataclass
@@ -122,6 +123,10 @@ def run_job(job: Job, proc: Procedure | None = None, profile=None) -> JobResult:
     try:
         events = EventBus(backend.clock)
         events.subscribe(log.write)
+        if job.events_path:
+            extra = EventLog(job.events_path, redact=redactor.record)
+            events.subscribe(extra.write)
+            backend.closers.append(extra.close)
         events.emit("run", proc.name, new="started", run=run_id, profile=profile.id if profile else None,
                     unit=job.serial, backend=backend.name)
         try:

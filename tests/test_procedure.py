@@ -121,11 +121,14 @@ def test_a_code_on_the_command_line_is_refused(run_rig):
 def test_a_code_of_the_wrong_shape_is_refused_before_any_pin(run_rig, tmp_path):
     run_rig("sim", "reset", "--profile", "honda", "--code", "12345")
     before = (tmp_path / "sim-unit.json").read_text()
-    r = run_rig("--backend", "sim", "run", "enter-code", "--profile", "honda", "--unit", "U1",
-                env={"RIG_CODE": "12375"})  # 7 is not on a Honda keypad
+    events = tmp_path / "events.jsonl"
+    run = ("--backend", "sim", "--events", str(events), "run", "enter-code", "--profile", "honda", "--unit", "U1")
+    r = run_rig(*run, env={"RIG_CODE": "12375"})  # 7 is not on a Honda keypad
     assert r.returncode == 2
     assert "not a honda code: it must be 5 digits from 123456" in r.stderr
     assert "12375" not in r.stderr + r.stdout
     assert (tmp_path / "sim-unit.json").read_text() == before  # the unit was never even powered
-    assert not (tmp_path / "data" / "rig" / "runs").exists()
+    assert not events.exists() and not (tmp_path / "data" / "rig" / "runs").exists()
     assert "enter-code" not in run_rig("runs", "list").stdout
+    ok = run_rig(*run, env={"RIG_CODE": "12345"})  # the same command with a good code does all of that
+    assert ok.returncode == 0 and events.exists() and (tmp_path / "data" / "rig" / "runs").exists()

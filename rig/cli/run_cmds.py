@@ -112,7 +112,7 @@ def run(app, procedure, profile_id, serial, sets, answers, yes, code_file, allow
     wiring = app.wiring()
     job = Job(procedure, wiring, app.make_backend, ledger_path(app), log_dir(), profile_id, serial,
               _pairs(sets, "--set"), None, _pairs(answers, "--answer"), yes, allow_lockout, allow_permanent,
-              junit, make_ui)
+              junit, make_ui, app.events_path)
     proc, profile = prepare(job)
     if needs_code(proc):
         job.code = read_code(code_file)
