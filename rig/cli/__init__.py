@@ -48,6 +48,7 @@ def cli(ctx, backend, wiring, sim_state, ledger, events, verbose):
     Try it without a Pi:
       rig demo                                   the whole story on a simulated unit
       rig --backend mock press mode+scan --hold 2
+      rig sim reset --profile vw-safe --code 1234    a simulated unit for --backend sim
       printf 'power acc on\\nstatus\\n' | rig --backend sim shell
       rig wiring check                           the pin map as a table
 
