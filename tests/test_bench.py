@@ -212,3 +212,20 @@ def test_strict_gpiod_is_read_from_config_txt(tmp_path):
     assert strict_gpiod([str(cfg)]) is False  # commented out does not count
     cfg.write_text("dtparam=audio=off\ndtparam=strict_gpiod\n")
     assert strict_gpiod([str(tmp_path / "missing.txt"), str(cfg)]) is True
+
+
+def test_a_second_ctrl_c_cannot_cut_a_release_short():
+    from rig import signals
+
+    assert signals.install()
+    try:
+        reached_the_end = False
+        with pytest.raises(KeyboardInterrupt):
+            with signals.shielded():
+                os.kill(os.getpid(), signal.SIGINT)  # arrives mid-release (handled at the next bytecode)
+                reached_the_end = True  # the release went on to the end...
+        assert reached_the_end  # ...and the interrupt was delivered after it
+        with pytest.raises(signals.Terminated):
+            os.kill(os.getpid(), signal.SIGTERM)
+    finally:
+        signals.uninstall()
