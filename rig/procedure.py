@@ -36,7 +36,7 @@ KINDS = {
     "wait_until": {"until", "max", "rails", "label", "on_max", "lockout"},
     "enter_code": {"verify"},
     "prompt": {"ask", "kind", "record", "expect"},
-    "record": {"name", "value", "from", "pattern"},
+    "record": {"name", "value", "from", "pattern", "within"},
     "call": {"procedure", "with"},
     "sheet": {"title"},
     "end": {"outcome", "message"},

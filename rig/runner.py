@@ -241,9 +241,15 @@ class Runner:
 
     def _record(self, a):
         name = a["name"]
+        p = self.ctx.profile
         if a.get("from") == "display":
             tap = self.bench.display
             text = tap.current() if tap is not None else None
+            if a.get("pattern") and p is not None and len(p.templates(a["pattern"])) > 1 \
+                    and not isinstance(tap, OperatorTap) and tap is not None:
+                value = self._read_parts(a["pattern"], durations(a.get("within", "10s")))
+                self._store(name, value)
+                return
             if text is None:
                 raise StepFailed(f"record {name}: nothing on the display to record")
             if a.get("pattern") and self.ctx.profile is not None:
@@ -255,6 +261,27 @@ class Runner:
         else:
             value = a.get("value")
         self._store(name, value)
+
+    def _read_parts(self, display: str, within: float) -> str:
+        """A value the unit shows in parts, one after another (a serial as U#### then L####)."""
+        parts = [to_regex([t], self.ctx.profile.digits.count) for t in self.ctx.profile.templates(display)]
+        found: list[str] = []
+
+        def seen() -> bool:
+            found.clear()
+            for line in self.bench.display.history():
+                want = parts[len(found)]
+                m = want.search(normalise(line.text))
+                if m:
+                    found.append(group(m, display) or line.text)
+                    if len(found) == len(parts):
+                        return True
+            return False
+
+        if not self.clock.wait_for(seen, within):
+            raise StepFailed(f"the display did not show all {len(parts)} parts of the {display} within "
+                             f"{format_duration(within)} (saw {len(found)})")
+        return "".join(found)
 
     def _store(self, name, value):
         self.ctx.records[name] = value

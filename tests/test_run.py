@@ -31,7 +31,8 @@ class Bench:
         self.logs = str(tmp_path / "runs")
         self.wiring = wiring or load_wiring()
         self.lines = []
-        reset_unit(self.state, profile, code, serial="SIM-1", **reset)
+        reset.setdefault("serial", "SIM-1")
+        reset_unit(self.state, profile, code, **reset)
 
     def run(self, procedure, code=None, ui=None, **kw):
         job = Job(procedure, self.wiring, lambda w: sim_backend(w, self.state), self.ledger, self.logs,
@@ -195,12 +196,12 @@ def test_junit_has_a_case_per_step(tmp_path):
 
 
 def test_read_serial_on_a_unit_that_shows_it(tmp_path):
-    b = Bench(tmp_path, "honda", "12345")
+    b = Bench(tmp_path, "honda", "12345", serial="87654321")
     r = b.run("read-serial", answers={"model": "39100-S84-A310", "vin": "1HGCG5655WA000000"})
     assert r.outcome == "passed", r.message
     recs = {x["name"]: x["value"] for x in Ledger(b.ledger).records("U1")}
     assert recs["model"] == "39100-S84-A310" and recs["vin"] == "1HGCG5655WA000000"
-    assert recs["serial"]  # read off the display
+    assert recs["serial"] == "87654321"  # read off the display, from its two halves U8765 and L4321
     assert any("Radio code request" in line for line in b.lines)
 
 

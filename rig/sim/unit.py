@@ -16,6 +16,7 @@ from .memory import UnitMemory
 
 RESULT_DELAY = 0.5   # seconds from the confirm to the unit showing its verdict
 SERIAL_SHOWN = 10.0  # seconds the serial number stays on the display
+SERIAL_STEP = 2.0    # seconds between the parts of a serial shown in parts
 TICK = 60.0          # a {time} countdown is redrawn once a minute
 UNLOCK_STEP = 1.0    # seconds between the texts of a multi-part "unlocked" sequence (GM: SEC, then the radio)
 
@@ -237,11 +238,20 @@ class SimUnit:
                 self._show(self._text(self.p.confirm.until))
 
     def _serial_check(self, started: float) -> None:
+        from ..templates import render
+
         serial = self.p.sections["serial"]
-        if self.on and all(self.keys_down.get(k, float("inf")) <= started for k in serial.keys):
-            self.mode = "serial"
-            self._show(self._text("serial") if "serial" in self.p.display else self.mem.serial)
-            self._after(SERIAL_SHOWN, lambda: self.mode == "serial" and self._show_state())
+        if not (self.on and all(self.keys_down.get(k, float("inf")) <= started for k in serial.keys)):
+            return
+        self.mode = "serial"
+        # A list of serial templates shows the number in parts, one after the other (Honda: U####, L####).
+        parts = self.p.templates("serial") if "serial" in self.p.display else ["{serial}"]
+        size = -(-len(self.mem.serial) // len(parts))
+        for i, tpl in enumerate(parts):
+            chunk = self.mem.serial[i * size:(i + 1) * size]
+            self._after(i * SERIAL_STEP, lambda tpl=tpl, chunk=chunk: self.mode == "serial" and self._show(
+                render(tpl, serial=chunk)))
+        self._after((len(parts) - 1) * SERIAL_STEP + SERIAL_SHOWN, lambda: self.mode == "serial" and self._show_state())
 
     # -- verdict -----------------------------------------------------------
     def _evaluate(self) -> None:

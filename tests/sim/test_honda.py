@@ -212,8 +212,6 @@ def test_serial_shown_when_1_and_6_held_at_switch_on(sim):
     assert s.shown(since=mark) == [*TYPING_12345, RADIO]
 
 
-@pytest.mark.xfail(strict=True, reason="sim: shows the serial as one line '87654321'; [17] shows it in two "
-                   "parts, U#### then L####")
 def test_serial_shown_in_two_halves(sim):
     with sim(PROFILE, CODE, serial=SERIAL) as s:
         s.power_on_holding("preset1+preset6", 3.5)
