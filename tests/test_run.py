@@ -340,3 +340,13 @@ def test_every_drivable_profile_wrong_then_right(tmp_path, profile_id):
     last = b.run("enter-code", right, allow_lockout=True)
     assert last.outcome == "passed", last.message
     assert b.unit.locked is False
+
+
+def test_attempts_used_before_the_bench_count(run_rig):
+    r = run_rig("units", "add", "OPEL1", "--profile", "ford", "--attempts-used", "2", "--model", "6000CD")
+    assert r.returncode == 0, r.stderr
+    assert "OPEL1: ford, 2 attempt(s) used, 1 of 3 left before a lockout" in r.stdout
+    run_rig("sim", "reset", "--profile", "ford", "--code", "2580")
+    refused = run_rig("--backend", "sim", "run", "enter-code", "--profile", "ford", "--unit", "OPEL1",
+                      env={"RIG_CODE": "2580"})
+    assert refused.returncode == 3 and "last attempt before OPEL1 locks out" in refused.stderr

@@ -170,6 +170,36 @@ def units_list(app):
     out.print(t)
 
 
+@units.command("add")
+@click.argument("serial")
+@click.option("--profile", "profile_id", required=True, help="Profile id (rig profiles list).")
+@click.option("--attempts-used", type=click.IntRange(0, 100), default=0, show_default=True,
+              help="Wrong codes the unit had already been given before it reached this bench.")
+@click.option("--model", help="Model, as on the label.")
+@click.option("--vin", help="The car's VIN.")
+@click.pass_obj
+def units_add(app, serial, profile_id, attempts_used, model, vin):
+    """Register a unit, with the attempts it had used before it reached the bench.
+
+    The ledger can only count what the rig did. A unit that arrives having
+    been given wrong codes (Opel shows its attempts left, e.g. 7 SAFE) must be
+    told, or the rig would think it has attempts it does not.
+
+    \b
+    Example:
+      rig units add W0L1234567 --profile vauxhall-opel --attempts-used 3 --model CDR500
+    """
+    profiles = load_profiles()
+    if profile_id not in profiles:
+        raise ConfigError(f"no profile {profile_id!r}; rig profiles list shows them")
+    led = Ledger(ledger_path(app))
+    led.upsert_unit(serial, profile_id, model=model, vin=vin)
+    for _ in range(attempts_used):
+        led.resolve_attempt(led.begin_attempt(serial, None), "unknown")  # before the bench: counted, not seen
+    st = led.standing(serial, profiles[profile_id])
+    out.print(f"{serial}: {profile_id}, {st.used} attempt(s) used, {st.left} of {st.allowed} left before a lockout")
+
+
 @units.command("show")
 @click.argument("serial")
 @click.pass_obj
