@@ -24,7 +24,7 @@ from pathlib import Path
 from .durations import parse_duration
 from .errors import ConfigError, Problem
 from .templates import KNOWN, placeholders, render, to_regex
-from .yamlfile import LineDict, LineList, load_text
+from .yamlfile import LineDict, load_text
 
 CONFIDENCE = ("sourced", "single-report", "assumed")
 DISPLAYS_REQUIRED = ("locked", "entry", "wrong", "lockout", "unlocked")

@@ -63,7 +63,7 @@ def render_svg(events: list[dict], title: str = "") -> str:
     height = ROW * (len(rows) + 2)
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0f}" height="{height}" '
            f'font-family="monospace" font-size="11">',
-           f'<rect width="100%" height="100%" fill="white"/>',
+           '<rect width="100%" height="100%" fill="white"/>',
            f'<text x="4" y="14" font-weight="bold">{escape(title)}</text>']
     for x0, w, dt in gaps:
         out.append(f'<rect x="{x0:.1f}" y="{ROW}" width="{w}" height="{height - 2 * ROW}" fill="#eee"/>'

@@ -2,7 +2,6 @@
 
 import json
 
-import pytest
 
 from rig.errors import ConfigError
 from rig.procedure import builtin_names, check, load_procedure

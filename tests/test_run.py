@@ -1,6 +1,5 @@
 """Built-in procedures against the simulated unit, through the same job the CLI runs."""
 
-import json
 import os
 import signal
 import sqlite3

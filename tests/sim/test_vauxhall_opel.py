@@ -19,7 +19,6 @@ normalises it on both sides. The flow tests compare with the count stripped (``f
 
 import re
 
-import pytest
 
 from .conftest import RADIO
 
