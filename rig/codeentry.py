@@ -35,15 +35,24 @@ def presses_needed(shown: str, target: str) -> int:
     return (t - int(shown)) % 10
 
 
+def check_code(code, profile) -> None:
+    """The code's shape against the profile (the message names no digit)."""
+    if code is None:
+        raise ConfigError("this procedure enters a code: give it by the hidden prompt, --code-file FILE or RIG_CODE")
+    if profile is None:
+        return
+    digits = code.reveal()
+    if len(digits) != profile.digits.count or any(c not in profile.digits.allowed for c in digits):
+        raise ConfigError(f"the code given is not a {profile.id} code: it must be {profile.digits.count} digits "
+                          f"from {profile.digits.allowed} (the one given has {len(digits)} characters)")
+
+
 def enter_code(runner, verify: bool = True) -> None:
     from .runner import StepFailed
 
     ctx, bench, p = runner.ctx, runner.bench, runner.ctx.profile
-    if ctx.code is None:
-        raise ConfigError("enter_code needs the code: a hidden prompt, --code-file FILE or RIG_CODE")
+    check_code(ctx.code, p)  # the job already did, before any pin moved; a bare Runner has not
     code = ctx.code.reveal()
-    if len(code) != p.digits.count or any(c not in p.digits.allowed for c in code):
-        raise ConfigError(f"the code given is not a {p.id} code ({p.digits.count} digits from {p.digits.allowed})")
     _check_attempts(runner)
 
     tap = bench.display if bench.display is not None and not isinstance(bench.display, OperatorTap) else None

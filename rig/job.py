@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Callable
 
 from .bench import Bench
+from .codeentry import check_code
 from .errors import ConfigError, Problem
 from .events import EventBus
 from .ledger import Ledger
@@ -84,18 +85,6 @@ def prepare(job: Job):
     if problems:
         raise ConfigError(problems)
     return proc, profile
-
-
-def check_code(code, profile) -> None:
-    """The code's shape against the profile, before any pin moves (the message names no digit)."""
-    if code is None:
-        raise ConfigError("this procedure enters a code: give it by the hidden prompt, --code-file FILE or RIG_CODE")
-    if profile is None:
-        return
-    digits = code.reveal()
-    if len(digits) != profile.digits.count or any(c not in profile.digits.allowed for c in digits):
-        raise ConfigError(f"the code given is not a {profile.id} code: it must be {profile.digits.count} digits "
-                          f"from {profile.digits.allowed} (the one given has {len(digits)} characters)")
 
 
 def run_job(job: Job, proc: Procedure | None = None, profile=None) -> JobResult:

@@ -16,7 +16,7 @@ from .display import DisplayError, OperatorTap, normalise
 from .durations import format_duration
 from .errors import RigError
 from .procedure import Procedure, durations, has, load_procedure, resolve, _onoff
-from .templates import group, to_regex
+from .templates import either, group, to_regex
 
 log = logging.getLogger(__name__)
 
@@ -108,10 +108,7 @@ class Runner:
                 alternatives.append(s[1:-1])
             else:
                 alternatives.append(to_regex([str(s)], p.digits.count if p else 4).pattern)
-        # each spec may name the same groups ({n}, {digits}); keep them apart
-        alternatives = [re.sub(r"\(\?P<(\w+)>", lambda m, i=i: f"(?P<{m.group(1)}_s{i}>", a) if i else a
-                        for i, a in enumerate(alternatives)]
-        return re.compile("|".join(f"(?:{a})" for a in alternatives))
+        return re.compile(either(alternatives))
 
     def describe(self, spec) -> str:
         p = self.ctx.profile

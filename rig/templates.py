@@ -61,20 +61,23 @@ def to_regex(templates: list[str], digit_count: int = 4) -> re.Pattern:
         out.append(re.escape(tpl[pos:]))
         rx = "".join(out).replace(r"\ ", " ")
         alternatives.append(rx.replace(" (?P<stars>", " ?(?P<stars>"))  # "CODE " loses its space at 0 stars
-    # named groups may repeat across alternatives only in separate regexes; number them apart
-    if len(alternatives) > 1:
-        alternatives = [_rename_groups(a, i) for i, a in enumerate(alternatives)]
-    return re.compile("^(?:" + "|".join(alternatives) + ")$")
+    return re.compile("^" + either(alternatives) + "$")
 
 
-def _rename_groups(rx: str, index: int) -> str:
-    return re.sub(r"\(\?P<(\w+)>", lambda m: f"(?P<{m.group(1)}_{index}>", rx) if index else rx
+def either(patterns: list[str]) -> str:
+    """Patterns joined as alternatives. Each may name the same groups ({n}, {digits}),
+    which one regex cannot hold twice, so every group of pattern i gets the suffix
+    ``__a{i}`` (unique even when the patterns were joined this way before);
+    :func:`group` finds a placeholder under any suffix."""
+    renamed = patterns if len(patterns) == 1 else [
+        re.sub(r"\(\?P<(\w+)>", lambda m, i=i: f"(?P<{m.group(1)}__a{i}>", p) for i, p in enumerate(patterns)]
+    return "(?:" + "|".join(f"(?:{p})" for p in renamed) + ")"
 
 
 def group(match: re.Match, name: str) -> str | None:
     """A placeholder's text from a match of a (possibly multi-alternative) template regex."""
     for key, value in match.groupdict().items():
-        if value is not None and (key == name or key.startswith(name + "_")):
+        if value is not None and key.split("__a")[0] == name:
             return value
     return None
 

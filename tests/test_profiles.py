@@ -112,3 +112,16 @@ def test_display_pattern_for_a_debug_uart(tmp_path):
     with pytest.raises(ConfigError) as info:
         load_profiles([tmp_path])
     assert any(p.line == 7 and "display_pattern: not a regular expression" in p.message for p in info.value.problems)
+
+
+def test_display_patterns_that_share_placeholders_combine():
+    import re
+    from rig.templates import either, group, to_regex
+
+    wrong = to_regex(["SAFE", "{n} SAFE", "SAFE {n}"])
+    entry = to_regex(["{n} {digits}"])
+    both = re.compile(either([wrong.pattern, entry.pattern, wrong.pattern]))  # joined twice over: still one regex
+    assert group(both.search("9 SAFE"), "n") == "9"
+    m = both.search("10 - - - -")
+    assert (group(m, "n"), group(m, "digits")) == ("10", "- - - -")
+    assert both.search("SAFE 10") and not both.search("WAIT")
