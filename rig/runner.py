@@ -175,13 +175,15 @@ class Runner:
 
     def _wait(self, a):
         seconds = durations(a["for"])
-        if seconds >= 10 and self.ui:
-            start = self.clock.now()
-            self.clock.wait_for(lambda: self.ui.progress("wait", self.clock.now() - start, seconds) and False,
-                                seconds, poll=1.0)
-            self.ui.progress("wait", seconds, seconds, done=True)
-        else:
+        if seconds < 10 or not self.ui:
             self.clock.sleep(seconds)
+            return
+        start = self.clock.now()
+        end = start + seconds
+        while self.clock.now() < end:  # a second at a time, so the countdown moves
+            self.ui.progress("wait", self.clock.now() - start, seconds)
+            self.clock.sleep_until(min(end, self.clock.now() + 1.0))
+        self.ui.progress("wait", seconds, seconds, done=True)
 
     def _expect(self, a):
         within = durations(a["within"])

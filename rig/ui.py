@@ -55,16 +55,13 @@ class Plain:
                 what = f"{event.kind} {event.what}: {event.new}"
             self._print(f"  [{format_duration(event.t)}] {what}")
 
-    def progress(self, label: str, served: float, total: float, done: bool = False) -> bool:
-        finished, done = done, served
+    def progress(self, label: str, served: float, total: float, done: bool = False) -> None:
         # a line every tenth of a long wait; start and end only of a short one
         step = total / 10.0 if total >= 600 else max(total, 1.0)
-        nxt = self._next_report.get(label, 0.0)
-        if finished or done >= nxt:
-            left = max(0.0, total - done)
-            self._print(f"  {label}: {_clock(done)} served, {_clock(left)} left" + (" (done)" if finished else ""))
-            self._next_report[label] = 0.0 if finished else (done // step + 1) * step
-        return False
+        if done or served >= self._next_report.get(label, 0.0):
+            left = max(0.0, total - served)
+            self._print(f"  {label}: {_clock(served)} served, {_clock(left)} left" + (" (done)" if done else ""))
+            self._next_report[label] = 0.0 if done else (served // step + 1) * step
 
     def ask(self, question: str, kind: str) -> str:
         return self._ask(question, kind)
@@ -129,16 +126,14 @@ class LivePanel(Plain):
             self._refresh()
 
     def progress(self, label, served, total, done=False):
-        finished, done = done, served
         if label not in self.tasks:
             self.tasks[label] = self.progress_bar.add_task(label, total=total, served="0:00", left=_clock(total))
-        self.progress_bar.update(self.tasks[label], completed=done, total=total, served=_clock(done),
-                                 left=_clock(max(0.0, total - done)))
-        if finished:
+        self.progress_bar.update(self.tasks[label], completed=served, total=total, served=_clock(served),
+                                 left=_clock(max(0.0, total - served)))
+        if done:
             self.progress_bar.remove_task(self.tasks.pop(label))
-            self._print(f"  {label}: {_clock(done)} served" + (" (done)" if done >= total else ""))
+            self._print(f"  {label}: {_clock(served)} served" + (" (done)" if served >= total else ""))
         self._refresh()
-        return False
 
     def ask(self, question, kind):
         self.live.stop()

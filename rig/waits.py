@@ -75,10 +75,9 @@ def powered_wait(runner, a) -> None:
         return accrued >= total
 
     try:
-        while not tick():
-            clock.wait_for(tick, timeout=max(0.5, total - accrued), poll=1.0 if clock.virtual else 0.5)
-            if matched or accrued >= total:
-                break
+        done = tick()
+        while not done:  # a wait_for times out only while a rail is off and time is not accruing
+            done = clock.wait_for(tick, timeout=max(0.5, total - accrued), poll=1.0 if clock.virtual else 0.5)
     finally:
         save()
         if ctx.ui:
