@@ -57,6 +57,19 @@ class Standing:
     def permanent_left(self) -> int | None:
         return None if self.permanent_after is None else max(0, self.permanent_after - self.total)
 
+    def describe(self) -> str:
+        """Where the unit stands, in a technician's words."""
+        from .durations import format_duration
+
+        if self.permanent:
+            return "PERMANENTLY LOCKED"
+        if self.lockout:
+            return (f"locked out: {format_duration(self.lockout_left)} of {format_duration(self.lockout['wait'])} "
+                    f"powered wait left")
+        if self.unlocked:
+            return "unlocked"
+        return f"locked: {self.left} of {self.allowed} attempt(s) left before a lockout"
+
     @property
     def lockout_left(self) -> float | None:
         if not self.lockout:

@@ -84,6 +84,7 @@ def test_ford_attempts_exhausted_refused_then_lockout_wait_then_success(tmp_path
     wrong = [b.run("enter-code", c, allow_lockout=True) for c in ("1111", "2222", "3333")]
     assert outcomes(wrong) == [("failed", 1)] * 3
     assert "locked out" in wrong[-1].message and "rig run lockout-wait" in wrong[-1].message
+    assert b.standing().describe() == "locked out: 30:00 of 30:00 powered wait left"
     refused = b.run("enter-code", "2580")
     assert (refused.outcome, refused.exit_code) == ("refused", 3)
     assert "locked out: 30:00 of powered wait left" in refused.message
@@ -269,7 +270,7 @@ def test_units_and_runs_commands(run_rig, tmp_path):
     assert r.returncode == 1
     shown = run_rig("units", "show", "U9")
     assert shown.returncode == 0
-    assert "attempts: 1 used, 1 of 2 left before a lockout" in shown.stdout
+    assert "state: locked: 1 of 2 attempt(s) left before a lockout; attempts: 1 used" in shown.stdout
     listed = run_rig("runs", "list")
     assert "enter-code" in listed.stdout and "failed" in listed.stdout
 

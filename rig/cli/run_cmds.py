@@ -131,12 +131,7 @@ def _standing_line(path, serial, profile):
         st = led.standing(serial, profile)
     finally:
         led.close()
-    if st.unlocked:
-        err.print(f"{serial}: unlocked")
-    elif st.lockout:
-        err.print(f"{serial}: locked out, {format_duration(st.lockout_left)} of powered wait left")
-    else:
-        err.print(f"{serial}: {st.left} of {st.allowed} attempt(s) left before a lockout")
+    err.print(f"{serial}: {st.describe()}")
 
 
 @cli.group()
@@ -163,9 +158,7 @@ def units_list(app):
         state, att = "?", "?"
         if p:
             st = led.standing(u["serial"], p)
-            state = ("PERMANENT" if st.permanent else "locked out" if st.lockout else
-                     "unlocked" if st.unlocked else "locked")
-            att = f"{st.left} of {st.allowed} left"
+            state, att = st.describe().split(":")[0], f"{st.left} of {st.allowed} left"
         t.add_row(u["serial"], u["profile"] or "-", u["model"] or "-", u["vin"] or "-", state, att)
     out.print(t)
 
@@ -218,10 +211,7 @@ def units_show(app, serial):
     out.print(f"[bold]{serial}[/]  profile {u['profile']}  model {u['model'] or '-'}  VIN {u['vin'] or '-'}")
     if p:
         st = led.standing(serial, p)
-        state = ("PERMANENTLY LOCKED" if st.permanent else
-                 f"locked out: {format_duration(st.lockout_left)} of {format_duration(st.lockout['wait'])} powered "
-                 f"wait left" if st.lockout else "unlocked" if st.unlocked else "locked")
-        out.print(f"state: {state}; attempts: {st.used} used, {st.left} of {st.allowed} left before a lockout"
+        out.print(f"state: {st.describe()}; attempts: {st.used} used, {st.left} of {st.allowed} left before a lockout"
                   + (f"; {st.permanent_left} before a permanent lock" if st.permanent_left is not None else ""))
     t = Table(title="attempts", title_justify="left")
     for c in ("#", "when", "run", "outcome"):
