@@ -180,3 +180,14 @@ def sim(tmp_path, profiles):
 
 
 __all__ = ["RADIO", "RESULT_DELAY", "Sim", "VW_WIRING"]
+
+
+def run_twice(start, script):
+    """Run ``script`` on two fresh simulated units made by ``start()``; returns both, for a
+    determinism check (same inputs, same display history, virtual timestamps included)."""
+    units = []
+    for _ in range(2):
+        with start() as s:
+            script(s)
+        units.append(s)
+    return units

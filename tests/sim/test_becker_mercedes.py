@@ -13,7 +13,7 @@ wrong try, 20 min, 20 min, then 24 h, the last repeating (the notes' reading of 
 
 import pytest
 
-from .conftest import RADIO
+from .conftest import RADIO, run_twice
 
 CODE = "1234"
 LOCKED = "CODE ****"
@@ -159,9 +159,6 @@ def _script(s):
 
 
 def test_deterministic(sim):
-    with sim("becker-mercedes", CODE, state="unlocked") as a:
-        _script(a)
-    with sim("becker-mercedes", CODE, state="unlocked") as b:
-        _script(b)
+    a, b = run_twice(lambda: sim("becker-mercedes", CODE, state="unlocked"), _script)
     assert a.lines() == b.lines()
     assert "WAIT" in a.texts() and a.texts()[-1] == RADIO

@@ -14,7 +14,7 @@ the comparisons use ``Sim.shown`` (lines that stayed on the display), and
 
 import pytest
 
-from .conftest import RADIO
+from .conftest import RADIO, run_twice
 
 PROFILE, CODE = "ford", "1234"
 LOCKED = "CODE - - - -"
@@ -229,9 +229,6 @@ def _script(s):
 
 
 def test_deterministic(sim):
-    with sim(PROFILE, CODE, state="unlocked") as a:
-        _script(a)
-    with sim(PROFILE, CODE, state="unlocked") as b:
-        _script(b)
+    a, b = run_twice(lambda: sim(PROFILE, CODE, state="unlocked"), _script)
     assert a.lines() == b.lines()
     assert "WAIT" in a.texts() and a.texts()[-1] == RADIO

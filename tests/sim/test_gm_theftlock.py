@@ -16,7 +16,7 @@ the raw history.
 
 import pytest
 
-from .conftest import RADIO
+from .conftest import RADIO, run_twice
 
 PROFILE, CODE = "gm-theftlock", "1234"
 HOUR = 3600
@@ -220,9 +220,6 @@ def _script(s):
 
 
 def test_deterministic(sim):
-    with sim(PROFILE, CODE, state="unlocked") as a:
-        _script(a)
-    with sim(PROFILE, CODE, state="unlocked") as b:
-        _script(b)
+    a, b = run_twice(lambda: sim(PROFILE, CODE, state="unlocked"), _script)
     assert a.lines() == b.lines()
     assert "INOP" in a.texts() and "----" in a.texts()

@@ -17,7 +17,7 @@ import re
 
 import pytest
 
-from .conftest import RADIO
+from .conftest import RADIO, run_twice
 
 PROFILE, CODE = "honda", "12345"
 HOUR = 3600   # [20]
@@ -245,9 +245,6 @@ def _script(s):
 
 
 def test_deterministic(sim):
-    with sim(PROFILE, CODE, state="unlocked") as a:
-        _script(a)
-    with sim(PROFILE, CODE, state="unlocked") as b:
-        _script(b)
+    a, b = run_twice(lambda: sim(PROFILE, CODE, state="unlocked"), _script)
     assert a.lines() == b.lines()
     assert "ERR3" in a.texts() and a.texts()[-1] == RADIO

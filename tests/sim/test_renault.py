@@ -16,7 +16,7 @@ the switch-on.
 
 import pytest
 
-from .conftest import RADIO
+from .conftest import RADIO, run_twice
 
 CODE = "1234"
 FIRST_WAIT = 5 * 60
@@ -187,9 +187,6 @@ def _script(s):
 
 
 def test_deterministic(sim):
-    with sim("renault", CODE, state="unlocked") as a:
-        _script(a)
-    with sim("renault", CODE, state="unlocked") as b:
-        _script(b)
+    a, b = run_twice(lambda: sim("renault", CODE, state="unlocked"), _script)
     assert a.lines() == b.lines()
     assert a.texts().count("0000") >= 2 and a.texts()[-1] == RADIO

@@ -20,7 +20,7 @@ normalises it on both sides. The flow tests compare with the count stripped (``f
 import re
 
 
-from .conftest import RADIO
+from .conftest import RADIO, run_twice
 
 CODE = "1234"
 DIGIT_KEYS = ["preset1", "preset2", "preset3", "preset4"]
@@ -237,9 +237,6 @@ def _script(s):
 
 
 def test_deterministic(sim):
-    with sim("vauxhall-opel", CODE, state="unlocked") as a:
-        _script(a)
-    with sim("vauxhall-opel", CODE, state="unlocked") as b:
-        _script(b)
+    a, b = run_twice(lambda: sim("vauxhall-opel", CODE, state="unlocked"), _script)
     assert a.lines() == b.lines()
     assert len(a.lines()) > 20

@@ -15,7 +15,7 @@ The pin map comes from the ``vw_wiring_path`` fixture (dx, vf, tuneup channels).
 
 import pytest
 
-from .conftest import RADIO, RESULT_DELAY
+from .conftest import RADIO, RESULT_DELAY, run_twice
 
 CODE = "1234"
 HOUR = 3600  # [1][4]
@@ -274,9 +274,6 @@ def _script(s):
 
 
 def test_deterministic(vw_sim):
-    with vw_sim(state="unlocked") as a:
-        _script(a)
-    with vw_sim(state="unlocked") as b:
-        _script(b)
+    a, b = run_twice(lambda: vw_sim(state="unlocked"), _script)
     assert a.lines() == b.lines()
     assert a.texts()[-1] == RADIO
