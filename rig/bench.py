@@ -69,6 +69,12 @@ class Rail:
         self.spec, self._device, self._bench = spec, device, bench
         self.name = spec.name
         self._last_switch: float | None = None
+        self.sense: "Sense | None" = None  # measures the rail at the connector, where wired
+
+    @property
+    def sensed(self) -> bool | None:
+        """What the rail's sense measures at the connector (None: no sense wired)."""
+        return None if self.sense is None else self.sense.value
 
     @property
     def is_on(self) -> bool:
@@ -177,6 +183,8 @@ class Bench:
                 kwargs = {"active_state": spec.active_high} if pull is None else {}
                 dev = _HeldInput(spec.pin, pull_up=pull, pin_factory=factory, **kwargs)
                 self.senses[spec.name] = Sense(spec, dev, self)
+                if spec.rail in self.rails:
+                    self.rails[spec.rail].sense = self.senses[spec.name]
         except BaseException:
             self._close_devices()
             if self.backend.lock is not None:

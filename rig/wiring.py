@@ -69,13 +69,19 @@ class KeySpec:
 
 @dataclass(frozen=True)
 class SenseSpec:
-    """A GPIO input, e.g. ``unit_on`` from the amp-remote lead through an opto."""
+    """A GPIO input, e.g. ``unit_on`` from the amp-remote lead through an opto.
+
+    ``rail`` names the rail this sense measures at the head-unit connector
+    (``battery_v`` on A4, ``acc_v`` on A7): powered time then counts what
+    reached the unit, not what the relay was told.
+    """
 
     name: str
     pin: int
     pull: str = "up"  # up | down | none
     active_high: bool = False
     line: int = 0
+    rail: str | None = None
 
 
 @dataclass(frozen=True)
@@ -106,6 +112,10 @@ class Wiring:
     display: DisplaySpec | None
     timing: Timing
     warnings: list[Problem] = field(default_factory=list)
+
+    def rail_sense(self, rail: str) -> SenseSpec | None:
+        """The sense that measures ``rail`` at the connector, if the pin map has one."""
+        return next((s for s in self.senses.values() if s.rail == rail), None)
 
     def pins(self) -> dict[int, str]:
         out = {r.pin: f"rail {r.name}" for r in self.rails.values()}
@@ -152,7 +162,7 @@ class _Checker:
             return None
         return node
 
-    def pin(self, node: LineDict, where: str):
+    def pin(self, node: LineDict, where: str, output: bool = True):
         if "pin" not in node:
             return None
         line, pin = node.line_of("pin"), node["pin"]
@@ -164,7 +174,7 @@ class _Checker:
             return None
         if pin in RESERVED:
             self.error(line, f"{where}.pin: GPIO{pin} is reserved ({RESERVED[pin]})")
-        elif pin in SHARED:
+        elif pin in SHARED and output:  # an input on a shared pin cannot switch anything; a clash fails at open
             self.warn(line, f"{where}.pin: GPIO{pin} is also {SHARED[pin]}; make sure nothing else uses it")
         if pin in self.pins:
             self.error(line, f"{where}.pin: GPIO{pin} is already used by {self.pins[pin]}")
@@ -240,15 +250,20 @@ def load_wiring(path: str | Path | None = None) -> Wiring:
         node = c.mapping(node, where, senses_node.line_of(name))
         if node is None:
             continue
-        c.fields(node, where, {"pin", "pull", "active", "note"}, {"pin"})
-        pin = c.pin(node, where)
+        c.fields(node, where, {"pin", "pull", "active", "rail", "note"}, {"pin"})
+        pin = c.pin(node, where, output=False)
+        rail = node.get("rail")
+        if rail is not None and (not isinstance(rail, str) or rail not in rails):
+            c.error(node.line_of("rail"), f"{where}.rail: {rail!r} is not a rail of this pin map "
+                    f"(rails: {', '.join(rails)})")
+            rail = None
         pull = c.choice(node, "pull", where, ("up", "down", "none"), "up")
         default_active = {"up": "low", "down": "high"}.get(pull)
         if pull == "none" and "active" not in node:
             c.error(node.line, f"{where}: with pull: none, say which level is active (active: high|low)")
         active = c.choice(node, "active", where, ("high", "low"), default_active or "high")
         if pin is not None:
-            senses[name] = SenseSpec(name, pin, pull, active == "high", node.line)
+            senses[name] = SenseSpec(name, pin, pull, active == "high", node.line, rail)
     if senses_node is not None and "unit_on" not in senses:
         c.warn(getattr(senses_node, "line", None) or 1,
                "senses: no 'unit_on' sense; the rig cannot see whether the unit is on")

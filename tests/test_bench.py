@@ -130,10 +130,10 @@ def test_a_forgotten_bench_is_not_switched_off_by_the_garbage_collector(wiring, 
     gc.collect()
     assert backend.pin_factory.pin(27).state is True
     # and a bare device falling out of scope leaves its pin alone too
-    dev = _HeldOutput(4, pin_factory=backend.pin_factory, initial_value=True)
+    dev = _HeldOutput(7, pin_factory=backend.pin_factory, initial_value=True)
     del dev
     gc.collect()
-    assert backend.pin_factory.pin(4).state is True
+    assert backend.pin_factory.pin(7).state is True
     from rig.bench import _release_all
     _release_all()
     assert backend.pin_factory.pin(27).state is False

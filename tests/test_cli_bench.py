@@ -27,6 +27,7 @@ def test_piped_shell_session(run_rig):
     assert r.stdout.splitlines() == [
         "acc on", "pressed mode+scan for 3s", "waited 5s",
         "rail battery: on", "rail acc: on", "rail ignition: off", "keys: all up", "sense unit_on: off",
+        "sense battery_v: off", "sense acc_v: off",
     ]
 
 
