@@ -98,6 +98,7 @@ from . import wiring_cmds  # noqa: E402,F401
 from . import profile_cmds  # noqa: E402,F401
 from . import sim_cmds  # noqa: E402,F401
 from . import run_cmds  # noqa: E402,F401
+from . import ledger_cmds  # noqa: E402,F401
 from . import demo_cmd  # noqa: E402,F401
 
 if __name__ == "__main__":
