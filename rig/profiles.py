@@ -16,6 +16,7 @@ differs. Every problem is reported with file:line, all at once.
 from __future__ import annotations
 
 import copy
+import hashlib
 import os
 import re
 from dataclasses import dataclass, field
@@ -140,12 +141,37 @@ def front_matter(text: str, filename: str) -> tuple[str, int]:
     raise ConfigError([Problem(filename, 1, "the front matter has no closing '---'")])
 
 
+_CACHE: dict[tuple, dict[str, Profile]] = {}  # what the notes said -> their profiles, per process
+
+
 def load_profiles(paths=None) -> dict[str, Profile]:
-    """Every profile in the given files/dirs (default: :func:`notes_dirs`), by id."""
+    """Every profile in the given files/dirs (default: :func:`notes_dirs`), by id.
+
+    Parsed once per process: a later call on the same, unchanged files returns
+    the same Profile objects (shared: read them, never change them).
+    """
     files: list[Path] = []
     for p in (paths or notes_dirs()):
         p = Path(p)
         files += sorted(f for f in p.glob("*.md") if f.name.lower() != "readme.md") if p.is_dir() else [p]
+    key = tuple((str(f), _fingerprint(f)) for f in files)
+    if key not in _CACHE:
+        profiles = _load(files)  # a ConfigError is not kept: the next call reports it afresh
+        if len(_CACHE) >= 8:
+            _CACHE.pop(next(iter(_CACHE)))
+        _CACHE[key] = profiles
+    return dict(_CACHE[key])
+
+
+def _fingerprint(path: Path) -> bytes | None:
+    # the contents, not the mtime: a note rewritten within the same clock tick still counts as changed
+    try:
+        return hashlib.blake2b(path.read_bytes(), digest_size=16).digest()
+    except OSError:
+        return None
+
+
+def _load(files: list[Path]) -> dict[str, Profile]:
     problems: list[Problem] = []
     raw: dict[str, tuple[LineDict, str, str, str]] = {}
     for f in files:

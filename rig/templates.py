@@ -25,6 +25,7 @@ Matching is on the whole line, with runs of whitespace collapsed.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 PLACEHOLDER = re.compile(r"\{(\w+)\}")
 KNOWN = ("digits", "n", "time", "radio", "serial", "stars")
@@ -49,7 +50,16 @@ def _piece(name: str, digit_count: int) -> str:
 
 
 def to_regex(templates: list[str], digit_count: int = 4) -> re.Pattern:
-    """One anchored regex matching any of the alternatives."""
+    """One anchored regex matching any of the alternatives.
+
+    Built once per distinct template list: a wait checks the display every
+    time something happens, and a compiled pattern never changes.
+    """
+    return _to_regex(tuple(templates), digit_count)
+
+
+@lru_cache(maxsize=1024)
+def _to_regex(templates: tuple[str, ...], digit_count: int) -> re.Pattern:
     alternatives = []
     for tpl in templates:
         out, pos = [], 0
@@ -69,6 +79,11 @@ def either(patterns: list[str]) -> str:
     which one regex cannot hold twice, so every group of pattern i gets the suffix
     ``__a{i}`` (unique even when the patterns were joined this way before);
     :func:`group` finds a placeholder under any suffix."""
+    return _either(tuple(patterns))
+
+
+@lru_cache(maxsize=1024)
+def _either(patterns: tuple[str, ...]) -> str:
     renamed = patterns if len(patterns) == 1 else [
         re.sub(r"\(\?P<(\w+)>", lambda m, i=i: f"(?P<{m.group(1)}__a{i}>", p) for i, p in enumerate(patterns)]
     return "(?:" + "|".join(f"(?:{p})" for p in renamed) + ")"
