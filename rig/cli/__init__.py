@@ -6,21 +6,69 @@ Exit codes: 0 ok/passed, 1 the bench refused or a check/expectation failed,
 
 from __future__ import annotations
 
-import logging
+import importlib
 import sys
 
 import click
 
 from ..errors import ConfigError, RigError
-from .app import App
-from .render import err
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_SAFETY, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
+# Each command's module, imported only when that command runs (or its own --help is
+# asked for), so `rig --help` starts without gpiozero, rich or the profiles. The short
+# help shown by `rig --help` is kept here; tests/test_startup.py checks it against
+# each command's docstring, and that every command a module registers is listed.
+COMMANDS = {
+    "demo": ("demo_cmd", "The whole story on a simulated head unit, no Pi needed."),
+    "power": ("bench_cmds", "Hold a rail on or off, then put everything back safe."),
+    "press": ("bench_cmds", "Press a key, or a combo of keys together."),
+    "profiles": ("profile_cmds", "Head-unit profiles (from firmware_notes/): what each family shows and needs."),
+    "run": ("run_cmds", "Run a procedure on the bench."),
+    "runs": ("ledger_cmds", "Runs in the ledger."),
+    "shell": ("bench_cmds", "One bench session across many commands."),
+    "sim": ("sim_cmds", "The simulated head unit used by --backend sim (demo, CI, procedure development)."),
+    "status": ("bench_cmds", "Show rails, keys, senses and the display."),
+    "units": ("ledger_cmds", "Units in the ledger: history, attempts left, lockouts."),
+    "wiring": ("wiring_cmds", "The pin map: which GPIO drives which rail, key and sense."),
+}
 
-@click.group(context_settings=CONTEXT)
+
+class LazyGroup(click.Group):
+    """A group whose commands' modules load on first use (click's documented lazy-loading pattern)."""
+
+    def list_commands(self, ctx):
+        return sorted(set(self.commands) | set(COMMANDS))
+
+    def get_command(self, ctx, name):
+        if name not in self.commands and name in COMMANDS:
+            importlib.import_module(f"{__name__}.{COMMANDS[name][0]}")  # registers it on `cli`
+        return self.commands.get(name)
+
+    def format_commands(self, ctx, formatter):
+        rows = [(name, COMMANDS[name][1] if name not in self.commands else
+                 self.commands[name].get_short_help_str(formatter.width))
+                for name in self.list_commands(ctx) if name in COMMANDS or not self.commands[name].hidden]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+class _Err:
+    """The error console, made on first use (rich is not needed to print --help)."""
+
+    def print(self, *args, **kwargs):
+        from .render import err as console
+
+        console.print(*args, **kwargs)
+
+
+err = _Err()
+
+
+@click.group(cls=LazyGroup, context_settings=CONTEXT)
 @click.option("--backend", type=click.Choice(["hardware", "sim", "mock"]), default="hardware",
               envvar="RIG_BACKEND", show_default=True, show_envvar=True,
               help="hardware: the Pi's GPIO. sim: a simulated head unit (no Pi needed). mock: bare mocked pins.")
@@ -56,6 +104,10 @@ def cli(ctx, backend, wiring, sim_state, ledger, events, verbose):
     Exit codes: 0 ok, 1 refused or failed, 2 usage/configuration error,
     3 refused for safety, 130 interrupted (Ctrl-C or SIGTERM).
     """
+    import logging
+
+    from .app import App
+
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(message)s")
     ctx.obj = App(backend, wiring, sim_state, ledger, events)
 
@@ -92,14 +144,6 @@ def main(argv=None) -> int:
         exc.show()
         return exc.exit_code
 
-
-from . import bench_cmds  # noqa: E402,F401  (registers commands)
-from . import wiring_cmds  # noqa: E402,F401
-from . import profile_cmds  # noqa: E402,F401
-from . import sim_cmds  # noqa: E402,F401
-from . import run_cmds  # noqa: E402,F401
-from . import ledger_cmds  # noqa: E402,F401
-from . import demo_cmd  # noqa: E402,F401
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -5,14 +5,12 @@ from __future__ import annotations
 import os
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ..backends import hardware_backend, mock_backend
-from ..bench import Bench
-from ..clock import RealClock, VirtualClock
-from ..events import EventBus
-from ..report import EventLog
-from ..wiring import Wiring, load_wiring
-from .render import err
+# The bench's modules (gpiozero above all) are imported when a command first needs
+# them, not when the CLI starts: `rig --help` and `rig profiles list` never touch a pin.
+if TYPE_CHECKING:
+    from ..wiring import Wiring
 
 
 class App:
@@ -29,12 +27,19 @@ class App:
 
     def wiring(self) -> Wiring:
         if self._wiring is None:
+            from ..wiring import load_wiring
+            from .render import err
+
             self._wiring = load_wiring(self.wiring_path)
             for w in self._wiring.warnings:
                 err.print(f"[yellow]{w}[/]")
         return self._wiring
 
     def make_backend(self, wiring: Wiring):
+        from ..backends import hardware_backend, mock_backend
+        from ..clock import RealClock, VirtualClock
+        from .render import err
+
         if self.backend_name == "mock":
             # RIG_CLOCK=virtual lets tests and dry runs skip real waiting on bare pins
             clock = VirtualClock() if os.environ.get("RIG_CLOCK") == "virtual" else RealClock()
@@ -61,6 +66,10 @@ class App:
     @contextmanager
     def bench(self):
         """Open the bench for one command; it is released safely however the command ends."""
+        from ..bench import Bench
+        from ..events import EventBus
+        from ..report import EventLog
+
         wiring = self.wiring()
         backend = self.make_backend(wiring)
         events = EventBus(backend.clock)

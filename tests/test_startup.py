@@ -1,0 +1,36 @@
+"""`rig --help` starts light: no pins, no profiles, no rich; the lazy command table tells the truth."""
+
+import importlib
+import json
+import pkgutil
+import subprocess
+import sys
+
+import rig.cli
+from rig.cli import COMMANDS, cli
+
+HEAVY = ("gpiozero", "yaml", "rich", "serial", "sqlite3", "rig.profiles", "rig.bench", "rig.wiring", "rig.job")
+
+
+def test_rig_help_imports_neither_the_pins_nor_the_profiles():
+    code = ("import sys, contextlib, io\nfrom rig.cli import main\n"
+            "with contextlib.redirect_stdout(io.StringIO()) as out: rc = main(['--help'])\n"
+            "import json; print(json.dumps([rc, out.getvalue(), sorted(sys.modules)]))")
+    rc, text, modules = json.loads(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                                  check=True).stdout)
+    assert rc == 0 and "Commands:" in text
+    for name in COMMANDS:
+        assert f"  {name} " in text
+    loaded = [m for m in modules if any(m == h or m.startswith(h + ".") for h in HEAVY)]
+    assert loaded == [], f"rig --help imported {loaded}"
+
+
+def test_every_command_is_in_the_lazy_table_with_its_own_short_help():
+    for mod in pkgutil.iter_modules(rig.cli.__path__):
+        importlib.import_module(f"rig.cli.{mod.name}")
+    registered = {name: cmd for name, cmd in cli.commands.items() if not cmd.hidden}
+    assert set(registered) == set(COMMANDS), "add the new command to rig.cli.COMMANDS"
+    for name, cmd in registered.items():
+        module, short = COMMANDS[name]
+        assert cmd.callback.__module__ == f"rig.cli.{module}", name
+        assert short == cmd.get_short_help_str(limit=1000), name
