@@ -13,8 +13,8 @@ durations, display names, references - and reports every problem with
 file:line before any pin moves.
 
 >>> p = load_procedure("enter-code")
->>> p.needs, [s.kind for s in p.steps][:3]
-({'code', 'profile', 'unit'}, ['power', 'expect', 'enter_code'])
+>>> sorted(p.needs), [s.kind for s in p.steps]
+(['code', 'profile', 'unit'], ['power', 'expect', 'end', 'enter_code'])
 """
 
 from __future__ import annotations
