@@ -1,0 +1,208 @@
+"""What the safety tests look at: every pin's own history, in one order, and the ledger's rows.
+
+A pin's history (``pin.states``, timed by the clock) says what the hardware did;
+one pin's history alone cannot say whether a key came up *before* a rail went
+safe, because on the virtual clock both happen at the same instant. A
+:class:`PinTape` puts every wired pin's changes on one tape, in the order they
+happened, by listening to each pin's own ``states`` list: what is recorded is
+exactly what the pins did, whatever the rig's code around them looks like.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+from rig.job import Job, run_job
+from rig.ledger import Ledger
+from rig.profiles import load_profiles
+from rig.secret import Code
+from rig.sim.backend import reset_unit, sim_backend
+from rig.sim.memory import UnitMemory
+from rig.ui import Plain
+from rig.wiring import load_wiring
+
+
+@dataclass(frozen=True)
+class Edge:
+    t: float      # clock time
+    kind: str     # rail | key | sense
+    name: str
+    on: bool      # rail on / key down / sense active
+
+    def __repr__(self) -> str:
+        word = {"rail": ("off", "on"), "key": ("up", "down"), "sense": ("low", "high")}[self.kind][self.on]
+        return f"{self.name} {word}"
+
+
+class _Recording(list):
+    """A pin's ``states`` list that also writes each new state onto the tape."""
+
+    def __init__(self, states, tape, kind, spec):
+        super().__init__(states)
+        self.tape, self.kind, self.spec = tape, kind, spec
+
+    def append(self, state) -> None:
+        super().append(state)
+        self.tape._record(self.kind, self.spec, state.state)
+
+
+class PinTape:
+    """Every change of every wired pin of ``backend``, in order, as rail/key/sense edges.
+
+    ``on_edge(edge)`` is called at the instant the pin changes, before anything
+    watching the pin (the simulated unit) has seen it.
+    """
+
+    def __init__(self, backend, wiring, on_edge=None):
+        self.backend, self.wiring, self.on_edge = backend, wiring, on_edge
+        self.edges: list[Edge] = []
+        for kind, group in (("rail", wiring.rails), ("key", wiring.keys), ("sense", wiring.senses)):
+            for spec in group.values():
+                pin = backend.pin_factory.pin(spec.pin)
+                pin.states = _Recording(pin.states, self, kind, spec)
+
+    def _record(self, kind, spec, level: bool) -> None:
+        if kind == "rail":
+            on = level == spec.energised_for(True)
+        else:
+            on = level == spec.active_high
+        edge = Edge(round(self.backend.clock.now(), 6), kind, spec.name, on)
+        self.edges.append(edge)
+        if self.on_edge is not None:
+            self.on_edge(edge)
+
+    def of(self, *kinds) -> list[Edge]:
+        return [e for e in self.edges if e.kind in kinds]
+
+    def downs(self) -> list[str]:
+        """The keys pressed, one entry per press, in order."""
+        return [e.name for e in self.edges if e.kind == "key" and e.on]
+
+    def on_time(self, rail: str) -> float:
+        """Seconds the rail was on, from its edges (a rail still on counts up to now)."""
+        total, since = 0.0, None
+        for e in self.edges:
+            if e.kind == "rail" and e.name == rail:
+                if e.on and since is None:
+                    since = e.t
+                elif not e.on and since is not None:
+                    total, since = total + e.t - since, None
+        return total + (self.backend.clock.now() - since if since is not None else 0.0)
+
+
+def committed_attempts(ledger_path, serial: str) -> list[str]:
+    """The attempts' outcomes as another process would read them now: committed rows only."""
+    if not Path(ledger_path).exists():
+        return []
+    db = sqlite3.connect(str(ledger_path), timeout=5)
+    try:
+        return [r[0] for r in db.execute("SELECT outcome FROM attempts WHERE serial=? ORDER BY id", (serial,))]
+    except sqlite3.OperationalError:  # no table yet
+        return []
+    finally:
+        db.close()
+
+
+class Lines:
+    """A stream for rig.ui.Plain: what the technician's screen showed, line by line."""
+
+    def __init__(self):
+        self.lines: list[str] = []
+
+    def write(self, s):
+        self.lines.extend(x for x in s.splitlines() if x)
+
+    def flush(self):
+        pass
+
+    def text(self) -> str:
+        return "\n".join(self.lines)
+
+
+class SimBench:
+    """A simulated unit, its ledger and run logs in ``tmp``; jobs run in-process as `rig run` runs them.
+
+    After each run, ``tape`` holds that run's pin edges and ``screen`` what the
+    technician saw.
+    """
+
+    SERIAL = "U1"
+
+    def __init__(self, tmp, profile: str, code: str, wiring=None, **reset):
+        self.tmp, self.profile = Path(tmp), profile
+        self.state = self.tmp / "unit.json"
+        self.ledger_path = self.tmp / "ledger.sqlite"
+        self.logs = self.tmp / "runs"
+        self.wiring = wiring or load_wiring()
+        self.tape: PinTape | None = None
+        self.screen = Lines()
+        self.backend = None
+        reset_unit(self.state, profile, code, **reset)
+
+    def run(self, procedure, code=None, on_edge=None, clock=None, **kw):
+        self.screen = Lines()
+
+        def make_backend(w):
+            self.backend = sim_backend(w, self.state, clock=clock) if clock is not None else sim_backend(w, self.state)
+            self.tape = PinTape(self.backend, w, on_edge)
+            return self.backend
+
+        job = Job(procedure, self.wiring, make_backend, str(self.ledger_path), str(self.logs), self.profile,
+                  self.SERIAL, code=Code(code) if code else None,
+                  make_ui=lambda bench, redact: Plain(redact, stream=self.screen), **kw)
+        return run_job(job)
+
+    @property
+    def unit(self) -> UnitMemory:
+        return UnitMemory.load(self.state)
+
+    def edit_unit(self, **fields) -> None:
+        mem = self.unit
+        for k, v in fields.items():
+            setattr(mem, k, v)
+        mem.save(self.state)
+
+    def ledger(self) -> Ledger:
+        return Ledger(self.ledger_path)
+
+    def standing(self):
+        led = self.ledger()
+        try:
+            return led.standing(self.SERIAL, load_profiles()[self.profile])
+        finally:
+            led.close()
+
+    def spend(self, n: int, outcome: str = "rejected") -> None:
+        """Record ``n`` attempts the unit has already had (as `rig units add --attempts-used` does)."""
+        led = self.ledger()
+        try:
+            led.upsert_unit(self.SERIAL, self.profile)
+            for _ in range(n):
+                led.resolve_attempt(led.begin_attempt(self.SERIAL, None), outcome)
+        finally:
+            led.close()
+
+    def attempts(self) -> list[str]:
+        return committed_attempts(self.ledger_path, self.SERIAL)
+
+
+def write_profile(directory: Path, base_file: str, new_id: str, **attempts) -> Path:
+    """A test profile: the first profile of a shipped firmware note under a new id, with
+    other ``attempts:`` values (``before_lockout=5, permanent_after=3``). Point
+    ``RIG_PROFILES`` at ``directory`` to use it.
+    """
+    import re
+
+    text = (Path(__file__).resolve().parent.parent / "firmware_notes" / base_file).read_text()
+    front = text.split("\n---\n")[0] + "\n---\n\n# Test profile\n"
+    front = re.sub(r"^family: .*$", f"family: {new_id}", front, count=1, flags=re.M)
+    front = re.sub(r"^  - id: .*$", f"  - id: {new_id}", front, count=1, flags=re.M)
+    for field, value in attempts.items():
+        front, n = re.subn(rf"^(      {field}): .*$", rf"\g<1>: {value}", front, count=1, flags=re.M)
+        assert n == 1, field
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{new_id}.md"
+    path.write_text(front)
+    return path
