@@ -27,8 +27,13 @@ def sim():
 @click.option("--serial", default="SIM0000001", show_default=True, help="The unit's serial number.")
 @click.option("--drop-press", "drop", type=int, multiple=True,
               help="Fault injection: the Nth digit press is missed by the unit (repeatable).")
+@click.option("--knob", "knob_args", multiple=True, metavar="NAME=VALUE",
+              help="A realism knob (repeatable; the list is above).")
+@click.option("--ideal", is_flag=True,
+              help="Instant behaviour (no boot delay, lag, debounce...): for tests about logic, not timing. "
+                   "--knob still applies on top.")
 @click.pass_obj
-def reset(app, profile_id, code, state, attempts, serial, drop):
+def reset(app, profile_id, code, state, attempts, serial, drop, knob_args, ideal):
     """Start a fresh simulated unit.
 
     \b
@@ -36,15 +41,37 @@ def reset(app, profile_id, code, state, attempts, serial, drop):
       rig sim reset --profile vw-safe --code 1234
       rig sim reset --profile ford --code 5678 --state lockout
       rig sim reset --profile honda --code 12345 --attempts 2
+      rig sim reset --profile ford --code 5678 --knob amp_remote=stuck_low
+      rig sim reset --profile vw-safe --code 1234 --knob 'rail_fault={rail: acc, kind: fuse, after: 120}'
+
+    \b
+    Knobs (VALUE is YAML; durations in s or as 250ms, 2s; seeded, deterministic):
+    KNOBS_TABLE
     """
     from ..sim.backend import reset_unit
+    from ..sim.knobs import parse_assignment
 
+    knobs = dict(parse_assignment(a) for a in knob_args)
     path = app.sim_state_path()
-    mem = reset_unit(path, profile_id, code, state, attempts, serial)
+    mem = reset_unit(path, profile_id, code, state, attempts, serial, knobs=knobs, ideal=ideal)
     if drop:
         mem.drop_presses = list(drop)
         mem.save(path)
-    out.print(f"fresh {profile_id} unit, {state}, {attempts} wrong code(s) used  ({path})")
+    from ..sim.knobs import REALISTIC_BY_DEFAULT
+
+    what = "ideal" if ideal or not REALISTIC_BY_DEFAULT else "realistic"
+    out.print(f"fresh {profile_id} unit, {state}, {attempts} wrong code(s) used, {what}"
+              f"{' + ' + ', '.join(sorted(knobs)) if knobs else ''}  ({path})")
+
+
+def _knobs_help() -> str:
+    # The table lives with the knobs (rig/sim/knobs.py); --help shows the same lines.
+    from ..sim.knobs import help_table
+
+    return help_table().replace("\n", "\n    ")
+
+
+reset.help = reset.help.replace("KNOBS_TABLE", _knobs_help())
 
 
 @sim.command()

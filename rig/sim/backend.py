@@ -17,25 +17,31 @@ True
 from __future__ import annotations
 
 import os
+import random
 import threading
 import time
 import tty
 from pathlib import Path
+from typing import Callable
 
 from ..backends import Backend, ClockedMockPin, mock_factory
 from ..benchlock import BenchLock
 from ..clock import VirtualClock
 from ..display import SerialTap
 from ..errors import ConfigError, Problem
-from ..profiles import Profile, load_profiles
+from ..profiles import load_profiles
 from ..wiring import Wiring
+from . import knobs as knobs_mod
+from .connector import Connector
 from .memory import UnitMemory
+from .model import UnitIO
 from .unit import SimUnit
 
 
 class SimPin(ClockedMockPin):
-    """A mock pin that tells the simulated unit about every level the rig drives,
-    and keeps the level the unit drives on a sense when the rig sets its pull."""
+    """A mock pin that tells the simulated unit about every level the rig drives, and
+    keeps the level the unit drives on a sense (``forced``) when the rig sets its pull:
+    opening or closing the bench never overwrites what the unit drives."""
 
     forced: bool | None = None
 
@@ -47,14 +53,35 @@ class SimPin(ClockedMockPin):
         return changed
 
     def _set_pull(self, value):
-        super()._set_pull(value)
-        if self.forced is not None:
-            self._change_state(self.forced)
+        if self.forced is None:
+            return super()._set_pull(value)
+        # Keep gpiozero's checks, but never pass through the pull's level: the unit's
+        # opto holds this line, the pull only decides what an undriven line would read.
+        forced, self.forced = self.forced, None
+        try:
+            saved = self._state, list(self.states), self._last_change
+            super()._set_pull(value)
+            self._state, self.states, self._last_change = saved
+        finally:
+            self.forced = forced
+        if self._state != forced:
+            self.drive_high() if forced else self.drive_low()
 
 
 def reset_unit(state_path, profile_id: str, code: str, state: str = "locked", attempts: int = 0,
-               serial: str = "SIM0000001", profiles: dict | None = None) -> UnitMemory:
-    """Start a fresh simulated unit (``rig sim reset``)."""
+               serial: str = "SIM0000001", profiles: dict | None = None, knobs: dict | None = None,
+               ideal: bool = False) -> UnitMemory:
+    """Start a fresh simulated unit (``rig sim reset``).
+
+    ``knobs`` set its realism knobs (:mod:`rig.sim.knobs`) on top of the defaults for its
+    profile; ``ideal=True`` starts from the instant behaviour instead.
+
+    >>> import tempfile, os
+    >>> mem = reset_unit(os.path.join(tempfile.mkdtemp(), "u.json"), "ford", "1234",
+    ...                  knobs={"amp_remote": "stuck_low"}, ideal=True)
+    >>> mem.knobs["amp_remote"], mem.knobs["boot_delay"]
+    ('stuck_low', 0.0)
+    """
     profiles = profiles or load_profiles()
     if profile_id not in profiles:
         raise ConfigError(f"no profile {profile_id!r} (rig profiles list shows them)")
@@ -62,8 +89,9 @@ def reset_unit(state_path, profile_id: str, code: str, state: str = "locked", at
     allowed = set(p.digits.allowed)
     if len(code) != p.digits.count or set(code) - allowed:
         raise ConfigError(f"a {profile_id} code is {p.digits.count} digits from {p.digits.allowed}")
+    resolved = knobs_mod.resolve(profile_id, knobs, ideal)
     mem = UnitMemory.new(profile_id, code, serial=serial, locked=state != "unlocked", wrong_in_window=attempts,
-                         wrong_total=attempts)
+                         wrong_total=attempts, knobs=resolved)
     if state == "lockout":
         mem.lockouts = 1
         mem.wrong_in_window = max(attempts, p.attempts.before_lockout)
@@ -116,44 +144,81 @@ class _NoTap:
         pass
 
 
-def sim_backend(wiring: Wiring, state_path, profiles: dict | None = None, clock: VirtualClock | None = None) -> Backend:
-    """A bench whose pins are watched by the simulated unit kept in ``state_path``."""
-    state_path = Path(state_path)
-    if not state_path.exists():
-        raise ConfigError([Problem(str(state_path), None, "no simulated unit yet; start one with e.g. "
-                                   "`rig sim reset --profile vw-safe --code 1234`")])
-    memory = UnitMemory.load(state_path)
+def shipped_unit(io: UnitIO, profiles: dict | None = None) -> SimUnit:
+    """The shipped profile-driven unit, whose memory (and knobs) live in ``io.state_path``.
+
+    It is an ordinary unit model: ``--unit-model rig.sim.backend:shipped_unit`` is the default.
+    """
+    path = io.state_path
+    memory = UnitMemory.load(path)
     profiles = profiles or load_profiles()
     if memory.profile not in profiles:
-        raise ConfigError(f"the simulated unit's profile {memory.profile!r} no longer exists; run rig sim reset")
-    profile: Profile = profiles[memory.profile]
+        raise ConfigError([Problem(str(path), None, f"the simulated unit's profile {memory.profile!r} no longer "
+                                   f"exists; start a new one with rig sim reset")])
+    save = lambda: memory.save(path)  # noqa: E731
+    unit = SimUnit(profiles[memory.profile], memory, io, save=save)
+    io.set_rail_fault(unit.k["rail_fault"], memory.bench, save)
+    io.tap_noise(unit.k["tap_duplicates"], unit.k["tap_blanks"], unit.k["seed"])
+    unit.age(max(0.0, time.time() - memory.saved_at))
+    return unit
+
+
+def sim_backend(wiring: Wiring, state_path, profiles: dict | None = None, clock: VirtualClock | None = None,
+                unit_model: Callable | None = None) -> Backend:
+    """A bench whose pins are watched by a simulated unit.
+
+    ``unit_model`` is a factory ``factory(io) -> UnitModel`` (:mod:`rig.sim.model`); by
+    default the shipped unit whose memory is kept in ``state_path``.
+    """
+    state_path = Path(state_path)
+    factory = unit_model or (lambda io: shipped_unit(io, profiles))
+    if unit_model is None:
+        UnitMemory.load(state_path)  # a missing or damaged memory file is named before anything opens
     clock = clock or VirtualClock()
-    factory = mock_factory(wiring, clock, pin_class=SimPin)
+    factory_pins = mock_factory(wiring, clock, pin_class=SimPin)
     baud = wiring.display.baud if wiring.display else 115200
     lock = BenchLock(state_path.with_name(state_path.name + ".lock"))
     lock.acquire()  # the unit's memory file is shared: one command at a time, even before the bench opens
+    closers: list = [lock.release]
     try:
         # A pin map without a display block means a bench without a tap: the unit
         # still shows things, but nothing reads them (blind entry, or the operator).
         display = _PtyDisplay(baud, clock) if wiring.display is not None else _NoTap()
+        closers.append(display.close)
+        clock.add_settle_hook(display.settle)
+        closers.append(lambda: clock.remove_settle_hook(display.settle))
+
+        def drive(sense: str, active: bool) -> None:
+            spec = wiring.senses.get(sense)
+            if spec is None:
+                return
+            pin = factory_pins.pin(spec.pin)
+            level = active == spec.active_high
+            pin.forced = level
+            if pin.function == "input":
+                pin.drive_high() if level else pin.drive_low()
+
+        # Between commands the relays are released: every rail in its safe state.
+        commanded = {r.name: r.safe_on for r in wiring.rails.values()}
+        tap = _TapWriter(display.show)
+        io = UnitIO(clock, wiring, state_path, drive=drive, show=tap.show, rails={})
+        io.tap_noise = tap.configure
+
+        def deliver(rail: str, on: bool) -> None:
+            sense = wiring.rail_sense(rail)
+            if sense is not None:
+                drive(sense.name, on)
+            io._rail(rail, on)
+
+        connector = Connector(clock, commanded, deliver)
+        io.connector = connector
+        connector.set_fault(None, {}, lambda: None)  # the rails and their senses as they stand
+        drive("unit_on", False)
+        model = factory(io)
+        closers += [model.close, connector.close]
     except BaseException:
-        lock.release()
+        _close_all(closers)
         raise
-    clock.add_settle_hook(display.settle)
-
-    sense = wiring.senses.get("unit_on")
-
-    def unit_on(on: bool) -> None:
-        if sense is None:
-            return
-        pin = factory.pin(sense.pin)
-        level = on == sense.active_high
-        pin.forced = level
-        pin.drive_high() if level else pin.drive_low()
-
-    unit = SimUnit(profile, memory, clock, display=display.show, unit_on=unit_on,
-                   save=lambda: memory.save(state_path))
-    unit.age(max(0.0, time.time() - memory.saved_at))
 
     by_pin = {}
     for r in wiring.rails.values():
@@ -168,12 +233,42 @@ def sim_backend(wiring: Wiring, state_path, profiles: dict | None = None, clock:
         kind, spec = what
         energised = level == spec.active_high
         if kind == "rail":
-            unit.rail_changed(spec.name, energised == (spec.contact == "no"))
+            connector.command(spec.name, energised == (spec.contact == "no"))
         else:
-            unit.key_changed(spec.name, energised)
+            io._key(spec.name, energised)
 
-    factory.watcher = watcher
-    backend = Backend("sim", factory, clock, display=display.tap, lock=None)
-    backend.unit = unit
-    backend.closers += [lock.release, lambda: memory.save(state_path), display.close]
+    factory_pins.watcher = watcher
+    backend = Backend("sim", factory_pins, clock, display=display.tap, lock=None)
+    backend.unit = model
+    backend.io = io
+    backend.closers += closers
     return backend
+
+
+class _TapWriter:
+    """The tap board between the unit and the rig: sometimes a line twice, sometimes a blank
+    one (``tap_duplicates``, ``tap_blanks``), from a seeded generator."""
+
+    def __init__(self, show: Callable[[str], None]):
+        self._show = show
+        self.duplicates = self.blanks = 0.0
+        self._rng = random.Random(0)
+
+    def configure(self, duplicates: float, blanks: float, seed: int = 0) -> None:
+        self.duplicates, self.blanks = duplicates, blanks
+        self._rng = random.Random(f"tap-{seed}")
+
+    def show(self, text: str) -> None:
+        if self.blanks and text and self._rng.random() < self.blanks:
+            self._show("")
+        self._show(text)
+        if self.duplicates and self._rng.random() < self.duplicates:
+            self._show(text)
+
+
+def _close_all(closers: list) -> None:
+    while closers:
+        try:
+            closers.pop()()
+        except Exception:
+            pass

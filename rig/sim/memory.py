@@ -17,6 +17,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from ..errors import ConfigError, Problem
+
 
 @dataclass
 class UnitMemory:
@@ -36,6 +38,8 @@ class UnitMemory:
     permanent: bool = False
     saved_at: float = field(default_factory=time.time)
     drop_presses: list = field(default_factory=list)  # fault injection: digit presses (1-based) the unit misses
+    knobs: dict = field(default_factory=dict)  # realism knobs (rig.sim.knobs); {} = a unit from before them: ideal
+    bench: dict = field(default_factory=dict)  # what a rail fault left behind: {"blown": [...], "welded": [...]}
 
     @classmethod
     def new(cls, profile: str, code: str, **kw) -> "UnitMemory":
@@ -60,8 +64,58 @@ class UnitMemory:
 
     @classmethod
     def load(cls, path: str | Path) -> "UnitMemory":
-        data = json.loads(Path(path).read_text())
+        """The memory in ``path``; a missing or unreadable file is a ConfigError naming it."""
+        path = Path(path)
+        fix = "start a simulated unit with e.g. `rig sim reset --profile vw-safe --code 1234`"
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise ConfigError([Problem(str(path), None, f"no simulated unit yet; {fix}")]) from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError([Problem(str(path), None, f"cannot read the simulated unit's memory ({exc}); "
+                                       f"{fix}")]) from None
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ConfigError([Problem(str(path), exc.lineno, f"the simulated unit's memory is not valid JSON "
+                                       f"({exc.msg}); {fix} (that replaces it)")]) from None
+        missing = [k for k in ("profile", "code_hash") if not isinstance(data, dict) or k not in data]
+        if missing:
+            raise ConfigError([Problem(str(path), None, f"not a simulated unit's memory (no {', '.join(missing)}); "
+                                       f"{fix}")])
+        wrong = [f"{k}={v!r}" for k, v in data.items() if k in _TYPES and not _TYPES[k](v)]
+        knobs = data.get("knobs") if isinstance(data.get("knobs"), dict) else {}
+        for name, value in knobs.items():
+            from .knobs import check
+
+            try:
+                check(name, value)
+            except ConfigError as exc:
+                wrong.append(exc.problems[0].message)
+        if wrong:
+            raise ConfigError([Problem(str(path), None, f"the simulated unit's memory is damaged "
+                                       f"({'; '.join(wrong)}); {fix}")])
         return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+_TYPES = {
+    "profile": lambda v: isinstance(v, str), "code_hash": lambda v: isinstance(v, str),
+    "salt": lambda v: isinstance(v, str), "serial": lambda v: isinstance(v, str),
+    "locked": lambda v: isinstance(v, bool), "off_after_wait": lambda v: isinstance(v, bool),
+    "ready": lambda v: isinstance(v, bool), "permanent": lambda v: isinstance(v, bool),
+    "wrong_in_window": _is_int, "wrong_total": _is_int, "lockouts": _is_int,
+    "lockout_left": lambda v: v is None or _is_number(v), "saved_at": _is_number,
+    "drop_presses": lambda v: isinstance(v, list) and all(_is_int(x) for x in v),
+    "knobs": lambda v: isinstance(v, dict), "bench": lambda v: isinstance(v, dict),
+}
 
 
 def _hash(salt: str, code: str) -> str:

@@ -12,7 +12,9 @@ from __future__ import annotations
 from typing import Callable
 
 from ..profiles import Profile
+from . import knobs as knobs_mod
 from .memory import UnitMemory
+from .model import UnitIO, UnitModel
 
 RESULT_DELAY = 0.5   # seconds from the confirm to the unit showing its verdict
 SERIAL_SHOWN = 10.0  # seconds the serial number stays on the display
@@ -21,17 +23,26 @@ TICK = 60.0          # a {time} countdown is redrawn once a minute
 UNLOCK_STEP = 1.0    # seconds between the texts of a multi-part "unlocked" sequence (GM: SEC, then the radio)
 
 
-class SimUnit:
-    """One head unit of one profile, with its memory."""
+class SimUnit(UnitModel):
+    """One head unit of one profile, with its memory, attached through the model seam.
 
-    def __init__(self, profile: Profile, memory: UnitMemory, clock, *,
-                 display: Callable[[str], None], unit_on: Callable[[bool], None],
-                 save: Callable[[], None] = lambda: None):
-        self.p, self.mem, self.clock = profile, memory, clock
-        self._display, self._unit_on, self._save = display, unit_on, save
+    ``knobs`` (see :mod:`rig.sim.knobs`) make it as untidy as a real unit: a boot
+    delay, a late (or missing) amp-remote, a drifting lockout timer.
+    """
+
+    def __init__(self, profile: Profile, memory: UnitMemory, io: UnitIO, *,
+                 save: Callable[[], None] = lambda: None, knobs: dict | None = None):
+        super().__init__(io)
+        self.p, self.mem, self.clock = profile, memory, io.clock
+        self.k = knobs_mod.effective(memory.knobs if knobs is None else knobs)
+        self._save = save
         self.rails = {"battery": True, "acc": False, "ignition": False}
+        self.rails.update(io.rails)
         self.keys_down: dict[str, float] = {}
-        self.on = False
+        self.on = False          # powered (battery and ACC at the connector)
+        self.booted = False      # past its boot: shows things, takes keys, counts its lockout
+        self.amp = False         # the amp-remote (unit_on) level it drives
+        self.powered_at = -1.0
         self.mode = "off"
         self.shown = ""
         self.digits: list[str] = []
@@ -45,6 +56,11 @@ class SimUnit:
         self._ticker = None
         d = profile.digits
         self.digit_keys = (list(d.keys) if d.scheme == "increment" else {v: k for k, v in d.keys.items()})
+        io.watch_rail(self.rail_changed)
+        io.watch_key(self.key_changed)
+
+    def close(self) -> None:
+        self._save()
 
     # -- inputs ------------------------------------------------------------
     def rail_changed(self, name: str, on: bool) -> None:
@@ -61,8 +77,8 @@ class SimUnit:
         if name in ("battery", "acc") and not on and self.mem.off_after_wait:
             self.mem.off_after_wait = False  # cycling its power wakes a unit that switched itself off
             self._save()
-        self._lockout_rails_changed()
         self._power_update()
+        self._lockout_update()
 
     def key_changed(self, name: str, down: bool) -> None:
         now = self.clock.now()
@@ -70,8 +86,8 @@ class SimUnit:
             self.keys_down[name] = now
         else:
             pressed_at = self.keys_down.pop(name, now)
-        if not self.on:
-            return
+        if not self.booted:
+            return  # still booting (or off): a real unit's key scan is not running yet
         if down:
             self._key_down(name, now)
         else:
@@ -96,32 +112,64 @@ class SimUnit:
 
     def _turn_on(self) -> None:
         self.on = True
-        self._unit_on(True)
+        self.powered_at = self.clock.now()
+        self._soon(self.k["boot_delay"], self._boot)
+
+    def _boot(self) -> None:
+        """Boot done: the first display line, the amp-remote, the power-on combos."""
+        if not self.on:
+            return
+        self.booted = True
+        self._amp_update()  # ideal: unit_on rises in the same instant, before the first line
         self._show_state()
+        self._amp_update()  # low_while_locked: only now is it known whether it came up unlocked
         if self.mode == "locked":
             if not self.p.entry.keys and self.p.entry.opens_after is not None:
                 self._after(self.p.entry.opens_after, lambda: self.mode == "locked" and self._open_entry())
-            held = set(self.keys_down)
+            # Keys held since power-on count from power-on, not from the end of the boot.
+            held = {k for k, t in self.keys_down.items() if t <= self.powered_at}
+            started, now = self.powered_at, self.clock.now()
             if self.p.entry.at_power_on and self.p.entry.keys and set(self.p.entry.keys) <= held:
-                self._after(self.p.entry.hold, self._entry_check, self.clock.now())
+                self._after(max(0.0, started + self.p.entry.hold - now), self._entry_check, started)
             serial = self.p.sections.get("serial")
             if serial and serial.at_power_on and serial.keys and set(serial.keys) <= held:
-                self._after(serial.hold or 2.0, self._serial_check, self.clock.now())
+                self._after(max(0.0, started + (serial.hold or 2.0) - now), self._serial_check, started)
+        self._lockout_update()
+
+    def _amp_update(self) -> None:
+        """Drive the amp-remote (``unit_on``) as the knobs say, after its anti-thump delay."""
+        mode = self.k["amp_remote"]
+        want = self.booted and mode != "stuck_low" and (mode == "normal" or self.mode == "unlocked")
+        if want and not self.amp and not getattr(self, "_amp_pending", False):
+            self._amp_pending = True
+            self._soon(self.k["amp_remote_delay"], self._amp_rise)
+        elif not want and self.amp:
+            self.amp = False
+            self.io.drive("unit_on", False)
+
+    def _amp_rise(self) -> None:
+        self._amp_pending = False
+        if self.booted and not self.amp:
+            self.amp = True
+            self.io.drive("unit_on", True)
 
     def _turn_off(self) -> None:
-        self.on = False
+        self.on = self.booted = False
+        self._amp_pending = False
         for t in self._timers:
             t.cancel()
         self._timers.clear()
         self.mode, self.digits, self.confirm_armed = "off", [], False
-        self._unit_on(False)
+        if self.amp:
+            self.amp = False
+            self.io.drive("unit_on", False)
         self._show("")
 
     # -- what it shows -----------------------------------------------------
     def _show(self, text: str) -> None:
         if text != self.shown:
             self.shown = text
-            self._display(text)
+            self.io.show(text)
 
     def _text(self, name: str, which: int = 0) -> str:
         """A display's text with every placeholder filled from the unit's state."""
@@ -159,6 +207,7 @@ class SimUnit:
         for i in range(len(texts)):
             self._after(i * UNLOCK_STEP, lambda i=i: self.on and self.mode == "unlocked" and self._show(
                 self._text("unlocked", i)))
+        self._amp_update()
 
     def _show_entry(self) -> None:
         self._show(self._text("entry"))
@@ -273,7 +322,7 @@ class SimUnit:
         elif m.wrong_in_window >= allowed:
             m.lockouts += 1
             m.lockout_left = self.p.lockout_wait(m.lockouts)
-            self._lockout_rails_changed()
+            self._lockout_update()
         self._save()
         if m.permanent or m.locked_out:
             self._show_state()
@@ -282,13 +331,22 @@ class SimUnit:
             self._show(self._text("wrong"))
 
     # -- the lockout wait ----------------------------------------------------
+    # The unit's own timer: it runs while the rails it needs reach the connector and,
+    # for a wait with ACC, only once the unit has booted; it runs slow by timer_drift.
     def _rails_ok(self) -> bool:
         return all(self.rails.get(r, False) for r in self.p.lockout.rails)
+
+    def _counting(self) -> bool:
+        needs_on = any(r != "battery" for r in self.p.lockout.rails)
+        return self._rails_ok() and (self.booted or not needs_on)
+
+    def _rate(self) -> float:
+        return 1.0 / (1.0 + self.k["timer_drift"])
 
     def _lockout_left_now(self) -> float:
         left = self.mem.lockout_left or 0.0
         if self._lockout_since is not None:
-            left -= self.clock.now() - self._lockout_since
+            left -= (self.clock.now() - self._lockout_since) * self._rate()
         return max(0.0, left)
 
     def _account_lockout(self) -> None:
@@ -297,21 +355,23 @@ class SimUnit:
             self._lockout_since = self.clock.now()
             self._save()
 
-    def _lockout_rails_changed(self) -> None:
+    def _lockout_update(self) -> None:
         if not self.mem.locked_out:
             return
+        self._account_lockout()
         for t in (self._lockout_timer, self._ticker):
             if t:
                 t.cancel()
-        if self._rails_ok():
+        self._lockout_timer = self._ticker = None
+        if self._counting():
             if self._lockout_since is None:
                 self._lockout_since = self.clock.now()
-            self._lockout_timer = self.clock.call_later(self.mem.lockout_left, self._lockout_over)
+            self._lockout_timer = self.clock.call_later(self.mem.lockout_left / self._rate(), self._lockout_over)
             if any("{time}" in t for t in self.p.templates("lockout")):
                 self._ticker = self.clock.call_later(TICK, self._tick)
         else:
             self._lockout_since = None
-            if self.p.lockout.rail_off == "restart":
+            if not self._rails_ok() and self.p.lockout.rail_off == "restart":
                 self.mem.lockout_left = self.p.lockout_wait(self.mem.lockouts)
             self._save()
 
@@ -339,14 +399,21 @@ class SimUnit:
     def _after(self, delay: float, fn, *args) -> None:
         self._timers.append(self.clock.call_later(delay, lambda: fn(*args)))
 
+    def _soon(self, delay: float, fn) -> None:
+        """``fn`` after ``delay``; at once, inside the same edge, when the delay is 0 (ideal)."""
+        if delay <= 0:
+            fn()
+        else:
+            self._after(delay, fn)
+
     # -- between commands ----------------------------------------------------
     def age(self, seconds: float) -> None:
         """Let ``seconds`` of real time pass with the rails in their safe state
         (constant power on, ACC off): the time the unit spent between commands."""
         m = self.mem
         if m.locked_out and seconds > 0:
-            if all(r == "battery" for r in self.p.lockout.rails):
-                m.lockout_left -= seconds
+            if self._counting():
+                m.lockout_left -= seconds * self._rate()
                 if m.lockout_left <= 0:
                     m.lockout_left, m.wrong_in_window, m.ready = None, 0, True
             elif self.p.lockout.rail_off == "restart":

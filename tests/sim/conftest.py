@@ -59,16 +59,31 @@ timing:
 class Sim:
     """A bench on the sim backend, plus the display history in the forms the tests compare."""
 
-    def __init__(self, bench: Bench, backend):
+    def __init__(self, bench: Bench, backend, state: Path | None = None):
         self.bench, self.backend = bench, backend
         self.clock = bench.clock
         self.unit = backend.unit
+        self.state = state  # the unit's memory file (to open the same unit again)
         self._frozen = None
+        self.events: list = []  # every bench event from here on (rail, key, sense, display)
+        self._unsubscribe = bench.events.subscribe(self.events.append)
+
+    def edges(self, kind: str, what: str) -> list[tuple[float, object]]:
+        """(virtual time, new value) of each ``kind`` event on ``what``, e.g. edges("sense", "unit_on")."""
+        return [(round(e.t, 6), e.new) for e in self.events if e.kind == kind and e.what == what]
+
+    def log(self) -> list[tuple]:
+        """The event log as tuples, for a determinism check (timestamps included)."""
+        return [(round(e.t, 6), e.kind, e.what, e.old, e.new) for e in self.events]
+
+    def sensed(self) -> dict[str, bool]:
+        return {n: sense.value for n, sense in self.bench.senses.items()}
 
     def freeze(self) -> None:
-        """Keep the history as it was at the end of the test's block, before the bench is
-        released (releasing switches ACC off, which blanks the display)."""
+        """Keep the history (display and events) as it was at the end of the test's block, before
+        the bench is released (releasing switches ACC off, which blanks the display)."""
         self._frozen = list(self.backend.display.history())
+        self._unsubscribe()
 
     def _history(self):
         return self._frozen if self._frozen is not None else self.backend.display.history()
@@ -163,14 +178,19 @@ def sim(tmp_path, profiles):
     counter = itertools.count()
 
     @contextmanager
-    def start(profile: str, code: str, wiring_path=None, **reset_kw):
-        state = tmp_path / f"unit-{next(counter)}.json"
-        reset_unit(state, profile, code, profiles=profiles, **reset_kw)
+    def start(profile: str | None, code: str | None = None, wiring_path=None, again: Path | None = None,
+              **reset_kw):
+        """``again=s.state`` opens the same unit (its memory file) in a new command."""
+        if again is None:
+            state = tmp_path / f"unit-{next(counter)}.json"
+            reset_unit(state, profile, code, profiles=profiles, **reset_kw)
+        else:
+            state = again
         w = load_wiring(wiring_path)
         backend = sim_backend(w, state, profiles=profiles)
         try:
             with Bench(w, backend) as bench:
-                s = Sim(bench, backend)
+                s = Sim(bench, backend, state)
                 yield s
                 s.freeze()
         finally:

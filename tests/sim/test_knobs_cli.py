@@ -1,0 +1,52 @@
+"""`rig sim reset --knob/--ideal` and `rig sim show`: knobs stored with the unit, bad input named."""
+
+import json
+
+
+def test_knobs_are_stored_with_the_unit(run_rig):
+    r = run_rig("sim", "reset", "--profile", "ford", "--code", "1234", "--ideal",
+                "--knob", "boot_delay=1.5s", "--knob", "amp_remote=stuck_low",
+                "--knob", "rail_fault={rail: acc, kind: fuse, after: 2min}")
+    assert r.returncode == 0, r.stderr
+    knobs = json.loads(run_rig("sim", "show", "--json").stdout)["knobs"]
+    assert knobs["boot_delay"] == 1.5 and knobs["amp_remote"] == "stuck_low"
+    assert knobs["rail_fault"] == {"rail": "acc", "kind": "fuse", "after": 120.0}
+    assert knobs["display_lag"] == [0.0, 0.0]  # --ideal under the explicit knobs
+
+
+def test_a_stuck_low_amp_remote_through_the_cli(run_rig):
+    run_rig("sim", "reset", "--profile", "ford", "--code", "1234", "--ideal", "--knob", "amp_remote=stuck_low")
+    s = run_rig("--backend", "sim", "shell", input="power acc on\nwait 5s\nstatus\n")
+    assert s.returncode == 0, s.stderr
+    assert "sense unit_on: off" in s.stdout and "sense acc_v: on" in s.stdout
+    assert "display: CODE - - - -" in s.stdout
+
+
+def test_bad_knobs_are_refused_before_anything_is_written(run_rig, tmp_path):
+    for arg, says in [("foo=1", "no knob 'foo'"), ("amp_remote=sometimes", "not one of normal"),
+                      ("rail_fault={rail: acc, kind: fuse}", "needs 'after'"), ("boot_delay", "NAME=VALUE"),
+                      ("timer_drift=2", "drift")]:
+        r = run_rig("sim", "reset", "--profile", "ford", "--code", "1234", "--knob", arg)
+        assert r.returncode == 2, (arg, r.stderr)
+        assert says in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "sim-unit.json").exists()
+
+
+def test_reset_help_lists_every_knob(run_rig):
+    from rig.sim.knobs import IDEAL
+
+    out = run_rig("sim", "reset", "--help").stdout
+    assert all(name in out for name in IDEAL)
+
+
+def test_missing_or_corrupt_state_file_is_named_not_a_traceback(run_rig, tmp_path):
+    state = tmp_path / "sim-unit.json"
+    for args in (("sim", "show"), ("--backend", "sim", "status")):
+        r = run_rig(*args)
+        assert r.returncode == 2 and str(state) in r.stderr and "Traceback" not in r.stderr, r.stderr
+    for junk in ("{not json", "[1, 2]", '{"profile": "ford"}', '{"profile": "gone", "code_hash": "x"}',
+                 '{"profile": "ford", "code_hash": "x", "lockout_left": "soon", "wrong_total": "many"}',
+                 '{"profile": "ford", "code_hash": "x", "knobs": {"boot_delay": "later"}}', "\xff\xfe"):
+        state.write_text(junk)
+        r = run_rig("--backend", "sim", "status")
+        assert r.returncode == 2 and str(state) in r.stderr and "Traceback" not in r.stderr, (junk, r.stderr)
