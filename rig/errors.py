@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
 
 
@@ -19,6 +20,8 @@ class Problem:
     severity: str = "error"  # or "warning"
 
     def __str__(self) -> str:
+        if not self.file:  # not from a file: a command-line value; the CLI adds "rig: error:"
+            return self.message if self.severity == "error" else f"{self.severity}: {self.message}"
         where = f"{self.file}:{self.line}" if self.line else self.file
         return f"{where}: {self.severity}: {self.message}"
 
@@ -36,20 +39,35 @@ class ConfigError(RigError):
 
     def __init__(self, problems: list[Problem] | str):
         if isinstance(problems, str):
-            problems = [Problem("<input>", None, problems)]
+            problems = [Problem("", None, problems)]
         self.problems = [p for p in problems if p.severity == "error"] or list(problems)
         self.warnings = [p for p in problems if p.severity == "warning"]
         super().__init__("\n".join(str(p) for p in self.problems))
 
+    @property
+    def from_files(self) -> bool:
+        """True when a file is to blame (so "fix the file(s) above" makes sense)."""
+        return any(p.file and not p.file.startswith("-") for p in self.problems)
+
+
+class UsageError(ConfigError):
+    """A command-line mistake: an unknown name, a value out of range. Exit code 2.
+
+    >>> str(UsageError("--hold 0s: a hold is 20ms to 1min"))
+    '--hold 0s: a hold is 20ms to 1min'
+    """
+
 
 class BenchRefused(RigError):
-    """The bench will not do this (dwell, busy lock, closed bench). Exit code 1."""
+    """The bench will not do this (dwell, closed bench). Exit code 1."""
 
     exit_code = 1
 
 
 class BenchBusy(BenchRefused):
-    """Another process holds the bench."""
+    """Another process holds the bench: refused so the two cannot fight over the pins. Exit code 3."""
+
+    exit_code = 3
 
 
 class SafetyRefusal(RigError):
@@ -62,3 +80,25 @@ class NoGPIO(RigError):
     """No GPIO on this machine; the message names the way out (``--backend sim``)."""
 
     exit_code = 2
+
+
+def did_you_mean(name, choices) -> str:
+    """`` (did you mean vw-safe?)`` for a near miss, else ``""``.
+
+    >>> did_you_mean("vw-safee", ["vw-safe", "ford"])
+    ' (did you mean vw-safe?)'
+    """
+    close = difflib.get_close_matches(str(name), [str(c) for c in choices], n=3, cutoff=0.6)
+    return f" (did you mean {' or '.join(close)}?)" if close else ""
+
+
+def unknown(what: str, name, choices, where: str = "") -> str:
+    """One wording for an unknown name: what it is, the near misses, and what there is.
+
+    >>> unknown("profile", "vw-safee", ["ford", "vw-safe"], "rig profiles list shows them")
+    "no profile 'vw-safee' (did you mean vw-safe?); rig profiles list shows them"
+    """
+    choices = list(choices)
+    hint = did_you_mean(name, choices)
+    tail = where or (f"known: {', '.join(map(str, choices))}" if choices else "there are none")
+    return f"no {what} {str(name)!r}{hint}; {tail}"

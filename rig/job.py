@@ -12,7 +12,7 @@ from typing import Callable
 
 from .bench import Bench
 from .codeentry import check_code
-from .errors import ConfigError, Problem
+from .errors import ConfigError, Problem, UsageError, unknown
 from .events import EventBus
 from .ledger import Ledger
 from .procedure import Procedure, check, load_procedure
@@ -74,7 +74,7 @@ def prepare(job: Job):
     if job.profile_id:
         profiles = load_profiles()
         if job.profile_id not in profiles:
-            raise ConfigError(f"no profile {job.profile_id!r}; rig profiles list shows them")
+            raise UsageError(unknown("profile", job.profile_id, profiles, "rig profiles list shows them"))
         profile = profiles[job.profile_id]
     problems = check(proc, job.wiring, profile, job.params)
     if "unit" in proc.needs and not job.serial:

@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .durations import parse_duration
-from .errors import ConfigError, Problem
-from .profiles import DISPLAYS
+from .errors import ConfigError, Problem, UsageError, did_you_mean, unknown
+from .stepcheck import CONDITIONS, LEDGER_STATES, StepChecker, is_ref, shown
 from .yamlfile import LineDict, load_file
 
 KINDS = {
@@ -46,8 +46,6 @@ COMMON = {"name", "if"}
 TOP = {"name", "description", "needs", "params", "steps"}
 NEEDS = {"profile", "unit", "code"}
 REF = re.compile(r"\$\{([a-z_]+)\.([a-z_.]+)\}")
-CONDITIONS = {"display", "sense", "ledger", "has", "tap", "not", "any", "all"}
-LEDGER_STATES = {"locked_out", "unlocked", "permanent", "attempts_left"}
 
 
 @dataclass
@@ -77,6 +75,7 @@ class Procedure:
     steps: list
     source: str
     line_of_param: dict = field(default_factory=dict)
+    param_help: dict = field(default_factory=dict)  # name -> what it is for (rig procedures show)
 
 
 def builtin_dir() -> Path:
@@ -96,57 +95,85 @@ def find_procedure(name_or_path: str) -> Path:
     candidate = builtin_dir() / f"{name_or_path}.yaml"
     if candidate.exists():
         return candidate
-    raise ConfigError(f"no procedure {name_or_path!r}: built-in ones are {', '.join(builtin_names())}, "
-                      f"or give a path to a YAML file")
+    raise UsageError(unknown("procedure", name_or_path, builtin_names(),
+                             f"built-in ones are {', '.join(builtin_names())}, or give a path to a YAML file"))
 
 
 def load_procedure(name_or_path: str) -> Procedure:
-    """Load and structurally check one procedure file (not the ones it calls)."""
+    """Load and check one procedure file (not the ones it calls): every problem of every step at once."""
     path = find_procedure(name_or_path)
     data = load_file(path)
     src = str(path)
     problems: list[Problem] = []
     err = lambda line, msg: problems.append(Problem(src, line, msg))
     if not isinstance(data, dict):
-        raise ConfigError([Problem(src, 1, "a procedure is a mapping with name:, steps:")])
+        raise ConfigError([Problem(src, getattr(data, "line", 1) or 1, "a procedure is a mapping with name:, steps:")])
     for k in data:
         if k not in TOP:
-            err(data.line_of(k), f"unknown field {k!r} (allowed: {', '.join(sorted(TOP))})")
+            err(data.line_of(k), f"unknown field {shown(k)}{did_you_mean(k, TOP)} (allowed: {', '.join(sorted(TOP))})")
+    for k in ("name", "description"):
+        if k in data and not isinstance(data[k], (str, int, float)):
+            err(data.line_of(k), f"{k}: {shown(data[k])} is not text")
     needs = data.get("needs") or []
-    if not isinstance(needs, list) or set(needs) - NEEDS:
-        err(data.line_of("needs"), f"needs: a list of {', '.join(sorted(NEEDS))}")
+    if not isinstance(needs, list) or not all(isinstance(n, str) and n in NEEDS for n in needs):
+        err(data.line_of("needs"), f"needs: a list of {', '.join(sorted(NEEDS))} (not {shown(needs)})")
         needs = []
-    params, param_lines = {}, {}
-    for name, spec in (data.get("params") or {}).items():
-        default = spec.get("default") if isinstance(spec, dict) else spec
+    params, param_lines, param_help = {}, {}, {}
+    raw_params = data.get("params") or {}
+    if not isinstance(raw_params, dict):
+        err(data.line_of("params"), "params: a mapping of name to default (e.g. margin: {default: 5s})")
+        raw_params = {}
+    for name, spec in raw_params.items():
+        line = raw_params.line_of(name)
+        if not isinstance(name, str) or not re.fullmatch(r"[a-z_][a-z0-9_]*", name):
+            err(line, f"params: {shown(name)} is not a parameter name (lowercase letters, digits, _)")
+            continue
+        if isinstance(spec, dict):
+            for k in spec:
+                if k not in ("default", "help"):
+                    err(spec.line_of(k), f"params: {name}: unknown field {shown(k)} (allowed: default, help)")
+            default, param_help[name] = spec.get("default"), str(spec.get("help", ""))
+        else:
+            default = spec
+        if isinstance(default, (dict, list)) or default is None:
+            err(line, f"params: {name}: the default is one value (a duration, a number or a word)")
         params[name] = default
-        param_lines[name] = data["params"].line_of(name)
+        param_lines[name] = line
     steps = []
     raw_steps = data.get("steps")
     if not isinstance(raw_steps, list) or not raw_steps:
         err(data.line_of("steps") if "steps" in data else 1, "steps: a list of steps")
         raw_steps = []
     for i, node in enumerate(raw_steps):
-        step = _parse_step(node, raw_steps.line_of(i), src, err)
+        step = _parse_step(node, raw_steps.line_of(i), src, problems)
         if step:
             steps.append(step)
     if problems:
         raise ConfigError(problems)
     return Procedure(str(data.get("name", path.stem)), str(data.get("description", "")).strip(), set(needs),
-                     params, steps, src, param_lines)
+                     params, steps, src, param_lines, param_help)
 
 
-def _parse_step(node, line, src, err) -> Step | None:
+def _parse_step(node, line, src, problems) -> Step | None:
+    err = lambda line, msg: problems.append(Problem(src, line, msg))
     if not isinstance(node, dict):
         err(line, f"a step is a mapping with one kind ({', '.join(KINDS)})")
         return None
-    kinds = [k for k in node if k not in COMMON]
-    if len(kinds) != 1 or kinds[0] not in KINDS:
-        unknown = [k for k in kinds if k not in KINDS]
-        what = f"unknown step kind {unknown[0]!r}" if unknown else "a step has exactly one kind"
-        err(node.line_of(unknown[0]) if unknown else line, f"{what} (kinds: {', '.join(KINDS)})")
+    kinds = [k for k in node if k in KINDS]
+    others = [k for k in node if k not in KINDS and k not in COMMON]
+    if len(kinds) != 1:
+        if kinds:
+            err(line, f"a step has exactly one kind (this one has {' and '.join(kinds)})")
+        elif others:
+            err(node.line_of(others[0]), f"unknown step kind {shown(others[0])}{did_you_mean(others[0], KINDS)} "
+                f"(kinds: {', '.join(KINDS)})")
+        else:
+            err(line, f"a step needs a kind ({', '.join(KINDS)})")
         return None
     kind = kinds[0]
+    for k in others:
+        err(node.line_of(k), f"{kind}: unknown field {shown(k)}{did_you_mean(k, KINDS[kind] | COMMON)} "
+            f"(a step has name:, if: and one kind; {kind} takes {', '.join(sorted(KINDS[kind]))})")
     args = node[kind]
     kline = node.line_of(kind)
     if not isinstance(args, dict):
@@ -159,33 +186,26 @@ def _parse_step(node, line, src, err) -> Step | None:
         else:
             err(kline, f"{kind}: expected a mapping of options")
             return None
-    if kind == "power":
-        if "rails" not in args:
-            for rail, state in args.items():
-                if _onoff(state) is None:
-                    err(args.line_of(rail), f"power: {rail}: {state!r} is not on or off")
-    else:
+    if kind != "power":
         for k in args:
             if k not in KINDS[kind]:
-                err(args.line_of(k), f"{kind}: unknown field {k!r} (allowed: {', '.join(sorted(KINDS[kind]))})")
+                err(args.line_of(k), f"{kind}: unknown field {shown(k)}{did_you_mean(k, KINDS[kind])} "
+                    f"(allowed: {', '.join(sorted(KINDS[kind]))})")
+    if "name" in node and not isinstance(node["name"], (str, int, float)):
+        err(node.line_of("name"), f"name: {shown(node['name'])} is not text")
     cond = node.get("if")
-    if cond is not None:
-        _check_condition(cond, node.line_of("if"), err)
+    field_err = lambda f, msg: err(_field_line(args, f, kline), f"{kind}: {msg}")
+    checker = StepChecker(field_err, literal_only=True)
+    checker.step(kind, {k: v for k, v in args.items() if kind == "power" or k in KINDS[kind]})
+    if "if" in node:
+        StepChecker(lambda f, msg: err(node.line_of("if"), msg), literal_only=True).condition("if", cond)
     return Step(kind, args, kline, src, str(node.get("name", "")), cond)
 
 
-def _check_condition(cond, line, err) -> None:
-    if not isinstance(cond, dict) or len(cond) != 1 or next(iter(cond)) not in CONDITIONS:
-        err(line, f"if: one of {', '.join(sorted(CONDITIONS))}, e.g. {{display: lockout}}")
-        return
-    (k, v), = cond.items()
-    if k in ("not",):
-        _check_condition(v, line, err)
-    elif k in ("any", "all"):
-        for c in v if isinstance(v, list) else [v]:
-            _check_condition(c, line, err)
-    elif k == "ledger" and v not in LEDGER_STATES:
-        err(line, f"if: ledger: one of {', '.join(sorted(LEDGER_STATES))}")
+def _field_line(args, field, default):
+    if isinstance(field, str) and isinstance(args, LineDict) and field in args:
+        return args.line_of(field)
+    return default
 
 
 def _onoff(v):
@@ -248,35 +268,95 @@ def check(proc: Procedure, wiring, profile=None, params: dict | None = None, _se
     values = dict(proc.params)
     for k, v in (params or {}).items():
         if k not in proc.params:
-            problems.append(Problem(proc.source, 1, f"--set {k}: this procedure has no parameter {k!r} "
+            problems.append(Problem(proc.source if _seen else "--set", None if not _seen else 1,
+                                    f"--set {k}: this procedure has no parameter {k!r}{did_you_mean(k, proc.params)} "
                                     f"(it has: {', '.join(proc.params) or 'none'})"))
+            continue
+        problems += _check_param(proc, k, v, bool(_seen))
         values[k] = v
     ctx = {"params": values, "unit": _UnitPlaceholder()}
     if profile is not None:
         ctx["profile"] = profile
     elif "profile" in proc.needs:
-        problems.append(Problem(proc.source, 1, "this procedure needs a profile (--profile ID)"))
+        problems.append(Problem("--profile", None, f"{proc.name} needs a profile: --profile ID (rig profiles list)"))
     for step in proc.steps:
         err = lambda msg, step=step: problems.append(Problem(step.file, step.line, f"{step.kind}: {msg}"))
         if profile is not None and static_false(step.cond, profile):
             continue  # e.g. a serial step on a profile that has no serial combo
         try:
             args = resolve(dict(step.args), ctx)
+            cond = resolve(step.cond, ctx) if step.cond else None
         except Unresolved as exc:
             err(str(exc))
             continue
         _check_step(step, args, wiring, profile, err)
+        if cond is not None:
+            StepChecker(lambda f, msg, step=step: problems.append(Problem(step.file, step.line, msg)),
+                        wiring, profile).condition("if", cond)
+        if step.kind == "enter_code":
+            missing = sorted({"profile", "unit", "code"} - proc.needs)
+            if missing:
+                err(f"entering a code needs {' and '.join(missing)} in the procedure's needs: "
+                    f"(the attempt is counted against the unit), e.g. needs: [profile, unit, code]")
         if step.kind == "call":
             try:
                 sub = load_procedure(str(args.get("procedure")))
             except ConfigError as exc:
-                problems += [Problem(step.file, step.line, f"call: {p.message}") for p in exc.problems]
+                problems += [Problem(step.file, step.line, f"call: {p.message}") if not p.file or p.file == "<input>"
+                             else p for p in exc.problems]
                 continue
             if sub.source in seen:
                 err(f"{sub.name} calls itself (through {proc.name})")
                 continue
+            missing = sorted(sub.needs - proc.needs)
+            if missing:
+                err(f"{sub.name} needs {', '.join(missing)}; add it to this procedure's needs:")
             problems += check(sub, wiring, profile, args.get("with") or {}, seen)
     return problems
+
+
+def _check_param(proc, name, value, nested) -> list[Problem]:
+    """A --set value of the kind its default is: a duration parameter takes a duration."""
+    default = proc.params.get(name)
+    where = (proc.source, proc.line_of_param.get(name)) if nested else ("--set", None)
+    try:
+        parse_duration(default)
+    except (ValueError, TypeError):
+        return []
+    if is_ref(value):
+        return []
+    try:
+        parse_duration(value)
+    except (ValueError, TypeError) as exc:
+        why = str(exc).split(" (")[0] if "too long" in str(exc) else f"{shown(value)} is not a duration"
+        return [Problem(*where, f"--set {name}={value}: {why} (write e.g. {default}, 90s, 30min)")]
+    return []
+
+
+def prompt_records(proc: Procedure, _seen=None) -> list[str]:
+    """The names ``--answer NAME=VALUE`` can pre-answer: every prompt's ``record:``, called ones included."""
+    seen = (_seen or set()) | {proc.source}
+    names = []
+    for step in proc.steps:
+        if step.kind == "prompt" and isinstance(step.args.get("record"), str):
+            names.append(step.args["record"])
+        elif step.kind == "call" and isinstance(step.args.get("procedure"), str) and not is_ref(step.args["procedure"]):
+            try:
+                sub = load_procedure(step.args["procedure"])
+            except ConfigError:
+                continue
+            if sub.source not in seen:
+                names += prompt_records(sub, seen)
+    return list(dict.fromkeys(names))
+
+
+def check_answers(proc: Procedure, answers: dict) -> None:
+    """An --answer for a prompt the procedure does not have is a typo, not something to ignore."""
+    names = prompt_records(proc)
+    for name in answers:
+        if name not in names:
+            raise UsageError(f"--answer {name}: {proc.name} has no prompt recording {name!r}"
+                             f"{did_you_mean(name, names)} (it asks for: {', '.join(names) or 'nothing'})")
 
 
 def has(profile, what: str) -> bool:
@@ -320,68 +400,9 @@ class _UnitPlaceholder:
 
 
 def _check_step(step, args, wiring, profile, err) -> None:
-    def duration(key, value):
-        try:
-            durations(value)
-        except (ValueError, TypeError):
-            err(f"{key}: {value!r} is not a duration (write e.g. 90s, 30min, 1h)")
-
-    def keys(value):
-        from .bench import parse_combo
-        try:
-            names = parse_combo(value)
-        except Exception:
-            err(f"{value!r} is not a key or combo")
-            return
-        for k in names:
-            if k not in wiring.keys:
-                err(f"key {k!r} is not on this bench (the pin map has: {', '.join(wiring.keys)})")
-
-    def rails(value):
-        for r in value if isinstance(value, list) else [value]:
-            if r not in wiring.rails:
-                err(f"rail {r!r} is not on this bench (the pin map has: {', '.join(wiring.rails)})")
-
-    def display(key, value):
-        if isinstance(value, str) and value in DISPLAYS and profile is not None and value not in profile.display \
-                and value != "ready":
-            err(f"{key}: the profile {profile.id} has no {value!r} display")
-
-    k = step.kind
-    if k == "power":
-        if "rails" in args:
-            rails(args["rails"])
-            if _onoff(args.get("to")) is None:
-                err(f"to: {args.get('to')!r} is not on or off")
-        else:
-            rails(list(args))
-    elif k == "press":
-        keys(args.get("keys"))
-        for f in ("hold", "gap"):
-            if f in args:
-                duration(f, args[f])
-        if "at_power_on" in args:
-            rails(args["at_power_on"])
-    elif k == "wait":
-        duration("for", args.get("for"))
-    elif k in ("expect", "wait_until"):
-        for f in ("within", "max"):
-            if f in args:
-                duration(f, args[f])
-        if k == "expect" and "within" not in args:
-            err("within: how long to wait for it (e.g. within: 5s)")
-        if k == "wait_until" and "max" not in args and not args.get("lockout"):
-            err("max: the longest it may take (e.g. max: ${profile.lockout.wait})")
-        for f in ("display", "not_matching"):
-            if f in args:
-                display(f, args[f])
-        if "sense" in args:
-            for s in args["sense"]:
-                if s not in wiring.senses:
-                    err(f"sense {s!r} is not on this bench (the pin map has: {', '.join(wiring.senses) or 'none'})")
-        if "rails" in args:
-            rails(args["rails"])
-    elif k == "enter_code":
+    checker = StepChecker(lambda field, msg: err(msg), wiring, profile)
+    checker.step(step.kind, args)
+    if step.kind == "enter_code":
         if profile is None:
             err("needs a profile (--profile ID)")
         else:
@@ -389,12 +410,3 @@ def _check_step(step, args, wiring, profile, err) -> None:
             if missing:
                 err(f"the profile {profile.id} needs key(s) {', '.join(missing)} which the pin map "
                     f"{wiring.source} lacks; wire them and add them under keys:")
-    elif k == "prompt":
-        if args.get("kind", "yesno") not in ("yesno", "text"):
-            err(f"kind: {args.get('kind')!r} is not yesno or text")
-    elif k == "record":
-        if "name" not in args:
-            err("name: what to record (serial, model, vin, ...)")
-    elif k == "end":
-        if args.get("outcome") not in ("passed", "failed"):
-            err("outcome: passed or failed")

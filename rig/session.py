@@ -25,8 +25,8 @@ from __future__ import annotations
 import shlex
 
 from .bench import Bench
-from .durations import format_duration, parse_duration
-from .errors import BenchRefused, RigError
+from .durations import MAX_HOLD, MAX_TIMES, MIN_HOLD, format_duration, format_limit, parse_duration
+from .errors import BenchRefused, UsageError, did_you_mean
 
 HELP = """\
 commands (one per line; durations like 250ms, 2s, 90s, 30min, 1h):
@@ -39,12 +39,6 @@ commands (one per line; durations like 250ms, 2s, 90s, 30min, 1h):
   quit                       leave the session; the bench is released safely"""
 
 
-class UsageError(RigError):
-    """A command line the session cannot parse (exit code 2)."""
-
-    exit_code = 2
-
-
 class BenchSession:
     """Runs bench commands, by method or by text line."""
 
@@ -52,10 +46,12 @@ class BenchSession:
         self.bench = bench
 
     def power(self, rail: str, on: bool) -> str:
+        check_rail(self.bench.wiring, rail)
         self.bench.power(rail, on)
         return f"{rail} {'on' if on else 'off'}"
 
     def press(self, combo: str, hold: float | None = None, times: int = 1) -> str:
+        check_press(self.bench.wiring, combo, hold, times)
         hold = self.bench.wiring.timing.press if hold is None else hold
         self.bench.press(combo, hold=hold, times=times)
         return f"pressed {combo} for {format_duration(hold)}" + (f" x{times}" if times > 1 else "")
@@ -92,22 +88,47 @@ class BenchSession:
             hold, times = None, 1
             for a in args[1:]:
                 if a.lower().startswith("x") and a[1:].isdigit():
-                    times = int(a[1:])
+                    times = int(a[1:]) if len(a) < 8 else MAX_TIMES + 1
                 else:
-                    hold = _duration(a)
+                    hold = _duration(a, MAX_HOLD)
             return self.press(args[0], hold, times)
         if cmd == "wait":
             if len(args) != 1:
                 raise UsageError("usage: wait DURATION   (e.g. wait 5s)")
             return self.wait(_duration(args[0]))
-        raise UsageError(f"unknown command {cmd!r}; type help")
+        commands = ("power", "press", "wait", "status", "help", "quit")
+        raise UsageError(f"unknown command {cmd!r}{did_you_mean(cmd, commands)}; type help")
 
 
-def _duration(text: str) -> float:
+def _duration(text: str, maximum: float | None = None) -> float:
     try:
-        return parse_duration(text)
+        return parse_duration(text) if maximum is None else parse_duration(text, maximum)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
 
 
-__all__ = ["BenchSession", "UsageError", "BenchRefused", "HELP"]
+def check_rail(wiring, rail: str) -> None:
+    """An unknown rail is a command-line mistake, refused before the bench opens."""
+    if rail not in wiring.rails:
+        raise UsageError(f"no rail {rail!r} on this bench{did_you_mean(rail, wiring.rails)} "
+                         f"(rails: {', '.join(wiring.rails)})")
+
+
+def check_press(wiring, combo: str, hold: float | None = None, times: int = 1) -> None:
+    """A press the bench can make: keys it has, a hold a unit can see, a sane count; else UsageError."""
+    names = [p.strip() for p in str(combo).split("+")]
+    if not combo or not all(names):
+        raise UsageError(f"{combo!r} is not a key or combo (write e.g. mode or mode+scan; "
+                         f"keys: {', '.join(wiring.keys)})")
+    for k in names:
+        if k not in wiring.keys:
+            raise UsageError(f"no key {k!r} on this bench{did_you_mean(k, wiring.keys)} "
+                             f"(keys: {', '.join(wiring.keys)})")
+    if hold is not None and not MIN_HOLD <= hold <= MAX_HOLD:
+        raise UsageError(f"a hold of {format_duration(hold)} is out of range: "
+                         f"{format_limit(MIN_HOLD)} to {format_limit(MAX_HOLD)}")
+    if not 1 <= times <= MAX_TIMES:
+        raise UsageError(f"x{times}: press 1 to {MAX_TIMES} times")
+
+
+__all__ = ["BenchSession", "UsageError", "BenchRefused", "HELP", "check_press", "check_rail"]

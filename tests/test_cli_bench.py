@@ -40,7 +40,7 @@ def test_shell_script_error_stops_with_line_number(run_rig):
 
 @pytest.mark.parametrize("args, code, text", [
     (["press"], 2, "Missing argument"),
-    (["press", "nokey"], 1, "no key 'nokey'"),
+    (["press", "nokey"], 2, "no key 'nokey'"),
     (["power", "acc", "sideways"], 2, "'sideways' is not one of"),
     (["press", "mode", "--hold", "fast"], 2, "not a duration"),
 ])

@@ -11,7 +11,8 @@ import sys
 
 import click
 
-from ..errors import ConfigError, RigError
+from ..errors import RigError
+from .exitcodes import EPILOG, add_exit_codes
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_SAFETY, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -25,6 +26,7 @@ COMMANDS = {
     "demo": ("demo_cmd", "The whole story on a simulated head unit, no Pi needed."),
     "power": ("bench_cmds", "Hold a rail on or off, then put everything back safe."),
     "press": ("bench_cmds", "Press a key, or a combo of keys together."),
+    "procedures": ("procedure_cmds", "Procedures `rig run` can run: the built-ins, or your own YAML file."),
     "profiles": ("profile_cmds", "Head-unit profiles (from firmware_notes/): what each family shows and needs."),
     "run": ("run_cmds", "Run a procedure on the bench."),
     "runs": ("ledger_cmds", "Runs in the ledger."),
@@ -45,7 +47,7 @@ class LazyGroup(click.Group):
     def get_command(self, ctx, name):
         if name not in self.commands and name in COMMANDS:
             importlib.import_module(f"{__name__}.{COMMANDS[name][0]}")  # registers it on `cli`
-        return self.commands.get(name)
+        return add_exit_codes(self.commands.get(name))
 
     def format_commands(self, ctx, formatter):
         rows = [(name, COMMANDS[name][1] if name not in self.commands else
@@ -68,7 +70,7 @@ class _Err:
 err = _Err()
 
 
-@click.group(cls=LazyGroup, context_settings=CONTEXT)
+@click.group(cls=LazyGroup, context_settings=CONTEXT, epilog=EPILOG)
 @click.option("--backend", type=click.Choice(["hardware", "sim", "mock"]), default="hardware",
               envvar="RIG_BACKEND", show_default=True, show_envvar=True,
               help="hardware: the Pi's GPIO. sim: a simulated head unit (no Pi needed). mock: bare mocked pins.")
@@ -99,10 +101,6 @@ def cli(ctx, backend, wiring, sim_state, ledger, events, verbose):
       rig sim reset --profile vw-safe --code 1234    a simulated unit for --backend sim
       printf 'power acc on\\nstatus\\n' | rig --backend sim shell
       rig wiring check                           the pin map as a table
-
-    \b
-    Exit codes: 0 ok, 1 refused or failed, 2 usage/configuration error,
-    3 refused for safety, 130 interrupted (Ctrl-C or SIGTERM).
     """
     import logging
 
@@ -128,14 +126,10 @@ def main(argv=None) -> int:
         what = "SIGTERM" if type(cause).__name__ == "Terminated" else "Ctrl-C"
         err.print(f"interrupted ({what}); keys released, rails safe")
         return EXIT_INTERRUPTED
-    except ConfigError as exc:
-        for p in exc.problems + exc.warnings:
-            err.print(f"[red]{p}[/]" if p.severity == "error" else f"[yellow]{p}[/]")
-        err.print("nothing was switched: fix the file(s) above and run again")
-        return exc.exit_code
-    except RigError as exc:
-        err.print(f"[red]rig: {exc}[/]")
-        return exc.exit_code
+    except RigError as exc:  # ConfigError, UsageError, refusals: worded in render.report_error
+        from .render import report_error
+
+        return report_error(exc)
     except KeyboardInterrupt as exc:
         err.print(f"interrupted ({'SIGTERM' if type(exc).__name__ == 'Terminated' else 'Ctrl-C'}); "
                   "keys released, rails safe")

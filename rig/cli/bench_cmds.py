@@ -6,9 +6,9 @@ import sys
 
 import click
 
-from ..durations import format_duration, parse_duration
+from ..durations import MAX_HOLD, MAX_WAIT, MIN_HOLD, format_duration, format_limit, parse_duration
 from ..errors import RigError
-from ..session import BenchSession, UsageError
+from ..session import BenchSession, UsageError, check_press, check_rail
 from . import cli
 from .render import err, out, show_status
 
@@ -18,16 +18,28 @@ class Duration(click.ParamType):
 
     name = "duration"
 
+    def __init__(self, minimum: float = 0.0, maximum: float = MAX_WAIT):
+        self.minimum, self.maximum = minimum, maximum
+
     def convert(self, value, param, ctx):
         if isinstance(value, float):
             return value
         try:
-            return parse_duration(value)
+            seconds = parse_duration(value, self.maximum)
         except ValueError as exc:
-            self.fail(str(exc), param, ctx)
+            why = f"{value!r} is too long" if "too long" in str(exc) else str(exc)
+            self.fail(f"{why}; {self.allowed()}", param, ctx)
+        if seconds < self.minimum:
+            self.fail(f"{value!r} is too short; {self.allowed()}", param, ctx)
+        return seconds
+
+    def allowed(self) -> str:
+        return f"allowed: {format_limit(self.minimum)} to {format_limit(self.maximum)}" if self.minimum \
+            else f"allowed: up to {format_limit(self.maximum)}"
 
 
-DURATION = Duration()
+DURATION = Duration(minimum=0.001)
+HOLD = Duration(MIN_HOLD, MAX_HOLD)
 
 
 @cli.command()
@@ -46,7 +58,7 @@ def status(app):
 
 @cli.command()
 @click.argument("combo", metavar="KEY[+KEY...]")
-@click.option("--hold", type=DURATION, default=None, help="How long to hold (e.g. 0.3, 2s, 250ms). Default: the pin map's press time.")
+@click.option("--hold", type=HOLD, default=None, help="How long to hold (e.g. 0.3, 2s, 250ms). Default: the pin map's press time.")
 @click.option("--times", type=click.IntRange(1, 100), default=1, show_default=True, help="Press this many times.")
 @click.option("--acc/--no-acc", default=False, help="Switch ACC on first, so the unit is awake for the press.")
 @click.pass_obj
@@ -61,6 +73,7 @@ def press(app, combo, hold, times, acc):
       rig press mode+scan --hold 2           hold mode and scan together for 2 s
       rig press preset3 --times 4            four presses (the pin map's gap between them)
     """
+    check_press(app.wiring(), combo, hold, times)  # a mistyped key is refused before any pin moves
     with app.bench() as bench:
         session = BenchSession(bench)
         if acc:
@@ -88,6 +101,7 @@ def power(app, rail, state, duration):
       rig power battery off --for 30s        cut constant power (arms SAFE on most units)
       rig power acc on                       until Ctrl-C
     """
+    check_rail(app.wiring(), rail)
     with app.bench() as bench:
         session = BenchSession(bench)
         session.power(rail, state.lower() == "on")

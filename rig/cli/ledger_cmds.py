@@ -8,7 +8,7 @@ import click
 from rich.table import Table
 
 from ..durations import format_duration
-from ..errors import ConfigError
+from ..errors import UsageError, did_you_mean, unknown
 from ..ledger import Ledger
 from ..profiles import load_profiles
 from . import cli
@@ -66,7 +66,7 @@ def units_add(app, serial, profile_id, attempts_used, model, vin):
     """
     profiles = load_profiles()
     if profile_id not in profiles:
-        raise ConfigError(f"no profile {profile_id!r}; rig profiles list shows them")
+        raise UsageError(unknown("profile", profile_id, profiles, "rig profiles list shows them"))
     led = Ledger(ledger_path(app))
     led.upsert_unit(serial, profile_id, model=model, vin=vin)
     for _ in range(attempts_used):
@@ -88,7 +88,8 @@ def units_show(app, serial):
     led = Ledger(ledger_path(app))
     u = led.unit(serial)
     if u is None:
-        raise ConfigError(f"the ledger has no unit {serial!r} (rig units list)")
+        raise UsageError(f"the ledger has no unit {serial!r}"
+                         f"{did_you_mean(serial, [x['serial'] for x in led.units()])}; rig units list shows them")
     p = load_profiles().get(u["profile"])
     out.print(f"[bold]{serial}[/]  profile {u['profile']}  model {u['model'] or '-'}  VIN {u['vin'] or '-'}")
     if p:
@@ -146,7 +147,7 @@ def runs_show(app, run_id):
     led = Ledger(ledger_path(app))
     r = led.run(run_id)
     if r is None:
-        raise ConfigError(f"no run {run_id} in the ledger")
+        raise UsageError(f"no run {run_id} in the ledger {led.path}; rig runs list shows them")
     for k in ("id", "procedure", "serial", "profile", "backend", "outcome", "message", "log"):
         out.print(f"{k}: {r[k]}")
     if r["log"]:

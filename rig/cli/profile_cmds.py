@@ -6,7 +6,7 @@ import click
 from rich.table import Table
 
 from ..durations import format_duration
-from ..errors import ConfigError
+from ..errors import UsageError, unknown
 from ..profiles import load_profiles
 from . import cli
 from .render import out
@@ -58,7 +58,7 @@ def show(profile_id):
     """
     all_ = load_profiles()
     if profile_id not in all_:
-        raise ConfigError(f"no profile {profile_id!r}; rig profiles list shows them")
+        raise UsageError(unknown("profile", profile_id, all_, "rig profiles list shows them"))
     p = all_[profile_id]
     out.print(f"[bold]{p.id}[/]: {p.name}\n{p.title}\nmodels: {p.models}\nyears: {p.years}\nfrom: {p.source}:{p.line}")
     t = Table(show_header=True)

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
+from ..errors import BenchBusy, ConfigError, RigError, SafetyRefusal
 from ..wiring import Wiring, boot_pulls_high
 
 # BCM number -> physical pin on the 40-pin header.
@@ -12,83 +15,55 @@ HEADER = {2: 3, 3: 5, 4: 7, 17: 11, 27: 13, 22: 15, 10: 19, 9: 21, 11: 23, 0: 27
           19: 35, 26: 37, 14: 8, 15: 10, 18: 12, 23: 16, 24: 18, 25: 22, 8: 24, 7: 26, 1: 28, 12: 32,
           16: 36, 20: 38, 21: 40}
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+# emoji off: "file:100: error" must not print as "file💯 error"
+out = Console(highlight=False, soft_wrap=True, emoji=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
+
+def esc(value) -> str:
+    """User text (names, display lines, file paths) made safe to print with markup: ``[/bold]`` stays text."""
+    return escape(str(value))
 
 
-def wiring_table(w: Wiring) -> Table:
-    t = Table(title=f"{w.name}  ({w.source})", title_justify="left")
-    for col in ("what", "name", "GPIO", "header pin", "drive / input", "boot pull", "safe / released", "notes"):
-        t.add_column(col)
-    for r in w.rails.values():
-        t.add_row("rail", r.name, str(r.pin), str(HEADER.get(r.pin, "?")),
-                  ("active-high" if r.active_high else "active-low") + f", {r.contact.upper()} contact",
-                  "up" if boot_pulls_high(r.pin) else "down", "on" if r.safe_on else "off",
-                  " ".join(x for x in (r.iso and f"ISO {r.iso}", "" if r.required else "optional") if x))
-    for k in w.keys.values():
-        t.add_row("key", k.name, str(k.pin), str(HEADER.get(k.pin, "?")),
-                  "active-high" if k.active_high else "active-low",
-                  "up" if boot_pulls_high(k.pin) else "down", "released", "")
-    for s in w.senses.values():
-        t.add_row("sense", s.name, str(s.pin), str(HEADER.get(s.pin, "?")),
-                  f"pull {s.pull}, active {'high' if s.active_high else 'low'}",
-                  "up" if boot_pulls_high(s.pin) else "down", "-", "")
-    if w.display:
-        t.add_row("display", "tap", "-", "-", f"{w.display.port} @ {w.display.baud}", "-", "-", "")
-    t.caption = (f"press {w.timing.press:g}s, gap {w.timing.gap:g}s, relay dwell {w.timing.relay_dwell:g}s")
+def report_error(exc: RigError) -> int:
+    """Print a rig error the way a technician reads it; returns the exit code.
+
+    Problems in files say file:line each; a command-line mistake says ``rig: error:``;
+    "fix the file(s) above" only when a file is to blame.
+    """
+    if isinstance(exc, ConfigError):
+        for p in exc.problems + exc.warnings:
+            text = str(p) if p.file else f"rig: {p.severity}: {p.message}"
+            err.print(f"[red]{esc(text)}[/]" if p.severity == "error" else f"[yellow]{esc(text)}[/]")
+        if exc.from_files:
+            err.print("nothing was switched: fix the file(s) above and run again")
+        return exc.exit_code
+    what = "refused" if isinstance(exc, (BenchBusy, SafetyRefusal)) else "error"
+    err.print(f"[red]rig: {what}: {esc(exc)}[/]")
+    return exc.exit_code
+
+
+class KeepTable(Table):
+    """A table whose key columns (an id, a serial: what one types next) are never cut or wrapped.
+
+    The other columns wrap instead when the terminal, or a pipe's 80 columns, is narrow.
+    """
+
+    def __init__(self, *args, keep=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self._keep = set(keep)
+
+    def add_row(self, *cells, **kwargs):
+        super().add_row(*cells, **kwargs)
+        for col, cell in zip(self.columns, cells):
+            if col.header in self._keep and isinstance(cell, str):
+                width = Text.from_markup(cell).cell_len
+                col.min_width = max(col.min_width or 0, width)
+                col.no_wrap = True
+
+
+def table(columns, keep=(), **kwargs) -> KeepTable:
+    """A table with these column headers; ``keep`` names the ones never to cut."""
+    t = KeepTable(keep=keep, **kwargs)
+    for c in columns:
+        t.add_column(c, no_wrap=c in keep, min_width=len(c) if c in keep else None)
     return t
-
-
-def status_table(snap: dict) -> Table:
-    t = Table(show_header=True, title_justify="left")
-    t.add_column("rail")
-    t.add_column("state")
-    t.add_column("key")
-    t.add_column("state")
-    t.add_column("sense")
-    t.add_column("value")
-    rails = list(snap["rails"].items())
-    keys = list(snap["keys"].items())
-    senses = list(snap["senses"].items())
-    if snap.get("display") is not None:
-        senses.append(("display", snap["display"]))
-    for i in range(max(len(rails), len(keys), len(senses))):
-        row = []
-        for items, fmt in ((rails, _rail), (keys, _key), (senses, _sense)):
-            if i < len(items):
-                row += [items[i][0], fmt(items[i][1])]
-            else:
-                row += ["", ""]
-        t.add_row(*row)
-    return t
-
-
-def status_lines(snap: dict) -> str:
-    """The same as status_table, one fact a line (for pipes and scripts)."""
-    lines = [f"rail {n}: {v}" for n, v in snap["rails"].items()]
-    lines += [f"key {n}: {v}" for n, v in snap["keys"].items() if v == "down"] or ["keys: all up"]
-    lines += [f"sense {n}: {'on' if v else 'off'}" for n, v in snap["senses"].items()]
-    if snap.get("display") is not None:
-        lines.append(f"display: {snap['display']}")
-    return "\n".join(lines)
-
-
-def _rail(v):
-    return "[green]on[/]" if v == "on" else "[dim]off[/]"
-
-
-def _key(v):
-    return "[yellow]DOWN[/]" if v == "down" else "[dim]up[/]"
-
-
-def _sense(v):
-    if isinstance(v, bool):
-        return "[green]on[/]" if v else "[dim]off[/]"
-    return f"[bold]{v or '(blank)'}[/]"
-
-
-def show_status(snap: dict) -> None:
-    if out.is_terminal:
-        out.print(status_table(snap))
-    else:
-        print(status_lines(snap), flush=True)

@@ -12,7 +12,7 @@ import click
 from ..errors import ConfigError
 from ..job import Job, needs_code, prepare, run_job
 from ..ledger import Ledger
-from ..procedure import builtin_names
+from ..procedure import builtin_names, check_answers
 from ..secret import Code
 from ..ui import LivePanel, Plain
 from . import cli
@@ -102,15 +102,13 @@ def run(app, procedure, profile_id, serial, sets, answers, yes, code_file, allow
       rig --backend sim run reproduce-safe --profile vw-safe --unit VW123
       RIG_CODE=... rig run enter-code --profile ford --unit M123456
       rig run lockout-wait --profile vw-safe --unit VW123 --junit out.xml
-    \b
-    Exit codes: 0 passed, 1 failed (expectation not met, wrong code),
-    2 usage/configuration error, 3 refused for safety, 130 interrupted.
     """
     wiring = app.wiring()
     job = Job(procedure, wiring, app.make_backend, ledger_path(app), log_dir(), profile_id, serial,
               _pairs(sets, "--set"), None, _pairs(answers, "--answer"), yes, allow_lockout, allow_permanent,
               junit, make_ui, app.events_path)
     proc, profile = prepare(job)
+    check_answers(proc, job.answers)
     if needs_code(proc):
         job.code = read_code(code_file)
     result = run_job(job, proc, profile)
