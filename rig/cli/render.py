@@ -67,3 +67,81 @@ def table(columns, keep=(), **kwargs) -> KeepTable:
     for c in columns:
         t.add_column(c, no_wrap=c in keep, min_width=len(c) if c in keep else None)
     return t
+
+
+def wiring_table(w: Wiring) -> Table:
+    t = Table(title=f"{w.name}  ({w.source})", title_justify="left")
+    for col in ("what", "name", "GPIO", "header pin", "drive / input", "boot pull", "safe / released", "notes"):
+        t.add_column(col)
+    for r in w.rails.values():
+        t.add_row("rail", r.name, str(r.pin), str(HEADER.get(r.pin, "?")),
+                  ("active-high" if r.active_high else "active-low") + f", {r.contact.upper()} contact",
+                  "up" if boot_pulls_high(r.pin) else "down", "on" if r.safe_on else "off",
+                  " ".join(x for x in (r.iso and f"ISO {r.iso}", "" if r.required else "optional") if x))
+    for k in w.keys.values():
+        t.add_row("key", k.name, str(k.pin), str(HEADER.get(k.pin, "?")),
+                  "active-high" if k.active_high else "active-low",
+                  "up" if boot_pulls_high(k.pin) else "down", "released", "")
+    for s in w.senses.values():
+        t.add_row("sense", s.name, str(s.pin), str(HEADER.get(s.pin, "?")),
+                  f"pull {s.pull}, active {'high' if s.active_high else 'low'}",
+                  "up" if boot_pulls_high(s.pin) else "down", "-", "")
+    if w.display:
+        t.add_row("display", "tap", "-", "-", f"{w.display.port} @ {w.display.baud}", "-", "-", "")
+    t.caption = (f"press {w.timing.press:g}s, gap {w.timing.gap:g}s, relay dwell {w.timing.relay_dwell:g}s")
+    return t
+
+
+def status_table(snap: dict) -> Table:
+    t = Table(show_header=True, title_justify="left")
+    t.add_column("rail")
+    t.add_column("state")
+    t.add_column("key")
+    t.add_column("state")
+    t.add_column("sense")
+    t.add_column("value")
+    rails = list(snap["rails"].items())
+    keys = list(snap["keys"].items())
+    senses = list(snap["senses"].items())
+    if snap.get("display") is not None:
+        senses.append(("display", snap["display"]))
+    for i in range(max(len(rails), len(keys), len(senses))):
+        row = []
+        for items, fmt in ((rails, _rail), (keys, _key), (senses, _sense)):
+            if i < len(items):
+                row += [items[i][0], fmt(items[i][1])]
+            else:
+                row += ["", ""]
+        t.add_row(*row)
+    return t
+
+
+def status_lines(snap: dict) -> str:
+    """The same as status_table, one fact a line (for pipes and scripts)."""
+    lines = [f"rail {n}: {v}" for n, v in snap["rails"].items()]
+    lines += [f"key {n}: {v}" for n, v in snap["keys"].items() if v == "down"] or ["keys: all up"]
+    lines += [f"sense {n}: {'on' if v else 'off'}" for n, v in snap["senses"].items()]
+    if snap.get("display") is not None:
+        lines.append(f"display: {snap['display']}")
+    return "\n".join(lines)
+
+
+def _rail(v):
+    return "[green]on[/]" if v == "on" else "[dim]off[/]"
+
+
+def _key(v):
+    return "[yellow]DOWN[/]" if v == "down" else "[dim]up[/]"
+
+
+def _sense(v):
+    if isinstance(v, bool):
+        return "[green]on[/]" if v else "[dim]off[/]"
+    return f"[bold]{v or '(blank)'}[/]"
+
+
+def show_status(snap: dict) -> None:
+    if out.is_terminal:
+        out.print(status_table(snap))
+    else:
+        print(status_lines(snap), flush=True)
