@@ -58,16 +58,20 @@ class PinTape:
     def __init__(self, backend, wiring, on_edge=None):
         self.backend, self.wiring, self.on_edge = backend, wiring, on_edge
         self.edges: list[Edge] = []
+        self.start = backend.clock.now()
+        self.initial: dict[tuple[str, str], bool] = {}  # what each pin meant when the tape started
         for kind, group in (("rail", wiring.rails), ("key", wiring.keys), ("sense", wiring.senses)):
             for spec in group.values():
                 pin = backend.pin_factory.pin(spec.pin)
+                self.initial[kind, spec.name] = self._meaning(kind, spec, pin.states[-1].state)
                 pin.states = _Recording(pin.states, self, kind, spec)
 
+    @staticmethod
+    def _meaning(kind, spec, level: bool) -> bool:
+        return level == spec.energised_for(True) if kind == "rail" else level == spec.active_high
+
     def _record(self, kind, spec, level: bool) -> None:
-        if kind == "rail":
-            on = level == spec.energised_for(True)
-        else:
-            on = level == spec.active_high
+        on = self._meaning(kind, spec, level)
         edge = Edge(round(self.backend.clock.now(), 6), kind, spec.name, on)
         self.edges.append(edge)
         if self.on_edge is not None:
@@ -81,8 +85,8 @@ class PinTape:
         return [e.name for e in self.edges if e.kind == "key" and e.on]
 
     def on_time(self, rail: str) -> float:
-        """Seconds the rail was on, from its edges (a rail still on counts up to now)."""
-        total, since = 0.0, None
+        """Seconds the rail was on since the tape started, from its edges (still on: up to now)."""
+        total, since = 0.0, (self.start if self.initial["rail", rail] else None)
         for e in self.edges:
             if e.kind == "rail" and e.name == rail:
                 if e.on and since is None:

@@ -1,0 +1,233 @@
+"""Lockout waits: never shorter than the unit needs, and what was served is what the ledger keeps.
+
+How long a wait really lasted is read off the pins (how long the rails it
+needs were on) and checked against the profile and the ledger's lockout rows.
+A wait that ended early means the next code is entered into a unit that is
+still locked out - a wasted attempt at best.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+from rig.clock import VirtualClock
+from rig.profiles import load_profiles
+from rig.report import read_events
+
+from .safety_support import SimBench
+
+
+def _lockouts(b):
+    led = b.ledger()
+    try:
+        return led.lockouts(b.SERIAL)
+    finally:
+        led.close()
+
+
+def _wait_started(log) -> float:
+    return next(e["t"] for e in read_events(log) if e["kind"] == "wait")
+
+
+def _served_lockout(b, r):
+    """Seconds the lockout's rails were all on during the run, from the pins."""
+    p = load_profiles()[b.profile]
+    return min(b.tape.on_time(rail) for rail in p.lockout.rails)
+
+
+# -- lockouts that grow ------------------------------------------------------------
+def test_the_nth_lockout_wait_follows_the_profile():
+    profiles = load_profiles()
+    renault, opel = profiles["renault"], profiles["vauxhall-opel"]
+    assert [renault.lockout_wait(n) for n in (1, 2, 3, 4)] == [300, 600, 1200, 2400]
+    assert [opel.lockout_wait(n) for n in (1, 2, 3)] == [10, 30, 600]
+    assert opel.lockout_wait(9) == opel.lockout_wait(12) == 38400  # after the list the last one repeats
+    assert profiles["ford"].lockout_wait(5) == 1800
+
+
+def _after_one_lockout(tmp_path, **unit):
+    """A renault unit that has sat out its first 5-minute lockout, by the ledger and by itself."""
+    b = SimBench(tmp_path, "renault", "1234")
+    b.edit_unit(**{"lockouts": 1, **unit})
+    led = b.ledger()
+    try:
+        led.upsert_unit(b.SERIAL, "renault")
+        led.resolve_attempt(led.begin_attempt(b.SERIAL, None), "rejected")
+        led.end_lockout(led.start_lockout(b.SERIAL, 300, None))
+    finally:
+        led.close()
+    return b
+
+
+def test_a_wrong_code_after_a_lockout_opens_the_second_longer_wait_and_it_is_sat_out_whole(tmp_path):
+    b = _after_one_lockout(tmp_path)
+    refused = b.run("enter-code", "4321")
+    assert refused.outcome == "refused" and "10:00 powered wait" in refused.message, refused.message
+    r = b.run("enter-code", "4321", allow_lockout=True)
+    assert r.outcome == "failed", r.message
+    assert "a wrong code starts a 10:00 lockout" in b.screen.text().lower()
+    assert [lk["wait"] for lk in _lockouts(b)] == [300, 600]
+    assert b.unit.lockout_left == 600  # the unit's own second wait
+    waited = b.run("lockout-wait")
+    assert waited.outcome == "passed", waited.message
+    assert _served_lockout(b, waited) >= 600
+    second = _lockouts(b)[1]
+    assert second["ended"] is not None and 600 <= second["powered"] <= 602
+
+
+def test_a_second_lockout_the_ledger_did_not_know_of_is_waited_out_whole(tmp_path):
+    b = _after_one_lockout(tmp_path, lockouts=2, wrong_in_window=1, lockout_left=600.0)
+    r = b.run("lockout-wait")
+    assert r.outcome == "passed", r.message
+    assert [lk["wait"] for lk in _lockouts(b)] == [300, 600]
+    assert _served_lockout(b, r) >= 600
+    assert b.unit.lockout_left is None
+
+
+# -- a wait that restarts after power loss -------------------------------------------
+def test_a_wait_that_restarts_after_power_loss_does_not_resume_old_progress(tmp_path):
+    # Ford's timer starts over when it loses power; the ledger remembers 1000 s from an earlier run.
+    b = SimBench(tmp_path, "ford", "2580", state="lockout")
+    led = b.ledger()
+    try:
+        led.upsert_unit(b.SERIAL, "ford")
+        led.add_powered(led.start_lockout(b.SERIAL, 1800, None), 1000)
+    finally:
+        led.close()
+    r = b.run("lockout-wait")
+    assert r.outcome == "passed", r.message
+    served = _served_lockout(b, r)
+    assert 1800 <= served <= 1815
+    assert "starts over after a power loss" in b.screen.text()
+    (lk,) = _lockouts(b)
+    assert lk["ended"] is not None and 1800 <= lk["powered"] <= 1802  # what was served, not 1000 + it
+
+
+# -- powered-time checkpoints ----------------------------------------------------------
+_STOP_AT_TIME = r"""
+import os, signal, sys
+import rig.clock as clock
+
+STOP = float(os.environ["STOP_AT_T"])
+_now = clock.VirtualClock.now
+_fired = []
+
+def now(self):
+    t = _now(self)
+    if t >= STOP and not _fired:
+        _fired.append(t)
+        os.kill(os.getpid(), signal.SIGSTOP)  # mid-wait: the parent kills us here
+    return t
+
+clock.VirtualClock.now = now
+from rig.cli import main
+sys.exit(main())
+"""
+
+
+def test_sigkill_mid_wait_loses_at_most_a_minute_of_served_time(tmp_path):
+    from rig.sim.backend import reset_unit
+
+    reset_unit(tmp_path / "unit.json", "becker-mercedes", "1234", state="lockout", attempts=3)
+    env = dict(os.environ, RIG_SIM_STATE=str(tmp_path / "unit.json"), RIG_LEDGER=str(tmp_path / "l.sqlite"),
+               RIG_LOG_DIR=str(tmp_path / "runs"), STOP_AT_T="1000", XDG_DATA_HOME=str(tmp_path / "data"))
+    child = subprocess.Popen([sys.executable, "-c", _STOP_AT_TIME, "--backend", "sim", "run", "lockout-wait",
+                              "--profile", "becker-mercedes", "--unit", "U1"], env=env,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and child.poll() is None:
+            with open(f"/proc/{child.pid}/stat") as fh:
+                if fh.read().rsplit(") ", 1)[1].startswith("T"):
+                    break
+            time.sleep(0.02)
+        assert child.poll() is None, "the child ended before the wait reached 1000 s"
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=10)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait(timeout=10)
+    served = 1000 - _wait_started(next((tmp_path / "runs").glob("*.jsonl")))
+    from rig.ledger import Ledger
+
+    led = Ledger(tmp_path / "l.sqlite")
+    try:
+        (lk,) = led.lockouts("U1")
+    finally:
+        led.close()
+    assert lk["ended"] is None
+    assert served - 61 <= lk["powered"] <= served + 1, (lk["powered"], served)
+
+
+class _CtrlCAt(VirtualClock):
+    """A virtual clock at which the technician presses Ctrl-C once, at time ``at``."""
+
+    def __init__(self, at: float):
+        super().__init__()
+        self.at, self.fired = at, False
+
+    def now(self) -> float:
+        t = super().now()
+        if t >= self.at and not self.fired:
+            self.fired = True
+            raise KeyboardInterrupt
+        return t
+
+
+def test_ctrl_c_mid_wait_keeps_every_second_served_and_the_next_run_serves_only_the_rest(tmp_path):
+    b = SimBench(tmp_path, "becker-mercedes", "1234", state="lockout", attempts=3)
+    first = b.run("lockout-wait", clock=_CtrlCAt(1230.5))  # between two periodic saves
+    assert first.outcome == "interrupted", first.message
+    served = 1230.5 - _wait_started(first.log)  # every rail the wait needs was on from its start
+    (lk,) = _lockouts(b)
+    assert served - 1.5 <= lk["powered"] <= served + 0.5, (lk["powered"], served)
+    second = b.run("lockout-wait")
+    assert second.outcome == "passed", second.message
+    assert 3600 - lk["powered"] - 2 <= _served_lockout(b, second) <= 3600 - lk["powered"] + 15
+    (lk,) = _lockouts(b)
+    assert lk["ended"] is not None and 3599 <= lk["powered"] <= 3602
+
+
+# -- wait end conditions ------------------------------------------------------------------
+def _procedure(tmp_path, name, wait_until):
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(textwrap.dedent(f"""\
+        name: {name}
+        needs: [profile]
+        steps:
+          - power: {{battery: on, acc: on}}
+          - name: soak
+            wait_until: {wait_until}
+        """))
+    return str(path)
+
+
+def test_a_wait_ends_when_its_condition_is_met_not_at_its_maximum(tmp_path):
+    b = SimBench(tmp_path, "ford", "2580", state="lockout")  # shows WAIT for 30 min, then its ready display
+    proc = _procedure(tmp_path, "soak-until-ready",
+                      "{label: soak, rails: [battery, acc], max: 2h, until: {display: ready}}")
+    r = b.run(proc)
+    assert r.outcome == "passed", r.message
+    assert 1800 <= b.tape.on_time("acc") <= 1815
+    measured = next(e for e in read_events(r.log) if e["kind"] == "measurement")
+    assert measured["ended"] == "condition"
+
+
+@pytest.mark.parametrize("on_max, outcome", [("failed", "failed"), ("passed", "passed")])
+def test_a_wait_that_reaches_its_maximum_ends_as_on_max_says(tmp_path, on_max, outcome):
+    b = SimBench(tmp_path, "vw-safe", "5173")
+    proc = _procedure(tmp_path, "soak-until-never",
+                      f"{{label: soak, rails: [acc], max: 1min, until: {{display: NEVER SHOWN}}, on_max: {on_max}}}")
+    r = b.run(proc)
+    assert r.outcome == outcome, r.message
+    if outcome == "failed":
+        assert "soak: nothing happened within 1:00 of powered time" in r.message
+    assert 60 <= b.tape.on_time("acc") <= 62
