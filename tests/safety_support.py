@@ -210,3 +210,35 @@ def write_profile(directory: Path, base_file: str, new_id: str, **attempts) -> P
     path = directory / f"{new_id}.md"
     path.write_text(front)
     return path
+
+
+def sigkill_when_stopped(argv: list[str], env: dict, timeout: float = 30) -> None:
+    """Run a child that freezes itself (SIGSTOP) at the moment under test; SIGKILL it there.
+
+    Fails the test if the child never stops; the child is gone when this returns,
+    whatever happened.
+    """
+    import os
+    import signal
+    import subprocess
+    import time
+
+    import pytest
+
+    child = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and child.poll() is None:
+            with open(f"/proc/{child.pid}/stat") as fh:
+                if fh.read().rsplit(") ", 1)[1].startswith("T"):
+                    os.kill(child.pid, signal.SIGKILL)
+                    child.wait(timeout=10)
+                    return
+            time.sleep(0.02)
+        pytest.fail(f"the child never reached the moment under test (exit {child.poll()}): "
+                    f"{child.stderr.read()[-2000:] if child.poll() is not None else 'still running'}")
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait(timeout=10)
+        child.stderr.close()

@@ -8,18 +8,15 @@ pressed at all?), and what the screen said.
 from __future__ import annotations
 
 import os
-import signal
 import sqlite3
-import subprocess
 import sys
-import time
 
 import pytest
 
 from rig.ledger import Ledger
 from rig.profiles import load_profiles
 
-from .safety_support import SimBench, committed_attempts, write_profile
+from .safety_support import SimBench, committed_attempts, sigkill_when_stopped, write_profile
 
 CONFIRM_EDGES = {  # profile -> (code, wrong code); the confirm press is read from the profile
     "ford": ("2580", "1111"),            # increment digits, preset5 confirms
@@ -79,18 +76,6 @@ sys.exit(main())
 """
 
 
-def _wait_stopped(child, timeout=30):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if child.poll() is not None:
-            return False
-        with open(f"/proc/{child.pid}/stat") as fh:
-            if fh.read().rsplit(") ", 1)[1].startswith("T"):
-                return True
-        time.sleep(0.02)
-    return False
-
-
 def test_sigkill_at_the_confirm_press_leaves_the_attempt_counted(tmp_path):
     from rig.sim.backend import reset_unit
     from rig.wiring import load_wiring
@@ -100,19 +85,8 @@ def test_sigkill_at_the_confirm_press_leaves_the_attempt_counted(tmp_path):
     env = dict(os.environ, RIG_SIM_STATE=str(tmp_path / "unit.json"), RIG_LEDGER=str(tmp_path / "l.sqlite"),
                RIG_LOG_DIR=str(tmp_path / "runs"), RIG_CODE="2580", STOP_AT_GPIO=str(gpio),
                XDG_DATA_HOME=str(tmp_path / "data"))
-    child = subprocess.Popen([sys.executable, "-c", _STOP_AT_PIN, "--backend", "sim", "run", "enter-code",
-                              "--profile", "ford", "--unit", "U1"], env=env, stdout=subprocess.DEVNULL,
-                             stderr=subprocess.PIPE)
-    try:
-        stopped = _wait_stopped(child)
-        assert stopped, f"the child never pressed the confirm key: {child.stderr.read() if child.poll() else ''}"
-        child.send_signal(signal.SIGKILL)
-        child.wait(timeout=10)
-    finally:
-        if child.poll() is None:
-            child.kill()
-            child.wait(timeout=10)
-        child.stderr.close()
+    sigkill_when_stopped([sys.executable, "-c", _STOP_AT_PIN, "--backend", "sim", "run", "enter-code",
+                          "--profile", "ford", "--unit", "U1"], env)
     db = sqlite3.connect(tmp_path / "l.sqlite")
     try:
         assert db.execute("SELECT outcome FROM attempts").fetchall() == [("pending",)]

@@ -9,11 +9,8 @@ still locked out - a wasted attempt at best.
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
 import sys
 import textwrap
-import time
 
 import pytest
 
@@ -21,7 +18,7 @@ from rig.clock import VirtualClock
 from rig.profiles import load_profiles
 from rig.report import read_events
 
-from .safety_support import SimBench
+from .safety_support import SimBench, sigkill_when_stopped
 
 
 def _lockouts(b):
@@ -138,23 +135,8 @@ def test_sigkill_mid_wait_loses_at_most_a_minute_of_served_time(tmp_path):
     reset_unit(tmp_path / "unit.json", "becker-mercedes", "1234", state="lockout", attempts=3)
     env = dict(os.environ, RIG_SIM_STATE=str(tmp_path / "unit.json"), RIG_LEDGER=str(tmp_path / "l.sqlite"),
                RIG_LOG_DIR=str(tmp_path / "runs"), STOP_AT_T="1000", XDG_DATA_HOME=str(tmp_path / "data"))
-    child = subprocess.Popen([sys.executable, "-c", _STOP_AT_TIME, "--backend", "sim", "run", "lockout-wait",
-                              "--profile", "becker-mercedes", "--unit", "U1"], env=env,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and child.poll() is None:
-            with open(f"/proc/{child.pid}/stat") as fh:
-                if fh.read().rsplit(") ", 1)[1].startswith("T"):
-                    break
-            time.sleep(0.02)
-        assert child.poll() is None, "the child ended before the wait reached 1000 s"
-        child.send_signal(signal.SIGKILL)
-        child.wait(timeout=10)
-    finally:
-        if child.poll() is None:
-            child.kill()
-            child.wait(timeout=10)
+    sigkill_when_stopped([sys.executable, "-c", _STOP_AT_TIME, "--backend", "sim", "run", "lockout-wait",
+                          "--profile", "becker-mercedes", "--unit", "U1"], env)
     served = 1000 - _wait_started(next((tmp_path / "runs").glob("*.jsonl")))
     from rig.ledger import Ledger
 
