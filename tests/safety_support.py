@@ -145,11 +145,13 @@ class SimBench:
         self.backend = None
         reset_unit(self.state, profile, code, **reset)
 
-    def run(self, procedure, code=None, on_edge=None, clock=None, **kw):
+    def run(self, procedure, code=None, on_edge=None, clock=None, sim_profiles=None, **kw):
+        """``sim_profiles``: what the simulated unit really does, when it differs from the rig's profiles."""
         self.screen = Lines()
 
         def make_backend(w):
-            self.backend = sim_backend(w, self.state, clock=clock) if clock is not None else sim_backend(w, self.state)
+            extra = {k: v for k, v in (("clock", clock), ("profiles", sim_profiles)) if v is not None}
+            self.backend = sim_backend(w, self.state, **extra)
             self.tape = PinTape(self.backend, w, on_edge)
             return self.backend
 
@@ -192,22 +194,23 @@ class SimBench:
         return committed_attempts(self.ledger_path, self.SERIAL)
 
 
-def write_profile(directory: Path, base_file: str, new_id: str, **attempts) -> Path:
-    """A test profile: the first profile of a shipped firmware note under a new id, with
-    other ``attempts:`` values (``before_lockout=5, permanent_after=3``). Point
-    ``RIG_PROFILES`` at ``directory`` to use it.
+def write_profile(directory: Path, base_file: str, new_id: str | None, **fields) -> Path:
+    """A test profile: the first profile of a shipped firmware note, under a new id (None: the
+    same id), with other values for fields written one to a line (``before_lockout=5``,
+    ``wrong='"E-01"'``). Point ``RIG_PROFILES`` at ``directory``, or load the file itself.
     """
     import re
 
     text = (Path(__file__).resolve().parent.parent / "firmware_notes" / base_file).read_text()
     front = text.split("\n---\n")[0] + "\n---\n\n# Test profile\n"
-    front = re.sub(r"^family: .*$", f"family: {new_id}", front, count=1, flags=re.M)
-    front = re.sub(r"^  - id: .*$", f"  - id: {new_id}", front, count=1, flags=re.M)
-    for field, value in attempts.items():
-        front, n = re.subn(rf"^(      {field}): .*$", rf"\g<1>: {value}", front, count=1, flags=re.M)
+    if new_id:
+        front = re.sub(r"^family: .*$", f"family: {new_id}", front, count=1, flags=re.M)
+        front = re.sub(r"^  - id: .*$", f"  - id: {new_id}", front, count=1, flags=re.M)
+    for field, value in fields.items():
+        front, n = re.subn(rf"^(      {field}): .*$", lambda m: f"{m.group(1)}: {value}", front, count=1, flags=re.M)
         assert n == 1, field
     directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"{new_id}.md"
+    path = directory / f"{new_id or Path(base_file).stem}.md"
     path.write_text(front)
     return path
 
