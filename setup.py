@@ -51,7 +51,7 @@ setup(
             "RPi.GPIO>=0.7.1; platform_machine=='armv7l' or platform_machine=='armv6l' or platform_machine=='aarch64'",
             "lgpio>=0.2.2.0; platform_machine=='aarch64'",
         ],
-        "test": ["pytest>=7.4"],
+        "test": ["pytest>=7.4", "hypothesis>=6.80"],  # hypothesis: property tests of every loader
     },
     entry_points={
         "console_scripts": ["rig=rig.cli:main"],

@@ -77,6 +77,16 @@ class Standing:
         return max(0.0, self.lockout["wait"] - self.lockout["powered"])
 
 
+def _unusable(path: str, exc: Exception):
+    from .errors import ConfigError, Problem
+
+    what = ("cannot open it" if isinstance(exc, sqlite3.OperationalError) and "unable to open" in str(exc)
+            else f"it is not a usable rig ledger ({exc})")
+    return ConfigError([Problem(path, None, f"{what}. It holds the attempts counted against your units, so "
+                                "the rig leaves it as it is: restore it from a backup, or move it aside to "
+                                "start a new ledger (--ledger FILE to use another)")])
+
+
 class Ledger:
     """One SQLite file; every write is its own committed transaction."""
 
@@ -84,11 +94,14 @@ class Ledger:
         if str(path) != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         self.path = str(path)
-        self.db = sqlite3.connect(self.path, isolation_level=None, timeout=10)
-        self.db.row_factory = sqlite3.Row
-        self.db.execute("PRAGMA journal_mode=WAL" if self.path != ":memory:" else "PRAGMA journal_mode=MEMORY")
-        self.db.execute("PRAGMA synchronous=FULL")  # an attempt must survive a power cut right after it
-        self.db.executescript(SCHEMA)
+        try:
+            self.db = sqlite3.connect(self.path, isolation_level=None, timeout=10)
+            self.db.row_factory = sqlite3.Row
+            self.db.execute("PRAGMA journal_mode=WAL" if self.path != ":memory:" else "PRAGMA journal_mode=MEMORY")
+            self.db.execute("PRAGMA synchronous=FULL")  # an attempt must survive a power cut right after it
+            self.db.executescript(SCHEMA)
+        except sqlite3.DatabaseError as exc:  # not SQLite, corrupt, a directory, unreadable: never overwritten
+            raise _unusable(self.path, exc) from None
 
     def close(self) -> None:
         self.db.close()

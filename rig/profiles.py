@@ -25,7 +25,8 @@ from pathlib import Path
 from .durations import parse_duration
 from .errors import ConfigError, Problem
 from .templates import KNOWN, placeholders, render, to_regex
-from .yamlfile import LineDict, load_text
+from .stepcheck import shown
+from .yamlfile import LineDict, load_text, not_utf8
 
 CONFIDENCE = ("sourced", "single-report", "assumed")
 DISPLAYS_REQUIRED = ("locked", "entry", "wrong", "lockout", "unlocked")
@@ -49,6 +50,8 @@ OPTIONAL_FIELDS = {("digits", "start"), ("confirm", "until"), ("attempts", "perm
                    ("entry", "opens_after"), ("attempts", "counter_shown"),
                    ("serial", "keys"), ("serial", "at_power_on"), ("serial", "hold"), ("serial", "label")}
 TOP = {"id", "name", "models", "years", "confidence", "extends", "display", "display_pattern"} | set(SCHEMA)
+MAX_COUNT = 1000   # attempts: no unit allows more; a bigger number is a typo
+MAX_DIGITS = 12    # the longest code of any family is 5 digits; 12 leaves room, 10**9 would hang entry
 ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 
 
@@ -180,6 +183,12 @@ def _load(files: list[Path]) -> dict[str, Profile]:
             data = load_text(text, str(f), first_line=first)
         except ConfigError as exc:
             problems += exc.problems
+            continue
+        except UnicodeDecodeError as exc:  # a note saved as Latin-1 in $RIG_PROFILES
+            problems.append(not_utf8(f, exc))
+            continue
+        except OSError as exc:
+            problems.append(Problem(str(f), None, f"cannot read: {exc.strerror}"))
             continue
         if not isinstance(data, dict) or not isinstance(data.get("profiles"), list):
             problems.append(Problem(str(f), 2, "front matter needs family:, title: and a profiles: list"))
@@ -327,7 +336,7 @@ def _build(node, src, family, title, problems) -> Profile | None:
 
 def _check(value, kind, path, line, err, prof):
     def bad(what):
-        err(line, f"{path}: {value!r} is not {what}")
+        err(line, f"{path}: {shown(value)} is not {what}")
         return None
 
     if kind == "duration?" and value is None:
@@ -341,7 +350,12 @@ def _check(value, kind, path, line, err, prof):
     if kind in ("int", "int?"):
         if value is None and kind == "int?":
             return None
-        return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else bad("a whole number")
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            return bad("a whole number")
+        high = MAX_DIGITS if path == "digits.count" else MAX_COUNT
+        if not (1 if path == "digits.count" else 0) <= value <= high:
+            return bad(f"in range (at most {high})")
+        return value
     if kind == "bool":
         return value if isinstance(value, bool) else bad("true or false")
     if kind in ("str", "str?"):

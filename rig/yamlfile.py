@@ -107,6 +107,7 @@ def load_text(text: str, filename: str, first_line: int = 1, fast: bool = True):
     (the front matter of a Markdown note starts on line 2). ``fast=False``
     forces the pure-Python parser (the tests compare the two).
     """
+    data, overflow = None, False
     try:
         data = _parse(text, fast)
     except yaml.MarkedYAMLError as exc:
@@ -114,19 +115,67 @@ def load_text(text: str, filename: str, first_line: int = 1, fast: bool = True):
         line = (mark.line + first_line) if mark else None
         what = exc.problem or str(exc)
         raise ConfigError([Problem(filename, line, f"not valid YAML: {what}")]) from None
+    except yaml.reader.ReaderError as exc:  # a control character: say where, not "position 8"
+        line = text[:exc.position].count("\n") + first_line
+        raise ConfigError([Problem(filename, line, f"not valid YAML: control character U+{exc.character:04X} is not allowed "
+                                   "in a YAML file (write it as \\x.. inside double quotes)")]) from None
     except yaml.YAMLError as exc:
         raise ConfigError([Problem(filename, None, f"not valid YAML: {exc}")]) from None
+    except RecursionError:
+        overflow = True
+    if overflow or _too_deep(data):
+        raise ConfigError([Problem(filename, _deep_line(text, first_line),
+                                   f"nested more than {MAX_DEPTH} levels deep")]) from None
     if first_line != 1:
         _shift(data, first_line - 1)
     return data
+
+
+MAX_DEPTH = 40  # no pin map, profile or procedure needs more; ~1,000 levels overflow Python's stack
+
+
+def _too_deep(data) -> bool:
+    stack = [(data, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, (dict, list)):
+            if depth > MAX_DEPTH:
+                return True
+            stack += [(v, depth + 1) for v in (node.values() if isinstance(node, dict) else node)]
+    return False
+
+
+def _deep_line(text: str, first_line: int) -> int | None:
+    """The line where the nesting passes MAX_DEPTH: brackets counted first (PyYAML's scanner is
+    quadratic in flow depth), then the event parser, which keeps a stack rather than recursing."""
+    depth = 0
+    for number, line in enumerate(text.splitlines()):
+        for ch in line:
+            depth += (ch in "[{") - (ch in "]}")
+            if depth > MAX_DEPTH:
+                return number + first_line
+    depth = 0
+    try:
+        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+            if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    return event.start_mark.line + first_line
+            elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+                depth -= 1
+    except yaml.YAMLError:
+        pass
+    return None
 
 
 def _parse(text: str, fast: bool):
     if fast and _CLoader is not None:
         try:
             return yaml.load(text, Loader=_CLoader)
-        except yaml.YAMLError:
-            pass  # libyaml words its errors (and places some) differently: let the Python parser say it
+        except yaml.YAMLError as exc:
+            if "maximum nesting depth" in str(exc):
+                raise RecursionError from None  # libyaml's own limit; the Python parser takes seconds to hit Python's
+            # libyaml words its errors (and places some) differently: let the Python parser say it
     return yaml.load(text, Loader=_Loader)
 
 
@@ -150,9 +199,16 @@ def load_file(path: str | Path):
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError([Problem(str(path), None, f"cannot read: {exc.strerror}")]) from None
-    except UnicodeDecodeError:
-        raise ConfigError([Problem(str(path), None, "not a text file (not UTF-8)")]) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError([not_utf8(path, exc)]) from None
     return load_text(text, str(path))
+
+
+def not_utf8(path, exc: UnicodeDecodeError) -> Problem:
+    """Where a file stops being UTF-8 text, as file:line (a Latin-1 'ä' from an old editor, a binary)."""
+    line = exc.object[:exc.start].count(b"\n") + 1
+    return Problem(str(path), line, f"not UTF-8 text (byte 0x{exc.object[exc.start]:02x}); "
+                   "save the file as UTF-8")
 
 
 def line_of(node, key=None) -> int | None:

@@ -135,7 +135,7 @@ def runs_list(app, serial):
 
 
 @runs.command("show")
-@click.argument("run_id", type=int)
+@click.argument("run_id", type=click.IntRange(1, 2**63 - 1))  # SQLite's largest id; more overflows
 @click.pass_obj
 def runs_show(app, run_id):
     """One run: outcome, message and where its event log is.

@@ -32,9 +32,11 @@ def read_code(code_file: str | None) -> Code:
     """From --code-file, RIG_CODE, or a hidden prompt; never from the command line."""
     if code_file:
         try:
-            text = Path(code_file).read_text().strip()
+            text = Path(code_file).read_text(encoding="utf-8").strip()
         except OSError as exc:
             raise ConfigError(f"--code-file {code_file}: {exc.strerror}") from None
+        except UnicodeDecodeError:  # say nothing of the bytes: they may be the code
+            raise ConfigError(f"--code-file {code_file}: not UTF-8 text; write the code as plain digits") from None
         return Code(text)
     if os.environ.get("RIG_CODE"):
         return Code(os.environ["RIG_CODE"])
