@@ -81,3 +81,23 @@ def run_rig(tmp_path):
                               text=True, env=full_env, timeout=timeout, cwd=tmp_path)
 
     return run
+
+
+@pytest.fixture
+def rig_main(monkeypatch, tmp_path, capsys):
+    """Run ``rig --backend mock ARGS`` in this process (virtual clock, a temporary ledger);
+    returns (exit code, stdout, stderr). Faster than a child process per case."""
+    from rig.cli import main
+
+    monkeypatch.setenv("RIG_CLOCK", "virtual")
+    monkeypatch.setenv("RIG_LEDGER", str(tmp_path / "ledger.sqlite"))
+    monkeypatch.setenv("RIG_LOG_DIR", str(tmp_path / "runs"))
+    monkeypatch.setenv("COLUMNS", "80")
+
+    def run(*args):
+        capsys.readouterr()
+        code = main(["--backend", "mock", *args])
+        got = capsys.readouterr()
+        return code, got.out, got.err
+
+    return run

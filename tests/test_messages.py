@@ -11,26 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from rig.cli import main
-
 REPO = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
-def rig(monkeypatch, tmp_path, capsys):
-    """Run ``rig ARGS`` in this process; returns (exit code, stdout, stderr)."""
-    monkeypatch.setenv("RIG_CLOCK", "virtual")
-    monkeypatch.setenv("RIG_LEDGER", str(tmp_path / "ledger.sqlite"))
-    monkeypatch.setenv("RIG_LOG_DIR", str(tmp_path / "runs"))
-    monkeypatch.setenv("COLUMNS", "80")
-
-    def run(*args):
-        capsys.readouterr()
-        code = main(["--backend", "mock", *args])
-        got = capsys.readouterr()
-        return code, got.out, got.err
-
-    return run
+def rig(rig_main):
+    return rig_main
 
 
 def _plain_cli_error(text: str) -> None:
