@@ -51,7 +51,11 @@ setup(
             "RPi.GPIO>=0.7.1; platform_machine=='armv7l' or platform_machine=='armv6l' or platform_machine=='aarch64'",
             "lgpio>=0.2.2.0; platform_machine=='aarch64'",
         ],
-        "test": ["pytest>=7.4", "hypothesis>=6.80"],  # hypothesis: property tests of every loader
+        # rig serve: the bench server and its page (in the Pi install line; the base install stays light)
+        "serve": ["starlette>=0.40", "uvicorn>=0.30"],
+        # hypothesis: property tests of every loader; httpx and playwright: the server's HTTP and browser tests
+        "test": ["pytest>=7.4", "hypothesis>=6.80", "starlette>=0.40", "uvicorn>=0.30", "httpx>=0.27",
+                 "playwright>=1.40"],
     },
     entry_points={
         "console_scripts": ["rig=rig.cli:main"],

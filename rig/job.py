@@ -44,6 +44,7 @@ class Job:
     junit: str | None = None
     make_ui: Callable | None = None  # (bench, redact) -> ui
     events_path: str | None = None   # an extra copy of the event log (rig --events FILE)
+    bench: object = None             # a bench a server holds open (rig serve): lent to the run, kept open
 
 
 @dataclass
@@ -95,7 +96,7 @@ def run_job(job: Job, proc: Procedure | None = None, profile=None) -> JobResult:
     redactor = Redactor(job.code, profile.pattern("entry") if profile is not None else None)
     # The backend first: a bench that cannot open (no GPIO, busy, no simulated unit) is a
     # configuration error, not a run, and leaves no trace in the ledger.
-    backend = job.make_backend(job.wiring)
+    backend = job.bench.backend if job.bench is not None else job.make_backend(job.wiring)
     try:
         ledger = Ledger(job.ledger_path)
         if job.serial:
@@ -105,7 +106,8 @@ def run_job(job: Job, proc: Procedure | None = None, profile=None) -> JobResult:
         ledger.db.execute("UPDATE runs SET log=? WHERE id=?", (str(log_path), run_id))
         log = EventLog(log_path, redact=redactor.record)
     except BaseException:
-        backend.close()
+        if job.bench is None:
+            backend.close()
         raise
     ui = None
     outcome, message = "failed", ""
@@ -119,7 +121,8 @@ def run_job(job: Job, proc: Procedure | None = None, profile=None) -> JobResult:
         events.emit("run", proc.name, new="started", run=run_id, profile=profile.id if profile else None,
                     unit=job.serial, backend=backend.name)
         try:
-            with Bench(job.wiring, backend, events=events) as bench:
+            held = job.bench.lend(events) if job.bench is not None else None
+            with held or Bench(job.wiring, backend, events=events) as bench:
                 if profile is not None and profile.display_pattern and hasattr(bench.display, "pattern"):
                     import re  # the unit's own debug UART instead of a tap board: pick the display out
 
@@ -135,7 +138,7 @@ def run_job(job: Job, proc: Procedure | None = None, profile=None) -> JobResult:
                                  job.allow_lockout, job.allow_permanent)
                 outcome, message = Runner(ctx).run(proc, job.params)
         except KeyboardInterrupt as exc:
-            kind = "SIGTERM" if type(exc).__name__ == "Terminated" else "Ctrl-C"
+            kind = getattr(exc, "by", None) or ("SIGTERM" if type(exc).__name__ == "Terminated" else "Ctrl-C")
             outcome = "interrupted"
             message = (f"interrupted by {kind}; keys released, rails safe. Resume with the same command"
                        + ("; the lockout wait continues from the ledger" if proc.name in ("lockout-wait", "unlock")
@@ -145,7 +148,7 @@ def run_job(job: Job, proc: Procedure | None = None, profile=None) -> JobResult:
     finally:
         if ui is not None:
             ui.close()
-        if backend is not None:
+        if backend is not None and job.bench is None:
             backend.close()
         log.close()
         ledger.end_run(run_id, outcome, message)

@@ -25,6 +25,7 @@ def _hermetic(monkeypatch, tmp_path):
         if name.startswith("RIG_") or name == "GPIOZERO_PIN_FACTORY":
             monkeypatch.delenv(name)
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path / "xdg-run"))  # no test talks to a real `rig serve`
 
 
 @pytest.fixture

@@ -29,10 +29,13 @@ COMMANDS = {
     "procedures": ("procedure_cmds", "Procedures `rig run` can run: the built-ins, or your own YAML file."),
     "profiles": ("profile_cmds", "Head-unit profiles (from firmware_notes/): what each family shows and needs."),
     "run": ("run_cmds", "Run a procedure on the bench."),
+    "report": ("serve_cmds", "Write a run's page as one self-contained HTML file (for a ticket or a CI artifact)."),
     "runs": ("ledger_cmds", "Runs in the ledger."),
+    "serve": ("serve_cmds", "Hold the bench and serve its page: live state, runs, units."),
     "shell": ("bench_cmds", "One bench session across many commands."),
     "sim": ("sim_cmds", "The simulated head unit used by --backend sim (demo, CI, procedure development)."),
     "status": ("bench_cmds", "Show rails, keys, senses and the display."),
+    "stop": ("serve_cmds", "Stop the job the rig server is running (keys up, rails safe, recorded as interrupted)."),
     "units": ("ledger_cmds", "Units in the ledger: history, attempts left, lockouts."),
     "wiring": ("wiring_cmds", "The pin map: which GPIO drives which rail, key and sense."),
 }
@@ -82,10 +85,13 @@ err = _Err()
               help="SQLite ledger of units, runs and code attempts (default: ~/.local/share/rig/ledger.sqlite).")
 @click.option("--events", type=click.Path(dir_okay=False), envvar="RIG_EVENTS", show_envvar=True,
               help="Also write every bench event (edges, display lines) to this JSON-lines file.")
+@click.option("--server", "server", metavar="URL", envvar="RIG_SERVER", show_envvar=True,
+              help="Go through the rig server at URL (default: the one `rig serve` runs on this machine, if any; "
+                   "off: never).")
 @click.option("-v", "--verbose", is_flag=True, help="Log every step to stderr.")
 @click.version_option(package_name="rig")
 @click.pass_context
-def cli(ctx, backend, wiring, sim_state, ledger, events, verbose):
+def cli(ctx, backend, wiring, sim_state, ledger, events, server, verbose):
     """Bench rig for removed car-stereo head units.
 
     The Pi switches the unit's power rails through relays and presses its
@@ -107,7 +113,7 @@ def cli(ctx, backend, wiring, sim_state, ledger, events, verbose):
     from .app import App
 
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(message)s")
-    ctx.obj = App(backend, wiring, sim_state, ledger, events)
+    ctx.obj = App(backend, wiring, sim_state, ledger, events, server)
 
 
 def main(argv=None) -> int:

@@ -17,8 +17,9 @@ class App:
     """Global options, resolved once per invocation."""
 
     def __init__(self, backend: str, wiring: str | None, sim_state: str | None, ledger: str | None,
-                 events: str | None = None):
+                 events: str | None = None, server: str | None = None):
         self.backend_name = backend
+        self.server_url = server  # rig --server URL / RIG_SERVER; "off" never talks to one
         self.events_path = events
         self.wiring_path = wiring
         self.sim_state = sim_state
@@ -63,6 +64,12 @@ class App:
             return Path(self.sim_state)
         return data_dir() / "sim-unit.json"
 
+    def server(self):
+        """The rig server holding this bench (rig serve), or None: then commands open the bench."""
+        from ..serve.client import find_server
+
+        return find_server(self.server_url)
+
     @contextmanager
     def bench(self):
         """Open the bench for one command; it is released safely however the command ends."""
@@ -71,6 +78,16 @@ class App:
         from ..report import EventLog
 
         wiring = self.wiring()
+        client = self.server()
+        if client is not None:  # a server holds the pins: go through it instead of being refused
+            from ..serve.remote import RemoteBench
+
+            remote = RemoteBench(client, wiring)
+            try:
+                yield remote
+            finally:
+                remote.release()
+            return
         backend = self.make_backend(wiring)
         events = EventBus(backend.clock)
         log = EventLog(self.events_path) if self.events_path else None

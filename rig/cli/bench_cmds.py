@@ -51,6 +51,11 @@ def status(app):
     Example:
       rig --backend sim status
     """
+    client = app.server()
+    if client is not None:  # a rig server holds the bench: its live state, and the job it runs
+        from .serve_cmds import remote_status
+
+        return remote_status(client)
     with app.bench() as bench:
         bench.clock.sleep(0.5)  # let a freshly powered unit settle before reading it
         show_status(bench.snapshot())

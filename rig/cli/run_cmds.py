@@ -81,8 +81,10 @@ def _pairs(values, what):
 @click.option("--allow-permanent-lock", "allow_permanent", is_flag=True,
               help="Allow the attempt that would lock the unit for good if wrong.")
 @click.option("--junit", type=click.Path(dir_okay=False), help="Also write JUnit XML here (for CI).")
+@click.option("--queue", is_flag=True, help="With a rig server busy on another job: wait in its queue.")
 @click.pass_obj
-def run(app, procedure, profile_id, serial, sets, answers, yes, code_file, allow_lockout, allow_permanent, junit):
+def run(app, procedure, profile_id, serial, sets, answers, yes, code_file, allow_lockout, allow_permanent, junit,
+        queue):
     """Run a procedure on the bench.
 
     PROCEDURE is a built-in name or a YAML file. Everything is checked first
@@ -113,7 +115,13 @@ def run(app, procedure, profile_id, serial, sets, answers, yes, code_file, allow
     check_answers(proc, job.answers)
     if needs_code(proc):
         job.code = read_code(code_file)
-    result = run_job(job, proc, profile)
+    client = app.server()
+    if client is not None:  # a rig server holds the bench: the same job, run there
+        from .serve_cmds import remote_run
+
+        result = remote_run(client, job, queue)
+    else:
+        result = run_job(job, proc, profile)
     colour = {"passed": "green", "failed": "red", "error": "red", "refused": "yellow", "interrupted": "yellow"}[result.outcome]
     err.print(f"[bold {colour}]{result.outcome.upper()}[/]: {result.message}", markup=True)
     err.print(f"log: {result.log}\ntimeline: {Path(result.log).with_suffix('.svg')}")

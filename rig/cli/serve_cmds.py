@@ -1,0 +1,259 @@
+"""rig serve (the bench server), rig stop, rig report; and rig status/run through a server."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from ..errors import ConfigError
+from . import cli
+from .render import err, out, show_status
+
+
+def _config_dir() -> Path:
+    base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+    return Path(base) / "rig"
+
+
+def _tokens(path=None):
+    from ..serve.auth import Tokens
+
+    return Tokens(path or os.environ.get("RIG_TOKENS") or _config_dir() / "serve-tokens.json")
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # noqa: BLE001
+        return "operator"
+
+
+@cli.group(invoke_without_command=True)
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on. Anything but loopback exposes the bench: use a VPN or an SSH tunnel.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8470, show_default=True)
+@click.option("--speed", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="With --backend sim: simulated time runs this many times faster than the wall clock "
+                   "(60: an hour's lockout in a minute), so the page can be watched. Default: jumps, as in tests.")
+@click.option("--tokens", "tokens_path", type=click.Path(dir_okay=False), envvar="RIG_TOKENS", show_envvar=True,
+              help="The token file (0600; made at first start). Default: ~/.config/rig/serve-tokens.json.")
+@click.option("--access-log", is_flag=True, help="Log every HTTP request (paths only; no body is ever logged).")
+@click.pass_context
+def serve(ctx, host, port, speed, tokens_path, access_log):
+    """Hold the bench and serve its page: live state, runs, units.
+
+    The bench is opened once and held between jobs (rails safe), and jobs run
+    one at a time through the same code as `rig run`: same checks, ledger,
+    logs and refusals. While it runs, `rig status/run/press/power/shell` on
+    this machine go through it. SIGTERM stops the running job safely (keys
+    up, rails safe, recorded as interrupted), then releases the bench.
+
+    \b
+    Examples:
+      rig serve                                    the bench on this Pi, page on 127.0.0.1:8470
+      rig --backend sim serve --speed 60           a simulated unit whose hour passes in a minute
+      rig serve token new --role viewer --name tablet
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    app = ctx.obj
+    from ..serve.server import BenchServer, is_loopback
+    from ..serve.station import Station
+    from .run_cmds import ledger_path, log_dir
+
+    tokens = _tokens(tokens_path)
+    first = None
+    if not tokens.entries():
+        first = tokens.new("operator", _user())
+    if not is_loopback(host):
+        err.print(f"[yellow]warning: listening on {host}: anyone who can reach it can try to log in. "
+                  "Every action needs a token; prefer a VPN or `ssh -L 8470:127.0.0.1:8470`.[/]")
+    wiring = app.wiring()
+    make_backend = app.make_backend
+    if speed is not None:
+        if app.backend_name != "sim":
+            raise click.UsageError("--speed paces a simulated unit: use it with --backend sim")
+        from ..serve.pacing import PacedClock
+        from ..sim.backend import sim_backend  # the edge may import the simulator
+
+        def make_backend(w):
+            return sim_backend(w, state_path=app.sim_state_path(), clock=PacedClock(speed))
+
+    station = Station(wiring, make_backend, ledger_path(app), log_dir())
+    station.open()  # a busy bench or a missing simulated unit is refused here, before anything listens
+    try:
+        server = BenchServer(station, tokens, host, port, log_level="info" if access_log else "warning")
+    except OSError as exc:
+        station.close()
+        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    err.print(f"rig serve: the {station.bench.backend.name} bench is held; page at {server.url}/")
+    if first:
+        err.print(f"first start: operator token for {_user()} (shown once, kept hashed in {tokens.path}):\n  {first}")
+    err.print(f"log in (link works once, for 10 minutes): {server.login_link(_user())}")
+    server.run()
+    err.print(f"rig serve: stopped ({server.stopped_by or 'done'}); keys released, rails safe, bench released")
+
+
+@serve.group("token")
+def token():
+    """Tokens for the server's page and API."""
+
+
+@token.command("new")
+@click.option("--role", type=click.Choice(["viewer", "operator"]), required=True,
+              help="viewer: sees everything but codes. operator: also switches rails, presses keys, runs jobs.")
+@click.option("--name", default=None, help="Who or what it is for (goes into the event log). Default: the role.")
+@click.option("--tokens", "tokens_path", type=click.Path(dir_okay=False), envvar="RIG_TOKENS")
+def token_new(role, name, tokens_path):
+    """Make a token and print it once (only its hash is kept).
+
+    \b
+    Example:
+      rig serve token new --role viewer --name shop-tablet
+    """
+    tokens = _tokens(tokens_path)
+    secret = tokens.new(role, name or role)
+    err.print(f"{role} token for {name or role} (shown once; log in with it on the page, or send it as "
+              f"`Authorization: Bearer ...`, or RIG_TOKEN for `rig --server URL`):")
+    out.print(secret)
+
+
+@cli.command()
+@click.pass_obj
+def stop(app):
+    """Stop the job the rig server is running (keys up, rails safe, recorded as interrupted).
+
+    \b
+    Example:
+      rig stop
+    """
+    client = app.server()
+    if client is None:
+        raise ConfigError("no rig server is running here (rig serve); a job run by `rig run` stops with Ctrl-C")
+    r = client.post("/api/stop")
+    out.print(f"stopping {r.get('stopped')}" + (f" (run {r['run_id']})" if r.get("run_id") else "")
+              + ("; it was still queued" if r.get("queued") else ""))
+
+
+@cli.command()
+@click.argument("run_id", type=int)
+@click.option("-o", "--output", type=click.Path(dir_okay=False), required=True, help="The HTML file to write.")
+@click.pass_obj
+def report(app, run_id, output):
+    """Write a run's page as one self-contained HTML file (for a ticket or a CI artifact).
+
+    Summary, the timeline picture and the event log, with the CSS and SVG
+    inline: it opens anywhere, with no script and no network.
+
+    \b
+    Example:
+      rig report 12 -o run-12.html
+    """
+    from ..serve.report import write_report
+    from .run_cmds import ledger_path
+
+    path = write_report(ledger_path(app), run_id, output)
+    err.print(f"wrote {path}")
+
+
+# -- the CLI's commands through a server -------------------------------------
+def remote_status(client) -> None:
+    """``rig status`` while a server holds the bench: the live state and the running job."""
+    state = client.get("/api/state")
+    bench = state.get("bench") or {}
+    show_status({k: bench.get(k) for k in ("t", "rails", "keys", "senses", "display")})
+    job = state.get("job")
+    out.print(f"server: {client.url} ({bench.get('backend', '?')} bench)")
+    if job:
+        out.print(f"job: {job['procedure']}" + (f" on {job['unit']}" if job.get("unit") else "")
+                  + (f", run {job['run_id']}" if job.get("run_id") else "") + f", started by {job['operator']}")
+        out.print(f"step: {job.get('step') or '-'}")
+        p = job.get("progress")
+        if p:
+            left = max(0.0, p["total"] - p["served"])
+            out.print(f"{p['label']}: {_clock(p['served'])} served, {_clock(left)} left")
+        if job.get("question"):
+            out.print(f"waiting for an answer in the page: {job['question']['text']}")
+    else:
+        out.print("job: none (the bench is idle)")
+    for q in state.get("queue") or []:
+        out.print(f"queued: {q['procedure']} ({q['operator']})")
+
+
+def remote_run(client, job, queue: bool = False):
+    """``rig run`` through the server: the same checks there, and its progress followed here."""
+    from ..job import EXIT, JobResult
+
+    procedure = job.procedure
+    if Path(procedure).exists():
+        procedure = str(Path(procedure).resolve())
+    body = {"procedure": procedure, "profile": job.profile_id, "unit": job.serial, "params": job.params,
+            "answers": job.answers, "yes": job.yes, "allow_lockout": job.allow_lockout,
+            "allow_permanent": job.allow_permanent, "queue": queue}
+    if job.code is not None:
+        body["code"] = job.code.reveal()
+    events = client.stream()
+    next(events)  # connected, so nothing of this job is missed
+    ticket = client.post("/api/runs", body)
+    body.pop("code", None)
+    err.print(f"via the rig server at {client.url}" + ("; queued behind the running job" if ticket["queued"] else ""))
+    result, last_step, asked = None, None, set()
+    while result is None:
+        try:
+            for event, data in events:
+                if event == "result" and data.get("id") == ticket["id"]:
+                    result = data
+                    break
+                if event == "state":
+                    if (data.get("last") or {}).get("id") == ticket["id"]:
+                        result = data["last"]  # it ended while we were reconnecting
+                        break
+                    j = data.get("job") or {}
+                    if j.get("id") != ticket["id"]:
+                        continue
+                    if j.get("step") and j["step"] != last_step:
+                        last_step = j["step"]
+                        err.print(f"> {last_step}")
+                    q = j.get("question")
+                    if q and q["id"] not in asked:
+                        asked.add(q["id"])
+                        _answer(client, q)
+                elif event == "note":
+                    err.print(f"  {data['text']}")
+            else:
+                if result is None:
+                    raise ConfigError(f"the rig server at {client.url} went away before the job ended")
+        except KeyboardInterrupt:
+            err.print("stopping the job on the server (keys up, rails safe) ...")
+            client.post("/api/stop")
+            events = client.stream()
+    run_id = result.get("run_id") or 0
+    log = ""
+    if run_id:
+        log = client.get(f"/api/runs/{run_id}").get("log") or ""
+        if job.junit:
+            Path(job.junit).write_bytes(client.get(f"/api/runs/{run_id}/junit.xml"))
+    return JobResult(result["outcome"], result["message"], run_id, log, EXIT.get(result["outcome"], 1))
+
+
+def _answer(client, q: dict) -> None:
+    if not sys.stdin.isatty():
+        err.print(f"  the job asks: {q['text']} (answer it in the page)")
+        return
+    answer = input(q["text"] + (" [y/n] " if q["kind"] == "yesno" else " "))
+    try:
+        client.post("/api/answer", {"id": q["id"], "answer": answer})
+    except ConfigError as exc:
+        err.print(f"  {exc}")
+
+
+def _clock(seconds: float) -> str:
+    s = int(round(seconds))
+    h, rem = divmod(s, 3600)
+    m, sec = divmod(rem, 60)
+    return f"{h}:{m:02d}:{sec:02d}" if h else f"{m}:{sec:02d}"
+

@@ -1,0 +1,193 @@
+"""The ledger over HTTP: runs (with their records to download) and units (with notes to edit)."""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+from pathlib import Path
+
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from ..errors import ConfigError
+from ..ledger import Ledger
+from ..procedure import builtin_names
+from ..profiles import load_profiles
+from ..report import write_junit
+from .report import load_run, render_run
+
+
+def _ledger(station) -> Ledger:
+    return Ledger(station.ledger_path)
+
+
+def routes(station, endpoint, body, Refused) -> list[Route]:
+    def run_id(request) -> int:
+        try:
+            return int(request.path_params["run"])
+        except ValueError:
+            raise Refused(404, f"no run {request.path_params['run']!r}") from None
+
+    def loaded(request):
+        try:
+            return load_run(station.ledger_path, run_id(request))
+        except ConfigError as exc:
+            raise Refused(404, str(exc)) from None
+
+    @endpoint()
+    async def runs(request, user):
+        led = _ledger(station)
+        try:
+            limit = min(500, int(request.query_params.get("limit", "100")))
+            rows = led.runs(request.query_params.get("unit") or None, limit)
+        except ValueError:
+            raise Refused(400, "limit must be a number") from None
+        finally:
+            led.close()
+        for r in rows:
+            r["duration"] = (r["ended"] - r["started"]) if r["ended"] else None
+        return JSONResponse(rows)
+
+    @endpoint()
+    async def run(request, user):
+        run_, events, _svg = await asyncio.to_thread(loaded, request)
+        return JSONResponse(dict(run_, events=len(events)))
+
+    @endpoint()
+    async def run_log(request, user):
+        run_, _e, _s = loaded(request)
+        path = Path(run_["log"] or "")
+        data = path.read_bytes() if run_["log"] and path.exists() else b""
+        return Response(data, media_type="application/x-ndjson", headers=_attach(path.name or "run.jsonl"))
+
+    @endpoint()
+    async def run_svg(request, user):
+        run_, _e, svg = loaded(request)
+        return Response(svg, media_type="image/svg+xml",
+                        headers=_attach(f"run-{run_['id']:05d}.svg", inline=request.query_params.get("inline")))
+
+    @endpoint()
+    async def run_junit(request, user):
+        run_, events, _s = loaded(request)
+        with tempfile.TemporaryDirectory() as d:
+            out = Path(d) / "junit.xml"
+            write_junit(events, out, run_["procedure"], {"profile": run_["profile"] or "", "unit": run_["serial"] or "",
+                                                         "outcome": run_["outcome"] or "", "backend": run_["backend"]})
+            data = out.read_bytes()
+        return Response(data, media_type="application/xml", headers=_attach(f"run-{run_['id']:05d}.xml"))
+
+    @endpoint()
+    async def run_report(request, user):
+        run_, events, svg = loaded(request)
+        return HTMLResponse(render_run(run_, events, svg, standalone=True),
+                            headers=_attach(f"run-{run_['id']:05d}.html"))
+
+    @endpoint(page=True)
+    async def run_page(request, user):
+        run_, events, svg = loaded(request)
+        return HTMLResponse(render_run(run_, events, svg, standalone=False))
+
+    @endpoint()
+    async def units(request, user):
+        return JSONResponse(await asyncio.to_thread(_units, station))
+
+    @endpoint()
+    async def unit(request, user):
+        return JSONResponse(await asyncio.to_thread(_unit, station, request.path_params["serial"], Refused))
+
+    @endpoint("operator", post=True)
+    async def add_unit(request, user):
+        data = await body(request)
+        serial, profile = str(data.get("serial") or "").strip(), str(data.get("profile") or "")
+        used = data.get("attempts_used", 0)
+        if not serial:
+            raise Refused(400, "a unit needs its serial")
+        if profile not in load_profiles():
+            raise Refused(400, f"no profile {profile!r}; pick one of the profiles list")
+        if not isinstance(used, int) or isinstance(used, bool) or not 0 <= used <= 100:
+            raise Refused(400, "attempts_used is the number of wrong codes it had before the bench (0-100)")
+        led = _ledger(station)
+        try:
+            if led.unit(serial) is not None:
+                raise Refused(409, f"{serial} is in the ledger already; edit its notes instead")
+            led.upsert_unit(serial, profile, model=data.get("model"), vin=data.get("vin"))
+            for _ in range(used):
+                led.resolve_attempt(led.begin_attempt(serial, None), "unknown")
+            led.record(serial, None, "added", f"by {user['name']} ({user['via']}), {used} attempt(s) already used")
+        finally:
+            led.close()
+        return JSONResponse({"serial": serial}, status_code=201)
+
+    @endpoint("operator", post=True)
+    async def unit_notes(request, user):
+        data = await body(request)
+        serial = request.path_params["serial"]
+        if not isinstance(data.get("notes"), str):
+            raise Refused(400, "notes are {\"notes\": \"text\"}")
+        led = _ledger(station)
+        try:
+            if led.unit(serial) is None:
+                raise Refused(404, f"the ledger has no unit {serial!r}")
+            led.db.execute("UPDATE units SET notes=? WHERE serial=?", (data["notes"], serial))
+            led.record(serial, None, "notes", f"edited by {user['name']}: {data['notes'][:200]}")
+        finally:
+            led.close()
+        return JSONResponse({"ok": True})
+
+    @endpoint()
+    async def catalogue(request, user):
+        profiles = load_profiles()
+        return JSONResponse({"procedures": builtin_names(),
+                             "profiles": [{"id": p.id, "title": p.title, "digits": p.digits.count}
+                                          for p in profiles.values()]})
+
+    async def runs_page(request):
+        return RedirectResponse("/#runs", status_code=303)
+
+    return [
+        Route("/api/runs", runs), Route("/api/runs/{run}", run), Route("/api/runs/{run}/log.jsonl", run_log),
+        Route("/api/runs/{run}/timeline.svg", run_svg), Route("/api/runs/{run}/junit.xml", run_junit),
+        Route("/api/runs/{run}/report.html", run_report), Route("/runs/{run}", run_page), Route("/runs", runs_page),
+        Route("/api/units", units), Route("/api/units", add_unit, methods=["POST"]),
+        Route("/api/units/{serial}", unit), Route("/api/units/{serial}/notes", unit_notes, methods=["POST"]),
+        Route("/api/catalogue", catalogue),
+    ]
+
+
+def _attach(name: str, inline=None) -> dict:
+    return {} if inline else {"content-disposition": f'attachment; filename="{name}"'}
+
+
+def _units(station) -> list[dict]:
+    profiles = load_profiles()
+    led = _ledger(station)
+    try:
+        out = []
+        for u in led.units():
+            p = profiles.get(u["profile"])
+            row = dict(u, lockouts=len(led.lockouts(u["serial"])), runs=len(led.runs(u["serial"], 1000)))
+            if p is not None:
+                st = led.standing(u["serial"], p)
+                row.update(state=st.describe(), used=st.used, left=st.left, allowed=st.allowed)
+            out.append(row)
+        return out
+    finally:
+        led.close()
+
+
+def _unit(station, serial: str, Refused) -> dict:
+    led = _ledger(station)
+    try:
+        u = led.unit(serial)
+        if u is None:
+            raise Refused(404, f"the ledger has no unit {serial!r}")
+        p = load_profiles().get(u["profile"])
+        if p is not None:
+            st = led.standing(serial, p)
+            u.update(state=st.describe(), used=st.used, left=st.left, allowed=st.allowed,
+                     lockout_left=st.lockout_left)
+        u.update(runs=led.runs(serial, 200), attempts=led.attempts(serial), lockouts=led.lockouts(serial),
+                 records=led.records(serial))
+        return u
+    finally:
+        led.close()

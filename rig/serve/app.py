@@ -1,0 +1,292 @@
+"""The HTTP side of the station: the page, a JSON API and server-sent events.
+
+Security (it switches hardware that can lock a customer's unit for good):
+every request but the login page needs a session cookie (HttpOnly,
+SameSite=Strict) or a bearer token; every state change is a POST, from a
+cookie session only with the page's CSRF header and the server's own Origin;
+no CORS; ``Content-Security-Policy: default-src 'self'``. The code is taken
+only from a POST body and never sent back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import time
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, RedirectResponse, StreamingResponse
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from ..errors import BenchBusy, BenchRefused, ConfigError, RigError
+from ..secret import Code
+from . import api_ledger
+from .auth import Sessions, Tokens, csrf_ok
+
+STATIC = Path(__file__).resolve().parent / "static"
+COOKIE = "rig_session"
+HEADERS = [(b"content-security-policy", b"default-src 'self'; frame-ancestors 'none'; form-action 'self'"),
+           (b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"no-referrer"),
+           (b"x-frame-options", b"DENY"), (b"cache-control", b"no-store")]
+
+
+class Refused(Exception):
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+
+
+def error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+class SecurityHeaders:
+    """Adds the security headers to every response (streams included)."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+
+        async def send_with_headers(message):
+            if message["type"] == "http.response.start":
+                message["headers"] = list(message.get("headers", [])) + HEADERS
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def make_app(station, tokens: Tokens, sessions: Sessions | None = None, cli_token: str | None = None,
+             cli_name: str = "cli") -> Starlette:
+    """The ASGI app for one station. ``cli_token`` is the CLI's operator token on this machine."""
+    sessions = sessions or Sessions()
+
+    def who(request: Request) -> dict | None:
+        auth = request.headers.get("authorization", "")
+        if auth.lower().startswith("bearer "):
+            secret = auth[7:].strip()
+            user = request.headers.get("x-rig-user", "")[:40] or cli_name
+            if cli_token and hmac.compare_digest(secret, cli_token):
+                return {"name": f"{user} (cli)", "role": "operator", "via": "cli"}
+            entry = tokens.check(secret)
+            return None if entry is None else {"name": entry["name"], "role": entry["role"], "via": "api"}
+        s = sessions.get(request.cookies.get(COOKIE))
+        return None if s is None else dict(s, via="page")
+
+    def own_origin(request: Request) -> str:
+        return f"{request.url.scheme}://{request.headers.get('host', '')}"
+
+    def guard(request: Request, role: str = "viewer", post: bool = False) -> dict:
+        if post:
+            origin = request.headers.get("origin")
+            if origin is not None and origin != own_origin(request):
+                raise Refused(403, f"refused: a request from another site ({origin})")
+        user = who(request)
+        if user is None:
+            raise Refused(401, "log in first: open the login link rig serve printed, or send a token")
+        if post and user["via"] == "page":
+            if request.headers.get("origin") is None:
+                raise Refused(403, "refused: a state change from the page must carry its Origin")
+            if not csrf_ok(user, request.headers.get("x-csrf-token")):
+                raise Refused(403, "refused: missing or wrong CSRF token (reload the page)")
+        if role == "operator" and user["role"] != "operator":
+            raise Refused(403, f"{user['name']} is a viewer: only an operator may do that")
+        return user
+
+    async def body(request: Request) -> dict:
+        try:
+            data = json.loads(await request.body() or b"{}")
+        except ValueError:
+            raise Refused(400, "the request body is not JSON") from None
+        if not isinstance(data, dict):
+            raise Refused(400, "the request body must be a JSON object")
+        return data
+
+    def endpoint(role="viewer", post=False, page=False):
+        def wrap(fn):
+            async def handler(request: Request):
+                try:
+                    user = guard(request, role, post)
+                    return await fn(request, user)
+                except Refused as exc:
+                    if page and exc.status == 401:  # a person following a link: log in first
+                        return RedirectResponse("/login", status_code=303)
+                    return error(exc.status, str(exc))
+                except BenchBusy as exc:
+                    return error(409, str(exc))
+                except ConfigError as exc:
+                    return error(400, "; ".join(str(p) for p in exc.problems) or str(exc))
+                except (BenchRefused, RigError) as exc:
+                    return error(400, str(exc))
+            return handler
+        return wrap
+
+    # -- pages -------------------------------------------------------------
+    async def index(request: Request):
+        if who(request) is None:
+            return RedirectResponse("/login", status_code=303)
+        return FileResponse(STATIC / "index.html")
+
+    async def login_page(request: Request):
+        return FileResponse(STATIC / "login.html")
+
+    async def login(request: Request):
+        origin = request.headers.get("origin")
+        if origin is not None and origin != own_origin(request):
+            return error(403, f"refused: a login from another site ({origin})")
+        try:
+            data = await body(request)
+        except Refused as exc:
+            return error(exc.status, str(exc))
+        entry = sessions.redeem(data.get("once")) if data.get("once") else tokens.check(str(data.get("token", "")))
+        if entry is None:
+            await asyncio.sleep(0.5)  # a guesser gets two tries a second, not thousands
+            return error(401, "that login link or token is not valid (links work once, for 10 minutes)")
+        s = sessions.start({"name": entry["name"], "role": entry["role"]})
+        resp = JSONResponse({"name": s["name"], "role": s["role"], "csrf": s["csrf"]})
+        resp.set_cookie(COOKIE, s["sid"], httponly=True, samesite="strict", path="/",
+                        secure=request.url.scheme == "https", max_age=12 * 3600)
+        return resp
+
+    @endpoint(post=True)
+    async def logout(request, user):
+        sessions.end(request.cookies.get(COOKIE))
+        resp = JSONResponse({"ok": True})
+        resp.delete_cookie(COOKIE, path="/")
+        return resp
+
+    @endpoint()
+    async def session(request, user):
+        return JSONResponse({"name": user["name"], "role": user["role"], "csrf": user.get("csrf")})
+
+    # -- live state ---------------------------------------------------------
+    @endpoint()
+    async def state(request, user):
+        return JSONResponse(station.state())
+
+    @endpoint()
+    async def stream(request, user):
+        listener = station.hub.listen()
+
+        async def events():
+            try:
+                yield "retry: 2000\n\n" + _sse("state", station.state())
+                last_beat = time.monotonic()
+                while not listener.dropped and not station.hub.closed:
+                    try:
+                        item = await asyncio.wait_for(listener.queue.get(), 1.0)
+                    except asyncio.TimeoutError:
+                        if time.monotonic() - last_beat > 15:
+                            last_beat = time.monotonic()
+                            yield ": still here\n\n"
+                        continue
+                    if item is None:
+                        break
+                    yield item
+            finally:
+                station.hub.leave(listener)
+
+        return StreamingResponse(events(), media_type="text/event-stream",
+                                 headers={"x-accel-buffering": "no"})
+
+    # -- jobs ---------------------------------------------------------------
+    @endpoint("operator", post=True)
+    async def start_run(request, user):
+        data = await body(request)
+        if not isinstance(data.get("procedure"), str) or not data["procedure"]:
+            raise Refused(400, "say which procedure to run: {\"procedure\": \"unlock\", ...}")
+        code = data.pop("code", None)
+        if code is not None and not isinstance(code, str):
+            raise Refused(400, "the code must be a string of digits")
+        code = Code(code) if code else None
+        spec = {k: data.get(k) for k in ("procedure", "profile", "unit", "params", "answers", "yes",
+                                         "allow_lockout", "allow_permanent")}
+        for k in ("params", "answers"):
+            if spec[k] is not None and not isinstance(spec[k], dict):
+                raise Refused(400, f"{k} must be an object of NAME: VALUE")
+        out = await asyncio.to_thread(station.submit, spec, code, user["name"], user["via"], bool(data.get("queue")))
+        return JSONResponse(out, status_code=202)
+
+    @endpoint("operator", post=True)
+    async def stop(request, user):
+        return JSONResponse(station.stop(f"a stop from {user['name']} ({user['via']})"))
+
+    @endpoint("operator", post=True)
+    async def answer(request, user):
+        data = await body(request)
+        if not isinstance(data.get("id"), int) or not isinstance(data.get("answer"), str):
+            raise Refused(400, "an answer is {\"id\": QUESTION_ID, \"answer\": \"yes\"}")
+        station.answer(data["id"], data["answer"], user["name"])
+        return JSONResponse({"ok": True})
+
+    @endpoint("operator", post=True)
+    async def bench_command(request, user):
+        what = request.path_params["what"]
+        data = await body(request)
+        if what == "power":
+            if not isinstance(data.get("rail"), str) or not isinstance(data.get("on"), bool):
+                raise Refused(400, "power is {\"rail\": \"acc\", \"on\": true}")
+            args = (data["rail"], data["on"])
+        elif what == "press":
+            if not isinstance(data.get("combo"), str):
+                raise Refused(400, "press is {\"combo\": \"mode+scan\", \"hold\": 2, \"times\": 1}")
+            args = (data["combo"], _number(data.get("hold"), "hold"), int(_number(data.get("times"), "times") or 1))
+        elif what == "wait":
+            args = (_number(data.get("seconds"), "seconds") or 0.0,)
+        elif what == "safe":
+            args = ()
+        else:
+            raise Refused(404, f"no bench command {what!r} (power, press, wait, safe)")
+        station.bench.events.emit("operator", user["name"], new=what, via=user["via"])
+        message = await asyncio.wrap_future(station.command(what, *args))
+        return JSONResponse({"message": message, "t": station.clock.now()})
+
+    @endpoint("operator", post=True)
+    async def bench_unit(request, user):
+        data = await body(request)
+        if not isinstance(data.get("serial"), str) or not data["serial"].strip():
+            raise Refused(400, "the unit on the bench is {\"serial\": \"VW123\", \"profile\": \"vw-safe\"}")
+        station.set_unit(data["serial"].strip(), str(data.get("profile") or ""))
+        return JSONResponse({"ok": True})
+
+    async def not_found(request: Request):
+        return error(404, f"no such page or API: {request.url.path}")
+
+    routes = [
+        Route("/", index), Route("/login", login_page),
+        Route("/api/login", login, methods=["POST"]), Route("/api/logout", logout, methods=["POST"]),
+        Route("/api/session", session), Route("/api/state", state), Route("/api/stream", stream),
+        Route("/api/runs", start_run, methods=["POST"]), Route("/api/stop", stop, methods=["POST"]),
+        Route("/api/answer", answer, methods=["POST"]),
+        Route("/api/bench/unit", bench_unit, methods=["POST"]),
+        Route("/api/bench/{what}", bench_command, methods=["POST"]),
+        *api_ledger.routes(station, endpoint, body, Refused),
+        Mount("/static", StaticFiles(directory=STATIC), name="static"),
+        Route("/{rest:path}", not_found, methods=["GET", "POST", "PUT", "DELETE", "PATCH"]),
+    ]
+    app = Starlette(routes=routes)
+    app.add_middleware(SecurityHeaders)
+    return app
+
+
+def _number(value, what):
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        raise Refused(400, f"{what} must be a number of seconds (or a count), not {value!r}")
+    return float(value)
+
+
+def _sse(event: str, data) -> str:
+    from .hub import sse
+
+    return sse(event, data)
+
+
+__all__ = ["make_app"]

@@ -1,0 +1,148 @@
+"""Who may look and who may switch: tokens, roles, one-time login links, sessions.
+
+Tokens live in a 0600 file created at the server's first start; only their
+SHA-256 is kept there, so the file cannot log anyone in. A token is shown
+once, when it is made. Two roles: ``viewer`` sees everything (except codes,
+which nobody sees) and ``operator`` may also switch rails, press keys, start
+and stop jobs.
+
+>>> import tempfile, os
+>>> tokens = Tokens(os.path.join(tempfile.mkdtemp(), "tokens.json"))
+>>> secret = tokens.new("operator", "bench-pc")
+>>> tokens.check(secret)["role"], tokens.check("guess")
+('operator', None)
+>>> oct(os.stat(tokens.path).st_mode & 0o777)
+'0o600'
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import secrets
+import threading
+import time
+from pathlib import Path
+
+from ..errors import ConfigError
+
+ROLES = ("viewer", "operator")
+SESSION_HOURS = 12
+LOGIN_LINK_MINUTES = 10
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write a file only this user can read (created 0600, never wider for a moment)."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, path)
+
+
+class Tokens:
+    """The token file: ``[{"name", "role", "sha256", "created"}]``."""
+
+    def __init__(self, path):
+        self.path = Path(path)
+        self._lock = threading.Lock()
+
+    def _load(self) -> list[dict]:
+        if not self.path.exists():
+            return []
+        try:
+            entries = json.loads(self.path.read_text())
+        except ValueError as exc:
+            raise ConfigError(f"{self.path}: not a token file ({exc}); remove it to start over") from None
+        mode = self.path.stat().st_mode & 0o077
+        if mode:
+            raise ConfigError(f"{self.path} can be read by other users (mode {oct(mode | 0o600)}); "
+                              f"chmod 600 it")
+        return entries
+
+    def entries(self) -> list[dict]:
+        with self._lock:
+            return self._load()
+
+    def new(self, role: str, name: str) -> str:
+        """Make a token; returns it (the only time it is ever shown)."""
+        if role not in ROLES:
+            raise ConfigError(f"no role {role!r}: a token is for a viewer or an operator")
+        secret = secrets.token_urlsafe(24)
+        with self._lock:
+            entries = self._load()
+            entries.append({"name": name, "role": role, "sha256": _digest(secret), "created": time.time()})
+            write_private(self.path, json.dumps(entries, indent=1))
+        return secret
+
+    def check(self, secret: str | None) -> dict | None:
+        """The token's entry, or None; every entry is compared, in constant time."""
+        if not secret:
+            return None
+        want, found = _digest(secret), None
+        for e in self.entries():
+            if hmac.compare_digest(want, str(e.get("sha256", ""))):
+                found = e
+        return found
+
+
+class Sessions:
+    """Browser sessions (cookie) and one-time login codes, in memory: a restart logs everyone out."""
+
+    def __init__(self):
+        self._sessions: dict[str, dict] = {}
+        self._links: dict[str, dict] = {}
+        self._lock = threading.Lock()
+
+    def login_link(self, who: dict) -> str:
+        """A code for one login within the next few minutes."""
+        code = secrets.token_urlsafe(18)
+        with self._lock:
+            self._links[_digest(code)] = dict(who, expires=time.time() + LOGIN_LINK_MINUTES * 60)
+        return code
+
+    def redeem(self, code: str | None) -> dict | None:
+        if not code:
+            return None
+        key = _digest(code)
+        with self._lock:
+            match = next((k for k in self._links if hmac.compare_digest(k, key)), None)
+            who = self._links.pop(match, None) if match else None
+        if who is None or who["expires"] < time.time():
+            return None
+        return who
+
+    def start(self, who: dict) -> dict:
+        sid = secrets.token_urlsafe(32)
+        session = {"sid": sid, "name": who["name"], "role": who["role"], "csrf": secrets.token_urlsafe(24),
+                   "expires": time.time() + SESSION_HOURS * 3600}
+        with self._lock:
+            self._sessions[_digest(sid)] = session
+        return session
+
+    def get(self, sid: str | None) -> dict | None:
+        if not sid:
+            return None
+        with self._lock:
+            s = self._sessions.get(_digest(sid))
+            if s is not None and s["expires"] < time.time():
+                self._sessions.pop(_digest(sid), None)
+                s = None
+        return s
+
+    def end(self, sid: str | None) -> None:
+        if sid:
+            with self._lock:
+                self._sessions.pop(_digest(sid), None)
+
+
+def csrf_ok(session: dict, header: str | None) -> bool:
+    return bool(header) and hmac.compare_digest(session["csrf"], header)

@@ -1,0 +1,131 @@
+"""The CLI's side: find a running server and talk to it (standard library only).
+
+While ``rig serve`` holds the bench, ``rig status/run/press/power/shell`` go
+through it instead of being refused. On the same machine the server is found
+through a 0600 file in the user's runtime directory, which also carries a
+token only that user can read; ``rig --server URL`` (or ``RIG_SERVER``) names
+another machine, with its token in ``RIG_TOKEN``.
+
+>>> find_server("off") is None
+True
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from ..errors import BenchBusy, BenchRefused, ConfigError, RigError
+
+
+def runtime_dir() -> Path:
+    base = os.environ.get("XDG_RUNTIME_DIR")
+    return Path(base) / "rig" if base else Path(f"/tmp/rig-{os.getuid()}")
+
+
+def discovery_path() -> Path:
+    return runtime_dir() / "server.json"
+
+
+def _alive(pid) -> bool:
+    try:
+        os.kill(int(pid), 0)
+        return True
+    except (OSError, ValueError, TypeError):
+        return False
+
+
+def find_server(url: str | None = None) -> "Client | None":
+    """``url`` from --server/RIG_SERVER; else the discovery file; ``off`` means never."""
+    if url and url.lower() in ("off", "none", "no"):
+        return None
+    if url:
+        return Client(url.rstrip("/"), os.environ.get("RIG_TOKEN"))
+    path = discovery_path()
+    try:
+        if path.stat().st_mode & 0o077 or path.stat().st_uid != os.getuid():
+            return None  # not ours alone: do not trust it
+        info = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    if not _alive(info.get("pid")):
+        return None  # a server that died (kill -9) left it behind
+    return Client(info["url"], info.get("token"))
+
+
+class Client:
+    """A few JSON calls to the server; errors come back as the rig's own errors (same exit codes)."""
+
+    def __init__(self, url: str, token: str | None):
+        self.url, self.token = url, token
+
+    def _headers(self) -> dict:
+        h = {"content-type": "application/json", "x-rig-user": _user()}
+        if self.token:
+            h["authorization"] = f"Bearer {self.token}"
+        return h
+
+    def call(self, method: str, path: str, data: dict | None = None, timeout: float = 30.0):
+        body = None if data is None else json.dumps(data).encode()
+        req = urllib.request.Request(self.url + path, data=body, method=method, headers=self._headers())
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as resp:
+                raw = resp.read()
+                kind = resp.headers.get("content-type", "")
+        except urllib.error.HTTPError as exc:
+            try:
+                message = json.loads(exc.read()).get("error", exc.reason)
+            except ValueError:
+                message = str(exc.reason)
+            raise _error(exc.code, message) from None
+        except urllib.error.URLError as exc:
+            raise ConfigError(f"the rig server at {self.url} does not answer ({exc.reason}); "
+                              f"is `rig serve` running? (--server off ignores it)") from None
+        return json.loads(raw) if "json" in kind else raw
+
+    def get(self, path: str):
+        return self.call("GET", path)
+
+    def post(self, path: str, data: dict | None = None, timeout: float = 30.0):
+        return self.call("POST", path, data or {}, timeout)
+
+    def stream(self, timeout: float = 60.0):
+        """Server-sent events as (event, data) pairs, until the server ends the stream."""
+        req = urllib.request.Request(self.url + "/api/stream", headers=self._headers())
+        try:
+            resp = urllib.request.urlopen(req, timeout=timeout)
+        except urllib.error.HTTPError as exc:
+            raise _error(exc.code, exc.reason) from None
+        with resp:
+            event, data = "message", []
+            for raw in resp:
+                line = raw.decode("utf-8").rstrip("\r\n")
+                if not line:
+                    if data:
+                        yield event, json.loads("\n".join(data))
+                    event, data = "message", []
+                elif line.startswith("event:"):
+                    event = line[6:].strip()
+                elif line.startswith("data:"):
+                    data.append(line[5:].strip())
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # noqa: BLE001
+        return "cli"
+
+
+def _error(status: int, message: str) -> RigError:
+    if status == 409:
+        return BenchBusy(message)
+    if status in (401, 403):
+        return BenchRefused(f"the rig server refused: {message}")
+    if status in (400, 404):
+        return ConfigError(message)
+    return RigError(f"the rig server failed ({status}): {message}")

@@ -1,0 +1,127 @@
+"""Running the station on uvicorn: socket, discovery file, systemd notify, SIGTERM.
+
+SIGTERM (``systemctl stop``, a CI runner cancelling) first stops the running
+job with the same unwind as SIGTERM to ``rig run`` - keys up, rails safe,
+recorded as interrupted - then releases the bench, then closes the HTTP side.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import secrets
+import socket
+import threading
+from contextlib import asynccontextmanager
+
+import uvicorn
+
+from .app import make_app
+from .auth import Sessions, Tokens, write_private
+from .client import discovery_path
+from .notify import Notifier
+
+LOOPBACK = ("127.0.0.1", "::1", "localhost")
+
+
+class BenchServer:
+    """One station served over HTTP; :meth:`run` blocks until stopped (SIGTERM, Ctrl-C, :meth:`stop`)."""
+
+    def __init__(self, station, tokens: Tokens, host: str = "127.0.0.1", port: int = 8470,
+                 discovery: bool = True, log_level: str = "warning"):
+        self.station, self.tokens, self.host = station, tokens, host
+        self.sessions = Sessions()
+        self.cli_token = secrets.token_urlsafe(32)
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self.sock = socket.socket(family, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind((host, port))
+        self.port = self.sock.getsockname()[1]
+        shown = f"[{host}]" if ":" in host else host
+        self.url = f"http://{shown}:{self.port}"
+        self.discovery = discovery
+        self.notifier = Notifier()
+        self.stopped_by: str | None = None
+        app = make_app(station, tokens, self.sessions, self.cli_token)
+        app.router.lifespan_context = self._lifespan
+        config = uvicorn.Config(app, log_level=log_level, lifespan="on", timeout_graceful_shutdown=3,
+                                access_log=log_level in ("info", "debug"))
+        self.uvicorn = _Server(config, self)
+        self.started = threading.Event()
+
+    def login_link(self, name: str, role: str = "operator") -> str:
+        return f"{self.url}/login#once={self.sessions.login_link({'name': name, 'role': role})}"
+
+    @asynccontextmanager
+    async def _lifespan(self, app):
+        if self.discovery:
+            write_private(discovery_path(), json.dumps({"url": self.url, "pid": os.getpid(),
+                                                        "token": self.cli_token}))
+        watchdog = asyncio.create_task(self._watchdog())
+        self.notifier.send("READY=1", f"STATUS=serving {self.url}")
+        self.started.set()
+        try:
+            yield
+        finally:
+            watchdog.cancel()
+            self.notifier.send("STOPPING=1")
+            await asyncio.to_thread(self.station.close, self.stopped_by or "the server stopping")
+            if self.discovery:
+                try:
+                    if json.loads(discovery_path().read_text()).get("pid") == os.getpid():
+                        discovery_path().unlink()
+                except (OSError, ValueError):
+                    pass
+
+    async def _watchdog(self) -> None:
+        """WATCHDOG=1 while the bench is healthy; systemd restarts a server that stops saying it."""
+        every = self.notifier.watchdog_every()
+        if every is None:
+            return
+        while True:
+            if self.station.healthy:
+                self.notifier.send("WATCHDOG=1")
+            await asyncio.sleep(every)
+
+    def stop(self, by: str = "the server stopping") -> None:
+        """Stop from any thread: the running job unwinds safely first, then the server ends."""
+        self.stopped_by = self.stopped_by or by
+        self.station.closing = True
+        self.station.stop(by, quiet=True)
+        self.station.hub.close()
+        self.uvicorn.should_exit = True
+
+    def run(self) -> None:
+        try:
+            self.uvicorn.run(sockets=[self.sock])
+        finally:
+            self.sock.close()
+            if not self.station.closing:  # uvicorn failed before its shutdown ran
+                self.station.close(self.stopped_by or "the server failing")
+
+    def run_in_thread(self) -> threading.Thread:
+        """For tests: serve from a background thread; returns once it answers."""
+        t = threading.Thread(target=self.run, name="rig-serve", daemon=True)
+        t.start()
+        if not self.started.wait(15):
+            raise RuntimeError("the rig server did not start")
+        return t
+
+
+class _Server(uvicorn.Server):
+    def __init__(self, config, owner: BenchServer):
+        super().__init__(config)
+        self.owner = owner
+
+    def handle_exit(self, sig, frame) -> None:
+        import signal
+
+        by = {signal.SIGTERM: "SIGTERM to the server", signal.SIGINT: "Ctrl-C to the server"}.get(sig, "a signal")
+        self.owner.stop(by)
+        super().handle_exit(sig, frame)
+        self._captured_signals.clear()  # handled here: the server ends normally, with the bench safe
+
+
+def is_loopback(host: str) -> bool:
+    return host in LOOPBACK or host.startswith("127.")

@@ -1,0 +1,230 @@
+// The bench page: live state over server-sent events, actions as POSTs with the CSRF header.
+// Plain JavaScript, no build step, nothing from the network but this server.
+"use strict";
+const $ = (id) => document.getElementById(id);
+let me = null, state = null, clockSkew = 0, audio = null;
+
+async function api(path, body) {
+  const opts = {credentials: "same-origin", headers: {}};
+  if (body !== undefined) {
+    opts.method = "POST";
+    opts.headers = {"Content-Type": "application/json", "X-CSRF-Token": me ? me.csrf : ""};
+    opts.body = JSON.stringify(body);
+  }
+  const r = await fetch(path, opts);
+  if (r.status === 401) { location.replace("/login"); throw new Error("log in first"); }
+  const data = await r.json().catch(() => ({}));
+  if (!r.ok) throw new Error(data.error || r.statusText);
+  return data;
+}
+
+function el(tag, text, cls) {
+  const e = document.createElement(tag);
+  if (text !== undefined && text !== null) e.textContent = text;
+  if (cls) e.className = cls;
+  return e;
+}
+function row(tbody, cells) {
+  const tr = el("tr");
+  for (const c of cells) { const td = el("td"); if (c instanceof Node) td.append(c); else td.textContent = c ?? ""; tr.append(td); }
+  tbody.append(tr);
+  return tr;
+}
+function link(href, text) { const a = el("a", text); a.href = href; return a; }
+function clock(s) {
+  s = Math.max(0, Math.round(s));
+  const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), sec = s % 60;
+  const pad = (n) => String(n).padStart(2, "0");
+  return h ? `${h}:${pad(m)}:${pad(sec)}` : `${m}:${pad(sec)}`;
+}
+function when(t) { return t ? new Date(t * 1000).toLocaleString() : "-"; }
+function pill(on, yes = "on", no = "off") { return el("span", on ? yes : no, "pill " + (on ? "on" : "off")); }
+
+// -- notifications: a browser notification and a beep when a long wait ends or the job needs you
+function beep() {
+  try {
+    audio = audio || new AudioContext();
+    const o = audio.createOscillator(), g = audio.createGain();
+    o.frequency.value = 880; g.gain.value = 0.2; o.connect(g); g.connect(audio.destination);
+    o.start(); o.stop(audio.currentTime + 0.4);
+  } catch (e) { /* no sound on this device */ }
+}
+function notice(n) {
+  document.title = n.kind === "question" ? "(!) rig bench" : "rig bench";
+  if (n.kind === "result" && !state?.job) { /* a result is shown in the page */ }
+  beep();
+  if ("Notification" in window && Notification.permission === "granted") new Notification("rig bench", {body: n.text});
+}
+$("notify").addEventListener("click", () => {
+  beep();
+  if ("Notification" in window) Notification.requestPermission();
+});
+
+// -- live state
+function render(s) {
+  state = s;
+  clockSkew = Date.now() / 1000 - s.wall;
+  const b = s.bench;
+  if (b) {
+    $("bench-backend").textContent = `${b.backend}` + (b.speed && b.speed !== 1 ? `, simulated time x${b.speed}` : "");
+    $("display").textContent = b.display ?? "(no display tap)";
+    const t = $("bench"); t.replaceChildren();
+    for (const [n, v] of Object.entries(b.rails)) row(t, ["rail " + n, pill(v === "on")]);
+    const down = Object.entries(b.keys).filter(([, v]) => v === "down").map(([k]) => k);
+    row(t, ["keys", down.length ? el("span", down.join("+") + " DOWN", "pill warn") : el("span", "all up", "pill off")]);
+    for (const [n, v] of Object.entries(b.senses)) row(t, ["sense " + n, pill(v)]);
+  }
+  const u = s.unit, ut = $("unit"); ut.replaceChildren();
+  $("unit-none").hidden = !!u;
+  if (u) {
+    row(ut, ["serial", u.serial]); row(ut, ["profile", u.profile]); row(ut, ["state", u.state]);
+    if (u.allowed !== undefined) row(ut, ["attempts", `${u.used} used, ${u.left} of ${u.allowed} left`]);
+    if (u.lockout_left !== null && u.lockout_left !== undefined) row(ut, ["lockout left", clock(u.lockout_left)]);
+  }
+  const j = s.job;
+  $("job").hidden = !j; $("job-none").hidden = !!j;
+  if (j) {
+    $("job-title").textContent = `${j.procedure}` + (j.unit ? ` on ${j.unit}` : "") + (j.run_id ? ` (run ${j.run_id})` : "");
+    $("job-by").textContent = `started by ${j.operator}`;
+    $("job-step").textContent = j.step || "-";
+    const notes = $("job-notes"); notes.replaceChildren();
+    for (const n of j.notes) notes.append(el("li", n.text, n.kind));
+    const q = j.question;
+    $("question").hidden = !q;
+    if (q) {
+      $("q-text").textContent = q.text;
+      $("q-yesno").hidden = q.kind !== "yesno"; $("q-form").hidden = q.kind === "yesno";
+      $("question").dataset.id = q.id;
+    }
+  }
+  const last = s.last;
+  $("last").textContent = last ? `last: ${last.procedure} ${last.outcome}` + (last.run_id ? ` (run ${last.run_id})` : "") + ` - ${last.message}` : "";
+  const qu = $("queue"); qu.replaceChildren();
+  for (const q of s.queue) qu.append(el("li", `queued: ${q.procedure} (${q.operator})`));
+  tick();
+}
+
+// the countdown moves between updates at the bench clock's pace
+function tick() {
+  const p = state?.job?.progress;
+  $("countdown").hidden = !p || p.done;
+  if (!p || p.done) return;
+  const speed = state.bench?.speed || 0;
+  const now = Date.now() / 1000 - clockSkew;
+  const served = Math.min(p.total, p.served + Math.max(0, now - p.at) * speed);
+  $("cd-label").textContent = p.label;
+  $("cd-left").textContent = clock(p.total - served);
+  $("cd-served").textContent = `(${clock(served)} of ${clock(p.total)} served)`;
+  $("cd-bar").value = p.total ? served / p.total : 0;
+}
+setInterval(tick, 250);
+
+function logEvent(e) {
+  const tb = $("events");
+  const tr = el("tr");
+  for (const c of [e.t.toFixed(2), e.kind, e.what ?? "", e.to ?? e.message ?? ""]) tr.append(el("td", typeof c === "string" ? c : JSON.stringify(c)));
+  tb.prepend(tr);
+  while (tb.children.length > 40) tb.lastChild.remove();
+}
+
+function connect() {
+  const es = new EventSource("/api/stream");
+  es.addEventListener("open", () => { $("conn").textContent = "live"; $("conn").className = "pill on"; });
+  es.addEventListener("error", () => { $("conn").textContent = "reconnecting"; $("conn").className = "pill warn"; });
+  es.addEventListener("state", (m) => render(JSON.parse(m.data)));
+  es.addEventListener("log", (m) => logEvent(JSON.parse(m.data)));
+  es.addEventListener("notice", (m) => notice(JSON.parse(m.data)));
+  es.addEventListener("result", () => { if (location.hash.startsWith("#runs")) showRuns(); });
+}
+
+// -- actions (operator)
+$("start").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  $("start-error").textContent = "";
+  const code = $("start-code");
+  const body = {procedure: $("start-proc").value, profile: state?.unit?.profile, unit: state?.unit?.serial,
+                allow_lockout: $("start-allow").checked};
+  if (code.value) body.code = code.value;
+  code.value = "";  // never kept in the page
+  if (audio === null) beep();  // a click is the gesture browsers want before a page may make a sound
+  try { await api("/api/runs", body); } catch (e) { $("start-error").textContent = e.message; }
+});
+$("stop").addEventListener("click", () => api("/api/stop", {}).catch((e) => alert(e.message)));
+function answer(text) {
+  api("/api/answer", {id: Number($("question").dataset.id), answer: text}).catch((e) => alert(e.message));
+}
+$("q-yes").addEventListener("click", () => answer("yes"));
+$("q-no").addEventListener("click", () => answer("no"));
+$("q-form").addEventListener("submit", (ev) => { ev.preventDefault(); answer($("q-answer").value); $("q-answer").value = ""; });
+$("unit-form").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  try { await api("/api/bench/unit", {serial: $("unit-serial").value, profile: $("unit-profile").value}); }
+  catch (e) { alert(e.message); }
+});
+$("logout").addEventListener("click", async () => { await api("/api/logout", {}); location.replace("/login"); });
+
+// -- runs and units
+async function showRuns() {
+  const tb = $("runs"); tb.replaceChildren();
+  for (const r of await api("/api/runs")) {
+    row(tb, [link(`/runs/${r.id}`, String(r.id)), r.procedure, r.serial || "-", el("span", r.outcome || "running", "badge " + (r.outcome || "")),
+             r.duration !== null ? clock(r.duration) : "-", when(r.started)]);
+  }
+}
+async function showUnits() {
+  const tb = $("units"); tb.replaceChildren();
+  for (const u of await api("/api/units")) {
+    row(tb, [link(`#units/${encodeURIComponent(u.serial)}`, u.serial), u.profile || "-", u.state || "?",
+             u.allowed !== undefined ? `${u.used} used, ${u.left} of ${u.allowed} left` : "?", u.lockouts, u.runs, u.notes || ""]);
+  }
+}
+async function showUnit(serial) {
+  const u = await api(`/api/units/${encodeURIComponent(serial)}`);
+  $("u-title").textContent = `Unit ${u.serial}`;
+  const t = $("u-info"); t.replaceChildren();
+  for (const k of ["profile", "model", "vin", "state"]) row(t, [k, u[k] || "-"]);
+  if (u.allowed !== undefined) row(t, ["attempts", `${u.used} used, ${u.left} of ${u.allowed} left`]);
+  row(t, ["lockouts", u.lockouts.length]);
+  $("u-notes").value = u.notes || "";
+  $("u-save").dataset.serial = u.serial;
+  const tb = $("u-runs"); tb.replaceChildren();
+  for (const r of u.runs) row(tb, [link(`/runs/${r.id}`, String(r.id)), r.procedure, r.outcome || "running", when(r.started)]);
+  const rec = $("u-records"); rec.replaceChildren();
+  for (const r of u.records) rec.append(el("li", `${when(r.t)} ${r.name}: ${r.value}`));
+}
+$("u-save").addEventListener("click", async () => {
+  try { await api(`/api/units/${encodeURIComponent($("u-save").dataset.serial)}/notes`, {notes: $("u-notes").value}); $("u-saved").textContent = "saved"; }
+  catch (e) { $("u-saved").textContent = e.message; }
+});
+$("add-unit").addEventListener("submit", async (ev) => {
+  ev.preventDefault(); $("add-error").textContent = "";
+  try {
+    await api("/api/units", {serial: $("add-serial").value, profile: $("add-profile").value,
+                             attempts_used: Number($("add-used").value), model: $("add-model").value});
+    $("add-serial").value = ""; showUnits();
+  } catch (e) { $("add-error").textContent = e.message; }
+});
+
+function route() {
+  const h = location.hash || "#bench";
+  const [page, arg] = h.slice(1).split("/");
+  for (const p of ["bench", "runs", "units", "unit"]) $("page-" + p).hidden = true;
+  for (const n of ["bench", "runs", "units"]) $("nav-" + n).classList.toggle("active", n === page);
+  if (page === "runs") { $("page-runs").hidden = false; showRuns(); }
+  else if (page === "units" && arg) { $("page-unit").hidden = false; showUnit(decodeURIComponent(arg)); }
+  else if (page === "units") { $("page-units").hidden = false; showUnits(); }
+  else $("page-bench").hidden = false;
+}
+window.addEventListener("hashchange", route);
+
+(async function start() {
+  me = await api("/api/session");
+  $("who").textContent = `${me.name} (${me.role})`;
+  document.body.classList.add("role-" + me.role);
+  const cat = await api("/api/catalogue");
+  for (const sel of [$("unit-profile"), $("add-profile")]) for (const p of cat.profiles) sel.append(new Option(`${p.id} - ${p.title}`, p.id));
+  for (const n of cat.procedures) $("start-proc").append(new Option(n, n));
+  $("start-proc").value = "unlock";
+  route();
+  connect();
+})();

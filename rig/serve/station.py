@@ -1,0 +1,334 @@
+"""The station: one process that holds the bench and runs jobs on it, one at a time.
+
+Opened once, the bench stays open between jobs with its rails in their safe
+state. Every pin move - a job, or a bench command from the CLI or the page -
+happens on the station's one worker thread, so nothing ever switches under a
+running job. Jobs go through :func:`rig.job.run_job`, the same as ``rig run``:
+same checks, ledger, logs and refusals.
+
+>>> from rig.wiring import load_wiring
+>>> from rig.backends import mock_backend
+>>> from rig.clock import VirtualClock
+>>> import tempfile
+>>> d = tempfile.mkdtemp()
+>>> st = Station(load_wiring(), lambda w: mock_backend(w, VirtualClock()), d + "/ledger.sqlite", d + "/runs")
+>>> st.open()
+>>> st.command("press", "mode+scan", 2.0).result(5)
+'pressed mode+scan for 2s'
+>>> st.close()
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import itertools
+import logging
+import queue
+import threading
+import time
+
+from ..errors import BenchBusy, ConfigError, RigError
+from ..events import EventBus
+from ..job import Job, needs_code, prepare, run_job
+from ..codeentry import check_code
+from ..ledger import Ledger
+from ..profiles import load_profiles
+from ..secret import Redactor
+from ..session import BenchSession
+from .held import HeldBench, StoppableClock, Stopped
+from .hub import Hub, WebUI
+
+log = logging.getLogger(__name__)
+
+
+class Station:
+    """Holds the bench; runs queued jobs and bench commands on its worker thread."""
+
+    notify_after = 60.0  # a wait at least this long gets a notification and a sound when it ends
+
+    def __init__(self, wiring, make_backend, ledger_path: str, log_dir: str):
+        self.wiring, self.make_backend = wiring, make_backend
+        self.ledger_path, self.log_dir = ledger_path, log_dir
+        self.hub = Hub()
+        self.bench: HeldBench | None = None
+        self.current: dict | None = None      # the running job, as the page sees it
+        self.queued: list[dict] = []
+        self.last: dict | None = None         # the last finished job
+        self.unit: dict | None = None         # the unit on the bench: {"serial", "profile"}
+        self.closing = False
+        self._q: queue.Queue = queue.Queue()
+        self._ids = itertools.count(1)
+        self._answers: dict[int, tuple[str, str]] = {}
+        self._answered = threading.Condition()
+        self._dirty = threading.Event()
+        self._idle_redact = lambda s: s
+        self._redact = None                   # the running job's redactor (it holds the code): dropped after
+        self._worker: threading.Thread | None = None
+        self._opened = threading.Event()
+        self._open_error: BaseException | None = None
+        self.jobs_done = 0
+
+    # -- life cycle ---------------------------------------------------------
+    def open(self) -> None:
+        """Open the bench on the worker thread (it moves every pin from then on)."""
+        self._worker = threading.Thread(target=self._work, name="rig-bench", daemon=True)
+        self._worker.start()
+        self._opened.wait()
+        threading.Thread(target=self._publish, name="rig-state", daemon=True).start()
+        if self._open_error is not None:
+            raise self._open_error
+
+    def close(self, by: str = "the server stopping") -> None:
+        """Stop the running job (keys up, rails safe, recorded as interrupted), then release the bench."""
+        self.closing = True
+        self.queued.clear()
+        self.stop(by, quiet=True)
+        self._q.put(None)
+        if self._worker is not None:
+            self._worker.join(30)
+        self.hub.close()
+
+    @property
+    def clock(self) -> StoppableClock:
+        return self.bench.clock
+
+    @property
+    def healthy(self) -> bool:
+        """The worker is alive and its clock ticked lately (a waiting job ticks too)."""
+        return (self._worker is not None and self._worker.is_alive() and self.bench is not None
+                and self.bench.is_open and time.monotonic() - self.clock.alive < 15)
+
+    def _work(self) -> None:
+        try:
+            backend = self.make_backend(self.wiring)
+            backend.clock = StoppableClock(backend.clock)
+            self.bench = HeldBench(self.wiring, backend, events=EventBus(backend.clock))
+            self.bench.events.subscribe(self._idle_event)
+            self.bench.open()
+        except BaseException as exc:
+            self._open_error = exc
+            self._opened.set()
+            return
+        self._opened.set()
+        try:
+            while not self.closing:
+                try:
+                    item = self._q.get(timeout=0.2)
+                except queue.Empty:
+                    self._idle()
+                    continue
+                if item is None:
+                    continue
+                if isinstance(item, dict):
+                    self._run(item)
+                else:
+                    fut, fn = item
+                    if fut.set_running_or_notify_cancel():
+                        try:
+                            fut.set_result(fn())
+                        except BaseException as exc:  # noqa: BLE001  (handed to the caller)
+                            fut.set_exception(exc)
+        finally:
+            self.bench.release("server stopped")
+            backend.close()
+            self.changed()
+
+    def _publish(self) -> None:
+        """The whole state to every listener, at most a few times a second, when something changed."""
+        while not self.hub.closed:
+            if self._dirty.wait(0.5):
+                self._dirty.clear()
+                try:
+                    self.hub.publish("state", self.state())
+                except Exception:  # noqa: BLE001  (a state read racing the release must not stop the page)
+                    log.debug("state not published", exc_info=True)
+                time.sleep(0.15)
+
+    def _idle(self) -> None:
+        self.clock.alive = time.monotonic()
+        speed = getattr(self.clock.inner, "speed", None)
+        if speed:  # a paced simulated unit keeps running between jobs, as a real one does
+            self.clock.inner.sleep(0.2 * speed)
+
+    def _idle_event(self, event) -> None:
+        if event.kind in ("rail", "key", "sense", "display"):
+            self.changed()
+
+    # -- bench commands (no job running) --------------------------------------
+    def busy_reason(self) -> str | None:
+        if self.current is not None:
+            j = self.current
+            return (f"the bench is running {j['procedure']}" + (f" on {j['unit']}" if j.get("unit") else "")
+                    + (f" (run {j['run_id']})" if j.get("run_id") else "") + f", started by {j['operator']}")
+        if self.queued:
+            return f"{len(self.queued)} job(s) are queued on the bench"
+        return None
+
+    def command(self, what: str, *args) -> concurrent.futures.Future:
+        """power/press/wait/safe on the worker thread; refused while a job runs or waits."""
+        reason = self.busy_reason()
+        if reason:
+            raise BenchBusy(reason + "; stop it first, or wait for it")
+        if self.closing:
+            raise BenchBusy("the server is stopping")
+        session = BenchSession(self.bench)
+        fns = {"power": lambda: session.power(*args), "press": lambda: session.press(*args),
+               "wait": lambda: session.wait(*args), "safe": lambda: self.bench.make_safe("by request") or "safe"}
+        fut: concurrent.futures.Future = concurrent.futures.Future()
+        self._q.put((fut, fns[what]))
+        return fut
+
+    # -- jobs -------------------------------------------------------------------
+    def submit(self, spec: dict, code, operator: str, via: str = "page", queue_it: bool = False) -> dict:
+        """Check a job exactly as ``rig run`` would (nothing moves on a bad one), then queue it."""
+        if self.closing:
+            raise BenchBusy("the server is stopping")
+        reason = self.busy_reason()
+        if reason and not queue_it:
+            raise BenchBusy(reason + "; queue this one (rig run --queue) or wait for it")
+        job = Job(spec["procedure"], self.wiring, None, self.ledger_path, self.log_dir, spec.get("profile"),
+                  spec.get("unit"), dict(spec.get("params") or {}), None, dict(spec.get("answers") or {}),
+                  bool(spec.get("yes")), bool(spec.get("allow_lockout")), bool(spec.get("allow_permanent")))
+        proc, profile = prepare(job)
+        if needs_code(proc):
+            check_code(code, profile)
+            job.code = code
+        item = {"id": next(self._ids), "procedure": proc.name, "unit": job.serial, "profile": job.profile_id,
+                "operator": operator, "via": via, "job": job, "proc": proc, "profile_obj": profile,
+                "queued_at": time.time()}
+        self.queued.append(item)
+        self._q.put(item)
+        self.changed()
+        return {"id": item["id"], "procedure": proc.name, "queued": bool(reason)}
+
+    def _run(self, item: dict) -> None:
+        if item not in self.queued:
+            return  # stopped while it waited in the queue
+        self.queued.remove(item)
+        job, profile = item.pop("job"), item.pop("profile_obj")
+        self.current = {k: item[k] for k in ("id", "procedure", "unit", "profile", "operator", "via")}
+        self.current.update(step="", progress=None, question=None, notes=[], run_id=None, started=time.time())
+        if job.serial and job.profile_id:
+            self.unit = {"serial": job.serial, "profile": job.profile_id}
+        job.bench = self.bench
+        job.make_ui = self._make_ui(item)
+        self.changed()
+        try:
+            result = run_job(job, item.pop("proc"), profile)
+            self.last = {"id": item["id"], "run_id": result.run_id, "outcome": result.outcome,
+                         "message": result.message, "procedure": item["procedure"], "unit": item["unit"]}
+        except (RigError, ConfigError) as exc:
+            self.last = {"id": item["id"], "run_id": None, "outcome": "error", "message": str(exc),
+                         "procedure": item["procedure"], "unit": item["unit"]}
+        except Stopped:
+            self.last = {"id": item["id"], "run_id": None, "outcome": "interrupted", "message": "stopped",
+                         "procedure": item["procedure"], "unit": item["unit"]}
+        finally:
+            job.code = None  # the station keeps no code past its run
+            self._redact = None
+            self.clock.clear()
+            if profile is not None:
+                self._idle_redact = Redactor(None, profile.pattern("entry")).text
+            self.current = None
+            self.jobs_done += 1
+        self.hub.publish("notice", {"kind": "result", "text": f"{self.last['procedure']}: {self.last['outcome']}"})
+        self.hub.publish("result", self.last)
+        self.changed()
+
+    def _make_ui(self, item):
+        def make(bench, redact):
+            self._redact = redact
+            self.current["run_id"] = self._run_id(item)
+            started = bench.events.emit("operator", item["operator"], new="started", via=item["via"])
+            ui = WebUI(self, redact)
+            ui.event(started)  # told before the run subscribed the page to its events
+            return ui
+        return make
+
+    def _run_id(self, item) -> int | None:
+        led = Ledger(self.ledger_path)
+        try:
+            row = led.db.execute("SELECT id FROM runs WHERE procedure=? AND outcome IS NULL ORDER BY id DESC LIMIT 1",
+                                 (item["procedure"],)).fetchone()
+            return row[0] if row else None
+        finally:
+            led.close()
+
+    def stop(self, by: str, quiet: bool = False) -> dict:
+        """Stop the running job with the SIGTERM unwind, or take the next queued one off the queue."""
+        if self.current is not None:
+            self.bench.events.emit("operator", by, new="stop")
+            self.clock.interrupt(Stopped(by))
+            with self._answered:
+                self._answered.notify_all()
+            return {"stopped": self.current["procedure"], "run_id": self.current.get("run_id")}
+        if self.queued:
+            item = self.queued.pop(0)
+            self.changed()
+            return {"stopped": item["procedure"], "queued": True}
+        if quiet:
+            return {}
+        raise BenchBusy("no job is running")
+
+    def answer(self, qid: int, answer: str, by: str) -> None:
+        q = (self.current or {}).get("question")
+        if not q or q["id"] != qid:
+            raise ConfigError("that question is no longer asked (answered already, or the job moved on)")
+        with self._answered:
+            self._answers[qid] = (answer, by)
+            self._answered.notify_all()
+
+    def wait_answer(self, qid: int) -> tuple[str, str]:
+        """Block the job until the question is answered; a stop still gets through."""
+        with self._answered:
+            while qid not in self._answers:
+                self.clock.check()
+                self._answered.wait(0.1)
+            return self._answers.pop(qid)
+
+    # -- what the page sees -----------------------------------------------------
+    def changed(self, soon: bool = False) -> None:
+        self._dirty.set()
+
+    def state(self) -> dict:
+        redact = self._redact if self.current is not None and self._redact else self._idle_redact
+        bench = None
+        if self.bench is not None and self.bench.is_open:
+            snap = self.bench.snapshot()
+            snap["display"] = redact(snap["display"]) if snap["display"] is not None else None
+            inner = self.clock.inner
+            bench = dict(snap, backend=self.bench.backend.name, virtual=inner.virtual,
+                         speed=getattr(inner, "speed", None if inner.virtual else 1.0))
+        job = None
+        if self.current is not None:
+            job = {k: v for k, v in self.current.items()}
+        return {"bench": bench, "job": job, "busy": self.busy_reason(),
+                "queue": [{k: q[k] for k in ("id", "procedure", "unit", "operator")} for q in self.queued],
+                "last": self.last, "unit": self._standing(), "closing": self.closing, "wall": time.time()}
+
+    def _standing(self) -> dict | None:
+        key = (str(self.unit), self.jobs_done)
+        if getattr(self, "_standing_key", None) != key:
+            self._standing_key, self._standing_val = key, self.standing()
+        return self._standing_val
+
+    def set_unit(self, serial: str, profile: str) -> None:
+        if profile not in load_profiles():
+            raise ConfigError(f"no profile {profile!r}; rig profiles list shows them")
+        self.unit = {"serial": serial, "profile": profile}
+        self.changed()
+
+    def standing(self) -> dict | None:
+        if not self.unit:
+            return None
+        profiles = load_profiles()
+        p = profiles.get(self.unit["profile"])
+        led = Ledger(self.ledger_path)
+        try:
+            if p is None or led.unit(self.unit["serial"]) is None:
+                return dict(self.unit, state="not in the ledger yet")
+            st = led.standing(self.unit["serial"], p)
+        finally:
+            led.close()
+        return dict(self.unit, state=st.describe(), used=st.used, allowed=st.allowed, left=st.left,
+                    lockout_left=st.lockout_left, unlocked=st.unlocked, permanent=st.permanent)

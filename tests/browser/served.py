@@ -1,0 +1,95 @@
+"""A rig server on loopback with a simulated unit, for the server's HTTP, CLI and browser tests."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from pathlib import Path
+
+import httpx
+
+from rig.serve.auth import Tokens
+from rig.serve.pacing import PacedClock
+from rig.serve.server import BenchServer
+from rig.serve.station import Station
+from rig.sim.backend import reset_unit, sim_backend
+from rig.wiring import load_wiring
+
+
+class Served:
+    """``rig serve`` in a thread: its URL, an operator and a viewer token, and the files it writes."""
+
+    def __init__(self, tmp: Path, profile="honda", code="12345", state="lockout", attempts=3, speed=None):
+        self.tmp = tmp
+        self.sim_state = tmp / "sim-unit.json"
+        reset_unit(self.sim_state, profile, code, state=state, attempts=attempts)
+        self.ledger, self.logs = tmp / "ledger.sqlite", tmp / "runs"
+        clock = (lambda: PacedClock(speed)) if speed else (lambda: None)
+        self.station = Station(load_wiring(), lambda w: sim_backend(w, self.sim_state, clock=clock()),
+                               str(self.ledger), str(self.logs))
+        self.station.open()
+        self.tokens = Tokens(tmp / "tokens.json")
+        self.operator = self.tokens.new("operator", "alice")
+        self.viewer = self.tokens.new("viewer", "tablet")
+        self.server = BenchServer(self.station, self.tokens, "127.0.0.1", 0)
+        self.url = self.server.url
+        self.thread = self.server.run_in_thread()
+
+    def client(self, token=None, **kw) -> httpx.Client:
+        headers = {"authorization": f"Bearer {token}"} if token else {}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=20, **kw)
+
+    def page(self) -> tuple[httpx.Client, str]:
+        """A browser-like session: logged in through a one-time link; returns (client, csrf)."""
+        c = self.client()
+        once = self.server.login_link("alice").split("#once=")[1]
+        r = c.post("/api/login", json={"once": once}, headers={"origin": self.url})
+        assert r.status_code == 200, r.text
+        return c, r.json()["csrf"]
+
+    def wait(self, predicate, timeout=20.0):
+        """Poll the live state until ``predicate(state)``; returns that state."""
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            s = self.station.state()
+            if predicate(s):
+                return s
+            time.sleep(0.02)
+        raise AssertionError(f"timed out; state: {json.dumps(self.station.state(), default=str)[:800]}")
+
+    def collect_stream(self, token, until=lambda raw: b"event: result" in raw, timeout=30.0) -> "Stream":
+        return Stream(self, token, until, timeout)
+
+    def close(self):
+        self.server.stop()
+        self.thread.join(20)
+
+
+class Stream(threading.Thread):
+    """Reads /api/stream as raw bytes in the background until ``until(bytes)``."""
+
+    def __init__(self, served, token, until, timeout):
+        super().__init__(daemon=True)
+        self.served, self.token, self.until, self.timeout = served, token, until, timeout
+        self.raw = b""
+        self.connected = threading.Event()
+        self.start()
+        assert self.connected.wait(10), "the stream did not connect"
+
+    def run(self):
+        with self.served.client(self.token) as c, c.stream("GET", "/api/stream", timeout=self.timeout) as r:
+            assert r.status_code == 200
+            for chunk in r.iter_bytes():
+                self.raw += chunk
+                self.connected.set()
+                if self.until(self.raw):
+                    return
+
+    def events(self) -> list[tuple[str, dict]]:
+        out = []
+        for block in self.raw.decode().split("\n\n"):
+            lines = dict(line.split(": ", 1) for line in block.splitlines() if ": " in line and not line.startswith(":"))
+            if "event" in lines and "data" in lines:
+                out.append((lines["event"], json.loads(lines["data"])))
+        return out
