@@ -11,6 +11,7 @@ import time
 
 import pytest
 
+from rig.errors import BenchBusy
 from tests.browser.served import Served
 
 CODE = "61524"
@@ -39,7 +40,7 @@ def test_status_press_and_run_go_through_an_idle_server(served, run_rig):
     assert CODE not in r.stdout + r.stderr
     assert served.station.last["outcome"] == "passed" and served.station.last["procedure"] == "enter-code"
     r = run_rig("--backend", "sim", "--server", "off", "status")
-    assert r.returncode == 1 and "in use" in r.stderr  # without the server, the bench is busy as before
+    assert r.returncode == BenchBusy.exit_code and "in use" in r.stderr  # without the server, the bench is busy as before
 
 
 def test_status_shows_the_running_job_and_run_refuses_naming_it(served, run_rig):
@@ -51,10 +52,10 @@ def test_status_shows_the_running_job_and_run_refuses_naming_it(served, run_rig)
     assert "job: bench-removal on H1" in r.stdout and "started by alice" in r.stdout
     assert "waiting for an answer in the page" in r.stdout
     r = run_rig("--backend", "sim", "run", "read-serial", "--profile", "honda", "--unit", "H1")
-    assert r.returncode == 1
+    assert r.returncode == BenchBusy.exit_code
     assert "running bench-removal on H1" in r.stderr and "--queue" in r.stderr
     r = run_rig("--backend", "sim", "press", "mode")
-    assert r.returncode == 1 and "running bench-removal" in r.stderr
+    assert r.returncode == BenchBusy.exit_code and "running bench-removal" in r.stderr
     r = run_rig("--backend", "sim", "stop")
     assert r.returncode == 0 and "stopping bench-removal" in r.stdout
     s = served.wait(lambda s: s["last"] is not None)
