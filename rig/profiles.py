@@ -122,6 +122,20 @@ class Profile:
         return keys
 
 
+def note_sources(path) -> dict[str, str]:
+    """What each bracket number of a note refers to, from its ``## Sources`` list (``- [5] ...``).
+
+    >>> note_sources(notes_dirs()[-1] / "vw-safe.md")["5"]
+    'myvehicle.help VW Eos TSB 91 07 13'
+    """
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return {}
+    _, _, tail = text.partition("\n## Sources")
+    return {m.group(1): m.group(2).strip() for m in re.finditer(r"^- \[(\d+)\]\s*(.+)$", tail, re.M)}
+
+
 def notes_dirs() -> list[Path]:
     """Where profiles are looked for: $RIG_PROFILES (colon-separated), then the packaged notes."""
     dirs = [Path(p) for p in os.environ.get("RIG_PROFILES", "").split(os.pathsep) if p]

@@ -88,9 +88,10 @@ def mutated(draw, doc):
         if how == "delete":
             del parent[path[-1]]
         elif how == "add" and isinstance(parent, dict):
-            parent[draw(st.sampled_from(["colour", "[/bold]", "if", "name", "hold", "x:100:"]))] = draw(VALUES)
+            parent[draw(st.sampled_from(["colour", "[/bold]", "if", "name", "hold", "x:100:"]))] = \
+                copy.deepcopy(draw(VALUES))
         else:
-            parent[path[-1]] = draw(VALUES)
+            parent[path[-1]] = copy.deepcopy(draw(VALUES))  # a copy: NASTY's own lists must not grow
     return doc
 
 

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import click
-from rich.table import Table
+import json
 
-from ..durations import format_duration
+import click
+
+from ..durations import format_duration, parse_duration
 from ..errors import UsageError, did_you_mean, unknown
 from ..ledger import Ledger
 from ..profiles import load_profiles
 from . import cli
-from .render import out
+from .render import esc, out, table
 from .run_cmds import ledger_path
 
 
@@ -22,27 +23,38 @@ def units():
 
 
 @units.command("list")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per unit, for scripts.")
 @click.pass_obj
-def units_list(app):
+def units_list(app, as_json):
     """List every unit the ledger knows.
 
     \b
-    Example:
+    Examples:
       rig units list
+      rig units list --json
     """
     led = Ledger(ledger_path(app))
     profiles = load_profiles()
-    t = Table()
-    for c in ("serial", "profile", "model", "VIN", "state", "attempts"):
-        t.add_column(c)
+    rows = []
     for u in led.units():
         p = profiles.get(u["profile"])
-        state, att = "?", "?"
-        if p:
-            st = led.standing(u["serial"], p)
-            state, att = st.describe().split(":")[0], f"{st.left} of {st.allowed} left"
-        t.add_row(u["serial"], u["profile"] or "-", u["model"] or "-", u["vin"] or "-", state, att)
+        st = led.standing(u["serial"], p) if p else None
+        rows.append({"serial": u["serial"], "profile": u["profile"], "model": u["model"], "vin": u["vin"],
+                     "state": st.describe().split(":")[0] if st else None,
+                     "attempts_used": st.used if st else None, "attempts_left": st.left if st else None,
+                     "attempts_allowed": st.allowed if st else None, "runs": len(led.runs(u["serial"], limit=10**6))})
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    t = table(("serial", "profile", "model", "VIN", "state", "attempts", "runs"), keep=("serial",),
+              drop=("model", "VIN"))
+    for r in rows:
+        att = f"{r['attempts_left']} of {r['attempts_allowed']} left" if r["state"] else "?"
+        t.add_row(esc(r["serial"]), esc(r["profile"] or "-"), esc(r["model"] or "-"), esc(r["vin"] or "-"),
+                  r["state"] or "? (unknown profile)", att, str(r["runs"]))
     out.print(t)
+    if not rows:
+        out.print(f"no units in {led.path} yet: rig run ... --unit SERIAL adds one, or rig units add")
 
 
 @units.command("add")
@@ -77,8 +89,9 @@ def units_add(app, serial, profile_id, attempts_used, model, vin):
 
 @units.command("show")
 @click.argument("serial")
+@click.option("--json", "as_json", is_flag=True, help="The unit's history as JSON, for scripts.")
 @click.pass_obj
-def units_show(app, serial):
+def units_show(app, serial, as_json):
     """A unit's history: runs, attempts, lockouts and time left, records.
 
     \b
@@ -91,22 +104,37 @@ def units_show(app, serial):
         raise UsageError(f"the ledger has no unit {serial!r}"
                          f"{did_you_mean(serial, [x['serial'] for x in led.units()])}; rig units list shows them")
     p = load_profiles().get(u["profile"])
-    out.print(f"[bold]{serial}[/]  profile {u['profile']}  model {u['model'] or '-'}  VIN {u['vin'] or '-'}")
-    if p:
-        st = led.standing(serial, p)
+    st = led.standing(serial, p) if p else None
+    runs_ = list(reversed(led.runs(serial, limit=10**6)))
+    attempts = led.attempts(serial)
+    if as_json:
+        click.echo(json.dumps({
+            "unit": u, "state": st.describe() if st else None,
+            "attempts_used": st.used if st else None, "attempts_left": st.left if st else None,
+            "runs": runs_, "attempts": [dict(a, number=i) for i, a in enumerate(attempts, 1)],
+            "lockouts": led.lockouts(serial), "records": led.records(serial)}, indent=2, default=str))
+        return
+    out.print(f"[bold]{esc(serial)}[/]  profile {esc(u['profile'] or '-')}  model {esc(u['model'] or '-')}  "
+              f"VIN {esc(u['vin'] or '-')}")
+    if st:
         out.print(f"state: {st.describe()}; attempts: {st.used} used, {st.left} of {st.allowed} left before a lockout"
                   + (f"; {st.permanent_left} before a permanent lock" if st.permanent_left is not None else ""))
-    t = Table(title="attempts", title_justify="left")
-    for c in ("#", "when", "run", "outcome"):
-        t.add_column(c)
-    for a in led.attempts(serial):
-        t.add_row(str(a["id"]), _when(a["t"]), str(a["run_id"]), a["outcome"])
-    out.print(t)
+    t = table(("run", "procedure", "started", "took", "outcome", "message"), keep=("run",), title="runs",
+              title_justify="left")
+    for r in runs_:
+        t.add_row(str(r["id"]), esc(r["procedure"]), _when(r["started"]), _took(r), _outcome(r),
+                  esc(r["message"] or ""))
+    out.print(t if runs_ else "runs: none yet")
+    t = table(("attempt", "when", "run", "outcome"), keep=("attempt",), title="attempts (numbered for this unit)",
+              title_justify="left")
+    for i, a in enumerate(attempts, 1):
+        t.add_row(f"#{i}", _when(a["t"]), str(a["run_id"]) if a["run_id"] else "before the bench", a["outcome"])
+    out.print(t if attempts else "attempts: none")
     for lk in led.lockouts(serial):
         out.print(f"lockout {lk['id']}: started {_when(lk['started'])}, wait {format_duration(lk['wait'])}, "
                   f"served {format_duration(lk['powered'])}, " + (f"ended {_when(lk['ended'])}" if lk["ended"] else "OPEN"))
     for r in led.records(serial):
-        out.print(f"record {r['name']}: {r['value']}  ({_when(r['t'])}, run {r['run_id']})")
+        out.print(f"record {esc(r['name'])}: {esc(r['value'])}  ({_when(r['t'])}, run {r['run_id']})")
 
 
 @cli.group()
@@ -116,29 +144,43 @@ def runs():
 
 @runs.command("list")
 @click.option("--unit", "serial", help="Only this unit's runs.")
+@click.option("--limit", type=click.IntRange(1, 100000), default=20, show_default=True, help="At most this many, newest first.")
+@click.option("--since", metavar="WHEN", help="Only runs started since then: a date (2026-12-01), a date and time "
+              "(2026-12-01 14:00), or a time ago (2h, 30min).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per run, for scripts.")
 @click.pass_obj
-def runs_list(app, serial):
-    """List recent runs.
+def runs_list(app, serial, limit, since, as_json):
+    """List recent runs, newest first.
 
     \b
-    Example:
+    Examples:
       rig runs list --unit VW123
+      rig runs list --since 2h --limit 5
     """
+    t0 = _since(since) if since else None
     led = Ledger(ledger_path(app))
-    t = Table()
-    for c in ("run", "procedure", "unit", "profile", "backend", "started", "outcome", "message"):
-        t.add_column(c)
-    for r in led.runs(serial):
-        t.add_row(str(r["id"]), r["procedure"], r["serial"] or "-", r["profile"] or "-", r["backend"] or "-",
-                  _when(r["started"]), r["outcome"] or "RUNNING/KILLED", (r["message"] or "")[:60])
+    rows = [r for r in led.runs(serial, limit=10**6) if t0 is None or r["started"] >= t0][:limit]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    t = table(("run", "procedure", "unit", "profile", "backend", "started", "took", "outcome", "message"),
+              keep=("run", "unit", "started"), drop=("profile", "backend", "message"))
+    for r in rows:
+        t.add_row(str(r["id"]), esc(r["procedure"]), esc(r["serial"] or "-"), esc(r["profile"] or "-"),
+                  esc(r["backend"] or "-"), _when(r["started"]), _took(r), _outcome(r), esc(r["message"] or ""))
     out.print(t)
+    if not rows:
+        out.print("no runs" + (f" since {since}" if since else "") + (f" for {serial}" if serial else ""))
 
 
 @runs.command("show")
 @click.argument("run_id", type=click.IntRange(1, 2**63 - 1))  # SQLite's largest id; more overflows
+@click.option("--events", "max_events", type=click.IntRange(0, 10**7), default=200, show_default=True,
+              help="Show at most this many events of its log (0: none).")
+@click.option("--json", "as_json", is_flag=True, help="The run and its events as JSON, for scripts.")
 @click.pass_obj
-def runs_show(app, run_id):
-    """One run: outcome, message and where its event log is.
+def runs_show(app, run_id, max_events, as_json):
+    """One run: outcome, message, its events, and where its log and timeline are.
 
     \b
     Example:
@@ -148,14 +190,90 @@ def runs_show(app, run_id):
     r = led.run(run_id)
     if r is None:
         raise UsageError(f"no run {run_id} in the ledger {led.path}; rig runs list shows them")
-    for k in ("id", "procedure", "serial", "profile", "backend", "outcome", "message", "log"):
-        out.print(f"{k}: {r[k]}")
+    events = _events(r["log"])
+    if as_json:
+        click.echo(json.dumps(dict(r, events=events), indent=2, default=str))
+        return
+    out.print(f"[bold]run {r['id']}[/]: {esc(r['procedure'])}  unit {esc(r['serial'] or '-')}  "
+              f"profile {esc(r['profile'] or '-')}  backend {esc(r['backend'] or '-')}")
+    out.print(f"outcome: {_outcome(r)}" + (f": {esc(r['message'])}" if r["message"] else ""))
+    out.print(f"started: {_when(r['started'])}  ended: {_when(r['ended'])}  took: {_took(r)}")
     if r["log"]:
-        out.print(f"timeline: {Path(r['log']).with_suffix('.svg')}  (open it in a browser)")
-    out.print(f"started: {_when(r['started'])}  ended: {_when(r['ended']) if r['ended'] else '-'}")
+        out.print(f"log: {esc(r['log'])}" + ("" if events is not None else "  (missing)"))
+        out.print(f"timeline: {esc(Path(r['log']).with_suffix('.svg'))}  (open it in a browser)")
+    if events and max_events:
+        t = table(("at", "what", "change"), keep=("at",), title="events", title_justify="left")
+        for e in events[:max_events]:
+            t.add_row(_offset(e.get("t")), esc(f"{e.get('kind', '?')} {e.get('what', '')}"), esc(_change(e)))
+        out.print(t)
+        if len(events) > max_events:
+            out.print(f"... {len(events) - max_events} more events in the log (--events N shows more)")
+
+
+def _events(log) -> list | None:
+    if not log or not Path(log).exists():
+        return None
+    from ..report import read_events
+
+    try:
+        return read_events(log)
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def _change(e: dict) -> str:
+    parts = []
+    if e.get("from") is not None or e.get("to") is not None:
+        parts.append(f"{_word(e.get('from'))} -> {_word(e.get('to'))}" if e.get("from") is not None
+                     else _word(e.get("to")))
+    if e.get("message"):
+        parts.append(str(e["message"]))
+    return "  ".join(parts)
+
+
+def _word(v) -> str:
+    return {True: "on", False: "off", None: "-"}.get(v, str(v)) if isinstance(v, (bool, type(None))) else str(v)
+
+
+def _offset(t) -> str:
+    """Clock time since the run began, as on a stopwatch: ``0:05.25``, ``1:02:03.5``."""
+    if not isinstance(t, (int, float)):
+        return "-"
+    h, rem = divmod(float(t), 3600)
+    m, s = divmod(rem, 60)
+    return f"{int(h)}:{int(m):02d}:{s:04.1f}" if h else f"{int(m)}:{s:05.2f}"
+
+
+def _outcome(r) -> str:
+    if r["outcome"]:
+        return r["outcome"]
+    return "running (or killed)"
+
+
+def _took(r) -> str:
+    if not r["ended"] or not r["started"]:
+        return "-"
+    return format_duration(max(0.0, r["ended"] - r["started"]))
+
+
+def _since(text: str) -> float:
+    """A --since value as an epoch: a local date or date and time, or a time ago."""
+    import time
+
+    for fmt in ("%Y-%m-%d", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"):
+        try:
+            return time.mktime(time.strptime(text.strip(), fmt))
+        except ValueError:
+            pass
+    try:
+        return time.time() - parse_duration(text)
+    except ValueError:
+        raise click.BadParameter(f"{text!r}: write a date (2026-12-01), a date and time (2026-12-01 14:00) "
+                                 "or a time ago (2h, 30min, at most 48h)", param_hint="--since") from None
 
 
 def _when(t):
+    """A local date and time, to the second; ``-`` for none."""
     import time
 
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t)) if t else "-"

@@ -48,11 +48,15 @@ class KeepTable(Table):
     The other columns wrap instead when the terminal, or a pipe's 80 columns, is narrow.
     """
 
-    def __init__(self, *args, keep=(), **kwargs):
+    def __init__(self, *args, keep=(), columns=(), shown=(), **kwargs):
         super().__init__(*args, **kwargs)
         self._keep = set(keep)
+        self._all, self._shown = list(columns), set(shown)
 
     def add_row(self, *cells, **kwargs):
+        """Cells for every column named to :func:`table`; those of dropped columns are left out."""
+        if self._all and len(cells) == len(self._all):
+            cells = tuple(c for name, c in zip(self._all, cells) if name in self._shown)
         super().add_row(*cells, **kwargs)
         for col, cell in zip(self.columns, cells):
             if col.header in self._keep and isinstance(cell, str):
@@ -61,11 +65,15 @@ class KeepTable(Table):
                 col.no_wrap = True
 
 
-def table(columns, keep=(), **kwargs) -> KeepTable:
-    """A table with these column headers; ``keep`` names the ones never to cut."""
-    t = KeepTable(keep=keep, **kwargs)
-    for c in columns:
-        t.add_column(c, no_wrap=c in keep, min_width=len(c) if c in keep else None)
+def table(columns, keep=(), drop=(), **kwargs) -> KeepTable:
+    """A table with these column headers; ``keep`` names the ones never to cut, ``drop`` the ones
+    left out first when the width (a terminal, or 80 columns in a pipe) is too narrow for them all."""
+    width = out.width
+    shown = [c for c in columns if c not in drop or width >= 120]
+    t = KeepTable(keep=keep, columns=columns, shown=shown, **kwargs)
+    for c in shown:
+        # the other columns wrap (fold) rather than end in "...": what is shown is whole
+        t.add_column(c, no_wrap=c in keep, min_width=len(c) if c in keep else None, overflow="fold")
     return t
 
 
