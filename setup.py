@@ -1,4 +1,9 @@
-"""Install rig.  On x86:  pip install '.[test]'   On a Pi:  pip install '.[pi]'"""
+"""Install rig.  On x86:  pip install '.[test]'   On a Pi:  pip install '.[pi]'
+
+On a Pi, install Debian's python3-lgpio first and make the venv with
+--system-site-packages (README, "Installing on a Raspberry Pi"): pip then finds
+lgpio already there instead of building it (which needs swig and liblgpio-dev).
+"""
 
 import shutil
 from pathlib import Path
@@ -7,6 +12,10 @@ from setuptools import find_packages, setup
 from setuptools.command.build_py import build_py
 
 HERE = Path(__file__).resolve().parent
+ARM = "platform_system == 'Linux' and (platform_machine == 'aarch64' or platform_machine == 'armv7l' " \
+      "or platform_machine == 'armv6l')"
+PI_LGPIO = f"lgpio>=0.2.2; {ARM}"
+PI_RPIGPIO = f"RPi.GPIO>=0.7.1; {ARM}"
 
 
 class BuildWithData(build_py):
@@ -37,20 +46,21 @@ setup(
     package_data={"rig": ["procedures/*.yaml"]},
     cmdclass={"build_py": BuildWithData},
     install_requires=[
-        "gpiozero>=2.0",
+        # 2.0.1 opens gpiochip4 on a Pi 5, gone since kernel 6.6.45 (gpiozero #1166); 2.0.1.post1
+        # and .post2 lost LGPIOFactory's `import os` and fall back to RPi.GPIO (#1229).
+        "gpiozero>=2.0.1.post3",
         "pyserial>=3.5",
         "PyYAML>=6.0",
         "click>=8.1",
         "rich>=13.0",
     ],
     extras_require={
-        # RPi.GPIO on 32/64-bit Arm Pis before the Pi 5; lgpio (the only
-        # factory that works on a Pi 5) on 64-bit Arm. The markers keep x86
-        # from ever trying to build either.
-        "pi": [
-            "RPi.GPIO>=0.7.1; platform_machine=='armv7l' or platform_machine=='armv6l' or platform_machine=='aarch64'",
-            "lgpio>=0.2.2.0; platform_machine=='aarch64'",
-        ],
+        # lgpio on every Arm Pi, 32- and 64-bit: it is the only library that works on a Pi 5,
+        # and the only one whose outputs the kernel releases when rig is killed (RPi.GPIO writes
+        # the registers directly). x86 never tries to build it.
+        "pi": [PI_LGPIO],
+        # RPi.GPIO, only for an old image where lgpio cannot open /dev/gpiochip0; never on a Pi 5.
+        "rpigpio": [PI_RPIGPIO],
         # rig serve: the bench server and its page (in the Pi install line; the base install stays light)
         "serve": ["starlette>=0.40", "uvicorn>=0.30"],
         # hypothesis: property tests of every loader; httpx and playwright: the server's HTTP and browser tests

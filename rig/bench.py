@@ -29,6 +29,7 @@ from gpiozero import DigitalInputDevice, OutputDevice
 from . import signals
 from .errors import BenchRefused
 from .events import EventBus
+from .heartbeat import Heartbeat, call_later
 from .wiring import KeySpec, RailSpec, SenseSpec, Wiring
 
 log = logging.getLogger(__name__)
@@ -90,6 +91,7 @@ class Rail:
         bench._check_open()
         if self.is_on == on:
             return
+        bench._interlock(self, on)
         dwell = bench.wiring.timing.relay_dwell
         if self._last_switch is not None:
             ready = self._last_switch + dwell
@@ -100,6 +102,8 @@ class Rail:
         bench.events.emit("rail", self.name, _onoff(self.is_on), _onoff(on))
         self._device.value = self.spec.energised_for(on)
         self._last_switch = bench.clock.now()
+        if bench.backend.lock is not None:  # the next process waits out this dwell too
+            bench.backend.lock.switched(self.name)
 
     def on(self) -> None:
         self.set(True)
@@ -135,17 +139,40 @@ class Key:
 
 
 class Sense:
-    """A GPIO input, such as ``unit_on`` from the amp-remote lead."""
+    """A GPIO input, such as ``unit_on`` from the amp-remote lead.
+
+    With ``debounce`` in the pin map a new level counts (and is told as an
+    event) only once it has held that long: relay contacts bounce for a few
+    ms, and a slow amp-remote edge can cross the threshold more than once.
+    """
 
     def __init__(self, spec: SenseSpec, device: DigitalInputDevice, bench: "Bench"):
-        self.spec, self._device = spec, device
+        self.spec, self._device, self._bench = spec, device, bench
         self.name = spec.name
-        device.when_activated = lambda: bench.events.emit("sense", self.name, False, True)
-        device.when_deactivated = lambda: bench.events.emit("sense", self.name, True, False)
+        self._stable = bool(device.value)
+        self._edge_seq = 0
+        device.when_activated = lambda: self._edge(True)
+        device.when_deactivated = lambda: self._edge(False)
+
+    def _edge(self, level: bool) -> None:
+        if self.spec.debounce <= 0:
+            self._settle(level)
+            return
+        self._edge_seq += 1
+        seq = self._edge_seq
+        call_later(self._bench.clock, self.spec.debounce,
+                    lambda: seq == self._edge_seq and self._settle(bool(self._device.value)))
+
+    def _settle(self, level: bool) -> None:
+        if level != self._stable:
+            self._stable = level
+            self._bench.events.emit("sense", self.name, not level, level)
 
     @property
     def value(self) -> bool:
-        return bool(self._device.value)
+        if self.spec.debounce <= 0:
+            return bool(self._device.value)
+        return self._stable
 
 
 class Bench:
@@ -185,6 +212,10 @@ class Bench:
                 self.senses[spec.name] = Sense(spec, dev, self)
                 if spec.rail in self.rails:
                     self.rails[spec.rail].sense = self.senses[spec.name]
+            self._carry_dwell()
+            hb = self.wiring.heartbeat
+            self._heartbeat = hb and Heartbeat(hb, _HeldOutput(hb.pin, initial_value=False, pin_factory=factory),
+                                               self.clock)
         except BaseException:
             self._close_devices()
             if self.backend.lock is not None:
@@ -221,6 +252,8 @@ class Bench:
                     self._signals = False
 
     def _close_devices(self) -> None:
+        if getattr(self, "_heartbeat", None) is not None:  # last: the rails are already safe
+            _quietly(self._heartbeat.stop)
         for group in (self.keys, self.rails, self.senses):
             for item in group.values():
                 _quietly(item._device.close)
@@ -240,6 +273,35 @@ class Bench:
     def _check_open(self) -> None:
         if not self._open:
             raise BenchRefused("the bench is not open (it was released)")
+
+    def _interlock(self, rail: Rail, on: bool) -> None:
+        """A car never cuts constant power with ACC on, nor has ACC without constant power.
+
+        Cutting the constant feed under a running unit is the brown-out that arms SAFE or
+        corrupts its EEPROM write; so the order is ACC off, then battery off (and back:
+        battery on, then ACC on). Putting constant power back on is always allowed, so a
+        release (battery on, ACC off) never trips it. Only ACC: ``ignition`` is a logic
+        feed on the units that need it, not the load that browns a supply out.
+        """
+        acc = self.rails.get("acc")
+        if acc is None or rail is acc and not on:
+            return
+        if rail.spec.safe_on and not on and acc.is_on:
+            raise BenchRefused(f"refusing to cut {rail.name} while acc is on (a car never does that, and it "
+                               f"can arm SAFE or corrupt the unit's memory): switch acc off first")
+        if rail is acc and on:
+            cut = [r.name for r in self.rails.values() if r.spec.safe_on and not r.is_on]
+            if cut:
+                raise BenchRefused(f"refusing to switch acc on while {' and '.join(cut)} is cut: "
+                                   f"switch {' and '.join(cut)} on first")
+
+    def _carry_dwell(self) -> None:
+        """Relays another process switched moments ago still get their full dwell."""
+        if self.backend.lock is None:
+            return
+        for name, age in self.backend.lock.last_switches().items():
+            if name in self.rails and age < self.wiring.timing.relay_dwell:
+                self.rails[name]._last_switch = self.clock.now() - age
 
     # -- operations -------------------------------------------------------
     def rail(self, name: str) -> Rail:
@@ -274,6 +336,9 @@ class Bench:
         # answer follows it in the log); a release after they come up, so telling it
         # never lengthens a hold.
         changing = [k for k in keys if k.is_down != down]
+        combo = self.wiring.combo(k.name for k in keys) if down and len(changing) > 1 else None
+        if combo is not None and combo.stagger > 0:
+            return self._staggered(changing, combo)
         if down:
             for k in changing:
                 k._announce(True)
@@ -284,6 +349,17 @@ class Bench:
             for k in changing:
                 k._announce(False)
         return t
+
+    def _staggered(self, keys: list[Key], combo) -> float:
+        # Keys on one ladder line pressed within microseconds can decode as a third key;
+        # a person's fingers land tens of ms apart, in the order the pin map gives.
+        order = {n: i for i, n in enumerate(combo.keys)}
+        for i, k in enumerate(sorted(keys, key=lambda k: order.get(k.name, len(order)))):
+            if i:
+                self.clock.sleep(combo.stagger)
+            k._announce(True)
+            k._switch(True)
+        return self.clock.now()  # the hold counts from the last key down
 
     @contextmanager
     def holding(self, combo):

@@ -124,7 +124,13 @@ class SerialTap(DisplayTap):
         self.bytes_seen = 0
         self._activity = threading.Condition()
         try:
-            self.port = serial.serial_for_url(url, baudrate=baud, timeout=read_timeout)
+            # DTR/RTS low before the port opens: asserted, they reset an Arduino-class tap board
+            # (pyserial raises both on open by default). Linux still pulses them briefly as the
+            # tty opens (pyserial #124), so a tap resends its current text on start anyway.
+            self.port = serial.serial_for_url(url, baudrate=baud, timeout=read_timeout, do_not_open=True)
+            self.port.dtr = False
+            self.port.rts = False
+            self.port.open()
         except (serial.SerialException, ValueError, OSError) as exc:
             raise TapError(f"cannot open the display tap {url}: {exc}. Check the USB adapter and the "
                            f"display port in the pin map, or remove the display block to work without a tap") from None

@@ -49,7 +49,8 @@ OPTIONAL_SECTIONS = {"serial"}
 OPTIONAL_FIELDS = {("digits", "start"), ("confirm", "until"), ("attempts", "permanent_after"),
                    ("entry", "opens_after"), ("attempts", "counter_shown"),
                    ("serial", "keys"), ("serial", "at_power_on"), ("serial", "hold"), ("serial", "label")}
-TOP = {"id", "name", "models", "years", "confidence", "extends", "display", "display_pattern"} | set(SCHEMA)
+TOP = {"id", "name", "models", "years", "confidence", "extends", "display", "display_pattern",
+       "verified_combos"} | set(SCHEMA)
 MAX_COUNT = 1000   # attempts: no unit allows more; a bigger number is a typo
 MAX_DIGITS = 12    # the longest code of any family is 5 digits; 12 leaves room, 10**9 would hang entry
 ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
@@ -81,6 +82,7 @@ class Profile:
     display_pattern: str | None = None               # regex pulling the display out of a debug UART line
     sections: dict = field(default_factory=dict)     # name -> Section
     confidence: dict = field(default_factory=dict)   # "digits.count" -> (level, source)
+    verified_combos: list = field(default_factory=list)  # combos seen to work though their keys share a line
 
     def __getattr__(self, name):
         sections = self.__dict__.get("sections", {})
@@ -295,6 +297,17 @@ def _build(node, src, family, title, problems) -> Profile | None:
                     "(?P<display>...)")
         except re.error as exc:
             err(node.line_of("display_pattern"), f"display_pattern: not a regular expression ({exc})")
+
+    if node.get("verified_combos") is not None:
+        combos = _unwrap(node["verified_combos"], "verified_combos", default_conf, conf, problems, src)
+        if not isinstance(combos, list):
+            combos = [combos]
+        for c in combos:
+            keys = c.split("+") if isinstance(c, str) else c
+            if not isinstance(keys, list) or len(keys) < 2 or not all(isinstance(k, str) and k.strip() for k in keys):
+                err(node.line_of("verified_combos"), f"verified_combos: {c!r} is not a combo (write e.g. mode+scan)")
+                continue
+            prof.verified_combos.append([k.strip() for k in keys])
 
     disp = node.get("display")
     if not isinstance(disp, dict):

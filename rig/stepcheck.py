@@ -155,6 +155,13 @@ class StepChecker:
                 if k not in self.wiring.keys:
                     self.err(field, f"key {k!r} is not on this bench{did_you_mean(k, self.wiring.keys)} "
                              f"(the pin map has: {', '.join(self.wiring.keys)})")
+            self.combo(field, names)
+
+    def combo(self, field, names):
+        """Keys on one ladder line pressed together can read as a third key: refused unless verified."""
+        why = self.wiring.combo_problem(names, getattr(self.profile, "verified_combos", ()))
+        if why:
+            self.err(field, why)
 
     def display(self, field, value):
         """A display spec: a profile display name, /regex/, or the literal text, or a list of them."""

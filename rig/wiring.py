@@ -51,6 +51,7 @@ class RailSpec:
     required: bool = True
     iso: str = ""
     line: int = 0
+    pull: str = "down"  # the external pull resistor on the driver's input: down (default) or up
 
     def energised_for(self, on: bool) -> bool:
         """Whether the relay coil is energised when the rail is ``on``."""
@@ -59,12 +60,22 @@ class RailSpec:
 
 @dataclass(frozen=True)
 class KeySpec:
-    """An optocoupler across one button's contacts."""
+    """A solid-state switch across one button's contacts.
+
+    ``switch`` is ``photomos`` (the default: a PhotoMOS/SSR such as CPC1017N,
+    conducts both ways) or ``pc817`` (a phototransistor, one way only).
+    ``ladder`` is the unit's key line the button sits on (YAML ``line:``),
+    e.g. the ADC input of a resistor-ladder keyboard: two keys on one line
+    pressed together may decode as a third key.
+    """
 
     name: str
     pin: int
     active_high: bool = True
     line: int = 0
+    ladder: str | None = None
+    switch: str = "photomos"
+    pull: str = "down"
 
 
 @dataclass(frozen=True)
@@ -82,6 +93,7 @@ class SenseSpec:
     active_high: bool = False
     line: int = 0
     rail: str | None = None
+    debounce: float = 0.0  # seconds a new level must hold before the rig believes it
 
 
 @dataclass(frozen=True)
@@ -90,6 +102,29 @@ class DisplaySpec:
 
     port: str
     baud: int = 115200
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class HeartbeatSpec:
+    """A pin the bench toggles while it is open, feeding a hardware dead-man.
+
+    A retriggerable monostable on this pin keeps the relay and key supply on;
+    when the toggling stops (rig hung, killed, kernel dead) the supply drops
+    and every relay and key falls to its released, safe state.
+    """
+
+    pin: int
+    every: float = 0.25  # seconds between level changes
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class ComboSpec:
+    """How one combo is pressed: ``stagger`` seconds between its keys going down, in order."""
+
+    keys: tuple[str, ...]
+    stagger: float = 0.0
     line: int = 0
 
 
@@ -112,6 +147,36 @@ class Wiring:
     display: DisplaySpec | None
     timing: Timing
     warnings: list[Problem] = field(default_factory=list)
+    heartbeat: HeartbeatSpec | None = None
+    combos: dict[frozenset, ComboSpec] = field(default_factory=dict)
+
+    def combo(self, names) -> ComboSpec | None:
+        """The pin map's ``combos:`` entry for these keys (any order), if it has one."""
+        return self.combos.get(frozenset(names))
+
+    def shared_lines(self, names) -> dict[str, list[str]]:
+        """Ladder lines carrying two or more of these keys: ``{line: [keys]}``."""
+        lines: dict[str, list[str]] = {}
+        for n in names:
+            k = self.keys.get(n)
+            if k is not None and k.ladder is not None:
+                lines.setdefault(k.ladder, []).append(n)
+        return {line: ks for line, ks in lines.items() if len(ks) > 1}
+
+    def combo_problem(self, names, verified=()) -> str | None:
+        """Why pressing ``names`` together is refused, or None.
+
+        Keys on one ladder line pressed together can read as a third key; such
+        a combo is allowed only where the profile lists it in ``verified_combos``
+        (someone watched it work on that family) - ``verified`` is that list.
+        """
+        shared = self.shared_lines(names)
+        if not shared or frozenset(names) in {frozenset(v) for v in verified}:
+            return None
+        line, keys = next(iter(shared.items()))
+        return (f"{'+'.join(names)}: {' and '.join(keys)} are on the same key line {line!r}, where pressed "
+                f"together they can read as another key; check it by hand on the unit (wiring/README.md "
+                f"section 10) and list it under the profile's verified_combos")
 
     def rail_sense(self, rail: str) -> SenseSpec | None:
         """The sense that measures ``rail`` at the connector, if the pin map has one."""
@@ -121,6 +186,8 @@ class Wiring:
         out = {r.pin: f"rail {r.name}" for r in self.rails.values()}
         out.update({k.pin: f"key {k.name}" for k in self.keys.values()})
         out.update({s.pin: f"sense {s.name}" for s in self.senses.values()})
+        if self.heartbeat is not None:
+            out[self.heartbeat.pin] = "heartbeat"
         return out
 
 
@@ -189,6 +256,29 @@ class _Checker:
             return default
         return v
 
+    def output_pull(self, node, where, active_high, pin) -> str:
+        """An output's external pull: released, the pin floats (both pin libraries switch the
+        Pi's pull off on open and close, gpiozero #1146), so only this resistor holds it off."""
+        pull = self.choice(node, "pull", where, ("down", "up"), "down")
+        if not active_high and pull != "up" and (pin is None or boot_pulls_high(pin)):
+            # (on GPIO9-27 the boot-pull check already rejects an active-low output)
+            self.error(node.line_of("active_high"), f"{where}: an active-low output is switched on by a released, "
+                       f"floating pin unless an external pull-up holds it off; fit a 10k pull-up and declare it "
+                       f"(pull: up)")
+        elif active_high and pull == "up":
+            self.error(node.line_of("pull"), f"{where}: a pull-up on an active-high output switches it on "
+                       f"whenever the pin is released; fit the 10k pull-down (pull: down)")
+        return pull
+
+    def duration(self, node, key, where, default: float) -> float:
+        if key not in node:
+            return default
+        try:
+            return parse_duration(node[key])
+        except ValueError as exc:
+            self.error(node.line_of(key), f"{where}.{key}: {exc}")
+            return default
+
     def choice(self, node, key, where, choices, default):
         v = node.get(key, default)
         if isinstance(v, bool):  # someone wrote true/false for on/off
@@ -210,7 +300,8 @@ def load_wiring(path: str | Path | None = None) -> Wiring:
     c = _Checker(str(path))
     if not isinstance(data, dict):
         raise ConfigError([Problem(str(path), 1, "a pin map is a YAML mapping with rails:, keys:, senses:")])
-    c.fields(data, "pin map", {"name", "rails", "keys", "senses", "display", "timing"}, {"rails", "keys"})
+    c.fields(data, "pin map", {"name", "rails", "keys", "senses", "display", "timing", "heartbeat", "combos"},
+             {"rails", "keys"})
 
     rails: dict[str, RailSpec] = {}
     rails_node = c.mapping(data.get("rails"), "rails", data.line_of("rails")) if "rails" in data else None
@@ -234,14 +325,21 @@ def load_wiring(path: str | Path | None = None) -> Wiring:
             c.error(keys_node.line_of(name), f"{where}: a key name is lowercase letters, digits and _")
         if name in rails:
             c.error(keys_node.line_of(name), f"{where}: {name!r} is already a rail name")
-        c.fields(node, where, {"pin", "active_high", "note"}, {"pin"})
+        c.fields(node, where, {"pin", "active_high", "line", "switch", "pull", "note"}, {"pin"})
         pin = c.pin(node, where)
         active_high = c.boolean(node, "active_high", where, True)
         if pin is not None and boot_pulls_high(pin) == active_high:
             c.error(node.line_of("pin"), f"{where}: the Pi pulls GPIO{pin} {'high' if boot_pulls_high(pin) else 'low'} "
                     f"at boot, which would press this {'active-high' if active_high else 'active-low'} key")
+        pull = c.output_pull(node, where, active_high, pin)
+        switch = c.choice(node, "switch", where, ("photomos", "pc817"), "photomos")
+        ladder = node.get("line")
+        if ladder is not None and (isinstance(ladder, bool) or not isinstance(ladder, (str, int))):
+            c.error(node.line_of("line"), f"{where}.line: {ladder!r} is not a key line name (e.g. line: ladder1)")
+            ladder = None
         if pin is not None:
-            keys[name] = KeySpec(name, pin, active_high, node.line)
+            keys[name] = KeySpec(name, pin, active_high, node.line, None if ladder is None else str(ladder),
+                                 switch, pull)
 
     senses: dict[str, SenseSpec] = {}
     senses_node = c.mapping(data.get("senses"), "senses", data.line_of("senses")) if "senses" in data else LineDict()
@@ -250,7 +348,8 @@ def load_wiring(path: str | Path | None = None) -> Wiring:
         node = c.mapping(node, where, senses_node.line_of(name))
         if node is None:
             continue
-        c.fields(node, where, {"pin", "pull", "active", "rail", "note"}, {"pin"})
+        c.fields(node, where, {"pin", "pull", "active", "rail", "debounce", "note"}, {"pin"})
+        debounce = c.duration(node, "debounce", where, 0.0)
         pin = c.pin(node, where, output=False)
         rail = node.get("rail")
         if rail is not None and (not isinstance(rail, str) or rail not in rails):
@@ -263,7 +362,7 @@ def load_wiring(path: str | Path | None = None) -> Wiring:
             c.error(node.line, f"{where}: with pull: none, say which level is active (active: high|low)")
         active = c.choice(node, "active", where, ("high", "low"), default_active or "high")
         if pin is not None:
-            senses[name] = SenseSpec(name, pin, pull, active == "high", node.line, rail)
+            senses[name] = SenseSpec(name, pin, pull, active == "high", node.line, rail, debounce)
     if senses_node is not None and "unit_on" not in senses:
         c.warn(getattr(senses_node, "line", None) or 1,
                "senses: no 'unit_on' sense; the rig cannot see whether the unit is on")
@@ -295,11 +394,59 @@ def load_wiring(path: str | Path | None = None) -> Wiring:
                         c.error(node.line_of(k), f"timing.{k}: {exc}")
             timing = Timing(**values)
 
+    heartbeat = _heartbeat(c, data)
+    combos = _combos(c, data, keys)
+
     errors = [p for p in c.problems if p.severity == "error"]
     if errors:
         raise ConfigError(c.problems)
     return Wiring(str(data.get("name") or path.stem), str(path), rails, keys, senses, display, timing,
-                  [p for p in c.problems if p.severity == "warning"])
+                  [p for p in c.problems if p.severity == "warning"], heartbeat, combos)
+
+
+def _heartbeat(c: _Checker, data) -> HeartbeatSpec | None:
+    if data.get("heartbeat") is None:
+        return None
+    node = c.mapping(data["heartbeat"], "heartbeat", data.line_of("heartbeat"))
+    if node is None:
+        return None
+    c.fields(node, "heartbeat", {"pin", "every", "note"}, {"pin"})
+    pin = c.pin(node, "heartbeat")
+    every = c.duration(node, "every", "heartbeat", 0.25)
+    if not 0.01 <= every <= 5:
+        c.error(node.line_of("every"), f"heartbeat.every: {every:g}s is outside 10ms-5s")
+    if pin is not None and boot_pulls_high(pin):
+        # held high by the boot pull, the dead-man's input would sit at a level, not toggle, and
+        # one glitch at power-on could trigger it: keep it on a quiet pulled-down pin
+        c.error(node.line_of("pin"), f"heartbeat.pin: GPIO{pin} is pulled high at boot; use one of GPIO9-27")
+    return HeartbeatSpec(pin, every, node.line) if pin is not None else None
+
+
+def _combos(c: _Checker, data, keys) -> dict[frozenset, ComboSpec]:
+    out: dict[frozenset, ComboSpec] = {}
+    if data.get("combos") is None:
+        return out
+    node = c.mapping(data["combos"], "combos", data.line_of("combos"))
+    for name, spec in (node or {}).items():
+        where = f"combos.{name}"
+        line = node.line_of(name)
+        names = [p.strip() for p in str(name).split("+")]
+        if len(names) < 2 or not all(names):
+            c.error(line, f"{where}: a combo is two or more keys joined by + (e.g. mode+scan)")
+            continue
+        for n in names:
+            if n not in keys:
+                c.error(line, f"{where}: no key {n!r} in this pin map")
+        spec = c.mapping(spec, where, line)
+        if spec is None:
+            continue
+        c.fields(spec, where, {"stagger", "note"})
+        stagger = c.duration(spec, "stagger", where, 0.0)
+        if stagger > 0.5:
+            c.error(spec.line_of("stagger"), f"{where}.stagger: {stagger:g}s; a person staggers by tens of ms, "
+                    f"and past half a second the unit may see two single presses")
+        out[frozenset(names)] = ComboSpec(tuple(names), stagger, line)
+    return out
 
 
 def _rail(c: _Checker, name, node, line) -> RailSpec | None:
@@ -309,15 +456,17 @@ def _rail(c: _Checker, name, node, line) -> RailSpec | None:
         return None
     if not NAME.match(str(name)):
         c.error(line, f"{where}: a rail name is lowercase letters, digits and _")
-    c.fields(node, where, {"pin", "active_high", "contact", "safe", "required", "iso", "note"}, {"pin", "safe"})
+    c.fields(node, where, {"pin", "active_high", "contact", "safe", "required", "iso", "pull", "note"},
+             {"pin", "safe"})
     pin = c.pin(node, where)
     active_high = c.boolean(node, "active_high", where, True)
+    pull = c.output_pull(node, where, active_high, pin)
     contact = c.choice(node, "contact", where, ("no", "nc"), "no")
     safe_on = c.choice(node, "safe", where, ("on", "off"), "off") == "on"
     required = c.boolean(node, "required", where, True)
     if pin is None:
         return None
-    spec = RailSpec(name, pin, active_high, contact, safe_on, required, str(node.get("iso", "")), node.line)
+    spec = RailSpec(name, pin, active_high, contact, safe_on, required, str(node.get("iso", "")), node.line, pull)
     released_on = contact == "nc"
     if "safe" in node and released_on != safe_on:
         c.error(node.line_of("safe"), f"{where}: safe state is {'on' if safe_on else 'off'} but a released relay "

@@ -20,12 +20,12 @@ from .conftest import pin_durations, pin_states
 MIXED = """
 rails:
   battery: {pin: 17, active_high: true, contact: nc, safe: on}
-  acc: {pin: 5, active_high: false, contact: "no", safe: off}
+  acc: {pin: 5, active_high: false, pull: up, contact: "no", safe: off}
   ignition: {pin: 22, active_high: true, contact: "no", safe: off}
 keys:
   mode: {pin: 13}
   scan: {pin: 18}
-  preset1: {pin: 6, active_high: false}
+  preset1: {pin: 6, active_high: false, pull: up}
 senses:
   unit_on: {pin: 26, pull: down}
 """
@@ -202,16 +202,6 @@ def test_second_process_is_refused_naming_the_holder(wiring, tmp_path, clock):
     child = _rig(["--backend", "mock", "press", "mode"], {"RIG_LOCK": lock, "RIG_CLOCK": "virtual"})
     out, err = child.communicate(timeout=20)
     assert child.returncode == 0, err
-
-
-def test_strict_gpiod_is_read_from_config_txt(tmp_path):
-    from rig.backends import strict_gpiod
-
-    cfg = tmp_path / "config.txt"
-    cfg.write_text("dtparam=audio=on\n# dtparam=strict_gpiod\n")
-    assert strict_gpiod([str(cfg)]) is False  # commented out does not count
-    cfg.write_text("dtparam=audio=off\ndtparam=strict_gpiod\n")
-    assert strict_gpiod([str(tmp_path / "missing.txt"), str(cfg)]) is True
 
 
 def test_a_second_ctrl_c_cannot_cut_a_release_short():

@@ -55,8 +55,8 @@ def test_pin_out_of_range_and_reserved(write_yaml):
 def test_unknown_fields_on_rails_and_keys(write_yaml):
     text = GOOD.replace("safe: off}", "safe: off, colour: red}").replace("mode: {pin: 13}", "mode: {pin: 13, hold: 2}")
     got = problems(write_yaml(text))
-    assert (3, "rails.acc: unknown field 'colour' (allowed: active_high, contact, iso, note, pin, required, safe)") in got
-    assert (5, "keys.mode: unknown field 'hold' (allowed: active_high, note, pin)") in got
+    assert (3, "rails.acc: unknown field 'colour' (allowed: active_high, contact, iso, note, pin, pull, required, safe)") in got
+    assert (5, "keys.mode: unknown field 'hold' (allowed: active_high, line, note, pin, pull, switch)") in got
 
 
 def test_missing_required_rail(write_yaml):
@@ -118,7 +118,7 @@ def test_bad_durations_in_timing(write_yaml):
 def test_wiring_check_command(run_rig, write_yaml):
     ok = run_rig("wiring", "check")
     assert ok.returncode == 0, ok.stderr
-    assert "battery" in ok.stdout and "unit_on" in ok.stdout and "ok: 3 rails, 14 keys, 3 senses" in ok.stdout
+    assert "battery" in ok.stdout and "unit_on" in ok.stdout and "ok: 3 rails, 13 keys, 3 senses" in ok.stdout
     bad = run_rig("wiring", "check", str(write_yaml(GOOD.replace("scan: {pin: 18}", "scan: {pin: 13}"))))
     assert bad.returncode == 1
     assert "bench.yaml:6: error: keys.scan.pin: GPIO13 is already used by keys.mode" in bad.stderr

@@ -59,6 +59,7 @@ def status(app):
     with app.bench() as bench:
         bench.clock.sleep(0.5)  # let a freshly powered unit settle before reading it
         show_status(bench.snapshot())
+        out.print(f"pins: {bench.backend.pin_library}", markup=False)  # which pin library, and why not others
 
 
 @cli.command()

@@ -1,0 +1,391 @@
+"""The electrical review's fixes (issue 9), as a technician or CI would notice them.
+
+The interlock, the heartbeat, debounce, the dwell across processes, the
+kill -9 detection from /sys, the install markers, and pins that float when
+released.
+"""
+
+import json
+import os
+import runpy
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from unittest import mock
+
+import pytest
+import setuptools
+from packaging.requirements import Requirement
+
+from rig.backends import choose_pin_factory, gpio_outputs_persist, kill9_warnings, mock_backend
+from rig.bench import Bench
+from rig.benchlock import BenchLock
+from rig.errors import BenchBusy, BenchRefused, ConfigError, NoGPIO
+from rig.wiring import load_wiring
+
+from .conftest import REPO, pin_durations, pin_states
+
+# -- the interlock: ACC off first, then constant power ---------------------------------
+
+
+def test_cutting_constant_power_while_acc_is_on_is_refused(bench):
+    bench.power("acc", True)
+    with pytest.raises(BenchRefused, match="refusing to cut battery while acc is on.*switch acc off first"):
+        bench.power("battery", False)
+    assert pin_states(bench, 17) == [False]  # K1 never moved: constant power stayed on
+    bench.power("acc", False)
+    bench.power("battery", False)  # the car's order is fine
+    assert not bench.rail("battery").is_on
+
+
+def test_acc_is_not_switched_on_without_constant_power(bench):
+    bench.power("battery", False)
+    with pytest.raises(BenchRefused, match="refusing to switch acc on while battery is cut"):
+        bench.power("acc", True)
+    assert pin_states(bench, 27) == [False]
+
+
+def test_the_release_restores_constant_power_with_acc_left_off(bench):
+    bench.power("battery", False)
+    bench.release()  # battery back ON is always allowed: that is the safe state
+    assert pin_states(bench, 17) == [False, True, False]
+    assert pin_states(bench, 27) == [False]
+
+
+# -- the heartbeat for the hardware dead-man -------------------------------------------
+
+
+def test_heartbeat_toggles_while_the_bench_is_held_and_stops_when_released(wiring, clock):
+    hb = wiring.heartbeat
+    assert hb is not None and hb.pin == 10  # the default rig declares one, on the freed key channel
+    with Bench(wiring, mock_backend(wiring, clock)) as bench:
+        clock.sleep(10 * hb.every + 0.01)
+        bench.press("mode", hold=0.25)
+        beats = pin_durations(bench, hb.pin)[1:]
+        assert len(beats) >= 10
+        # each beat exactly `every` after the one before: the clock drives it, not the presses
+        assert {t for t, _ in beats[1:]} == {hb.every}
+        assert [s for _, s in beats[:4]] == [True, False, True, False]
+    after_release = pin_states(bench, hb.pin)
+    clock.sleep(20 * hb.every)
+    assert pin_states(bench, hb.pin) == after_release  # no beats after the bench is let go
+    assert after_release[-1] is False  # left low: the dead-man times out and drops the relay supply
+
+
+def test_a_press_is_not_delayed_by_the_heartbeat(wiring, clock):
+    with Bench(wiring, mock_backend(wiring, clock)) as bench:
+        clock.sleep(0.3)
+        bench.press("preset1", hold=3.0)  # several beats fall inside the hold
+    assert pin_durations(bench, 23) == [(0.0, False), (0.3, True), (3.0, False)]
+
+
+def test_heartbeat_on_a_pin_pulled_high_at_boot_is_refused(write_yaml):
+    path = write_yaml("""
+        rails:
+          battery: {pin: 17, contact: nc, safe: on}
+          acc: {pin: 27, contact: "no", safe: off}
+        keys:
+          mode: {pin: 13}
+        heartbeat: {pin: 5}
+    """)
+    with pytest.raises(ConfigError, match="heartbeat.pin: GPIO5 is pulled high at boot"):
+        load_wiring(path)
+
+
+# -- released pins float: the pull-downs are what hold them off ------------------------
+
+MAP = """
+rails:
+  battery: {pin: 17, contact: nc, safe: on}
+  acc: {pin: 27, contact: "no", safe: off}
+keys:
+  mode: {pin: 13, line: ladder1}
+  scan: {pin: 18, line: ladder1}
+  preset1: {pin: 23, line: ladder2}
+senses:
+  unit_on: {pin: 6, pull: up, debounce: 20ms}
+"""
+
+
+def test_an_active_low_output_needs_a_declared_pull_up(write_yaml):
+    text = MAP.replace("preset1: {pin: 23, line: ladder2}", "preset1: {pin: 5, active_high: false}")
+    with pytest.raises(ConfigError) as info:
+        load_wiring(write_yaml(text))
+    (p,) = info.value.problems
+    assert (p.line, p.message) == (7, "keys.preset1: an active-low output is switched on by a released, "
+                                      "floating pin unless an external pull-up holds it off; fit a 10k "
+                                      "pull-up and declare it (pull: up)")
+    load_wiring(write_yaml(text.replace("active_high: false}", "active_high: false, pull: up}")))
+
+
+def test_a_pull_up_on_an_active_high_output_is_refused(write_yaml):
+    with pytest.raises(ConfigError, match="rails.acc: a pull-up on an active-high output"):
+        load_wiring(write_yaml(MAP.replace('acc: {pin: 27,', 'acc: {pin: 27, pull: up,')))
+
+
+def test_a_released_mock_pin_floats_to_its_external_pull_only(wiring, clock):
+    backend = mock_backend(wiring, clock)
+    bench = Bench(wiring, backend).open()
+    bench.power("acc", True)
+    bench._close_devices()  # what the pin library does on close, with no release first (a crash)
+    acc = backend.pin_factory.pin(27)
+    assert acc.pull == "floating"  # the Pi's pull is off, as on real hardware (gpiozero #1146)
+    assert acc.state is False  # only the 10k pull-down brings the relay off
+    acc.external_pull = None  # a board without the pull-down...
+    acc.function = "output"
+    acc.state = True
+    acc.close()
+    assert acc.state is True  # ...leaves a floating line wherever it was: ACC could stay on
+    bench.release()
+
+
+# -- combos on one resistor ladder ------------------------------------------------------
+
+
+def test_a_combo_on_one_key_line_is_refused_unless_verified(write_yaml):
+    w = load_wiring(write_yaml(MAP))
+    assert w.combo_problem(["mode", "preset1"]) is None  # two lines: no risk
+    why = w.combo_problem(["mode", "scan"])
+    assert why.startswith("mode+scan: mode and scan are on the same key line 'ladder1'")
+    assert w.combo_problem(["mode", "scan"], verified=[["scan", "mode"]]) is None
+
+
+def test_a_staggered_combo_presses_its_keys_in_order_and_holds_from_the_last(write_yaml, clock):
+    w = load_wiring(write_yaml(MAP + "combos:\n  scan+mode: {stagger: 30ms}\n"))
+    with Bench(w, mock_backend(w, clock)) as bench:
+        bench.press("mode+scan", hold=2.0)
+    assert pin_durations(bench, 18) == [(0.0, False), (0.0, True), (2.03, False)]    # scan first
+    assert pin_durations(bench, 13) == [(0.0, False), (0.03, True), (2.0, False)]    # mode 30 ms later
+    # both up together, 2 s after the last one went down
+
+
+def test_a_stagger_a_person_would_not_use_is_refused(write_yaml):
+    with pytest.raises(ConfigError, match=r"combos.mode\+scan.stagger: 2s"):
+        load_wiring(write_yaml(MAP + "combos:\n  mode+scan: {stagger: 2s}\n"))
+
+
+# -- sense debounce ----------------------------------------------------------------------
+
+
+def test_a_sense_level_counts_only_once_it_has_held_for_the_debounce(write_yaml, clock):
+    w = load_wiring(write_yaml(MAP))
+    with Bench(w, mock_backend(w, clock)) as bench:
+        events = []
+        bench.events.subscribe(lambda e: e.kind == "sense" and events.append((round(e.t, 3), e.new)))
+        pin = bench.backend.pin_factory.pin(6)
+        pin.drive_low()                      # a 5 ms glitch...
+        clock.sleep(0.005)
+        pin.drive_high()
+        clock.sleep(0.1)
+        assert bench.read("unit_on") is False and events == []   # ...is not the unit coming on
+        pin.drive_low()                      # a real edge, bouncing twice
+        clock.sleep(0.003)
+        pin.drive_high()
+        clock.sleep(0.003)
+        pin.drive_low()                      # at 0.111: from here it holds
+        clock.sleep(0.019)
+        assert bench.read("unit_on") is False
+        clock.sleep(0.002)
+        assert bench.read("unit_on") is True
+    assert events == [(0.131, True)]         # 20 ms after the last bounce, told once
+
+
+# -- the dwell holds across processes ---------------------------------------------------
+
+
+def test_the_relay_dwell_holds_across_two_processes(write_yaml, tmp_path, clock):
+    path = write_yaml(MAP + "timing: {relay_dwell: 60s}\n")
+    lock = tmp_path / "bench.lock"
+    env = dict(os.environ, RIG_LOCK=str(lock), RIG_CLOCK="virtual", RIG_WIRING=str(path))
+    first = subprocess.run([sys.executable, "-m", "rig", "--backend", "mock", "power", "acc", "on",
+                            "--for", "1s"],
+                           env=env, capture_output=True, text=True, timeout=30)
+    assert first.returncode == 0, first.stderr
+    w = load_wiring(path)
+    with Bench(w, mock_backend(w, clock, lock_path=str(lock))) as bench:
+        waits = []
+        bench.events.subscribe(lambda e: e.kind == "dwell" and waits.append(e.data["wait"]))
+        bench.power("acc", True)  # another process, moments after the first switched ACC
+        bench.power("acc", False)
+    # the first process switched ACC off moments ago: this one waits out the rest of its 60 s
+    assert len(waits) == 2 and 50 < waits[0] < 60 and waits[1] == 60, waits
+
+
+def _refuse(monkeypatch, modes):
+    """Make opening the lock file fail with EACCES for these open modes, as for another user's file."""
+    real_open = os.open
+
+    def fake_open(path, flags, *a):
+        if Path(path).name == "bench.lock" and flags & 3 in modes:
+            raise PermissionError(13, "Permission denied")
+        return real_open(path, flags, *a)
+
+    monkeypatch.setattr("rig.benchlock.os.open", fake_open)
+
+
+def test_a_lock_file_another_user_may_not_open_says_busy_not_a_traceback(tmp_path, monkeypatch):
+    lock = tmp_path / "bench.lock"
+    lock.write_text("{}")
+    _refuse(monkeypatch, {os.O_RDWR, os.O_RDONLY})
+    with pytest.raises(BenchBusy, match="belongs to .* and this user may not open it, so the bench may be in use"
+                                        ".*chmod 664"):
+        BenchLock(lock).acquire()
+
+
+def test_a_lock_file_another_user_may_only_read_still_locks(tmp_path, monkeypatch):
+    lock = tmp_path / "bench.lock"
+    holder = BenchLock(lock)
+    holder.acquire()  # the other user's rig, holding the bench
+    _refuse(monkeypatch, {os.O_RDWR})
+    with pytest.raises(BenchBusy, match=f"in use by pid {os.getpid()}"):
+        BenchLock(lock).acquire()
+    holder.release()
+    mine = BenchLock(lock)
+    mine.acquire()  # read-only, flock works all the same
+    assert mine.held
+    mine.release()
+
+
+def test_a_new_lock_file_is_group_writable_whatever_the_umask(tmp_path):
+    old = os.umask(0o077)
+    try:
+        lock = BenchLock(tmp_path / "bench.lock")
+        lock.acquire()
+        lock.release()
+    finally:
+        os.umask(old)
+    assert (tmp_path / "bench.lock").stat().st_mode & 0o777 == 0o664
+
+
+# -- kill -9 and the kernel: persist_gpio_outputs from /sys -----------------------------
+
+
+def fake_sys(root: Path, **params):
+    for module, value in params.items():
+        d = root / "module" / module
+        d.mkdir(parents=True)
+        if value is not None:
+            (d / "parameters").mkdir()
+            (d / "parameters" / "persist_gpio_outputs").write_text(value + "\n")
+    return str(root)
+
+
+def test_persist_gpio_outputs_on_a_pi4_kernel(tmp_path):
+    assert gpio_outputs_persist(fake_sys(tmp_path / "a", pinctrl_bcm2835="Y")) == (
+        True, "pinctrl_bcm2835.persist_gpio_outputs=Y")
+    assert gpio_outputs_persist(fake_sys(tmp_path / "b", pinctrl_bcm2835="N"))[0] is False  # strict_gpiod
+
+
+def test_persist_gpio_outputs_on_a_pi5_kernel_reads_rp1(tmp_path):
+    # the Pi 5's header is on RP1; the SoC's own pinctrl_bcm2835 says nothing about it
+    root = fake_sys(tmp_path, pinctrl_rp1="Y", pinctrl_bcm2835="N")
+    assert gpio_outputs_persist(root) == (True, "pinctrl_rp1.persist_gpio_outputs=Y")
+
+
+def test_persist_gpio_outputs_on_a_non_pi_kernel(tmp_path):
+    (tmp_path / "module" / "usbcore").mkdir(parents=True)
+    keeps, why = gpio_outputs_persist(str(tmp_path))
+    assert keeps is None and why.startswith("not a Raspberry Pi kernel")
+    assert kill9_warnings(type("LGPIOFactory", (), {})(), str(tmp_path)) == []  # nothing to nag about
+
+
+def test_persist_gpio_outputs_missing_parameter_is_unknown_and_said(tmp_path):
+    root = fake_sys(tmp_path, pinctrl_bcm2835=None)
+    keeps, why = gpio_outputs_persist(root)
+    assert keeps is None and "no persist_gpio_outputs parameter" in why
+    (w,) = kill9_warnings(type("LGPIOFactory", (), {})(), root)
+    assert "cannot tell" in w and "wiring/README.md, section 11" in w
+
+
+def test_kill9_warning_per_pin_library(tmp_path):
+    kept = fake_sys(tmp_path / "kept", pinctrl_bcm2835="Y")
+    released = fake_sys(tmp_path / "released", pinctrl_bcm2835="N")
+    lgpio = type("LGPIOFactory", (), {})()
+    (w,) = kill9_warnings(lgpio, kept)
+    assert "Add dtparam=strict_gpiod" in w and "section 11" in w
+    assert kill9_warnings(lgpio, released) == []
+    (w,) = kill9_warnings(type("RPiGPIOFactory", (), {})(), released)  # registers: the kernel cannot help
+    assert "RPi.GPIO writes the GPIO registers directly" in w and "python3-lgpio" in w
+
+
+def test_no_gpio_says_why_each_pin_library_failed(monkeypatch):
+    monkeypatch.delenv("GPIOZERO_PIN_FACTORY", raising=False)
+    with pytest.raises(NoGPIO) as info:
+        choose_pin_factory()  # this machine has no Pi: every library fails, each for its reason
+    assert "not lgpio:" in str(info.value) and "python3-lgpio" in str(info.value)
+
+
+def test_the_pin_library_is_named_in_status(monkeypatch):
+    monkeypatch.setenv("GPIOZERO_PIN_FACTORY", "mock")
+    factory, library = choose_pin_factory()
+    assert library == "mock, chosen by GPIOZERO_PIN_FACTORY=mock"
+    factory.close()
+
+
+def test_rig_status_shows_the_pin_library(run_rig):
+    r = run_rig("--backend", "mock", "status", env={"RIG_CLOCK": "virtual"})
+    assert r.returncode == 0, r.stderr
+    assert "pins: mock (gpiozero MockFactory, no hardware)" in r.stdout
+
+
+# -- setup.py: a working pin library on every Pi, nothing to build on x86 ----------------
+
+
+def setup_kwargs() -> dict:
+    captured = {}
+    with mock.patch.object(setuptools, "setup", lambda **kw: captured.update(kw)):
+        runpy.run_path(str(REPO / "setup.py"))
+    return captured
+
+
+@pytest.mark.parametrize("machine, wanted", [("armv6l", {"lgpio"}), ("armv7l", {"lgpio"}),
+                                             ("aarch64", {"lgpio"}), ("x86_64", set())])
+def test_the_pi_extra_installs_lgpio_on_every_pi_and_nothing_on_x86(machine, wanted):
+    env = {"platform_machine": machine, "platform_system": "Linux", "extra": "pi"}
+    reqs = [Requirement(r) for r in setup_kwargs()["extras_require"]["pi"]]
+    assert {r.name for r in reqs if r.marker is None or r.marker.evaluate(env)} == wanted
+
+
+def test_gpiozero_without_the_two_pi5_defects_is_required():
+    (gz,) = [Requirement(r) for r in setup_kwargs()["install_requires"] if r.startswith("gpiozero")]
+    for broken in ("2.0.1", "2.0.1.post1", "2.0.1.post2"):  # gpiochip4 (#1166); no `import os` (#1229)
+        assert not gz.specifier.contains(broken)
+    assert gz.specifier.contains("2.0.1.post3")
+
+
+# -- the validator refuses an unverified same-line combo before any pin moves -----------
+
+
+def test_a_profile_combo_on_one_key_line_is_refused_until_the_profile_verifies_it(write_yaml, tmp_path):
+    from rig.procedure import check, load_procedure
+    from rig.profiles import load_profiles
+
+    from .test_profiles import GOOD
+
+    ladder = load_wiring().source
+    text = Path(ladder).read_text().replace("mode:    {pin: 13}", "mode:    {pin: 13, line: ladder1}") \
+                                  .replace("scan:    {pin: 18}", "scan:    {pin: 18, line: ladder1}")
+    w = load_wiring(write_yaml(text))
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "t.md").write_text(GOOD)
+    got = [p.message for p in check(load_procedure("enter-code"), w, load_profiles([notes])["t1"])]
+    assert any("mode+scan: mode and scan are on the same key line 'ladder1'" in m and "verified_combos" in m
+               for m in got), got
+    (notes / "t.md").write_text(GOOD.replace("    name: one\n", "    name: one\n    verified_combos: [mode+scan]\n"))
+    assert check(load_procedure("enter-code"), w, load_profiles([notes])["t1"]) == []
+    # t2 presses tp+rds, on no declared line: nothing to refuse
+    assert check(load_procedure("enter-code"), w, load_profiles([notes])["t2"]) == []
+
+
+def test_a_bad_verified_combo_says_where(tmp_path):
+    from rig.profiles import load_profiles
+
+    from .test_profiles import GOOD
+
+    (tmp_path / "t.md").write_text(GOOD.replace("    name: one\n", "    name: one\n    verified_combos: [mode]\n"))
+    with pytest.raises(ConfigError) as info:
+        load_profiles([tmp_path])
+    assert [(p.line, p.message) for p in info.value.problems][0] == (
+        7, "t1: verified_combos: 'mode' is not a combo (write e.g. mode+scan)")
