@@ -1,10 +1,11 @@
 """pytest plugin for hardware-in-the-loop CI: the bench as fixtures.
 
 Loaded through the ``pytest11`` entry point wherever rig is installed. It adds
-options and fixtures, and changes nothing else.
+options, markers and fixtures, and changes nothing else.
 
     pytest --rig-backend sim          # CI without a Pi (the default)
     pytest --rig-backend hardware     # on the bench's Pi
+    pytest --rig-artifacts rig-artifacts --junitxml report.xml   # keep what CI should keep
 
 .. code-block:: python
 
@@ -20,27 +21,57 @@ options and fixtures, and changes nothing else.
     def test_relays_click(rig_bench):
         rig_bench.power("acc", True)
 
+What runs where: ``rig_unit`` and ``rig_sim_unit`` describe a fresh *simulated*
+unit, so their tests run under ``sim`` only and are skipped with the reason
+under ``mock`` (no unit at all) and ``hardware`` (the unit on the bench is not
+the one the test describes, and entering codes into it would spend attempts
+the test never counted). ``rig_hardware`` tests run under ``hardware`` only; a
+machine with no GPIO skips them, naming why. Under ``hardware`` runs are
+counted in the bench's own ledger (the one ``rig run`` uses, or
+``--rig-ledger``), never in a throw-away one that would reset the attempt
+guard.
+
 Every bench a fixture opens is released at teardown, whatever the test did:
 keys up, rails to their safe state.
 """
 
 from __future__ import annotations
 
-from contextlib import contextmanager
+import hashlib
+import json
+import os
+import re
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
 
 import pytest
+
+_SIM_ONLY = {
+    "mock": "starts a fresh simulated unit, and --rig-backend mock has no unit (bare pins); "
+            "run it with --rig-backend sim",
+    "hardware": "starts a fresh simulated unit; on the real bench it would enter codes into the unit there, "
+                "which is not the unit the test describes; run it with --rig-backend sim",
+}
 
 
 def pytest_addoption(parser):
     group = parser.getgroup("rig", "head-unit bench rig")
     group.addoption("--rig-backend", choices=("sim", "mock", "hardware"), default="sim",
                     help="which bench the rig fixtures drive (default: sim)")
-    group.addoption("--rig-wiring", default=None, help="pin map YAML (default: the packaged one)")
+    group.addoption("--rig-wiring", default=None, metavar="FILE",
+                    help="pin map YAML (default: $RIG_WIRING, else the packaged one)")
+    group.addoption("--rig-ledger", default=None, metavar="FILE",
+                    help="ledger the runs are counted in (default: a fresh one per test under sim and mock; "
+                         "under hardware the bench's own, as rig run uses it: $RIG_LEDGER, else "
+                         "~/.local/share/rig/ledger.sqlite)")
+    group.addoption("--rig-artifacts", default=None, metavar="DIR",
+                    help="keep each test's run logs, SVG timelines, JUnit files and properties in DIR/<test>/")
 
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "rig_hardware: needs the real bench (runs only with --rig-backend hardware)")
-    config.addinivalue_line("markers", "rig_unit(profile, code, **state): start a fresh simulated unit for the test")
+    config.addinivalue_line("markers", "rig_unit(profile, code, **state): start a fresh simulated unit for the "
+                                       "test (runs only with --rig-backend sim)")
 
 
 def pytest_collection_modifyitems(config, items):
@@ -48,19 +79,24 @@ def pytest_collection_modifyitems(config, items):
         backend = config.getoption("--rig-backend")
     except ValueError:
         return
-    if backend == "hardware":
-        return
-    skip = pytest.mark.skip(reason="needs the real bench: run with --rig-backend hardware")
     for item in items:
-        if "rig_hardware" in item.keywords:
-            item.add_marker(skip)
+        if "rig_hardware" in item.keywords and backend != "hardware":
+            item.add_marker(pytest.mark.skip(reason="needs the real bench: run with --rig-backend hardware"))
+        if item.get_closest_marker("rig_unit") is not None and backend != "sim":
+            item.add_marker(pytest.mark.skip(reason=f"rig_unit {_SIM_ONLY[backend]}"))
 
 
+# -- where things are ----------------------------------------------------------
 @pytest.fixture
 def rig_wiring(request):
+    """The pin map: --rig-wiring, else $RIG_WIRING, else the packaged one."""
+    from .errors import ConfigError
     from .wiring import load_wiring
 
-    return load_wiring(request.config.getoption("--rig-wiring"))
+    try:
+        return load_wiring(request.config.getoption("--rig-wiring") or os.environ.get("RIG_WIRING") or None)
+    except ConfigError as exc:
+        pytest.fail(f"the pin map has problems:\n{exc}", pytrace=False)
 
 
 @pytest.fixture
@@ -70,21 +106,63 @@ def rig_sim_state(tmp_path):
 
 
 @pytest.fixture
-def rig_sim_unit(rig_sim_state):
-    """Start a fresh simulated unit: ``rig_sim_unit("ford", code="2580", state="lockout")``."""
+def rig_ledger_path(request, tmp_path) -> Path:
+    """The ledger this test's runs are counted in (see --rig-ledger)."""
+    chosen = request.config.getoption("--rig-ledger")
+    if chosen:
+        return Path(chosen)
+    if request.config.getoption("--rig-backend") == "hardware":
+        from .cli.app import data_dir
+
+        return Path(os.environ.get("RIG_LEDGER") or data_dir() / "ledger.sqlite")
+    return tmp_path / "ledger.sqlite"
+
+
+@pytest.fixture
+def rig_artifacts(request) -> Path | None:
+    """This test's directory under --rig-artifacts (created), or None without the option."""
+    root = request.config.getoption("--rig-artifacts")
+    if not root:
+        return None
+    name = re.sub(r"[^A-Za-z0-9_.=-]+", "_", request.node.nodeid).strip("_")[:150]
+    path = Path(root) / name
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+# -- units and backends ----------------------------------------------------------
+@pytest.fixture
+def rig_sim_unit(request, rig_sim_state):
+    """Start a fresh simulated unit: ``rig_sim_unit("ford", code="2580", state="lockout")``.
+
+    Skips the test under a backend other than sim (the unit would not be the bench's).
+    """
+    backend = request.config.getoption("--rig-backend")
+    if backend != "sim":
+        pytest.skip(f"rig_sim_unit {_SIM_ONLY[backend]}")
+    from .errors import ConfigError
     from .sim.backend import reset_unit
 
     def make(profile: str, code: str, **kw):
-        return reset_unit(rig_sim_state, profile, code, **kw)
+        try:
+            return reset_unit(rig_sim_state, profile, code, **kw)
+        except ConfigError as exc:
+            pytest.fail(f"rig_sim_unit({profile!r}, ...): {exc}", pytrace=False)
 
     return make
 
 
 @pytest.fixture
 def rig_backend_factory(request, rig_sim_state):
-    """A callable wiring -> Backend for the chosen --rig-backend."""
+    """A callable wiring -> Backend for the chosen --rig-backend.
+
+    A test with no simulated unit, or a machine with no GPIO, ends the test the
+    pytest way (an error naming what to add, a skip naming why), not with a
+    traceback from deep inside the rig.
+    """
     from .backends import hardware_backend, mock_backend
     from .clock import VirtualClock
+    from .errors import ConfigError, NoGPIO
 
     name = request.config.getoption("--rig-backend")
     if name == "sim":
@@ -92,44 +170,178 @@ def rig_backend_factory(request, rig_sim_state):
 
         marker = request.node.get_closest_marker("rig_unit")
         if marker is not None:
-            reset_unit(rig_sim_state, *marker.args, **marker.kwargs)
-        return lambda w: sim_backend(w, rig_sim_state)
+            try:
+                reset_unit(rig_sim_state, *marker.args, **marker.kwargs)
+            except ConfigError as exc:
+                pytest.fail(f"@pytest.mark.rig_unit{marker.args!r}: {exc}", pytrace=False)
+
+        def sim(w):
+            if not Path(rig_sim_state).exists():
+                pytest.fail("this test opens the bench and there is no simulated unit on it: mark the test "
+                            "@pytest.mark.rig_unit(PROFILE, code=CODE), or call rig_sim_unit(PROFILE, code=CODE) "
+                            "first", pytrace=False)
+            return sim_backend(w, rig_sim_state)
+
+        return sim
     if name == "mock":
         return lambda w: mock_backend(w, VirtualClock())
-    return hardware_backend
+
+    def hardware(w):
+        try:
+            backend = hardware_backend(w)
+        except NoGPIO as exc:
+            pytest.skip(f"needs the bench's GPIO: {exc}")
+        import warnings
+
+        for warning in backend.warnings:
+            warnings.warn(warning, stacklevel=2)
+        if w.display is not None and backend.display is None:  # the bench's serial tap, as rig run opens it
+            from .display import SerialTap
+
+            backend.display = SerialTap(w.display.port, w.display.baud, backend.clock)
+            backend.closers.append(backend.display.close)
+        return backend
+
+    return hardware
 
 
+# -- the bench and runs ------------------------------------------------------------
 @contextmanager
-def held_bench(wiring, backend_factory):
-    """Open a bench for a test; release it (keys up, rails safe) and close the backend after."""
+def held_bench(wiring, backend_factory, log_path=None):
+    """Open a bench for a test; release it (keys up, rails safe) and close the backend after.
+
+    With ``log_path`` the bench's events go to that JSON-lines log, and its
+    timeline picture is drawn next to it when the bench is released.
+    """
     from .bench import Bench
+    from .events import EventBus
 
     backend = backend_factory(wiring)
-    bench = Bench(wiring, backend)
+    log = None
+    events = EventBus(backend.clock)
+    if log_path is not None:
+        from .report import EventLog
+
+        log = EventLog(log_path)
+        events.subscribe(log.write)
+    bench = Bench(wiring, backend, events=events)
     try:
         bench.open()
         yield bench
     finally:
         bench.release("test teardown")
         backend.close()
+        if log is not None:
+            log.close()
+            _draw(log_path, "rig_bench")
+
+
+def _draw(log_path, title: str) -> None:
+    from .job import timeline_path
+    from .report import read_events
+    from .timeline import render_svg
+
+    timeline_path(log_path).write_text(render_svg(read_events(log_path), title))
 
 
 @pytest.fixture
-def rig_bench(rig_wiring, rig_backend_factory):
+def rig_bench(request, rig_wiring, rig_backend_factory, rig_artifacts):
     """An open Bench; released (keys up, rails safe) at teardown, however the test ended."""
-    with held_bench(rig_wiring, rig_backend_factory) as bench:
+    from .errors import RigError
+
+    log = rig_artifacts / "bench.jsonl" if rig_artifacts else None
+    with ExitStack() as stack:
+        try:
+            bench = stack.enter_context(held_bench(rig_wiring, rig_backend_factory, log))
+        except RigError as exc:  # a busy bench, a pin the hardware refuses: said the pytest way
+            pytest.fail(f"rig_bench could not open the bench: {exc}", pytrace=False)
+        for key, value in _bench_properties(request, rig_wiring).items():
+            request.node.user_properties.append((key, value))
         yield bench
 
 
 @pytest.fixture
-def rig_run(rig_wiring, rig_backend_factory, tmp_path):
-    """Run a procedure as ``rig run`` would; returns a JobResult (outcome, exit_code, log)."""
+def rig_run(request, rig_wiring, rig_backend_factory, rig_ledger_path, rig_artifacts, tmp_path):
+    """Run a procedure as ``rig run`` would; returns a :class:`rig.job.JobResult`.
+
+    ``rig_run(procedure, profile=None, unit=None, code=None, **kw)``; ``kw`` are
+    :class:`rig.job.Job` fields: ``params`` (``--set``), ``answers``
+    (``--answer``), ``yes``, ``allow_lockout``, ``allow_permanent``, ``junit``.
+    Each run's properties are added to the test's JUnit record.
+    """
+    from .errors import ConfigError
     from .job import Job, run_job
+    from .procedure import load_procedure
     from .secret import Code
 
+    if rig_artifacts is not None:
+        logs = rig_artifacts
+    elif request.config.getoption("--rig-backend") == "hardware":
+        from .cli.app import data_dir
+
+        logs = Path(os.environ.get("RIG_LOG_DIR") or data_dir() / "runs")
+    else:
+        logs = tmp_path / "runs"
+    runs: list[dict] = []
+
     def run(procedure, profile=None, unit=None, code=None, **kw):
-        job = Job(procedure, rig_wiring, rig_backend_factory, str(tmp_path / "ledger.sqlite"),
-                  str(tmp_path / "runs"), profile, unit, code=Code(code) if code else None, **kw)
-        return run_job(job)
+        call = f"rig_run({procedure!r})"
+        try:
+            needs = load_procedure(procedure).needs
+        except ConfigError as exc:
+            pytest.fail(f"{call}: {exc}", pytrace=False)
+        missing = [f"{name}=..." for name, given in (("profile", profile), ("unit", unit), ("code", code))
+                   if name in needs and not given]
+        if missing:
+            pytest.fail(f"{call} needs {', '.join(missing)} (the profile id, the unit's serial, the known code)",
+                        pytrace=False)
+        pending = str(rig_artifacts / "junit-pending.xml") if rig_artifacts else None
+        junit = kw.pop("junit", None) or pending
+        job = Job(procedure, rig_wiring, rig_backend_factory, str(rig_ledger_path), str(logs), profile, unit,
+                  code=Code(code) if code else None, junit=junit, **kw)
+        try:
+            result = run_job(job)
+        except ConfigError as exc:
+            pytest.fail(f"{call}: {exc}", pytrace=False)
+        if pending is not None and junit == pending:  # named after the run's log, next to it
+            os.replace(junit, Path(result.log).with_suffix(".xml"))
+        props = {**_bench_properties(request, rig_wiring), "rig_profile": profile or "", "rig_unit": unit or "",
+                 "rig_procedure": Path(procedure).stem, "rig_outcome": result.outcome,
+                 "rig_attempts_used": _attempts_used(rig_ledger_path, unit, result.run_id),
+                 "rig_log": result.log}
+        for key, value in props.items():
+            request.node.user_properties.append((key, value))
+        runs.append(props)
+        if rig_artifacts is not None:
+            (rig_artifacts / "properties.json").write_text(json.dumps(runs, indent=1) + "\n")
+        if result.outcome == "interrupted":  # a cancelled CI job: stop the session, as Ctrl-C would
+            pytest.exit(f"{call}: {result.message}", returncode=130)
+        return result
 
     return run
+
+
+def _bench_properties(request, wiring) -> dict:
+    from . import __version__
+
+    return {"rig_backend": request.config.getoption("--rig-backend"), "rig_wiring_hash": wiring_hash(wiring),
+            "rig_version": __version__}
+
+
+def wiring_hash(wiring) -> str:
+    """A short fingerprint of the pin map file, so a CI record says which wiring it ran on."""
+    source = getattr(wiring, "source", None)
+    data = Path(source).read_bytes() if source and Path(source).is_file() else repr(wiring).encode()
+    return hashlib.sha256(data).hexdigest()[:12]
+
+
+def _attempts_used(ledger_path, unit, run_id) -> int:
+    from .ledger import Ledger
+
+    if not unit:
+        return 0
+    led = Ledger(ledger_path)
+    try:
+        return sum(1 for a in led.attempts(unit) if a["run_id"] == run_id)
+    finally:
+        led.close()

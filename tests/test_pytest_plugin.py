@@ -33,3 +33,109 @@ def test_the_bench_is_released_however_the_test_ends(rig_wiring, rig_sim_unit, r
 @pytest.mark.rig_hardware
 def test_needs_the_real_bench(rig_bench):
     raise AssertionError("must be skipped without --rig-backend hardware")
+
+
+# -- a CI suite written from the README, run in a fresh directory ------------------
+import os  # noqa: E402
+import re  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import xml.etree.ElementTree as ET  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+
+def readme_example() -> str:
+    text = README.read_text()
+    return re.search(r"<!-- plugin-example -->\s*```python\n(.*?)```", text, re.S).group(1)
+
+
+def run_pytest(where, *args, env=None, timeout=120):
+    """pytest in a child, in ``where``, as CI would run it; the child is reaped even on a timeout."""
+    full = dict(os.environ, XDG_DATA_HOME=str(where / "xdg-data"), **(env or {}))
+    return subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-rs", *args],
+                          cwd=where, env=full, capture_output=True, text=True, timeout=timeout)
+
+
+def outcomes(report: Path) -> dict:
+    cases = {}
+    for case in ET.parse(report).getroot().iter("testcase"):
+        kind = next((c.tag for c in case if c.tag in ("skipped", "failure", "error")), "passed")
+        reason = next((c.get("message", "") for c in case if c.tag in ("skipped", "failure", "error")), "")
+        props = [(p.get("name"), p.get("value")) for p in case.iter("property")]
+        cases[case.get("name")] = (kind, reason, props)
+    return cases
+
+
+@pytest.fixture
+def ci_dir(tmp_path):
+    (tmp_path / "test_units.py").write_text(readme_example())
+    return tmp_path
+
+
+def test_the_readme_suite_passes_under_sim_and_leaves_its_artifacts(ci_dir):
+    r = run_pytest(ci_dir, "--rig-backend", "sim", "--rig-artifacts", "art", "--junitxml", "report.xml")
+    assert r.returncode == 0, r.stdout + r.stderr
+    cases = outcomes(ci_dir / "report.xml")
+    assert {n: k for n, (k, _, _) in cases.items()} == {
+        "test_ford_unlocks": "passed", "test_a_wrong_code_is_counted": "passed",
+        "test_a_lockout_is_sat_out_first": "passed", "test_acc_relay_switches_the_unit_on": "skipped"}
+    props = dict(cases["test_a_wrong_code_is_counted"][2])
+    assert props["rig_backend"] == "sim" and props["rig_profile"] == "vw-safe" and props["rig_unit"] == "VW1"
+    assert props["rig_outcome"] == "failed" and props["rig_attempts_used"] == "1"
+    assert re.fullmatch(r"[0-9a-f]{12}", props["rig_wiring_hash"]) and props["rig_version"]
+    unlock = [v for k, v in cases["test_a_lockout_is_sat_out_first"][2] if k == "rig_procedure"]
+    assert unlock == ["unlock"]
+    for test in ("test_ford_unlocks", "test_a_wrong_code_is_counted", "test_a_lockout_is_sat_out_first"):
+        (kept,) = [d for d in (ci_dir / "art").iterdir() if d.name.endswith(test)]
+        names = sorted(p.suffix for p in kept.iterdir())
+        assert names == [".json", ".jsonl", ".svg", ".xml"], (kept, names)
+        log = next(kept.glob("*.jsonl"))
+        assert (ci_dir / dict(cases[test][2])["rig_log"]).resolve() == log.resolve()
+        assert "2580" not in log.read_text() and "6284" not in log.read_text()
+
+
+@pytest.mark.parametrize("backend", ["mock", "hardware"])
+def test_the_readme_suite_is_skipped_with_reasons_off_the_simulator(ci_dir, backend):
+    r = run_pytest(ci_dir, "--rig-backend", backend, "--rig-artifacts", "art", "--junitxml", "report.xml",
+                   env={"GPIOZERO_PIN_FACTORY": ""} if backend == "hardware" else None)
+    assert r.returncode == 0, r.stdout + r.stderr
+    cases = outcomes(ci_dir / "report.xml")
+    assert {k for k, _, _ in cases.values()} == {"skipped"}, cases
+    reasons = {n: why for n, (_, why, _) in cases.items()}
+    assert "rig_unit starts a fresh simulated unit" in reasons["test_ford_unlocks"]
+    assert "rig_sim_unit starts a fresh simulated unit" in reasons["test_a_wrong_code_is_counted"]
+    assert "--rig-backend sim" in reasons["test_a_lockout_is_sat_out_first"]
+    if backend == "hardware":  # this machine has no GPIO: the bench test says so instead of failing
+        assert "needs the bench's GPIO" in reasons["test_acc_relay_switches_the_unit_on"]
+    else:
+        assert "--rig-backend hardware" in reasons["test_acc_relay_switches_the_unit_on"]
+    assert not list((ci_dir / "xdg-data").rglob("ledger.sqlite"))  # no run, so no ledger touched
+
+
+def test_a_test_that_opens_the_bench_with_no_unit_gets_a_pytest_error(tmp_path):
+    (tmp_path / "test_nounit.py").write_text(
+        "def test_bench(rig_bench):\n    pass\n\n"
+        "def test_run(rig_run):\n    rig_run('enter-code', profile='ford', unit='M1', code='2580')\n\n"
+        "def test_no_serial(rig_sim_unit, rig_run):\n"
+        "    rig_sim_unit('ford', code='2580')\n    rig_run('enter-code', profile='ford', code='2580')\n")
+    r = run_pytest(tmp_path)
+    assert r.returncode == 1
+    out = r.stdout
+    assert "1 failed, 1 error" in out or ("1 error" in out and "2 failed" in out), out
+    assert "there is no simulated unit on it: mark the test @pytest.mark.rig_unit(PROFILE, code=CODE)" in out
+    assert "rig_run('enter-code') needs unit=..." in out
+    assert "Traceback" not in out and "ConfigError" not in out and "rig sim reset" not in out, out
+
+
+def test_hardware_runs_count_in_the_benchs_own_ledger(tmp_path):
+    (tmp_path / "test_where.py").write_text(
+        "import os\n\ndef test_where(rig_ledger_path):\n    assert str(rig_ledger_path) == os.environ['WANT']\n")
+    bench_ledger = tmp_path / "xdg-data" / "rig" / "ledger.sqlite"
+    assert run_pytest(tmp_path, "--rig-backend", "hardware", env={"WANT": str(bench_ledger)}).returncode == 0
+    mine = tmp_path / "bench.sqlite"
+    assert run_pytest(tmp_path, "--rig-backend", "hardware", env={"WANT": str(mine), "RIG_LEDGER": str(mine)}) \
+        .returncode == 0
+    assert run_pytest(tmp_path, "--rig-backend", "hardware", "--rig-ledger", "x.sqlite",
+                      env={"WANT": "x.sqlite", "RIG_LEDGER": str(mine)}).returncode == 0
