@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -26,6 +27,28 @@ def _hermetic(monkeypatch, tmp_path):
             monkeypatch.delenv(name)
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path / "xdg-run"))  # no test talks to a real `rig serve`
+
+
+def _children() -> set[int]:
+    pid = os.getpid()
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as fh:
+            return {int(p) for p in fh.read().split()}
+    except OSError:
+        return set()
+
+
+@pytest.fixture(autouse=True)
+def _reap_children():
+    """A process a test started (a rig run, a command on a pty) never outlives the test, even a failed one."""
+    before = _children()
+    yield
+    for pid in _children() - before:  # only this test's own children, by id
+        try:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        except (ProcessLookupError, ChildProcessError):
+            pass
 
 
 @pytest.fixture

@@ -139,3 +139,22 @@ def test_hardware_runs_count_in_the_benchs_own_ledger(tmp_path):
         .returncode == 0
     assert run_pytest(tmp_path, "--rig-backend", "hardware", "--rig-ledger", "x.sqlite",
                       env={"WANT": "x.sqlite", "RIG_LEDGER": str(mine)}).returncode == 0
+
+
+def test_a_failing_test_leaves_no_process_behind(tmp_path):
+    repo = Path(__file__).resolve().parent.parent
+    (tmp_path / "conftest.py").write_text(f"import sys\nsys.path.insert(0, {str(repo)!r})\n"
+                                          "from tests.conftest import _reap_children  # noqa: F401\n")
+    (tmp_path / "test_leaky.py").write_text(
+        "import subprocess, sys\n\n"
+        "def test_leaky(tmp_path):\n"
+        "    child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(120)'])\n"
+        f"    open({str(tmp_path / 'pid')!r}, 'w').write(str(child.pid))\n"
+        "    assert False, 'the test failed with its child running'\n")
+    r = run_pytest(tmp_path)
+    assert r.returncode == 1 and "the test failed with its child running" in r.stdout
+    pid = int((tmp_path / "pid").read_text())
+    alive = Path(f"/proc/{pid}").exists()
+    if alive:  # this test must not leak it either
+        os.kill(pid, 9)
+    assert not alive, f"pid {pid} outlived its test"
