@@ -6,6 +6,12 @@ its safe state (no transient). Releasing it - by ``with``, a normal end, an
 exception, Ctrl-C or SIGTERM - lets every key go first, then puts every rail in
 its safe state, and only then gives the pins back.
 
+The event log says what the pins did: an edge is told after its pin moved,
+stamped when it moved, and whatever the pin set off (the unit waking, a
+display line) follows it. Opening and releasing are protected from signals
+from their first instruction to their last (:func:`rig.signals.protect`); a
+signal that lands there waits until the pins are safe.
+
 >>> from rig.wiring import load_wiring
 >>> from rig.backends import mock_backend
 >>> from rig.clock import VirtualClock
@@ -28,7 +34,7 @@ from gpiozero import DigitalInputDevice, OutputDevice
 
 from . import signals
 from .errors import BenchRefused
-from .events import EventBus
+from .events import Event, EventBus
 from .heartbeat import Heartbeat, call_later
 from .wiring import KeySpec, RailSpec, SenseSpec, Wiring
 
@@ -98,9 +104,8 @@ class Rail:
             if bench.clock.now() < ready:
                 bench.events.emit("dwell", self.name, wait=round(ready - bench.clock.now(), 6))
                 bench.clock.sleep_until(ready)
-        # Told first: whatever the relay sets off (the unit waking) comes after it in the log.
-        bench.events.emit("rail", self.name, _onoff(self.is_on), _onoff(on))
-        self._device.value = self.spec.energised_for(on)
+        # Told once the relay moved; whatever it set off (the unit waking) follows it in the log.
+        bench._drive([(self._device, self.spec.energised_for(on), "rail", self.name, _onoff(not on), _onoff(on))])
         self._last_switch = bench.clock.now()
         if bench.backend.lock is not None:  # the next process waits out this dwell too
             bench.backend.lock.switched(self.name)
@@ -124,18 +129,7 @@ class Key:
         return bool(self._device.value)
 
     def _set(self, down: bool) -> None:
-        if self._switch(down):
-            self._announce(down)
-
-    def _switch(self, down: bool) -> bool:
-        if self.is_down == down:
-            return False
-        self._device.value = down
-        return True
-
-    def _announce(self, down: bool) -> None:
-        state = ("up", "down")
-        self._bench.events.emit("key", self.name, state[not down], state[down])
+        self._bench._move([self], down)
 
 
 class Sense:
@@ -189,67 +183,103 @@ class Bench:
         self.senses: dict[str, Sense] = {}
         self._open = False
         self._releasing = threading.Lock()
+        self._masking = False
         self.released = False
 
     # -- life cycle -------------------------------------------------------
+    # open, release, __enter__ and __exit__ run their whole bodies shielded and are
+    # protected from their first instruction: a signal landing anywhere in them (or in
+    # what they call: gpiozero, the event log) waits until the bench is open and can be
+    # released, or is released. Between "called" and "shield up" there is no window.
+    @signals.protect
     def open(self) -> "Bench":
         """Take the lock, then create every device in its safe state."""
-        if self.backend.lock is not None:
-            self.backend.lock.acquire()
         try:
-            factory = self.backend.pin_factory
-            for spec in self.wiring.rails.values():
-                dev = _HeldOutput(spec.pin, active_high=spec.active_high,
-                                  initial_value=spec.energised_for(spec.safe_on), pin_factory=factory)
-                self.rails[spec.name] = Rail(spec, dev, self)
-            for spec in self.wiring.keys.values():
-                dev = _HeldOutput(spec.pin, active_high=spec.active_high, initial_value=False, pin_factory=factory)
-                self.keys[spec.name] = Key(spec, dev, self)
-            for spec in self.wiring.senses.values():
-                pull = {"up": True, "down": False, "none": None}[spec.pull]
-                kwargs = {"active_state": spec.active_high} if pull is None else {}
-                dev = _HeldInput(spec.pin, pull_up=pull, pin_factory=factory, **kwargs)
-                self.senses[spec.name] = Sense(spec, dev, self)
-                if spec.rail in self.rails:
-                    self.rails[spec.rail].sense = self.senses[spec.name]
-            self._carry_dwell()
-            hb = self.wiring.heartbeat
-            self._heartbeat = hb and Heartbeat(hb, _HeldOutput(hb.pin, initial_value=False, pin_factory=factory),
-                                               self.clock)
-        except BaseException:
-            self._close_devices()
+            with signals.shielded():
+                if not self._open:
+                    self._open_now()
+                return self
+        except BaseException:  # a signal held back until open was done: release, then raise it
+            self.release("interrupted")
+            raise
+
+    def _open_now(self) -> None:
+        # the handlers first: from the first pin claimed, a signal unwinds through the release
+        self._signals = signals.install()
+        try:
             if self.backend.lock is not None:
-                self.backend.lock.release()
+                self.backend.lock.acquire()
+            try:
+                factory = self.backend.pin_factory
+                for spec in self.wiring.rails.values():
+                    dev = _HeldOutput(spec.pin, active_high=spec.active_high,
+                                      initial_value=spec.energised_for(spec.safe_on), pin_factory=factory)
+                    self.rails[spec.name] = Rail(spec, dev, self)
+                for spec in self.wiring.keys.values():
+                    dev = _HeldOutput(spec.pin, active_high=spec.active_high, initial_value=False,
+                                      pin_factory=factory)
+                    self.keys[spec.name] = Key(spec, dev, self)
+                for spec in self.wiring.senses.values():
+                    pull = {"up": True, "down": False, "none": None}[spec.pull]
+                    kwargs = {"active_state": spec.active_high} if pull is None else {}
+                    dev = _HeldInput(spec.pin, pull_up=pull, pin_factory=factory, **kwargs)
+                    self.senses[spec.name] = Sense(spec, dev, self)
+                    if spec.rail in self.rails:
+                        self.rails[spec.rail].sense = self.senses[spec.name]
+                self._carry_dwell()
+                hb = self.wiring.heartbeat
+                self._heartbeat = hb and Heartbeat(hb, _HeldOutput(hb.pin, initial_value=False, pin_factory=factory),
+                                                   self.clock)
+            except BaseException:
+                self._close_devices()
+                if self.backend.lock is not None:
+                    self.backend.lock.release()
+                raise
+        except BaseException:
+            self._drop_signals()
             raise
         if self.display is not None:
             self.display.subscribe(lambda new, old: self.events.emit("display", "", old, new))
         self._open = True
-        self._signals = signals.install()
         _open_benches.add(self)
         self.events.emit("bench", "open", backend=self.backend.name)
-        return self
 
+    @signals.protect
     def release(self, reason: str = "end") -> None:
-        """Keys up, then rails to their safe state, then give the pins back. Idempotent."""
-        with self._releasing, signals.shielded():
-            if not self._open:
-                return
+        """Keys up, then rails to their safe state, then give the pins back. Idempotent.
+
+        The pins move first and are told after (all of them, once every pin is safe), with
+        a log write that takes no lock; the only lock here is taken with a timeout, so
+        nothing an interrupted path holds can keep a rail on.
+        """
+        with signals.shielded():
+            got = self._releasing.acquire(timeout=2.0)  # another thread releasing: it is idempotent
             try:
-                for key in self.keys.values():
-                    _quietly(key._set, False)
-                for rail in self.rails.values():
-                    _quietly(rail.set, rail.spec.safe_on)
-                self.events.emit("bench", "released", reason=reason)
+                if not self._open:
+                    return
+                try:
+                    with self.events.holding():
+                        for key in self.keys.values():
+                            _quietly(key._set, False)
+                        for rail in self.rails.values():
+                            _quietly(rail.set, rail.spec.safe_on)
+                    self.events.emit("bench", "released", reason=reason)
+                finally:
+                    self._open = False
+                    self.released = True
+                    _open_benches.discard(self)
+                    self._close_devices()
+                    if self.backend.lock is not None:
+                        _quietly(self.backend.lock.release)
+                    self._drop_signals()
             finally:
-                self._open = False
-                self.released = True
-                _open_benches.discard(self)
-                self._close_devices()
-                if self.backend.lock is not None:
-                    self.backend.lock.release()
-                if getattr(self, "_signals", False):
-                    signals.uninstall()
-                    self._signals = False
+                if got:
+                    self._releasing.release()
+
+    def _drop_signals(self) -> None:
+        if getattr(self, "_signals", False):
+            self._signals = False
+            signals.uninstall()
 
     def _close_devices(self) -> None:
         if getattr(self, "_heartbeat", None) is not None:  # last: the rails are already safe
@@ -258,13 +288,46 @@ class Bench:
             for item in group.values():
                 _quietly(item._device.close)
 
+    @signals.protect
     def __enter__(self) -> "Bench":
-        return self.open() if not self._open else self
+        try:
+            with signals.shielded():
+                if not self._open:
+                    self.open()
+                return self
+        except BaseException:
+            self.release("interrupted")
+            raise
 
+    @signals.protect
     def __exit__(self, exc_type, exc, tb) -> None:
-        reason = "end" if exc_type is None else ("interrupted" if issubclass(exc_type, KeyboardInterrupt)
-                                                 else f"error: {exc_type.__name__}")
-        self.release(reason)
+        with signals.shielded():
+            reason = "end" if exc_type is None else ("interrupted" if issubclass(exc_type, KeyboardInterrupt)
+                                                     else f"error: {exc_type.__name__}")
+            self.release(reason)
+
+    @contextmanager
+    def masked(self, label: str = "code entry"):
+        """Keep what is done inside secret: no key edge, display line or correction is told;
+        one ``masked`` span (how long, whether read-back corrected anything) instead.
+
+        >>> from rig.wiring import load_wiring
+        >>> from rig.backends import mock_backend
+        >>> from rig.clock import VirtualClock
+        >>> w = load_wiring(); seen = []
+        >>> with Bench(w, mock_backend(w, VirtualClock())) as bench:
+        ...     _ = bench.events.subscribe(lambda e: seen.append(e.kind))
+        ...     with bench.masked("code entry"):
+        ...         bench.press("preset1", times=5)
+        >>> seen
+        ['masked', 'bench']
+        """
+        with self.events.masked(label):
+            self._masking = True
+            try:
+                yield self
+            finally:
+                self._masking = False
 
     @property
     def is_open(self) -> bool:
@@ -332,23 +395,25 @@ class Bench:
 
     def _move(self, keys: list[Key], down: bool) -> float:
         # The pins change back to back, so a combo's keys move within microseconds of
-        # each other. A press is told before the pins go down (what the unit does in
-        # answer follows it in the log); a release after they come up, so telling it
-        # never lengthens a hold.
+        # each other; they are told after (telling never lengthens a hold).
         changing = [k for k in keys if k.is_down != down]
         combo = self.wiring.combo(k.name for k in keys) if down and len(changing) > 1 else None
         if combo is not None and combo.stagger > 0:
             return self._staggered(changing, combo)
-        if down:
-            for k in changing:
-                k._announce(True)
-        for k in changing:
-            k._switch(down)
-        t = self.clock.now()
-        if not down:
-            for k in changing:
-                k._announce(False)
-        return t
+        state = ("up", "down")
+        return self._drive([(k._device, down, "key", k.name, state[not down], state[down]) for k in changing])
+
+    def _drive(self, moves) -> float:
+        """Set pins back to back, then tell each edge, stamped when its pin moved; what the
+        moves set off meanwhile (the unit's answer, on any thread) is told after them.
+        A signal waits until the edges are told, so the log never misses a pin that moved.
+        Returns the clock time once the pins have moved."""
+        with signals.shielded(), self.events.holding() as edges:
+            for device, value, kind, what, old, new in moves:
+                t = self.clock.now()
+                device.value = value
+                edges.append(Event(t, kind, what, old, new))
+            return self.clock.now()
 
     def _staggered(self, keys: list[Key], combo) -> float:
         # Keys on one ladder line pressed within microseconds can decode as a third key;
@@ -357,8 +422,7 @@ class Bench:
         for i, k in enumerate(sorted(keys, key=lambda k: order.get(k.name, len(order)))):
             if i:
                 self.clock.sleep(combo.stagger)
-            k._announce(True)
-            k._switch(True)
+            self._drive([(k._device, True, "key", k.name, "up", "down")])
         return self.clock.now()  # the hold counts from the last key down
 
     @contextmanager
@@ -409,7 +473,8 @@ class Bench:
         return {
             "t": self.clock.now(),
             "rails": {n: _onoff(r.is_on) for n, r in self.rails.items()},
-            "keys": {n: ("down" if k.is_down else "up") for n, k in self.keys.items()},
+            # during code entry nobody watching the panel can count presses
+            "keys": {n: ("masked" if self._masking else "down" if k.is_down else "up") for n, k in self.keys.items()},
             "senses": {n: s.value for n, s in self.senses.items()},
             "display": self.display.current() if self.display is not None else None,
         }
