@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from . import signals
 from .bench import Bench
 from .codeentry import check_code
 from .errors import ConfigError, Problem, UsageError, unknown
@@ -97,21 +98,17 @@ def run_job(job: Job, proc: Procedure | None = None, profile=None) -> JobResult:
     # The backend first: a bench that cannot open (no GPIO, busy, no simulated unit) is a
     # configuration error, not a run, and leaves no trace in the ledger.
     backend = job.bench.backend if job.bench is not None else job.make_backend(job.wiring)
-    try:
-        ledger = Ledger(job.ledger_path)
-        if job.serial:
-            ledger.upsert_unit(job.serial, profile.id if profile else None)
-        run_id = ledger.start_run(proc.name, job.serial, profile.id if profile else None, backend.name, "")
-        log_path = Path(job.log_dir) / f"run-{run_id:05d}-{proc.name}.jsonl"
-        ledger.db.execute("UPDATE runs SET log=? WHERE id=?", (str(log_path), run_id))
-        log = EventLog(log_path, redact=redactor.record)
-    except BaseException:
-        if job.bench is None:
-            backend.close()
-        raise
-    ui = None
+    ledger = run_id = log = log_path = ui = None
     outcome, message = "failed", ""
     try:
+        with signals.shielded():  # a signal waits until the run is on record with its log open
+            ledger = Ledger(job.ledger_path)
+            if job.serial:
+                ledger.upsert_unit(job.serial, profile.id if profile else None)
+            run_id = ledger.start_run(proc.name, job.serial, profile.id if profile else None, backend.name, "")
+            log_path = Path(job.log_dir) / f"run-{run_id:05d}-{proc.name}.jsonl"
+            ledger.db.execute("UPDATE runs SET log=? WHERE id=?", (str(log_path), run_id))
+            log = EventLog(log_path, redact=redactor.record)
         events = EventBus(backend.clock)
         events.subscribe(log.write)
         if job.events_path:
@@ -138,27 +135,44 @@ def run_job(job: Job, proc: Procedure | None = None, profile=None) -> JobResult:
                                  job.allow_lockout, job.allow_permanent)
                 outcome, message = Runner(ctx).run(proc, job.params)
         except KeyboardInterrupt as exc:
-            kind = getattr(exc, "by", None) or ("SIGTERM" if type(exc).__name__ == "Terminated" else "Ctrl-C")
-            outcome = "interrupted"
-            message = (f"interrupted by {kind}; keys released, rails safe. Resume with the same command"
-                       + ("; the lockout wait continues from the ledger" if proc.name in ("lockout-wait", "unlock")
-                          else ""))
+            outcome, message = "interrupted", _interrupted(exc, proc)
         message = redactor.text(message)
         events.emit("result", outcome, message=message)
+    except KeyboardInterrupt as exc:  # before the bench opened, or while the result was told
+        if run_id is None:
+            raise  # not on record yet: nothing to finish
+        outcome, message = "interrupted", _interrupted(exc, proc)
     finally:
-        if ui is not None:
-            ui.close()
-        if backend is not None and job.bench is None:
-            backend.close()
-        log.close()
-        ledger.end_run(run_id, outcome, message)
-        ledger.close()
+        with signals.shielded():  # the record is finished before a signal can land
+            if ui is not None:
+                _quietly(ui.close)
+            if job.bench is None:
+                backend.close()
+            if log is not None:
+                log.close()
+            if ledger is not None:
+                if run_id is not None:
+                    ledger.end_run(run_id, outcome, message)
+                ledger.close()
     _write_timeline(log_path, proc.name, job.serial)
     if job.junit:
         write_junit(read_events(log_path), job.junit, proc.name,
                     {"profile": profile.id if profile else "", "unit": job.serial or "", "outcome": outcome,
                      "log": str(log_path), "backend": backend.name if backend else ""})
     return JobResult(outcome, message, run_id, str(log_path), EXIT[outcome])
+
+
+def _interrupted(exc, proc) -> str:
+    kind = getattr(exc, "by", None) or signals.describe(exc)  # a served job says who stopped it
+    return (f"interrupted by {kind}; keys released, rails safe. Resume with the same command"
+            + ("; the lockout wait continues from the ledger" if proc.name in ("lockout-wait", "unlock") else ""))
+
+
+def _quietly(fn) -> None:
+    try:
+        fn()
+    except Exception:  # a panel that fails to close must not keep the run off the record
+        pass
 
 
 def timeline_path(log_path) -> Path:

@@ -1,7 +1,8 @@
 """The ``rig`` command.
 
 Exit codes: 0 ok/passed, 1 the bench refused or a check/expectation failed,
-2 usage or configuration error, 3 refused for safety, 130 interrupted.
+2 usage or configuration error, 3 refused for safety, 130 interrupted (Ctrl-C
+or SIGTERM alike: 130, not 143, for both).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import sys
 
 import click
 
+from .. import signals
 from ..errors import RigError
 from .exitcodes import EPILOG, add_exit_codes
 
@@ -117,29 +119,80 @@ def cli(ctx, backend, wiring, sim_state, ledger, events, server, verbose):
 
 
 def main(argv=None) -> int:
-    """Entry point: run the CLI and turn every way it can end into a meaningful exit code."""
+    """Entry point: run the CLI and turn every way it can end into a meaningful exit code.
+
+    From its first line to its last (and on through the interpreter's exit), Ctrl-C and
+    SIGTERM both end in exit 130 with one line on stderr and no traceback. 130 for
+    SIGTERM too (not the shell's 143): one code for "interrupted, keys released, rails
+    safe", as the README and ``rig run --help`` document.
+    """
+    code = EXIT_INTERRUPTED
     try:
-        # without standalone mode, click returns an Exit's code instead of raising it
-        rv = cli.main(args=argv, prog_name="rig", standalone_mode=False)
+        try:
+            _END.update(late=None, returned=False)
+            signals.install()  # first: a SIGTERM from here on unwinds like Ctrl-C
+            code = _dispatch(argv)
+        finally:
+            signals.exiting(_late)  # the end: a signal now only makes the exit 130
+    except KeyboardInterrupt as exc:
+        code = _interrupted(exc)
+    if _END["late"] is not None and code != EXIT_INTERRUPTED:
+        code = _interrupted(_END["late"])
+    if argv is not None:  # called from Python (tests): hand the handlers back
+        signals.exiting(None)
+        signals.uninstall()
+    else:  # the program: a signal during the interpreter's exit (atexit) ends it at once, 130
+        _END["returned"] = True
+    return code
+
+
+_END: dict = {"late": None, "returned": False}
+
+
+def _late(exc) -> None:
+    if _END["returned"]:
+        _interrupted(exc, "while exiting")
+        signals.exit_now(EXIT_INTERRUPTED)
+    if _END["late"] is None:
+        _END["late"] = exc
+
+
+def _interrupted(exc, when: str = "") -> int:
+    bench = sys.modules.get("rig.bench")
+    if bench is not None:
+        bench._release_all()  # before saying so: "rails safe" is printed only once it is true
+    try:
+        sys.stderr.write(f"interrupted ({signals.describe(exc)}){' ' + when if when else ''}; "
+                         f"keys released, rails safe\n")
+        sys.stderr.flush()
+    except Exception:
+        pass
+    return EXIT_INTERRUPTED
+
+
+def _dispatch(argv) -> int:
+    args = sys.argv[1:] if argv is None else list(argv)
+    try:
+        # make_context/invoke rather than cli.main: click's main turns Ctrl-C into a blank
+        # line and an Abort; here an interrupt reaches main() as itself.
+        with cli.make_context("rig", args) as ctx:
+            rv = cli.invoke(ctx)
         return rv if isinstance(rv, int) else EXIT_OK
     except click.exceptions.Exit as exc:
         return exc.exit_code
     except click.UsageError as exc:
         exc.show()
         return EXIT_USAGE
-    except click.Abort as exc:  # click turns KeyboardInterrupt (and our SIGTERM) into Abort
+    except click.Abort as exc:  # a click prompt turns Ctrl-C (and our SIGTERM) into Abort
         cause = exc.__cause__ or exc.__context__
-        what = "SIGTERM" if type(cause).__name__ == "Terminated" else "Ctrl-C"
-        err.print(f"interrupted ({what}); keys released, rails safe")
-        return EXIT_INTERRUPTED
+        if isinstance(cause, KeyboardInterrupt):
+            raise cause from None
+        sys.stderr.write("aborted\n")
+        return EXIT_FAILED
     except RigError as exc:  # ConfigError, UsageError, refusals: worded in render.report_error
         from .render import report_error
 
         return report_error(exc)
-    except KeyboardInterrupt as exc:
-        err.print(f"interrupted ({'SIGTERM' if type(exc).__name__ == 'Terminated' else 'Ctrl-C'}); "
-                  "keys released, rails safe")
-        return EXIT_INTERRUPTED
     except click.ClickException as exc:
         exc.show()
         return exc.exit_code
