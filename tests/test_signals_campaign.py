@@ -1,0 +1,23 @@
+"""The fault campaign, small and seeded: whole `rig` commands in sandboxed children.
+
+tools/fault_campaign.py (the same code, larger counts) prints the one-line summary;
+here a handful of trials check what only a whole process shows: the exit code, one
+line instead of a traceback, the run on record, and the pins at the very end
+(traced from inside the child, through atexit).
+"""
+
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def test_signals_at_bench_and_job_lines_of_whole_commands(tmp_path):
+    cmd = [sys.executable, str(REPO / "tools" / "fault_campaign.py"), "--jobs", "press,enter-code",
+           "--bench-sample", "2", "--job-trials", "4", "--seed", "3", "--timeout", "60", "-v"]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    summary = done.stdout.strip().splitlines()[-1]
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "8 trials" in summary and "8 signals delivered" in summary, summary
+    assert "0 unsafe, 0 hang, 0 log, 0 record, 0 exit, 0 traceback" in summary, summary
