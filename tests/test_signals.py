@@ -85,13 +85,11 @@ def _pin_levels(backend):
     return rails, keys
 
 
-def _session(tmp_path, at, sig, direct=False):
-    """Open a bench, press, release; raise ``sig`` on the first run of line ``at`` (file, lineno)."""
+def _rigged(tmp_path, at, sig):
+    """A mock bench's parts with an event log, and a line callback that raises ``sig`` once, at ``at``."""
     clock = VirtualClock()
-    backend = mock_backend(WIRING, clock)
-    log_path = tmp_path / "events.jsonl"
-    log = EventLog(log_path)
     events = EventBus(clock)
+    log = EventLog(tmp_path / "events.jsonl")
     events.subscribe(log.write)
     fired = []
 
@@ -99,6 +97,14 @@ def _session(tmp_path, at, sig, direct=False):
         if not fired and where == at:
             fired.append(where)
             signal.raise_signal(sig)
+
+    return clock, mock_backend(WIRING, clock), events, log, fired, on_line
+
+
+def _session(tmp_path, at, sig, direct=False):
+    """Open a bench, press, release; raise ``sig`` on the first run of line ``at`` (file, lineno)."""
+    clock, backend, events, log, fired, on_line = _rigged(tmp_path, at, sig)
+    log_path = log.path
 
     bench = Bench(WIRING, backend, events=events)
     caught = None
@@ -256,17 +262,7 @@ JOB_POINTS = _job_lines()
 
 @pytest.mark.parametrize("at", JOB_POINTS, ids=[f"{f}:{n}" for f, n in JOB_POINTS])
 def test_a_signal_during_a_press_never_leaves_the_log_behind_the_pins(tmp_path, at):
-    clock = VirtualClock()
-    backend = mock_backend(WIRING, clock)
-    log = EventLog(tmp_path / "events.jsonl")
-    events = EventBus(clock)
-    events.subscribe(log.write)
-    fired = []
-
-    def on_line(where):
-        if not fired and where == at:
-            fired.append(where)
-            signal.raise_signal(signal.SIGINT)
+    clock, backend, events, log, fired, on_line = _rigged(tmp_path, at, signal.SIGINT)
 
     assert signals.install()
     try:
