@@ -446,11 +446,13 @@ class Bench:
         """
         hold = self.wiring.timing.press if hold is None else hold
         gap = self.wiring.timing.gap if gap is None else gap
+        keys = [self.key(n) for n in parse_combo(combo)]
+        warm = lambda: [k.is_down for k in keys]  # noqa: E731  the release path, kept in the caches
         for i in range(times):
             if i:
                 self.clock.sleep(gap)
-            with self.holding(combo) as start:
-                self.clock.sleep_until(start + hold)
+            with self.clock.precise(), self.holding(combo) as start:  # let go at the deadline; holding() makes sure
+                self.clock.sleep_until(start + hold, warm=warm, then=lambda: self._move(keys, False))
 
     def hold_until(self, combo, condition, max_hold: float, min_hold: float = 0.0) -> float | None:
         """Hold a combo until ``condition()`` is true (at least ``min_hold``); return the time held,

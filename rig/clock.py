@@ -17,10 +17,92 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import os
+import sys
 import threading
 import time
 from abc import ABC, abstractmethod
+from contextlib import contextmanager
 from typing import Callable
+
+_quiet_until = 0.0  # perf_counter time: helper threads keep off the GIL until then
+_precise = 0        # deadlines in their final moments right now (any thread)
+_precise_lock = threading.Lock()
+_SWITCH = sys.getswitchinterval()
+
+
+def _enter_precise(quiet_until: float = 0.0, switch: float = 0.0001) -> None:
+    global _precise, _quiet_until
+    with _precise_lock:
+        _quiet_until = max(_quiet_until, quiet_until)
+        _precise += 1
+        sys.setswitchinterval(switch)
+
+
+def _leave_precise() -> None:
+    global _precise, _quiet_until
+    with _precise_lock:
+        _precise -= 1
+        if not _precise:
+            _quiet_until = time.perf_counter()
+            sys.setswitchinterval(_SWITCH)
+
+
+def hush() -> None:
+    """For helper threads (the display tap's reader, the live panel) before Python work:
+    when a precise deadline is due within moments, wait until it has passed, so the
+    thread ending a press does not wait for the GIL. A no-op on the virtual clock."""
+    left = _quiet_until - time.perf_counter()
+    if left > 0:
+        time.sleep(left)
+
+
+_all_cpus: set[int] | None = None  # the CPUs a helper thread goes back to, once realtime() ran
+
+
+def realtime(priority: int = 10, cpu: int | None = None) -> str:
+    """Ask for real-time scheduling (SCHED_FIFO) and a CPU of its own for the calling
+    thread (the one that presses), where the OS allows it; returns what was granted,
+    in words. Never raises.
+
+    Needs CAP_SYS_NICE (systemd: ``CPUSchedulingPolicy=fifo``, or
+    ``AmbientCapabilities=CAP_SYS_NICE``). ``cpu`` defaults to the last one, which a
+    Pi's kernel interrupts least. Threads started afterwards inherit both, so rig's
+    helper threads call :func:`ordinary` first: a CPU-bound thread at FIFO priority on
+    the pressing thread's CPU would starve it. Both only tighten the end of a hold;
+    a press is never shorter than commanded.
+
+    >>> isinstance(realtime(cpu=0), str) and (ordinary() or True)
+    True
+    """
+    global _all_cpus
+    said = []
+    try:
+        cpus = sorted(os.sched_getaffinity(0))
+        want = cpus[-1] if cpu is None else cpu
+        os.sched_setaffinity(0, {want})
+        _all_cpus = _all_cpus or set(cpus)
+        said.append(f"CPU {want}")
+    except (AttributeError, OSError, IndexError) as exc:
+        said.append(f"no CPU affinity ({exc})")
+    try:
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(priority))
+        said.append(f"SCHED_FIFO priority {priority}")
+    except (AttributeError, OSError) as exc:
+        said.append(f"no real-time priority ({getattr(exc, 'strerror', None) or exc}; needs CAP_SYS_NICE)")
+    return ", ".join(said)
+
+
+def ordinary() -> None:
+    """Start of a helper thread: ordinary scheduling on every CPU, whatever the thread
+    that started it was given by :func:`realtime`. A no-op when realtime() never ran."""
+    if _all_cpus is None:
+        return
+    try:
+        os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
+        os.sched_setaffinity(0, _all_cpus)
+    except (AttributeError, OSError):
+        pass
 
 
 class Clock(ABC):
@@ -33,8 +115,13 @@ class Clock(ABC):
         """Seconds on this clock (monotonic; only differences mean anything)."""
 
     @abstractmethod
-    def sleep_until(self, deadline: float) -> None:
-        """Return when ``now() >= deadline``."""
+    def sleep_until(self, deadline: float, warm: Callable[[], object] | None = None,
+                    then: Callable[[], object] | None = None) -> None:
+        """Return when ``now() >= deadline``.
+
+        For a deadline that ends a hold: ``warm`` is called while the last moments
+        are spun out, to keep the release path in the caches, and ``then`` (the
+        release itself) runs at the deadline, before anything else gets the GIL."""
 
     def sleep(self, seconds: float) -> None:
         """Wait ``seconds``."""
@@ -44,28 +131,65 @@ class Clock(ABC):
     def wait_for(self, condition: Callable[[], bool], timeout: float, poll: float | None = None) -> bool:
         """Wait until ``condition()`` is true (True) or ``timeout`` passes (False)."""
 
+    @contextmanager
+    def precise(self):
+        """Around a press: other Python threads give the GIL back within moments, so one
+        busy thread cannot land between a key going down and the clock reading of it."""
+        yield
+
 
 class RealClock(Clock):
     """Monotonic wall time with precise deadlines.
 
     ``time.sleep`` overshoots by 0.1-1 ms (more under load); sleeping to just short
     of the deadline and spinning the rest lands within microseconds
-    (research/gpio.md, section 5).
+    (research/gpio.md, section 5). For the last ``quiet`` seconds the other
+    threads of rig stay off the GIL (:func:`hush`) and Python switches threads
+    every 0.1 ms instead of every 5 ms, so a CPU-bound thread cannot
+    hold the GIL across the deadline; the spin itself is short, so the scheduler
+    has little reason to preempt it.
     """
 
-    spin = 0.002  # seconds before the deadline at which we stop sleeping and spin
+    spin = 0.0005    # seconds before the deadline at which we stop sleeping and spin
+    quiet = 0.003    # seconds before the deadline from which helper threads keep off the GIL
 
     def now(self) -> float:
         return time.perf_counter()
 
-    def sleep_until(self, deadline: float) -> None:
-        while True:
+    @contextmanager
+    def precise(self):
+        _enter_precise()
+        try:
+            yield
+        finally:
+            _leave_precise()
+
+    def sleep_until(self, deadline: float, warm=None, then=None) -> None:
+        left = deadline - time.perf_counter()
+        # Wake early enough that a thread holding the GIL for a whole switch interval
+        # still hands it over before the quiet moments begin.
+        early = self.quiet + _SWITCH
+        if left > early:
+            time.sleep(left - early)
             left = deadline - time.perf_counter()
-            if left <= 0:
-                return
-            if left > self.spin:
-                time.sleep(left - self.spin)
-            # else: spin; a hold of a few ms is worth one busy core
+        if left <= 0:
+            if then is not None:
+                then()
+            return
+        _enter_precise(quiet_until=deadline + self.quiet)
+        try:
+            while True:
+                left = deadline - time.perf_counter()
+                if left <= 0:
+                    break
+                if left > self.spin:
+                    time.sleep(left - self.spin)
+                elif warm is not None:
+                    warm()  # spin, touching what the release will touch
+            if then is not None:
+                then()
+        finally:
+            _leave_precise()
 
     def wait_for(self, condition, timeout, poll=None):
         poll = 0.01 if poll is None else poll
@@ -146,7 +270,12 @@ class VirtualClock(Clock):
     def advance(self, seconds: float) -> None:
         self.sleep_until(self._now + seconds)
 
-    def sleep_until(self, deadline: float) -> None:
+    def sleep_until(self, deadline: float, warm=None, then=None) -> None:
+        self._sleep_until(deadline)
+        if then is not None:
+            then()
+
+    def _sleep_until(self, deadline: float) -> None:
         while True:
             with self._lock:
                 nxt = self.next_event()
@@ -172,4 +301,4 @@ class VirtualClock(Clock):
             target = min(deadline, self._now + step)
             if nxt is not None and nxt < target:
                 target = nxt
-            self.sleep_until(target)
+            self._sleep_until(target)

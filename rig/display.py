@@ -1,8 +1,13 @@
 """What the unit shows: a serial display tap, or the technician's eyes.
 
-Both taps answer the same questions: ``current()``, ``history()`` and
-``wait_for(pattern, timeout, not_matching=...)``. A wait goes through the
-clock, so it works on the VirtualClock too.
+Both taps answer the same questions: ``current()``, ``history()``,
+``lines_since(t)`` and ``wait_for(pattern, timeout, not_matching=...)``. A wait
+goes through the clock, so it works on the VirtualClock too.
+
+A tap keeps only its most recent lines (``HISTORY`` of them) in memory: a
+chatty debug UART sends a thousand lines a second for an hour. Every line
+still reaches the run's event log on disk as it arrives, through the bench's
+subscription to the tap.
 
 >>> from rig.clock import VirtualClock
 >>> tap = SerialTap("loop://", 115200, VirtualClock())
@@ -21,14 +26,19 @@ from __future__ import annotations
 import re
 import threading
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
-from typing import Callable
+from collections import deque
+from itertools import islice
+from typing import Callable, NamedTuple
 
 import serial
 
+from .clock import hush, ordinary
 from .errors import RigError
 
 MAX_LINE = 256  # bytes; longer means noise or a wrong baud rate, not a display
+HISTORY = 1000  # display lines kept in memory (the event log keeps them all)
+KEPT = 100      # unreadable and '#' status lines kept in memory (each is counted)
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f]")  # no display shows these (a tab is padding)
 
 
 class DisplayError(RigError):
@@ -49,8 +59,9 @@ class TapError(DisplayError):
     """The tap itself failed: could not open, unplugged."""
 
 
-@dataclass(frozen=True)
-class DisplayLine:
+class DisplayLine(NamedTuple):
+    """What the display showed, and when (clock time). A tuple: a chatty tap makes many."""
+
     t: float
     text: str
 
@@ -67,9 +78,10 @@ def normalise(text: str) -> str:
 class DisplayTap(ABC):
     """The interface every display source offers."""
 
-    def __init__(self, clock):
+    def __init__(self, clock, history: int = HISTORY):
         self.clock = clock
-        self._lines: list[DisplayLine] = []
+        self._lines: deque[DisplayLine] = deque(maxlen=history)
+        self.count = 0  # lines shown since the tap opened (the ring holds the last ``history``)
         self._lock = threading.Lock()
         self._listeners: list[Callable[[str, str | None], None]] = []
 
@@ -77,10 +89,11 @@ class DisplayTap(ABC):
         """``fn(new_text, old_text)`` is called for each display change."""
         self._listeners.append(fn)
 
-    def _add(self, text: str) -> None:
+    def _add(self, text: str, t: float | None = None) -> None:
         with self._lock:
             old = self._lines[-1].text if self._lines else None
-            self._lines.append(DisplayLine(self.clock.now(), text))
+            self._lines.append(DisplayLine(self.clock.now() if t is None else t, text))
+            self.count += 1
         for fn in list(self._listeners):
             try:
                 fn(text, old)
@@ -92,8 +105,25 @@ class DisplayTap(ABC):
             return self._lines[-1].text if self._lines else None
 
     def history(self) -> list[DisplayLine]:
+        """The most recent lines, oldest first (at most ``HISTORY``; the event log has every one)."""
         with self._lock:
             return list(self._lines)
+
+    def lines_since(self, t: float) -> list[DisplayLine]:
+        """The lines shown at or after clock time ``t``, oldest first (those still in memory)."""
+        newest = []
+        with self._lock:
+            for line in reversed(self._lines):  # the recent end first: a wait looks back a little
+                if line.t < t:
+                    break
+                newest.append(line)
+        return newest[::-1]
+
+    def _after(self, number: int) -> tuple[list[DisplayLine], int]:
+        """Lines numbered ``number`` and on (0 = the first line ever shown), and the next number."""
+        with self._lock:
+            new = min(len(self._lines), max(0, self.count - number))
+            return list(islice(reversed(self._lines), new))[::-1], self.count
 
     @abstractmethod
     def wait_for(self, pattern, timeout: float, not_matching=None) -> DisplayLine:
@@ -118,8 +148,9 @@ class SerialTap(DisplayTap):
         super().__init__(clock)
         self.url = url
         self.pattern = re.compile(pattern) if pattern else None  # for a unit's own debug UART
-        self.garbage: list[tuple[float, bytes]] = []
-        self.status: list[DisplayLine] = []  # '#' lines from the tap board
+        self.garbage: deque[tuple[float, bytes]] = deque(maxlen=KEPT)  # the most recent unreadable lines
+        self.garbage_count = 0
+        self.status: deque[DisplayLine] = deque(maxlen=KEPT)  # '#' lines from the tap board
         self.error: str | None = None
         self.bytes_seen = 0
         self._activity = threading.Condition()
@@ -139,6 +170,7 @@ class SerialTap(DisplayTap):
         self._thread.start()
 
     def _reader(self) -> None:
+        ordinary()
         buf = b""
         while not self._stop.is_set():
             try:
@@ -151,34 +183,41 @@ class SerialTap(DisplayTap):
                 return
             if not chunk:
                 continue
+            t = self.clock.now()  # when it arrived, before waiting out a press's last moments
+            hush()
             buf += chunk
             *lines, buf = buf.split(b"\n")
             if len(buf) > MAX_LINE:  # no newline in sight: noise, drop it
-                self.garbage.append((self.clock.now(), buf[:64]))
+                self._garbage(t, buf)
                 buf = b""
             for raw in lines:
-                self._take(raw.rstrip(b"\r"))
+                self._take(raw.rstrip(b"\r"), t)
             with self._activity:
                 self.bytes_seen += len(chunk)
                 self._activity.notify_all()
 
-    def _take(self, raw: bytes) -> None:
+    def _garbage(self, t: float, raw: bytes) -> None:
+        self.garbage.append((t, raw[:64]))
+        self.garbage_count += 1
+
+    def _take(self, raw: bytes, t: float | None = None) -> None:
+        t = self.clock.now() if t is None else t
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError:
             text = None
-        if text is None or len(raw) > MAX_LINE or any(ord(c) < 32 and c != "\t" for c in text):
-            self.garbage.append((self.clock.now(), raw[:64]))
+        if text is None or len(raw) > MAX_LINE or _CONTROL.search(text):
+            self._garbage(t, raw)
             return
         if text.startswith("#"):
-            self.status.append(DisplayLine(self.clock.now(), text))
+            self.status.append(DisplayLine(t, text))
             return
         if self.pattern is not None:
             m = self.pattern.search(text)
             if not m:
                 return
             text = m.group("display") if "display" in self.pattern.groupindex else m.group(0)
-        self._add(text.strip())
+        self._add(text.strip(), t)
 
     def wait_until_seen(self, count: int, timeout: float = 2.0) -> bool:
         """Block (in wall time) until the reader has taken in ``count`` bytes.
@@ -193,11 +232,12 @@ class SerialTap(DisplayTap):
         rx = _regex(pattern)
         bad = _regex(not_matching) if not_matching is not None else None
         with self._lock:
-            start = max(0, len(self._lines) - 1)  # the current display counts
+            upto = max(0, self.count - 1)  # the current display counts
         found: list[DisplayLine] = []
 
         def check() -> bool:
-            lines = self.history()[start:]
+            nonlocal upto
+            lines, upto = self._after(upto)  # each line is looked at once
             for line in lines:
                 text = normalise(line.text)
                 if bad is not None and bad.search(text):
@@ -216,8 +256,8 @@ class SerialTap(DisplayTap):
 
     def _timeout_message(self, rx, timeout) -> str:
         msg = f"the display did not show {rx.pattern} within {timeout:g}s (it shows {self.current()!r})"
-        if self.garbage and not self._lines:
-            msg += f"; {len(self.garbage)} unreadable line(s) from {self.url}: wrong baud rate?"
+        if self.garbage_count and not self.count:
+            msg += f"; {self.garbage_count} unreadable line(s) from {self.url}: wrong baud rate?"
         return msg
 
     def close(self) -> None:

@@ -56,3 +56,61 @@ def test_real_clock_never_returns_early():
         deadline = clock.now() + 0.005
         clock.sleep_until(deadline)
         assert clock.now() >= deadline
+
+
+class _FakeTime:
+    """perf_counter moves 50 us per reading and sleep jumps, so the spin is deterministic."""
+
+    def __init__(self):
+        self.t, self.slept = 100.0, []
+
+    def perf_counter(self):
+        self.t += 0.00005
+        return self.t
+
+    def sleep(self, s):
+        self.slept.append(s)
+        self.t += s
+
+
+def test_a_hold_ends_on_a_short_warm_spin_and_is_let_go_at_the_deadline(monkeypatch):
+    import sys
+
+    import rig.clock
+
+    fake, switch = _FakeTime(), sys.getswitchinterval()
+    monkeypatch.setattr(rig.clock, "time", fake)
+    clock = RealClock()
+    deadline = clock.now() + 0.1
+    seen = []
+    clock.sleep_until(deadline, warm=lambda: seen.append(("warm", sys.getswitchinterval())),
+                      then=lambda: seen.append(("then", fake.t)))
+    assert seen[-1][0] == "then" and seen[-1][1] >= deadline
+    warm = [s for s in seen if s[0] == "warm"]
+    assert 1 <= len(warm) <= 0.001 / 0.00005  # at most the last millisecond is spun
+    assert all(interval < switch for _, interval in warm)  # other threads hand the GIL back at once
+    assert sys.getswitchinterval() == switch
+
+
+def test_helper_threads_hush_while_a_hold_ends():
+    from rig.clock import _enter_precise, _leave_precise, hush
+
+    clock = RealClock()
+    until = clock.now() + 0.01
+    _enter_precise(quiet_until=until)
+    try:
+        hush()
+        assert clock.now() >= until
+    finally:
+        _leave_precise()
+    start = clock.now()
+    hush()
+    assert clock.now() - start < 0.005  # nothing to wait for once the hold has ended
+
+
+def test_virtual_clock_runs_then_at_the_deadline():
+    clock = VirtualClock()
+    seen = []
+    clock.call_at(1.0, lambda: seen.append("event"))
+    clock.sleep_until(2.0, warm=lambda: seen.append("warm"), then=lambda: seen.append(("then", clock.now())))
+    assert seen == ["event", ("then", 2.0)]
