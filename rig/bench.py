@@ -452,7 +452,7 @@ class Bench:
             if i:
                 self.clock.sleep(gap)
             with self.clock.precise(), self.holding(combo) as start:  # let go at the deadline; holding() makes sure
-                self.clock.sleep_until(start + hold, warm=warm, then=lambda: self._move(keys, False))
+                self.clock.end_hold(start + hold, lambda: self._move(keys, False), warm=warm)
 
     def hold_until(self, combo, condition, max_hold: float, min_hold: float = 0.0) -> float | None:
         """Hold a combo until ``condition()`` is true (at least ``min_hold``); return the time held,

@@ -115,13 +115,19 @@ class Clock(ABC):
         """Seconds on this clock (monotonic; only differences mean anything)."""
 
     @abstractmethod
-    def sleep_until(self, deadline: float, warm: Callable[[], object] | None = None,
-                    then: Callable[[], object] | None = None) -> None:
-        """Return when ``now() >= deadline``.
+    def sleep_until(self, deadline: float) -> None:
+        """Return when ``now() >= deadline``."""
 
-        For a deadline that ends a hold: ``warm`` is called while the last moments
-        are spun out, to keep the release path in the caches, and ``then`` (the
-        release itself) runs at the deadline, before anything else gets the GIL."""
+    def end_hold(self, deadline: float, release: Callable[[], object],
+                 warm: Callable[[], object] | None = None) -> None:
+        """Sleep until ``deadline``, then call ``release`` (let the keys go) at once.
+
+        The real clock spins out the last moments calling ``warm`` (which touches
+        what ``release`` will touch, so it runs from the caches) and lets nothing
+        else take the GIL until ``release`` is done.
+        """
+        self.sleep_until(deadline)
+        release()
 
     def sleep(self, seconds: float) -> None:
         """Wait ``seconds``."""
@@ -164,7 +170,10 @@ class RealClock(Clock):
         finally:
             _leave_precise()
 
-    def sleep_until(self, deadline: float, warm=None, then=None) -> None:
+    def sleep_until(self, deadline: float) -> None:
+        self.end_hold(deadline, None)
+
+    def end_hold(self, deadline: float, release, warm=None) -> None:
         left = deadline - time.perf_counter()
         # Wake early enough that a thread holding the GIL for a whole switch interval
         # still hands it over before the quiet moments begin.
@@ -173,8 +182,8 @@ class RealClock(Clock):
             time.sleep(left - early)
             left = deadline - time.perf_counter()
         if left <= 0:
-            if then is not None:
-                then()
+            if release is not None:
+                release()
             return
         _enter_precise(quiet_until=deadline + self.quiet)
         try:
@@ -186,8 +195,8 @@ class RealClock(Clock):
                     time.sleep(left - self.spin)
                 elif warm is not None:
                     warm()  # spin, touching what the release will touch
-            if then is not None:
-                then()
+            if release is not None:
+                release()
         finally:
             _leave_precise()
 
@@ -270,12 +279,7 @@ class VirtualClock(Clock):
     def advance(self, seconds: float) -> None:
         self.sleep_until(self._now + seconds)
 
-    def sleep_until(self, deadline: float, warm=None, then=None) -> None:
-        self._sleep_until(deadline)
-        if then is not None:
-            then()
-
-    def _sleep_until(self, deadline: float) -> None:
+    def sleep_until(self, deadline: float) -> None:
         while True:
             with self._lock:
                 nxt = self.next_event()
@@ -301,4 +305,4 @@ class VirtualClock(Clock):
             target = min(deadline, self._now + step)
             if nxt is not None and nxt < target:
                 target = nxt
-            self._sleep_until(target)
+            self.sleep_until(target)

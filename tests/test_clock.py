@@ -83,8 +83,8 @@ def test_a_hold_ends_on_a_short_warm_spin_and_is_let_go_at_the_deadline(monkeypa
     clock = RealClock()
     deadline = clock.now() + 0.1
     seen = []
-    clock.sleep_until(deadline, warm=lambda: seen.append(("warm", sys.getswitchinterval())),
-                      then=lambda: seen.append(("then", fake.t)))
+    clock.end_hold(deadline, lambda: seen.append(("then", fake.t)),
+                   warm=lambda: seen.append(("warm", sys.getswitchinterval())))
     assert seen[-1][0] == "then" and seen[-1][1] >= deadline
     warm = [s for s in seen if s[0] == "warm"]
     assert 1 <= len(warm) <= 0.001 / 0.00005  # at most the last millisecond is spun
@@ -108,9 +108,9 @@ def test_helper_threads_hush_while_a_hold_ends():
     assert clock.now() - start < 0.005  # nothing to wait for once the hold has ended
 
 
-def test_virtual_clock_runs_then_at_the_deadline():
+def test_virtual_clock_lets_go_at_the_deadline():
     clock = VirtualClock()
     seen = []
     clock.call_at(1.0, lambda: seen.append("event"))
-    clock.sleep_until(2.0, warm=lambda: seen.append("warm"), then=lambda: seen.append(("then", clock.now())))
+    clock.end_hold(2.0, lambda: seen.append(("then", clock.now())), warm=lambda: seen.append("warm"))
     assert seen == ["event", ("then", 2.0)]
