@@ -129,7 +129,9 @@ class SimBench:
     """A simulated unit, its ledger and run logs in ``tmp``; jobs run in-process as `rig run` runs them.
 
     After each run, ``tape`` holds that run's pin edges and ``screen`` what the
-    technician saw.
+    technician saw. The unit is the simulator's ideal one (instant boot, exact
+    timer) unless ``ideal=False`` or ``knobs`` say otherwise: these tests are
+    about what the rig decides; a realistic unit gets tests of its own.
     """
 
     SERIAL = "U1"
@@ -143,6 +145,7 @@ class SimBench:
         self.tape: PinTape | None = None
         self.screen = Lines()
         self.backend = None
+        reset.setdefault("ideal", True)
         reset_unit(self.state, profile, code, **reset)
 
     def run(self, procedure, code=None, on_edge=None, clock=None, sim_profiles=None, **kw):

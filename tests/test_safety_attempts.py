@@ -80,7 +80,7 @@ def test_sigkill_at_the_confirm_press_leaves_the_attempt_counted(tmp_path):
     from rig.sim.backend import reset_unit
     from rig.wiring import load_wiring
 
-    reset_unit(tmp_path / "unit.json", "ford", "2580")
+    reset_unit(tmp_path / "unit.json", "ford", "2580", ideal=True)
     gpio = load_wiring().keys["preset5"].pin  # ford's confirm key
     env = dict(os.environ, RIG_SIM_STATE=str(tmp_path / "unit.json"), RIG_LEDGER=str(tmp_path / "l.sqlite"),
                RIG_LOG_DIR=str(tmp_path / "runs"), RIG_CODE="2580", STOP_AT_GPIO=str(gpio),
