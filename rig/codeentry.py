@@ -43,8 +43,15 @@ def check_code(code, profile) -> None:
         return
     digits = code.reveal()
     if len(digits) != profile.digits.count or any(c not in profile.digits.allowed for c in digits):
+        # in the technician's words, and naming no character of what was given
+        if len(digits) != profile.digits.count:
+            why = f"the code given has {len(digits)} character(s)"
+        elif not digits.isdigit():
+            why = "the code given has a character that is not a digit"
+        else:
+            why = "the code given has a digit this unit's buttons cannot enter"
         raise ConfigError(f"the code given is not a {profile.id} code: it must be {profile.digits.count} digits "
-                          f"from {profile.digits.allowed} (the one given has {len(digits)} characters)")
+                          f"from {profile.digits.allowed}; {why}")
 
 
 def enter_code(runner, verify: bool = True) -> None:

@@ -193,3 +193,37 @@ def test_procedures_list_and_show_describe_each_procedure(rig):
     assert code == 0
     assert "margin = 5s" in out and "extra time off" in out  # the parameter, its default and its help
     assert "cut constant power" in out  # a step's name
+
+
+# -- the technician's words, not the program's ----------------------------------------
+def test_a_code_with_a_letter_is_described_not_counted(rig, tmp_path):
+    code_file = tmp_path / "code"
+    code_file.write_text("12a4\n", encoding="utf-8")
+    code, out, err = rig("run", "enter-code", "--profile", "vw-safe", "--unit", "U1", "--code-file", str(code_file))
+    assert code == 2
+    assert "has a character that is not a digit" in err
+    assert "4 characters" not in err and "12a4" not in out + err
+
+
+def test_a_suggested_command_keeps_the_ledger_it_needs(tmp_path, capsys, monkeypatch):
+    from rig.cli.exitcodes import remember_context, with_context
+    from rig.cli.render import report_error
+    from rig.errors import SafetyRefusal
+
+    remember_context("sim", ledger=str(tmp_path / "other ledger.sqlite"))
+    try:
+        report_error(SafetyRefusal("the next wrong code locks it out. Check the unit, then rig units show VW1"))
+        said = capsys.readouterr().err
+        assert f"rig --backend sim --ledger '{tmp_path}/other ledger.sqlite' units show VW1" in said
+        assert with_context("nothing to suggest") == "nothing to suggest"
+    finally:
+        remember_context("hardware")
+
+
+def test_a_shell_line_with_markup_in_it_is_printed_as_typed(rig, monkeypatch):
+    import io
+
+    monkeypatch.setattr("sys.stdin", io.StringIO("press [/bold]\n"))
+    code, _, err = rig("shell")
+    assert code == 2
+    assert "line 1: no key '[/bold]'" in err

@@ -25,6 +25,9 @@ class App:
         self.sim_state = sim_state
         self.ledger_path = ledger
         self._wiring: Wiring | None = None
+        from .exitcodes import remember_context  # suggested follow-up commands keep these options
+
+        remember_context(backend, wiring, sim_state, ledger)
 
     def wiring(self) -> Wiring:
         if self._wiring is None:

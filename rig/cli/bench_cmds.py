@@ -10,7 +10,7 @@ from ..durations import MAX_HOLD, MAX_WAIT, MIN_HOLD, format_duration, format_li
 from ..errors import RigError
 from ..session import BenchSession, UsageError, check_press, check_rail
 from . import cli
-from .render import err, out, show_status
+from .render import err, esc, out, show_status
 
 
 class Duration(click.ParamType):
@@ -176,7 +176,7 @@ def shell(app):
                 result = session.execute(line)
             except (UsageError, RigError) as exc:
                 where = "" if interactive else f"line {lineno}: "
-                err.print(f"[red]{where}{exc}[/]")
+                err.print(f"[red]{where}{esc(exc)}[/]")
                 failed = True
                 if not interactive:  # a script that went wrong should stop, not press on
                     break

@@ -1,6 +1,10 @@
-"""The one exit-code table: under every command's --help, in the README, and what main() returns."""
+"""The one exit-code table (under every command's --help, in the README), and the context a
+suggested follow-up command needs to work when pasted."""
 
 from __future__ import annotations
+
+import re
+import shlex
 
 EXIT_CODES = """\
 Exit codes (every command):
@@ -20,3 +24,31 @@ def add_exit_codes(cmd):
         for sub in getattr(cmd, "commands", {}).values():
             add_exit_codes(sub)
     return cmd
+
+
+# The global options of this invocation that a suggested command needs (--backend sim,
+# --ledger FILE, ...): "rig units show VW123" printed after a run on another ledger must
+# show that ledger's unit when pasted.
+_CONTEXT: list[str] = []
+_SUGGESTED = re.compile(r"\brig (?=(?:units|runs|sim|run|profiles|procedures|status|press|power|shell|wiring)\b)")
+
+
+def remember_context(backend: str, wiring=None, sim_state=None, ledger=None) -> None:
+    _CONTEXT[:] = []
+    if backend != "hardware":
+        _CONTEXT.extend(["--backend", backend])
+    for opt, value in (("--wiring", wiring), ("--sim-state", sim_state), ("--ledger", ledger)):
+        if value:
+            _CONTEXT.extend([opt, str(value)])
+
+
+def with_context(text: str) -> str:
+    """``rig units show X`` in a message becomes ``rig --ledger L units show X`` when this run used L.
+
+    >>> remember_context("sim", ledger="/tmp/l.sqlite"); with_context("see rig units show VW1")
+    'see rig --backend sim --ledger /tmp/l.sqlite units show VW1'
+    >>> remember_context("hardware")
+    """
+    if not _CONTEXT:
+        return text
+    return _SUGGESTED.sub("rig " + " ".join(shlex.quote(a) for a in _CONTEXT) + " ", text)

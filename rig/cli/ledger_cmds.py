@@ -84,7 +84,7 @@ def units_add(app, serial, profile_id, attempts_used, model, vin):
     for _ in range(attempts_used):
         led.resolve_attempt(led.begin_attempt(serial, None), "unknown")  # before the bench: counted, not seen
     st = led.standing(serial, profiles[profile_id])
-    out.print(f"{serial}: {profile_id}, {st.used} attempt(s) used, {st.left} of {st.allowed} left before a lockout")
+    out.print(f"{esc(serial)}: {profile_id}, {st.used} attempt(s) used, {st.left} of {st.allowed} left before a lockout")
 
 
 @units.command("show")
@@ -170,7 +170,7 @@ def runs_list(app, serial, limit, since, as_json):
                   esc(r["backend"] or "-"), _when(r["started"]), _took(r), _outcome(r), esc(r["message"] or ""))
     out.print(t)
     if not rows:
-        out.print("no runs" + (f" since {since}" if since else "") + (f" for {serial}" if serial else ""))
+        out.print("no runs" + (f" since {esc(since)}" if since else "") + (f" for {esc(serial)}" if serial else ""))
 
 
 @runs.command("show")

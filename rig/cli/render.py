@@ -3,25 +3,45 @@
 from __future__ import annotations
 
 from rich.console import Console
+from rich.errors import MarkupError
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
 from ..errors import BenchBusy, ConfigError, RigError, SafetyRefusal
 from ..wiring import Wiring, boot_pulls_high
+from .exitcodes import with_context
 
 # BCM number -> physical pin on the 40-pin header.
 HEADER = {2: 3, 3: 5, 4: 7, 17: 11, 27: 13, 22: 15, 10: 19, 9: 21, 11: 23, 0: 27, 5: 29, 6: 31, 13: 33,
           19: 35, 26: 37, 14: 8, 15: 10, 18: 12, 23: 16, 24: 18, 25: 22, 8: 24, 7: 26, 1: 28, 12: 32,
           16: 36, 20: 38, 21: 40}
 
-# emoji off: "file:100: error" must not print as "file💯 error"
-out = Console(highlight=False, soft_wrap=True, emoji=False)
-err = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
+class SafeConsole(Console):
+    """A console that never dies of a user's text: emoji off ("file:100: error" must not print
+    as "file💯 error"), and a line whose markup does not parse (a key named ``[/bold]`` that
+    slipped past :func:`esc`) is printed as plain text instead of raising MarkupError."""
+
+    def __init__(self, **kwargs):
+        super().__init__(highlight=False, soft_wrap=True, emoji=False, **kwargs)
+
+    def print(self, *objects, **kwargs):
+        try:
+            super().print(*objects, **kwargs)
+        except MarkupError:
+            super().print(*objects, **{**kwargs, "markup": False})
+
+
+out = SafeConsole()
+err = SafeConsole(stderr=True)
+
+_CONTROL = {c: f"\\x{c:02x}" for c in list(range(0x20)) + [0x7F] if c not in (0x0A, 0x09)}
+
 
 def esc(value) -> str:
-    """User text (names, display lines, file paths) made safe to print with markup: ``[/bold]`` stays text."""
-    return escape(str(value))
+    """User text (names, display lines, file paths) made safe to print with markup: ``[/bold]`` stays
+    text, and a control character shows as ``\\x1b`` instead of steering the terminal."""
+    return escape(str(value).translate(_CONTROL))
 
 
 def report_error(exc: RigError) -> int:
@@ -32,13 +52,13 @@ def report_error(exc: RigError) -> int:
     """
     if isinstance(exc, ConfigError):
         for p in exc.problems + exc.warnings:
-            text = str(p) if p.file else f"rig: {p.severity}: {p.message}"
+            text = with_context(str(p) if p.file else f"rig: {p.severity}: {p.message}")
             err.print(f"[red]{esc(text)}[/]" if p.severity == "error" else f"[yellow]{esc(text)}[/]")
         if exc.from_files:
             err.print("nothing was switched: fix the file(s) above and run again")
         return exc.exit_code
     what = "refused" if isinstance(exc, (BenchBusy, SafetyRefusal)) else "error"
-    err.print(f"[red]rig: {what}: {esc(exc)}[/]")
+    err.print(f"[red]rig: {what}: {esc(with_context(str(exc)))}[/]")
     return exc.exit_code
 
 
@@ -145,7 +165,7 @@ def _key(v):
 def _sense(v):
     if isinstance(v, bool):
         return "[green]on[/]" if v else "[dim]off[/]"
-    return f"[bold]{v or '(blank)'}[/]"
+    return f"[bold]{esc(v)}[/]" if v else "[bold](blank)[/]"
 
 
 def show_status(snap: dict) -> None:

@@ -17,7 +17,8 @@ from ..secret import Code
 from ..ui import LivePanel, Plain
 from . import cli
 from .app import data_dir
-from .render import err
+from .exitcodes import with_context
+from .render import err, esc
 
 
 def ledger_path(app) -> str:
@@ -123,8 +124,8 @@ def run(app, procedure, profile_id, serial, sets, answers, yes, code_file, allow
     else:
         result = run_job(job, proc, profile)
     colour = {"passed": "green", "failed": "red", "error": "red", "refused": "yellow", "interrupted": "yellow"}[result.outcome]
-    err.print(f"[bold {colour}]{result.outcome.upper()}[/]: {result.message}", markup=True)
-    err.print(f"log: {result.log}\ntimeline: {Path(result.log).with_suffix('.svg')}")
+    err.print(f"[bold {colour}]{result.outcome.upper()}[/]: {esc(with_context(result.message))}", markup=True)
+    err.print(f"log: {esc(result.log)}\ntimeline: {esc(Path(result.log).with_suffix('.svg'))}")
     if serial and profile is not None:
         _standing_line(ledger_path(app), serial, profile)
     raise click.exceptions.Exit(result.exit_code)
@@ -136,7 +137,7 @@ def _standing_line(path, serial, profile):
         st = led.standing(serial, profile)
     finally:
         led.close()
-    err.print(f"{serial}: {st.describe()}")
+    err.print(f"{esc(serial)}: {st.describe()}")
 
 
 __all__ = ["run", "builtin_names"]
