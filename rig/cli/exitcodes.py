@@ -34,11 +34,24 @@ _SUGGESTED = re.compile(r"\brig (?=(?:units|runs|sim|run|profiles|procedures|sta
 
 
 def remember_context(backend: str, wiring=None, sim_state=None, ledger=None) -> None:
+    """Remember the global options given on the command line (one from the environment, RIG_LEDGER,
+    is still set where the suggestion is pasted)."""
+    import click
+
+    ctx = click.get_current_context(silent=True)
+
+    def typed(name: str) -> bool:
+        if ctx is None:
+            return True
+        source = ctx.get_parameter_source(name)
+        return source is not None and source.name == "COMMANDLINE"
+
     _CONTEXT[:] = []
-    if backend != "hardware":
+    if backend != "hardware" and typed("backend"):
         _CONTEXT.extend(["--backend", backend])
-    for opt, value in (("--wiring", wiring), ("--sim-state", sim_state), ("--ledger", ledger)):
-        if value:
+    for opt, name, value in (("--wiring", "wiring", wiring), ("--sim-state", "sim_state", sim_state),
+                             ("--ledger", "ledger", ledger)):
+        if value and typed(name):
             _CONTEXT.extend([opt, str(value)])
 
 
@@ -51,4 +64,12 @@ def with_context(text: str) -> str:
     """
     if not _CONTEXT:
         return text
-    return _SUGGESTED.sub("rig " + " ".join(shlex.quote(a) for a in _CONTEXT) + " ", text)
+
+    def add(m: re.Match) -> str:
+        wanted = _CONTEXT
+        if text.startswith("sim ", m.end()) and "--backend" in wanted:  # rig sim ... needs no backend
+            i = wanted.index("--backend")
+            wanted = wanted[:i] + wanted[i + 2:]
+        return "rig " + "".join(shlex.quote(a) + " " for a in wanted)
+
+    return _SUGGESTED.sub(add, text)
