@@ -158,3 +158,19 @@ def test_a_failing_test_leaves_no_process_behind(tmp_path):
     if alive:  # this test must not leak it either
         os.kill(pid, 9)
     assert not alive, f"pid {pid} outlived its test"
+
+
+def test_the_rig_bench_fixture_lets_keys_go_before_rails_when_a_test_fails(tmp_path):
+    (tmp_path / "test_keys.py").write_text(
+        "def test_fails_with_keys_down(rig_bench):\n"
+        "    rig_bench.power('acc', True)\n    rig_bench.down('mode+scan')\n    assert False, 'mid-press'\n")
+    r = run_pytest(tmp_path, "--rig-backend", "mock", "--rig-artifacts", "art")
+    assert r.returncode == 1 and "mid-press" in r.stdout
+    (kept,) = (tmp_path / "art").iterdir()
+    assert (kept / "bench.svg").read_text().startswith("<svg")
+    from rig.report import read_events
+
+    moves = [(e["kind"], e["what"], e.get("to")) for e in read_events(kept / "bench.jsonl")
+             if e["kind"] in ("key", "rail", "bench")]
+    assert moves[-4:] == [("key", "mode", "up"), ("key", "scan", "up"), ("rail", "acc", "off"),
+                          ("bench", "released", None)], moves
