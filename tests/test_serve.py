@@ -5,28 +5,14 @@ from __future__ import annotations
 import json
 import sqlite3
 
-import pytest
-
-from tests.browser.served import Served
+from tests.browser.served import serving
 
 CODE = "61524"  # the honda unit's code: it must appear in no response, stream or file of the rig
 
 
-@pytest.fixture
-def served(tmp_path, monkeypatch):
-    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path / "run"))
-    s = Served(tmp_path, code=CODE)
-    yield s
-    s.close()
-
-
-@pytest.fixture
-def paced(tmp_path, monkeypatch):
-    """Simulated time at 4000x: the hour's lockout takes about a second, so a stop can land mid-wait."""
-    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path / "run"))
-    s = Served(tmp_path, code=CODE, speed=4000)
-    yield s
-    s.close()
+served = serving(code=CODE)
+# simulated time at 4000x: the hour's lockout takes about a second, so a stop can land mid-wait
+paced = serving(code=CODE, speed=4000)
 
 
 def _rig_files(tmp_path):

@@ -9,20 +9,13 @@ import subprocess
 import sys
 import time
 
-import pytest
-
 from rig.errors import BenchBusy
-from tests.browser.served import Served
+from tests.browser.served import serving
 
 CODE = "61524"
 
 
-@pytest.fixture
-def served(tmp_path, monkeypatch):
-    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path / "run"))
-    s = Served(tmp_path, code=CODE, state="locked", attempts=0, speed=2000)
-    yield s
-    s.close()
+served = serving(code=CODE, state="locked", attempts=0, speed=2000)
 
 
 def test_status_press_and_run_go_through_an_idle_server(served, run_rig):

@@ -40,6 +40,8 @@ def _digest(secret: str) -> str:
 def write_private(path: Path, text: str) -> None:
     """Write a file only this user can read (created 0600, never wider for a moment)."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if path.parent.stat().st_uid != os.getuid():  # e.g. a /tmp/rig-UID someone else made first
+        raise ConfigError(f"{path.parent} belongs to another user; remove it")
     tmp = path.with_name(path.name + ".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as fh:

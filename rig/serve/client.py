@@ -28,7 +28,16 @@ def runtime_dir() -> Path:
 
 
 def discovery_path() -> Path:
+    """Where this process's server says where it listens."""
     return runtime_dir() / "server.json"
+
+
+def _candidates() -> list[Path]:
+    # A server started by systemd has no login session's XDG_RUNTIME_DIR: it writes to
+    # /tmp/rig-UID, and the same user's shell (which has one) must still find it.
+    uid = os.getuid()
+    paths = [discovery_path(), Path(f"/run/user/{uid}/rig/server.json"), Path(f"/tmp/rig-{uid}/server.json")]
+    return list(dict.fromkeys(paths))
 
 
 def _alive(pid) -> bool:
@@ -45,16 +54,17 @@ def find_server(url: str | None = None) -> "Client | None":
         return None
     if url:
         return Client(url.rstrip("/"), os.environ.get("RIG_TOKEN"))
-    path = discovery_path()
-    try:
-        if path.stat().st_mode & 0o077 or path.stat().st_uid != os.getuid():
-            return None  # not ours alone: do not trust it
-        info = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    if not _alive(info.get("pid")):
-        return None  # a server that died (kill -9) left it behind
-    return Client(info["url"], info.get("token"))
+    for path in _candidates():
+        try:
+            st = path.stat()
+            if st.st_mode & 0o077 or st.st_uid != os.getuid():
+                continue  # not ours alone: do not trust it
+            info = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        if _alive(info.get("pid")):  # a server that died (kill -9) leaves its file behind
+            return Client(info["url"], info.get("token"))
+    return None
 
 
 class Client:

@@ -9,7 +9,6 @@ the whole state again.
 from __future__ import annotations
 
 import asyncio
-import itertools
 import json
 import threading
 import time
@@ -91,7 +90,6 @@ class WebUI:
     """
 
     can_ask = True
-    _ids = itertools.count(1)
 
     def __init__(self, station, redact):
         self.station = station
@@ -135,7 +133,7 @@ class WebUI:
         self._line("note", title + ": " + "; ".join(f"{k}: {v}" for k, v in rows))
 
     def ask(self, question: str, kind: str) -> str:
-        qid = next(self._ids)
+        qid = next(self.station.question_ids)
         self.job["question"] = {"id": qid, "text": self._text(question), "kind": kind}
         self.station.hub.publish("notice", {"kind": "question", "text": self._text(question)})
         self.station.changed()

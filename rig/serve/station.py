@@ -58,6 +58,7 @@ class Station:
         self.closing = False
         self._q: queue.Queue = queue.Queue()
         self._ids = itertools.count(1)
+        self.question_ids = itertools.count(1)
         self._answers: dict[int, tuple[str, str]] = {}
         self._answered = threading.Condition()
         self._dirty = threading.Event()
@@ -297,7 +298,7 @@ class Station:
             snap = self.bench.snapshot()
             snap["display"] = redact(snap["display"]) if snap["display"] is not None else None
             inner = self.clock.inner
-            bench = dict(snap, backend=self.bench.backend.name, virtual=inner.virtual,
+            bench = dict(snap, backend=self.bench.backend.name, virtual=inner.virtual, tap=self.bench.display is not None,
                          speed=getattr(inner, "speed", None if inner.virtual else 1.0))
         job = None
         if self.current is not None:

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from rig.serve.auth import Tokens
 from rig.serve.pacing import PacedClock
@@ -93,3 +94,16 @@ class Stream(threading.Thread):
             if "event" in lines and "data" in lines:
                 out.append((lines["event"], json.loads(lines["data"])))
         return out
+
+
+def serving(**options):
+    """A pytest fixture: a Served bench (``options`` as for Served), stopped after the test."""
+
+    @pytest.fixture
+    def fixture(tmp_path, monkeypatch):
+        monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path / "run"))
+        s = Served(tmp_path, **options)
+        yield s
+        s.close()
+
+    return fixture

@@ -67,7 +67,7 @@ function render(s) {
   const b = s.bench;
   if (b) {
     $("bench-backend").textContent = `${b.backend}` + (b.speed && b.speed !== 1 ? `, simulated time x${b.speed}` : "");
-    $("display").textContent = b.display ?? "(no display tap)";
+    $("display").textContent = b.tap ? (b.display || "\u00a0") : "(no display tap)";
     const t = $("bench"); t.replaceChildren();
     for (const [n, v] of Object.entries(b.rails)) row(t, ["rail " + n, pill(v === "on")]);
     const down = Object.entries(b.keys).filter(([, v]) => v === "down").map(([k]) => k);
@@ -151,6 +151,7 @@ $("start").addEventListener("submit", async (ev) => {
 });
 $("stop").addEventListener("click", () => api("/api/stop", {}).catch((e) => alert(e.message)));
 function answer(text) {
+  $("question").hidden = true;  // answered once: a second click must not answer the next question
   api("/api/answer", {id: Number($("question").dataset.id), answer: text}).catch((e) => alert(e.message));
 }
 $("q-yes").addEventListener("click", () => answer("yes"));

@@ -7,12 +7,15 @@ async function login(body) {
   const e = await r.json().catch(() => ({error: r.statusText}));
   document.getElementById("error").textContent = e.error;
 }
-const m = location.hash.match(/once=([^&]+)/);
-if (m) {
+function fromLink() {
+  const m = location.hash.match(/once=([^&]+)/);
+  if (!m) return;
   history.replaceState(null, "", "/login");  // the code is spent either way: keep it out of history
   document.getElementById("status").textContent = "Logging in ...";
   login({once: decodeURIComponent(m[1])});
 }
+fromLink();
+window.addEventListener("hashchange", fromLink);  // a link opened on this very page
 document.getElementById("login").addEventListener("submit", (ev) => {
   ev.preventDefault();
   const t = document.getElementById("token");
