@@ -25,6 +25,12 @@ RESERVED = {0: "ID EEPROM (ID_SD)", 1: "ID EEPROM (ID_SC)", 2: "I2C1 SDA, 1.8k p
             3: "I2C1 SCL, 1.8k pull-up on board", 14: "UART TX, toggles at boot", 15: "UART RX"}
 # Pins with another common job: allowed, but worth a word.
 SHARED = {4: "1-Wire / GPCLK0", 7: "SPI0 CE1", 8: "SPI0 CE0"}
+# BCM number -> physical pin on the 40-pin header.
+HEADER = {2: 3, 3: 5, 4: 7, 17: 11, 27: 13, 22: 15, 10: 19, 9: 21, 11: 23, 0: 27, 5: 29, 6: 31, 13: 33,
+          19: 35, 26: 37, 14: 8, 15: 10, 18: 12, 23: 16, 24: 18, 25: 22, 8: 24, 7: 26, 1: 28, 12: 32,
+          16: 36, 20: 38, 21: 40}
+
+# emoji off: "file:100: error" must not print as "file💯 error"
 NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 REQUIRED_RAILS = ("battery", "acc")
 

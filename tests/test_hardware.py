@@ -389,3 +389,26 @@ def test_a_bad_verified_combo_says_where(tmp_path):
         load_profiles([tmp_path])
     assert [(p.line, p.message) for p in info.value.problems][0] == (
         7, "t1: verified_combos: 'mode' is not a combo (write e.g. mode+scan)")
+
+
+# -- the wiring picture -----------------------------------------------------------------
+
+
+def test_the_committed_wiring_picture_matches_bench_yaml():
+    from rig.diagram import render_svg
+
+    committed = (REPO / "wiring" / "bench.svg").read_text(encoding="utf-8")
+    assert render_svg(load_wiring()) == committed, "re-draw it: rig wiring diagram wiring/bench.yaml -o wiring/bench.svg"
+
+
+def test_wiring_diagram_command_draws_lines_switches_and_safe_states(run_rig, write_yaml, tmp_path):
+    path = write_yaml(MAP.replace("preset1: {pin: 23, line: ladder2}", "preset1: {pin: 23, switch: pc817}"))
+    out = tmp_path / "mine.svg"
+    r = run_rig("wiring", "diagram", str(path), "-o", str(out))
+    assert r.returncode == 0, r.stderr
+    svg = out.read_text()
+    assert "key line ladder1" in svg and "PC817 (one way only)" in svg  # what the technician wires
+    assert "K1 relay, NC contact" in svg and "battery ON" in svg and "acc OFF" in svg  # the safe states
+    assert "retriggerable monostable" not in svg  # this map has no heartbeat
+    bad = run_rig("wiring", "diagram", str(write_yaml(MAP.replace("pin: 27", "pin: 14"), "bad.yaml")))
+    assert bad.returncode == 1 and "GPIO14 is reserved" in bad.stderr

@@ -9,13 +9,8 @@ from rich.table import Table
 from rich.text import Text
 
 from ..errors import BenchBusy, ConfigError, RigError, SafetyRefusal
-from ..wiring import Wiring, boot_pulls_high
+from ..wiring import HEADER, Wiring, boot_pulls_high
 from .exitcodes import with_context
-
-# BCM number -> physical pin on the 40-pin header.
-HEADER = {2: 3, 3: 5, 4: 7, 17: 11, 27: 13, 22: 15, 10: 19, 9: 21, 11: 23, 0: 27, 5: 29, 6: 31, 13: 33,
-          19: 35, 26: 37, 14: 8, 15: 10, 18: 12, 23: 16, 24: 18, 25: 22, 8: 24, 7: 26, 1: 28, 12: 32,
-          16: 36, 20: 38, 21: 40}
 
 class SafeConsole(Console):
     """A console that never dies of a user's text: emoji off ("file:100: error" must not print

@@ -1,6 +1,9 @@
-"""rig wiring check."""
+"""rig wiring check, rig wiring diagram."""
 
 from __future__ import annotations
+
+import sys
+from pathlib import Path
 
 import click
 
@@ -42,3 +45,42 @@ def check(app, file):
         err.print(f"[yellow]{p}[/]")
     out.print(f"ok: {len(w.rails)} rails, {len(w.keys)} keys, {len(w.senses)} senses"
               + (f", {len(w.warnings)} warning(s)" if w.warnings else ""))
+
+
+@wiring.command("diagram")
+@click.argument("file", required=False, type=click.Path(dir_okay=False))
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
+              help="Write the SVG here (default: the map's name with .svg in the current directory; "
+                   "'-' for standard output).")
+@click.pass_obj
+def diagram(app, file, output):
+    """Draw the pin map as a wiring picture (SVG). No pin is touched.
+
+    The header pins in use, each channel's driver, where it lands on the head
+    unit (ISO 10487 pin, button, key line), coloured by kind, with the state
+    a released pin leaves it in. Open it in a browser, or print it.
+
+    \b
+    Examples:
+      rig wiring diagram                         the default map -> bench.svg
+      rig wiring diagram my-bench.yaml -o my-bench.svg
+      rig wiring diagram -o - | rsvg-convert -o bench.png
+    """
+    from ..diagram import render_svg
+
+    path = file or app.wiring_path
+    try:
+        w = load_wiring(path)
+    except ConfigError as exc:
+        for p in exc.problems + exc.warnings:
+            err.print(f"[red]{p}[/]" if p.severity == "error" else f"[yellow]{p}[/]")
+        err.print(f"{len(exc.problems)} error(s): fix the pin map first")
+        raise click.exceptions.Exit(1)
+    svg = render_svg(w)
+    if output == "-":
+        sys.stdout.write(svg)
+        return
+    target = Path(output or Path(w.source).with_suffix(".svg").name)
+    target.write_text(svg, encoding="utf-8")
+    out.print(f"wrote {target} ({len(w.rails)} rails, {len(w.keys)} keys, {len(w.senses)} senses"
+              + (", heartbeat" if w.heartbeat else "") + ")")
