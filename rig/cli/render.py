@@ -12,6 +12,7 @@ from ..errors import BenchBusy, ConfigError, RigError, SafetyRefusal
 from ..wiring import HEADER, Wiring, boot_pulls_high
 from .exitcodes import with_context
 
+
 class SafeConsole(Console):
     """A console that never dies of a user's text: emoji off ("file:100: error" must not print
     as "file💯 error"), and a line whose markup does not parse (a key named ``[/bold]`` that
