@@ -412,3 +412,14 @@ def test_wiring_diagram_command_draws_lines_switches_and_safe_states(run_rig, wr
     assert "retriggerable monostable" not in svg  # this map has no heartbeat
     bad = run_rig("wiring", "diagram", str(write_yaml(MAP.replace("pin: 27", "pin: 14"), "bad.yaml")))
     assert bad.returncode == 1 and "GPIO14 is reserved" in bad.stderr
+
+
+def test_the_display_tap_opens_without_asserting_dtr_or_rts(clock):
+    from rig.display import SerialTap
+
+    tap = SerialTap("loop://", 115200, clock)
+    try:
+        # asserted, DTR resets an Arduino-class tap board at every rig command
+        assert tap.port.is_open and tap.port.dtr is False and tap.port.rts is False
+    finally:
+        tap.close()

@@ -105,11 +105,16 @@ def wiring_table(w: Wiring) -> Table:
     for k in w.keys.values():
         t.add_row("key", k.name, str(k.pin), str(HEADER.get(k.pin, "?")),
                   "active-high" if k.active_high else "active-low",
-                  "up" if boot_pulls_high(k.pin) else "down", "released", "")
+                  "up" if boot_pulls_high(k.pin) else "down", "released",
+                  " ".join(x for x in (k.ladder and f"line {k.ladder}", k.switch != "photomos" and k.switch) if x))
     for s in w.senses.values():
         t.add_row("sense", s.name, str(s.pin), str(HEADER.get(s.pin, "?")),
                   f"pull {s.pull}, active {'high' if s.active_high else 'low'}",
                   "up" if boot_pulls_high(s.pin) else "down", "-", "")
+    if w.heartbeat:
+        hb = w.heartbeat
+        t.add_row("heartbeat", "dead-man", str(hb.pin), str(HEADER.get(hb.pin, "?")), f"toggles every {hb.every:g}s",
+                  "up" if boot_pulls_high(hb.pin) else "down", "still: supply off", "")
     if w.display:
         t.add_row("display", "tap", "-", "-", f"{w.display.port} @ {w.display.baud}", "-", "-", "")
     t.caption = (f"press {w.timing.press:g}s, gap {w.timing.gap:g}s, relay dwell {w.timing.relay_dwell:g}s")

@@ -44,6 +44,7 @@ def check(app, file):
     for p in w.warnings:
         err.print(f"[yellow]{p}[/]")
     out.print(f"ok: {len(w.rails)} rails, {len(w.keys)} keys, {len(w.senses)} senses"
+              + (f", heartbeat on GPIO{w.heartbeat.pin}" if w.heartbeat else "")
               + (f", {len(w.warnings)} warning(s)" if w.warnings else ""))
 
 
