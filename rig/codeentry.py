@@ -64,10 +64,11 @@ def enter_code(runner, verify: bool = True) -> None:
 
     tap = bench.display if bench.display is not None and not isinstance(bench.display, OperatorTap) else None
     _open_entry(runner, tap)
-    if p.digits.scheme == "increment":
-        _increment(runner, tap, code, verify)
-    else:
-        _direct(runner, tap, code[:-1] if not p.confirm.keys else code, verify)
+    with bench.masked("code entry"):  # one span in the log: which keys, how many presses would be the code
+        if p.digits.scheme == "increment":
+            _increment(runner, tap, code, verify)
+        else:
+            _direct(runner, tap, code[:-1] if not p.confirm.keys else code, verify)
 
     # The attempt is counted and committed before the press that submits it.
     led = ctx.ledger
@@ -229,7 +230,8 @@ def _confirm(runner, tap, code: str) -> None:
     p, bench = runner.ctx.profile, runner.bench
     c = p.confirm
     if not c.keys:  # the unit checks by itself once the last digit is in: that press is the confirm
-        bench.press(p.digits.keys[code[-1]], hold=p.digits.press)
+        with bench.masked("code entry: last digit"):  # and it is a digit
+            bench.press(p.digits.keys[code[-1]], hold=p.digits.press)
         return
     combo = "+".join(c.keys)
     if tap and c.until:
