@@ -181,9 +181,11 @@ def timeline_path(log_path) -> Path:
 
 def _write_timeline(log_path, name, serial) -> None:
     """The picture a technician looks at first, next to the log it is drawn from."""
-    from .timeline import render_svg
+    from .timeline import draw_later, write_timeline
 
     try:
-        timeline_path(log_path).write_text(render_svg(read_events(log_path), f"{name}  {serial or ''}"))
+        # a very long run's picture is drawn by a detached process: the exit never waits on it
+        if not draw_later(log_path, timeline_path(log_path), f"{name}  {serial or ''}"):
+            write_timeline(log_path, timeline_path(log_path), f"{name}  {serial or ''}")
     except OSError:
         pass  # a picture is not worth failing a run for
