@@ -178,7 +178,23 @@ def _user() -> str:
         return str(os.getuid())
 
 
+_GLOBAL_VALUES = {"--backend", "--wiring", "--sim-state", "--ledger", "--events"}  # rig's options taking a value
+
+
 def _command() -> str:
-    # Only the program and sub-command: arguments could carry anything.
-    argv = [os.path.basename(sys.argv[0] or "python")] + [a for a in sys.argv[1:3] if not a.startswith("-")]
-    return " ".join(argv)[:80]
+    """The holder's command as typed (``rig shell``, not ``rig sim`` from ``--backend sim``):
+    the program and its sub-command words, past rig's global options and their values.
+    Only those: arguments could carry anything."""
+    prog = os.path.basename(sys.argv[0] or "python")
+    if prog in ("__main__.py", "-m", "-c"):  # python -m rig
+        prog = "rig"
+    words, args = [], iter(sys.argv[1:])
+    for a in args:
+        if a.startswith("-"):
+            if a in _GLOBAL_VALUES:
+                next(args, None)
+            continue
+        words.append(a)
+        if len(words) == 2:
+            break
+    return " ".join([prog] + words)[:80]

@@ -285,3 +285,61 @@ def test_a_signal_during_a_press_never_leaves_the_log_behind_the_pins(tmp_path, 
             levels = [lvl == spec.energised_for(True) for lvl in levels]
         did = [word[b] for a, b in zip(levels, levels[1:]) if a != b]
         assert [to for what, to in logged if what == name] == did, (name, logged)
+
+
+def test_sim_reset_is_refused_while_a_shell_holds_the_unit_naming_the_shell(tmp_path):
+    import os
+    import subprocess
+    import time
+
+    env = dict(os.environ, RIG_SIM_STATE=str(tmp_path / "unit.json"), XDG_DATA_HOME=str(tmp_path / "data"),
+               RIG_LOCK=str(tmp_path / "bench.lock"))
+    rig = [sys.executable, "-m", "rig"]
+    subprocess.run(rig + ["sim", "reset", "--profile", "vw-safe", "--code", "1234"], env=env, check=True,
+                   capture_output=True)
+    shell = subprocess.Popen(rig + ["--backend", "sim", "shell"], env=env, stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        shell.stdin.write("status\n")
+        shell.stdin.flush()
+        shell.stdout.readline()  # the shell is up and holds the unit
+        deadline = time.monotonic() + 20
+        while not (tmp_path / "unit.json.lock").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        second = subprocess.run(rig + ["sim", "reset", "--profile", "ford", "--code", "5678"], env=env,
+                                capture_output=True, text=True, timeout=30)
+    finally:
+        shell.stdin.close()
+        shell.wait(timeout=30)
+    assert second.returncode != 0 and "in use by" in second.stderr, second.stderr
+    assert "(rig shell," in second.stderr, second.stderr
+    from rig.sim.memory import UnitMemory
+
+    assert UnitMemory.load(tmp_path / "unit.json").profile == "vw-safe"  # the shell's unit, not overwritten
+
+
+def test_the_simulated_units_answer_follows_the_edge_that_caused_it(tmp_path):
+    # the unit answers inside the pin write (on the tap's thread): the edge is still told first
+    from rig.sim.backend import reset_unit, sim_backend
+
+    def story():
+        state = tmp_path / "unit.json"
+        reset_unit(state, "vw-safe", "1234", ideal=True)
+        seen = []
+        backend = sim_backend(WIRING, state)
+        with Bench(WIRING, backend) as bench:
+            bench.events.subscribe(lambda e: seen.append((round(e.t, 6), e.kind, e.what, e.new)))
+            bench.power("acc", True)
+            bench.clock.sleep(1.0)
+            bench.hold_until("mode+scan", lambda: bench.display.current() == "1000", max_hold=10)
+            bench.press("preset1")
+        backend.close()
+        return seen
+
+    seen = story()
+    acc = seen.index(next(e for e in seen if e[1] == "rail" and e[2] == "acc"))
+    first_display = seen.index(next(e for e in seen if e[1] == "display"))
+    assert acc < first_display and seen[acc][0] == seen[first_display][0], seen  # same instant, edge first
+    press = next(i for i, e in enumerate(seen) if e[1:] == ("key", "preset1", "down"))
+    assert seen[press + 1][1] == "display" and seen[press + 1][3] == "2000", seen[press:]
+    assert story() == seen  # and the same every time

@@ -51,12 +51,21 @@ def reset(app, profile_id, code, state, attempts, serial, drop, knob_args, ideal
     from ..sim.backend import reset_unit
     from ..sim.knobs import parse_assignment
 
+    from ..benchlock import BenchLock
+
     knobs = dict(parse_assignment(a) for a in knob_args)
     path = app.sim_state_path()
-    mem = reset_unit(path, profile_id, code, state, attempts, serial, knobs=knobs, ideal=ideal)
-    if drop:
-        mem.drop_presses = list(drop)
-        mem.save(path)
+    # the unit's lock, as every command using it takes: a reset under a running shell would be
+    # overwritten when the shell saves the unit's memory at its end
+    lock = BenchLock(path.with_name(path.name + ".lock"))
+    lock.acquire()
+    try:
+        mem = reset_unit(path, profile_id, code, state, attempts, serial, knobs=knobs, ideal=ideal)
+        if drop:
+            mem.drop_presses = list(drop)
+            mem.save(path)
+    finally:
+        lock.release()
     from ..sim.knobs import REALISTIC_BY_DEFAULT
 
     what = "ideal" if ideal or not REALISTIC_BY_DEFAULT else "realistic"
