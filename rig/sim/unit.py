@@ -9,25 +9,25 @@ the same inputs always give the same outputs at the same virtual times.
 
 from __future__ import annotations
 
+import random
 from typing import Callable
 
 from ..profiles import Profile
 from . import knobs as knobs_mod
+from .keys import RESULT_DELAY, SERIAL_SHOWN, SERIAL_STEP, KeyScan
 from .memory import UnitMemory
 from .model import UnitIO, UnitModel
 
-RESULT_DELAY = 0.5   # seconds from the confirm to the unit showing its verdict
-SERIAL_SHOWN = 10.0  # seconds the serial number stays on the display
-SERIAL_STEP = 2.0    # seconds between the parts of a serial shown in parts
 TICK = 60.0          # a {time} countdown is redrawn once a minute
 UNLOCK_STEP = 1.0    # seconds between the texts of a multi-part "unlocked" sequence (GM: SEC, then the radio)
 
 
-class SimUnit(UnitModel):
+class SimUnit(KeyScan, UnitModel):
     """One head unit of one profile, with its memory, attached through the model seam.
 
     ``knobs`` (see :mod:`rig.sim.knobs`) make it as untidy as a real unit: a boot
-    delay, a late (or missing) amp-remote, a drifting lockout timer.
+    delay and splash, a late (or missing) amp-remote, display lag, a key scan with
+    debounce and auto-repeat (:mod:`rig.sim.keys`), a drifting lockout timer.
     """
 
     def __init__(self, profile: Profile, memory: UnitMemory, io: UnitIO, *,
@@ -38,9 +38,10 @@ class SimUnit(UnitModel):
         self._save = save
         self.rails = {"battery": True, "acc": False, "ignition": False}
         self.rails.update(io.rails)
-        self.keys_down: dict[str, float] = {}
+        self._init_keys()
         self.on = False          # powered (battery and ACC at the connector)
-        self.booted = False      # past its boot: shows things, takes keys, counts its lockout
+        self.awake = False       # past boot_delay: the first line (splash) is up, the amp-remote may rise
+        self.booted = False      # past the splash too: shows its state, takes keys, counts its lockout
         self.amp = False         # the amp-remote (unit_on) level it drives
         self.powered_at = -1.0
         self.mode = "off"
@@ -54,6 +55,9 @@ class SimUnit(UnitModel):
         self._lockout_since: float | None = None
         self._lockout_timer = None
         self._ticker = None
+        self._rng = random.Random(f"unit-{self.k['seed']}")  # display_lag draws; seeded, so runs repeat
+        self._display_at = 0.0   # when the last (lagged) display write happens
+        self._lag = True
         d = profile.digits
         self.digit_keys = (list(d.keys) if d.scheme == "increment" else {v: k for k, v in d.keys.items()})
         io.watch_rail(self.rail_changed)
@@ -80,19 +84,6 @@ class SimUnit(UnitModel):
         self._power_update()
         self._lockout_update()
 
-    def key_changed(self, name: str, down: bool) -> None:
-        now = self.clock.now()
-        if down:
-            self.keys_down[name] = now
-        else:
-            pressed_at = self.keys_down.pop(name, now)
-        if not self.booted:
-            return  # still booting (or off): a real unit's key scan is not running yet
-        if down:
-            self._key_down(name, now)
-        else:
-            self._key_up(name, now - pressed_at)
-
     # -- power -------------------------------------------------------------
     def _power_update(self) -> None:
         powered = self.rails["battery"] and self.rails["acc"] and not self.mem.off_after_wait
@@ -116,18 +107,31 @@ class SimUnit(UnitModel):
         self._soon(self.k["boot_delay"], self._boot)
 
     def _boot(self) -> None:
-        """Boot done: the first display line, the amp-remote, the power-on combos."""
+        """Boot done: the first display line (the splash, if any) and the amp-remote."""
         if not self.on:
             return
-        self.booted = True
+        self.awake = True
         self._amp_update()  # ideal: unit_on rises in the same instant, before the first line
-        self._show_state()
+        if self.k["splash"] and self.k["splash_for"] > 0:
+            self._show(self.k["splash"], lag=False)
+            self._after(self.k["splash_for"], self._ready)
+        else:
+            self._ready()
+
+    def _ready(self) -> None:
+        """Splash over: the unit shows its state, takes keys, checks the power-on combos."""
+        self.booted = True
+        self._lag = False  # the first state line comes with the boot, not after a key
+        try:
+            self._show_state()
+        finally:
+            self._lag = True
         self._amp_update()  # low_while_locked: only now is it known whether it came up unlocked
         if self.mode == "locked":
             if not self.p.entry.keys and self.p.entry.opens_after is not None:
                 self._after(self.p.entry.opens_after, lambda: self.mode == "locked" and self._open_entry())
             # Keys held since power-on count from power-on, not from the end of the boot.
-            held = {k for k, t in self.keys_down.items() if t <= self.powered_at}
+            held = {k for k, t in self._raw_down.items() if t <= self.powered_at}  # sampled at boot
             started, now = self.powered_at, self.clock.now()
             if self.p.entry.at_power_on and self.p.entry.keys and set(self.p.entry.keys) <= held:
                 self._after(max(0.0, started + self.p.entry.hold - now), self._entry_check, started)
@@ -139,7 +143,7 @@ class SimUnit(UnitModel):
     def _amp_update(self) -> None:
         """Drive the amp-remote (``unit_on``) as the knobs say, after its anti-thump delay."""
         mode = self.k["amp_remote"]
-        want = self.booted and mode != "stuck_low" and (mode == "normal" or self.mode == "unlocked")
+        want = self.awake and mode != "stuck_low" and (mode == "normal" or (self.booted and self.mode == "unlocked"))
         if want and not self.amp and not getattr(self, "_amp_pending", False):
             self._amp_pending = True
             self._soon(self.k["amp_remote_delay"], self._amp_rise)
@@ -149,12 +153,12 @@ class SimUnit(UnitModel):
 
     def _amp_rise(self) -> None:
         self._amp_pending = False
-        if self.booted and not self.amp:
+        if self.awake and not self.amp:
             self.amp = True
             self.io.drive("unit_on", True)
 
     def _turn_off(self) -> None:
-        self.on = self.booted = False
+        self.on = self.awake = self.booted = False
         self._amp_pending = False
         for t in self._timers:
             t.cancel()
@@ -163,13 +167,23 @@ class SimUnit(UnitModel):
         if self.amp:
             self.amp = False
             self.io.drive("unit_on", False)
-        self._show("")
+        self._display_at = 0.0
+        self._show("", lag=False)  # the display goes dark with the power, at once
 
     # -- what it shows -----------------------------------------------------
-    def _show(self, text: str) -> None:
-        if text != self.shown:
-            self.shown = text
+    def _show(self, text: str, lag: bool = True) -> None:
+        """Change the display; it is written ``display_lag`` later (LCD refresh), in order."""
+        if text == self.shown:
+            return
+        self.shown = text
+        lo, hi = self.k["display_lag"]
+        delay = self._rng.uniform(lo, hi) if (lag and self._lag and hi > 0) else 0.0
+        now = self.clock.now()
+        if delay <= 0 and self._display_at <= now:
             self.io.show(text)
+            return
+        self._display_at = max(now + delay, self._display_at)
+        self._timers.append(self.clock.call_at(self._display_at, lambda: self.io.show(text)))
 
     def _text(self, name: str, which: int = 0) -> str:
         """A display's text with every placeholder filled from the unit's state."""
@@ -214,93 +228,6 @@ class SimUnit(UnitModel):
 
     def _digits_text(self) -> str:
         return "".join(self.digits).ljust(self.p.digits.count, "-")
-
-    # -- keys --------------------------------------------------------------
-    def _key_down(self, name: str, now: float) -> None:
-        p, held = self.p, set(self.keys_down)
-        if self.mode == "serial":
-            self._show_state()
-        if self.mode == "locked" and p.entry.keys and not p.entry.at_power_on and set(p.entry.keys) <= held \
-                and name in p.entry.keys:
-            self._after(p.entry.hold, self._entry_check, now)
-            return
-        if self.mode in ("locked", "entry") and p.confirm.keys and set(p.confirm.keys) <= held \
-                and name in p.confirm.keys and (self.mode == "entry" or not p.entry.keys):
-            self._after(p.confirm.hold, self._confirm_check, now)
-        serial = p.sections.get("serial")
-        if serial and serial.keys and not serial.at_power_on and set(serial.keys) <= held and name in serial.keys:
-            self._after(serial.hold or 2.0, self._serial_check, now)
-        if name in self.digit_keys and name not in p.confirm.keys:
-            self._digit(name)
-
-    def _key_up(self, name: str, held_for: float) -> None:
-        p = self.p
-        if self.confirm_armed and name in p.confirm.keys:
-            self.confirm_armed = False
-            self._after(RESULT_DELAY, self._evaluate)
-        elif name in self.digit_keys and name in p.confirm.keys and held_for < p.confirm.hold:
-            self._digit(name)  # a key that is both a digit and the confirm counts as a digit when tapped
-
-    def _entry_check(self, started: float) -> None:
-        if self.mode == "locked" and all(self.keys_down.get(k, float("inf")) <= started for k in self.p.entry.keys):
-            self._open_entry()
-
-    def _open_entry(self, show: bool = True) -> None:
-        d = self.p.digits
-        self.mode = "entry"
-        self.digits = list(d.start) if d.scheme == "increment" else []
-        self.entry_opened_at = self.clock.now()
-        if self.mem.ready:
-            self.mem.ready = False
-            self._save()
-        if show:
-            self._show_entry()
-
-    def _digit(self, name: str) -> None:
-        if self.mode == "locked" and not self.p.entry.keys:
-            self._open_entry(show=False)  # no entry combo: the first digit press opens entry, showing that digit
-        if self.mode != "entry":
-            return
-        self.presses += 1
-        if self.presses in self.mem.drop_presses:
-            return  # fault injection: a press the unit did not register
-        if self.p.digits.scheme == "increment":
-            i = self.digit_keys.index(name)
-            cur = self.digits[i]
-            self.digits[i] = "1" if cur == "-" else str((int(cur) + 1) % 10)
-        else:
-            if len(self.digits) >= self.p.digits.count:
-                return
-            self.digits.append(self.digit_keys[name])
-            if len(self.digits) == self.p.digits.count and not self.p.confirm.keys:
-                self._after(RESULT_DELAY, self._evaluate)  # checks itself after the last digit
-        self._show_entry()
-
-    def _confirm_check(self, started: float) -> None:
-        if self.mode == "locked" and not self.p.entry.keys:
-            self._open_entry(show=False)  # entry is always open: confirming the start digits is a try too
-            self.entry_opened_at = started
-        if self.mode == "entry" and all(self.keys_down.get(k, float("inf")) <= started for k in self.p.confirm.keys) \
-                and started >= self.entry_opened_at:
-            self.confirm_armed = True
-            if self.p.confirm.until:
-                self._show(self._text(self.p.confirm.until))
-
-    def _serial_check(self, started: float) -> None:
-        from ..templates import render
-
-        serial = self.p.sections["serial"]
-        if not (self.on and all(self.keys_down.get(k, float("inf")) <= started for k in serial.keys)):
-            return
-        self.mode = "serial"
-        # A list of serial templates shows the number in parts, one after the other (Honda: U####, L####).
-        parts = self.p.templates("serial") if "serial" in self.p.display else ["{serial}"]
-        size = -(-len(self.mem.serial) // len(parts))
-        for i, tpl in enumerate(parts):
-            chunk = self.mem.serial[i * size:(i + 1) * size]
-            self._after(i * SERIAL_STEP, lambda tpl=tpl, chunk=chunk: self.mode == "serial" and self._show(
-                render(tpl, serial=chunk)))
-        self._after((len(parts) - 1) * SERIAL_STEP + SERIAL_SHOWN, lambda: self.mode == "serial" and self._show_state())
 
     # -- verdict -----------------------------------------------------------
     def _evaluate(self) -> None:

@@ -2,6 +2,14 @@
 
 import json
 
+import pytest
+
+from rig.benchlock import BenchLock
+from rig.errors import ConfigError
+from rig.sim.backend import sim_backend
+from rig.sim.knobs import parse_assignment
+from rig.wiring import load_wiring
+
 
 def test_knobs_are_stored_with_the_unit(run_rig):
     r = run_rig("sim", "reset", "--profile", "ford", "--code", "1234", "--ideal",
@@ -23,13 +31,20 @@ def test_a_stuck_low_amp_remote_through_the_cli(run_rig):
 
 
 def test_bad_knobs_are_refused_before_anything_is_written(run_rig, tmp_path):
-    for arg, says in [("foo=1", "no knob 'foo'"), ("amp_remote=sometimes", "not one of normal"),
-                      ("rail_fault={rail: acc, kind: fuse}", "needs 'after'"), ("boot_delay", "NAME=VALUE"),
-                      ("timer_drift=2", "drift")]:
-        r = run_rig("sim", "reset", "--profile", "ford", "--code", "1234", "--knob", arg)
-        assert r.returncode == 2, (arg, r.stderr)
-        assert says in r.stderr and "Traceback" not in r.stderr
+    r = run_rig("sim", "reset", "--profile", "ford", "--code", "1234", "--knob", "amp_remote=sometimes")
+    assert r.returncode == 2 and "not one of normal" in r.stderr and "Traceback" not in r.stderr, r.stderr
     assert not (tmp_path / "sim-unit.json").exists()
+
+
+@pytest.mark.parametrize("arg,says", [("foo=1", "no knob 'foo'"), ("rail_fault={rail: acc, kind: fuse}", "needs 'after'"),
+                                      ("rail_fault={rail: horn, kind: fuse, after: 1}", "rail 'horn'"),
+                                      ("boot_delay", "NAME=VALUE"), ("boot_delay=-1", "negative"),
+                                      ("timer_drift=2", "drift"), ("display_lag=[0.4, 0.1]", "min is above max"),
+                                      ("seed=x", "whole number"), ("splash=[", "not a value")])
+def test_bad_knob_says_what_is_wrong(arg, says):
+    with pytest.raises(ConfigError) as exc:
+        parse_assignment(arg)
+    assert says in str(exc.value)
 
 
 def test_reset_help_lists_every_knob(run_rig):
@@ -41,12 +56,25 @@ def test_reset_help_lists_every_knob(run_rig):
 
 def test_missing_or_corrupt_state_file_is_named_not_a_traceback(run_rig, tmp_path):
     state = tmp_path / "sim-unit.json"
-    for args in (("sim", "show"), ("--backend", "sim", "status")):
-        r = run_rig(*args)
-        assert r.returncode == 2 and str(state) in r.stderr and "Traceback" not in r.stderr, r.stderr
-    for junk in ("{not json", "[1, 2]", '{"profile": "ford"}', '{"profile": "gone", "code_hash": "x"}',
-                 '{"profile": "ford", "code_hash": "x", "lockout_left": "soon", "wrong_total": "many"}',
-                 '{"profile": "ford", "code_hash": "x", "knobs": {"boot_delay": "later"}}', "\xff\xfe"):
-        state.write_text(junk)
-        r = run_rig("--backend", "sim", "status")
-        assert r.returncode == 2 and str(state) in r.stderr and "Traceback" not in r.stderr, (junk, r.stderr)
+    for junk in (None, "{not json"):
+        if junk is not None:
+            state.write_text(junk)
+        for args in (("sim", "show"), ("--backend", "sim", "status")):
+            r = run_rig(*args)
+            assert r.returncode == 2 and str(state) in r.stderr and "Traceback" not in r.stderr, r.stderr
+
+
+@pytest.mark.parametrize("junk", ["[1, 2]", '{"profile": "ford"}', '{"profile": "gone", "code_hash": "x"}',
+                                  '{"profile": "ford", "code_hash": "x", "lockout_left": "soon"}',
+                                  '{"profile": "ford", "code_hash": "x", "wrong_total": "many"}',
+                                  '{"profile": "ford", "code_hash": "x", "knobs": {"boot_delay": "later"}}'])
+def test_damaged_state_file_is_a_config_error_naming_it(tmp_path, junk):
+    state = tmp_path / "sim-unit.json"
+    state.write_text(junk)
+    with pytest.raises(ConfigError) as exc:
+        backend = sim_backend(load_wiring(), state)
+        backend.close()
+    assert str(state) in str(exc.value)
+    lock = BenchLock(tmp_path / "sim-unit.json.lock")
+    lock.acquire()  # not left held by the failed open (that would raise BenchBusy)
+    lock.release()
