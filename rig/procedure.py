@@ -410,7 +410,9 @@ def _check_step(step, args, wiring, profile, err) -> None:
             if missing:
                 err(f"the profile {profile.id} needs key(s) {', '.join(missing)} which the pin map "
                     f"{wiring.source} lacks; wire them and add them under keys:")
-            for section in ("entry", "confirm", "serial"):  # the profile's own combos
+            combos = []  # the profile's own combos, each once (entry and confirm are often the same)
+            for section in ("entry", "confirm", "serial"):
                 sec = profile.sections.get(section)
-                if sec is not None and sec.keys and len(sec.keys) > 1:
+                if sec is not None and sec.keys and len(sec.keys) > 1 and set(sec.keys) not in combos:
+                    combos.append(set(sec.keys))
                     checker.combo(f"{section}.keys", list(sec.keys))
