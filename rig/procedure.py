@@ -91,6 +91,8 @@ def find_procedure(name_or_path: str) -> Path:
     if p.suffix in (".yaml", ".yml") or p.exists():
         if not p.exists():
             raise ConfigError([Problem(str(p), None, "no such procedure file")])
+        if p.is_dir():
+            raise ConfigError([Problem(str(p), None, "a directory, not a procedure file (name a .yaml file)")])
         return p
     candidate = builtin_dir() / f"{name_or_path}.yaml"
     if candidate.exists():
@@ -302,8 +304,11 @@ def check(proc: Procedure, wiring, profile=None, params: dict | None = None, _se
             try:
                 sub = load_procedure(str(args.get("procedure")))
             except ConfigError as exc:
-                problems += [Problem(step.file, step.line, f"call: {p.message}") if not p.file or p.file == "<input>"
-                             else p for p in exc.problems]
+                # a problem inside the called file keeps its own file:line; one about finding or
+                # reading it (no line) belongs to this call step
+                problems += [p if p.file and p.line else
+                             Problem(step.file, step.line, f"call: {p.file + ': ' if p.file else ''}{p.message}")
+                             for p in exc.problems]
                 continue
             if sub.source in seen:
                 err(f"{sub.name} calls itself (through {proc.name})")

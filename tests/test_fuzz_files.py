@@ -140,3 +140,13 @@ def test_a_ledger_path_that_is_a_directory_is_named(rig, tmp_path):
     (tmp_path / "dir.sqlite").mkdir()
     code, _, err = rig("--ledger", str(tmp_path / "dir.sqlite"), "units", "list")
     assert code == 2 and "dir.sqlite" in err and "is a directory" in err
+
+
+def test_calling_a_directory_or_a_missing_file_names_the_call_step(rig, tmp_path):
+    """Found by the property test: ``call: .`` gave a problem with no line."""
+    path = tmp_path / "p.yaml"
+    path.write_text("name: x\nsteps:\n  - call: .\n  - call: nosuch.yaml\n", encoding="utf-8")
+    code, _, err = rig("run", str(path))
+    assert code == 2
+    assert f"{path}:3: error: call: .: a directory, not a procedure file" in err
+    assert f"{path}:4: error: call: nosuch.yaml: no such procedure file" in err
