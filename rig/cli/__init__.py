@@ -83,6 +83,9 @@ err = _Err()
               help="Pin map YAML (default: the packaged wiring/bench.yaml).")
 @click.option("--sim-state", type=click.Path(dir_okay=False), envvar="RIG_SIM_STATE", show_envvar=True,
               help="Where the simulated unit keeps its memory between commands.")
+@click.option("--unit-model", "unit_model", metavar="MODULE:FACTORY", envvar="RIG_UNIT_MODEL", show_envvar=True,
+              help="With --backend sim: your own simulated unit instead of the shipped one (package.module:factory, "
+                   "or a name in the rig.unit_models entry-point group; see rig.sim.model).")
 @click.option("--ledger", type=click.Path(dir_okay=False), envvar="RIG_LEDGER", show_envvar=True,
               help="SQLite ledger of units, runs and code attempts (default: ~/.local/share/rig/ledger.sqlite).")
 @click.option("--events", type=click.Path(dir_okay=False), envvar="RIG_EVENTS", show_envvar=True,
@@ -93,7 +96,7 @@ err = _Err()
 @click.option("-v", "--verbose", is_flag=True, help="Log every step to stderr.")
 @click.version_option(package_name="rig")
 @click.pass_context
-def cli(ctx, backend, wiring, sim_state, ledger, events, server, verbose):
+def cli(ctx, backend, wiring, sim_state, ledger, events, server, verbose, unit_model):
     """Bench rig for removed car-stereo head units.
 
     The Pi switches the unit's power rails through relays and presses its
@@ -116,6 +119,7 @@ def cli(ctx, backend, wiring, sim_state, ledger, events, server, verbose):
 
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(message)s")
     ctx.obj = App(backend, wiring, sim_state, ledger, events, server)
+    ctx.obj.unit_model = unit_model
 
 
 def main(argv=None) -> int:

@@ -40,6 +40,11 @@ class App:
         return self._wiring
 
     def make_backend(self, wiring: Wiring):
+        if self.unit_model and self.backend_name != "sim":
+            from ..errors import ConfigError
+
+            raise ConfigError(f"--unit-model {self.unit_model}: a unit model needs --backend sim "
+                              f"(the backend is {self.backend_name})")
         from ..backends import hardware_backend, mock_backend
         from ..clock import RealClock, VirtualClock
         from .render import err
@@ -51,7 +56,7 @@ class App:
         if self.backend_name == "sim":
             from ..sim.backend import sim_backend  # the edge may import the simulator; the core never does
 
-            return sim_backend(wiring, state_path=self.sim_state_path())
+            return sim_backend(wiring, state_path=self.sim_state_path(), unit_model=self.unit_model_factory())
         backend = hardware_backend(wiring)  # first: no GPIO is the more useful error
         for w in backend.warnings:
             err.print(f"[yellow]warning: {w}[/]")
@@ -61,6 +66,16 @@ class App:
             backend.display = SerialTap(wiring.display.port, wiring.display.baud, backend.clock)
             backend.closers.append(backend.display.close)
         return backend
+
+    unit_model: str | None = None  # rig --unit-model / RIG_UNIT_MODEL (sim backend only)
+
+    def unit_model_factory(self):
+        """The factory of ``--unit-model`` (None: the shipped simulated unit)."""
+        if not self.unit_model:
+            return None
+        from ..sim.model import load_factory
+
+        return load_factory(self.unit_model)
 
     def sim_state_path(self) -> Path:
         if self.sim_state:
