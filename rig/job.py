@@ -13,9 +13,9 @@ from typing import Callable
 from . import signals
 from .bench import Bench
 from .codeentry import check_code
-from .errors import ConfigError, Problem, UsageError, unknown
+from .errors import ConfigError, Problem, SafetyRefusal, UsageError, unknown
 from .events import EventBus
-from .ledger import Ledger
+from .ledger import Ledger, LedgerRefused
 from .procedure import Procedure, check, load_procedure
 from .profiles import load_profiles
 from .report import EventLog, read_events, write_junit
@@ -46,6 +46,8 @@ class Job:
     make_ui: Callable | None = None  # (bench, redact) -> ui
     events_path: str | None = None   # an extra copy of the event log (rig --events FILE)
     bench: object = None             # a bench a server holds open (rig serve): lent to the run, kept open
+    new_unit: bool = False           # the serial is new to the ledger, on purpose (rig run --new-unit)
+    command: str = "rig"             # how suggested commands start (the CLI adds the options typed)
 
 
 @dataclass
@@ -70,8 +72,15 @@ def needs_code(proc: Procedure, _seen=None) -> bool:
 
 
 def prepare(job: Job):
-    """Load and check everything; ConfigError (file:line) before any pin moves."""
+    """Load and check everything; ConfigError (file:line) before any pin moves.
+
+    The unit is checked against the ledger here too: a serial it has never seen
+    needs ``new_unit`` (a typo must not start a fresh unit with a full set of
+    attempts), and a profile other than the one recorded is refused.
+    """
     proc = load_procedure(job.procedure)
+    if job.serial and job.profile_id is None:
+        job.profile_id = recorded_profile(job)  # the ledger knows what the unit is
     profile = None
     if job.profile_id:
         profiles = load_profiles()
@@ -86,7 +95,49 @@ def prepare(job: Job):
                                 "--code-file FILE or RIG_CODE"))
     if problems:
         raise ConfigError(problems)
+    if job.serial:
+        check_unit(job)
     return proc, profile
+
+
+def check_unit(job: Job) -> None:
+    """The serial against the ledger: known, or new on purpose; its recorded profile, or changed on purpose."""
+    led = Ledger(job.ledger_path)
+    try:
+        unit = led.unit(job.serial)
+        if unit is None:
+            if job.new_unit:
+                return
+            near = led.closest(job.serial)
+            hint = f" Did you mean {' or '.join(near)}?" if near else ""
+            raise LedgerRefused(f"the ledger has never seen a unit {job.serial!r}.{hint} If it is a new unit, "
+                                f"run again with --new-unit (it starts with a full set of attempts)")
+        if job.new_unit:
+            raise LedgerRefused(f"--new-unit: the ledger already has {job.serial} ({unit['profile']}, since "
+                                f"{_day(unit['created'])}); drop --new-unit to carry on with its record")
+        recorded = unit["profile"]
+        if recorded and job.profile_id != recorded:
+            raise SafetyRefusal(f"{job.serial} is recorded as {recorded}; --profile {job.profile_id} would count "
+                                f"its attempts and lockouts by another family's rules. If the unit really is "
+                                f"{job.profile_id}, change it on purpose: {job.command} units set {job.serial} "
+                                f"--profile {job.profile_id} --reason '...'")
+    finally:
+        led.close()
+
+
+def recorded_profile(job: Job) -> str | None:
+    led = Ledger(job.ledger_path)
+    try:
+        unit = led.unit(job.serial)
+        return unit["profile"] if unit else None
+    finally:
+        led.close()
+
+
+def _day(t) -> str:
+    import time
+
+    return time.strftime("%Y-%m-%d", time.localtime(t))
 
 
 def run_job(job: Job, proc: Procedure | None = None, profile=None) -> JobResult:
@@ -98,16 +149,17 @@ def run_job(job: Job, proc: Procedure | None = None, profile=None) -> JobResult:
     # The backend first: a bench that cannot open (no GPIO, busy, no simulated unit) is a
     # configuration error, not a run, and leaves no trace in the ledger.
     backend = job.bench.backend if job.bench is not None else job.make_backend(job.wiring)
-    ledger = run_id = log = log_path = ui = None
+    ledger = run_id = log = log_path = ui = ctx = None
     outcome, message = "failed", ""
     try:
         with signals.shielded():  # a signal waits until the run is on record with its log open
             ledger = Ledger(job.ledger_path)
-            if job.serial:
-                ledger.upsert_unit(job.serial, profile.id if profile else None)
+            ledger.sweep_stale_runs()
+            if job.serial and ledger.unit(job.serial) is None:
+                ledger.add_unit(job.serial, profile.id if profile else None)
             run_id = ledger.start_run(proc.name, job.serial, profile.id if profile else None, backend.name, "")
             log_path = Path(job.log_dir) / f"run-{run_id:05d}-{proc.name}.jsonl"
-            ledger.db.execute("UPDATE runs SET log=? WHERE id=?", (str(log_path), run_id))
+            ledger.set_log(run_id, str(log_path))
             log = EventLog(log_path, redact=redactor.record)
         events = EventBus(backend.clock)
         events.subscribe(log.write)
@@ -131,17 +183,18 @@ def run_job(job: Job, proc: Procedure | None = None, profile=None) -> JobResult:
                     from .display import OperatorTap
 
                     bench.display = OperatorTap(bench.clock, lambda q: ui.ask(q, "text"))
+                    events.subscribe(lambda e, tap=bench.display: tap.touched() if e.kind in ("rail", "key") else None)
                 ctx = RunContext(bench, profile, ledger, job.serial, run_id, job.code, job.answers, job.yes, ui,
-                                 job.allow_lockout, job.allow_permanent)
+                                 job.allow_lockout, job.allow_permanent, command=job.command)
                 outcome, message = Runner(ctx).run(proc, job.params)
         except KeyboardInterrupt as exc:
-            outcome, message = "interrupted", _interrupted(exc, proc)
+            outcome, message = "interrupted", _interrupted(exc, proc, ctx)
         message = redactor.text(message)
         events.emit("result", outcome, message=message)
     except KeyboardInterrupt as exc:  # before the bench opened, or while the result was told
         if run_id is None:
             raise  # not on record yet: nothing to finish
-        outcome, message = "interrupted", _interrupted(exc, proc)
+        outcome, message = "interrupted", _interrupted(exc, proc, ctx)
     finally:
         with signals.shielded():  # the record is finished before a signal can land
             if ui is not None:
@@ -162,10 +215,11 @@ def run_job(job: Job, proc: Procedure | None = None, profile=None) -> JobResult:
     return JobResult(outcome, message, run_id, str(log_path), EXIT[outcome])
 
 
-def _interrupted(exc, proc) -> str:
+def _interrupted(exc, proc, ctx) -> str:
     kind = getattr(exc, "by", None) or signals.describe(exc)  # a served job says who stopped it
-    return (f"interrupted by {kind}; keys released, rails safe. Resume with the same command"
-            + ("; the lockout wait continues from the ledger" if proc.name in ("lockout-wait", "unlock") else ""))
+    kept = ctx.notes.get("interrupted") if ctx is not None else None  # what a lockout wait kept, or lost
+    return f"interrupted by {kind}; keys released, rails safe. " + (
+        f"The lockout wait: {kept}" if kept else "Run the same command to carry on")
 
 
 def _quietly(fn) -> None:

@@ -297,6 +297,8 @@ def rig_run(request, rig_wiring, rig_backend_factory, rig_ledger_path, rig_artif
                         pytrace=False)
         pending = str(rig_artifacts / "junit-pending.xml") if rig_artifacts else None
         junit = kw.pop("junit", None) or pending
+        if unit and "new_unit" not in kw and rig_ledger_path == tmp_path / "ledger.sqlite":
+            kw["new_unit"] = _unknown_unit(rig_ledger_path, unit)  # this test's own ledger: new to it
         job = Job(procedure, rig_wiring, rig_backend_factory, str(rig_ledger_path), str(logs), profile, unit,
                   code=Code(code) if code else None, junit=junit, **kw)
         try:
@@ -343,5 +345,15 @@ def _attempts_used(ledger_path, unit, run_id) -> int:
     led = Ledger(ledger_path)
     try:
         return sum(1 for a in led.attempts(unit) if a["run_id"] == run_id)
+    finally:
+        led.close()
+
+
+def _unknown_unit(ledger_path, serial) -> bool:
+    from .ledger import Ledger
+
+    led = Ledger(ledger_path)
+    try:
+        return led.unit(serial) is None
     finally:
         led.close()

@@ -158,6 +158,9 @@ class SimBench:
             self.tape = PinTape(self.backend, w, on_edge)
             return self.backend
 
+        led = self.ledger()
+        kw.setdefault("new_unit", led.unit(self.SERIAL) is None)
+        led.close()
         job = Job(procedure, self.wiring, make_backend, str(self.ledger_path), str(self.logs), self.profile,
                   self.SERIAL, code=Code(code) if code else None,
                   make_ui=lambda bench, redact: Plain(redact, stream=self.screen), **kw)
@@ -187,7 +190,8 @@ class SimBench:
         """Record ``n`` attempts the unit has already had (as `rig units add --attempts-used` does)."""
         led = self.ledger()
         try:
-            led.upsert_unit(self.SERIAL, self.profile)
+            if led.unit(self.SERIAL) is None:
+                led.add_unit(self.SERIAL, self.profile)
             for _ in range(n):
                 led.resolve_attempt(led.begin_attempt(self.SERIAL, None), outcome)
         finally:

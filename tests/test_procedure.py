@@ -112,7 +112,7 @@ def test_a_broken_procedure_moves_no_pin(run_rig, write_yaml, tmp_path):
 
 
 def test_a_code_on_the_command_line_is_refused(run_rig):
-    r = run_rig("--backend", "sim", "run", "enter-code", "--profile", "vw-safe", "--unit", "U1", "--set", "code=5173")
+    r = run_rig("--backend", "sim", "run", "enter-code", "--profile", "vw-safe", "--unit", "U1", "--new-unit", "--set", "code=5173")
     assert r.returncode == 2
     assert "a code never goes on the command line" in r.stderr
 
@@ -121,7 +121,7 @@ def test_a_code_of_the_wrong_shape_is_refused_before_any_pin(run_rig, tmp_path):
     run_rig("sim", "reset", "--profile", "honda", "--code", "12345")
     before = (tmp_path / "sim-unit.json").read_text()
     events = tmp_path / "events.jsonl"
-    run = ("--backend", "sim", "--events", str(events), "run", "enter-code", "--profile", "honda", "--unit", "U1")
+    run = ("--backend", "sim", "--events", str(events), "run", "enter-code", "--profile", "honda", "--unit", "U1", "--new-unit")
     r = run_rig(*run, env={"RIG_CODE": "12375"})  # 7 is not on a Honda keypad
     assert r.returncode == 2
     assert "not a honda code: it must be 5 digits from 123456" in r.stderr

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-import shutil
 import secrets
+import shutil
+from pathlib import Path
 
 import click
 
 from ..job import Job, run_job
+from ..ledger import LedgerRefused
 from ..secret import Code
 from . import cli
 from .app import data_dir
@@ -15,14 +17,28 @@ from .render import err, out
 from .run_cmds import make_ui
 
 PROFILE = "vw-safe"
+MARK = ".rig-demo"  # the demo's own directories carry this, so it never wipes anything else
 UNIT = "DEMO-VWZ1Z7"
+
+
+def _fresh(base: Path) -> None:
+    """Wipe a directory the demo made before; never one that holds a real ledger or anyone's logs."""
+    if base.exists() and any(base.iterdir()):
+        if not (base / MARK).exists():
+            raise LedgerRefused(f"{base} already holds files the demo did not create (a ledger, run logs?); "
+                                f"the demo will not write there. Give it an empty or new directory: "
+                                f"rig demo --dir /tmp/rig-demo")
+        shutil.rmtree(base)
+    base.mkdir(parents=True, exist_ok=True)
+    (base / MARK).write_text("made by rig demo: this directory is wiped at the next rig demo\n")
 
 
 @cli.command()
 @click.option("--with-lockout", is_flag=True, help="Also use up the attempts, sit out the simulated one-hour "
               "lockout wait (seconds of wall time), and unlock after it.")
 @click.option("--dir", "workdir", type=click.Path(file_okay=False), help="Where the demo keeps its unit, ledger "
-              "and logs (default: ~/.local/share/rig/demo, wiped first).")
+              "and logs (default: ~/.local/share/rig/demo). Only a directory the demo made itself is wiped; "
+              "one holding anything else is refused.")
 @click.pass_obj
 def demo(app, with_lockout, workdir):
     """The whole story on a simulated head unit, no Pi needed.
@@ -40,20 +56,23 @@ def demo(app, with_lockout, workdir):
     """
     from ..sim.backend import reset_unit, sim_backend
 
-    base = data_dir() / "demo" if workdir is None else __import__("pathlib").Path(workdir)
-    if base.exists():
-        shutil.rmtree(base)
-    base.mkdir(parents=True)
+    base = data_dir() / "demo" if workdir is None else Path(workdir)
+    if workdir is None and base.exists() and not (base / MARK).exists():
+        (base / MARK).touch()  # rig's own demo directory, from a rig that did not mark it yet
+    _fresh(base)
     state, ledger, logs = base / "sim-unit.json", str(base / "ledger.sqlite"), str(base / "runs")
     right = "".join(secrets.choice("0123456789") for _ in range(4))
     wrong = "".join(str((int(c) + 3) % 10) for c in right)  # a deliberately wrong code, for the story
     reset_unit(state, PROFILE, right, state="unlocked", serial=UNIT)
     wiring = app.wiring()
 
+    first = [True]
+
     def run(procedure, code=None, **kw):
         out.rule(f"rig run {procedure}" + (" " + " ".join(f"--{k.replace('_', '-')}" for k in kw) if kw else ""))
         job = Job(procedure, wiring, lambda w: sim_backend(w, state), ledger, logs, PROFILE, UNIT,
-                  code=Code(code) if code else None, make_ui=make_ui, **kw)
+                  code=Code(code) if code else None, make_ui=make_ui, new_unit=first[0], **kw)
+        first[0] = False
         result = run_job(job)
         colour = {"passed": "green", "failed": "red", "error": "red", "refused": "yellow", "interrupted": "yellow"}[result.outcome]
         out.print(f"[bold {colour}]{result.outcome.upper()}[/] (exit {result.exit_code}): {result.message}")
@@ -61,6 +80,7 @@ def demo(app, with_lockout, workdir):
         return result
 
     out.print(f"[bold]rig demo[/]: a simulated {PROFILE} unit, serial {UNIT}; its code is known only to the demo.")
+    out.print(f"[dim]the demo's unit, ledger and logs: {base}[/]")
     steps = [run("reproduce-safe")]
     steps.append(run("enter-code", wrong))
     if with_lockout:

@@ -9,7 +9,7 @@ import json
 import click
 
 from ..durations import format_duration, parse_duration
-from ..errors import UsageError, did_you_mean, unknown
+from ..errors import ConfigError, UsageError, did_you_mean, unknown
 from ..ledger import Ledger
 from ..profiles import load_profiles
 from . import cli
@@ -57,6 +57,25 @@ def units_list(app, as_json):
         out.print(f"no units in {led.path} yet: rig run ... --unit SERIAL adds one, or rig units add")
 
 
+ENDED = {"display": "the unit showed its ready display", "served": "the wait and its margin were served",
+         "power_off": "the unit switched itself off after the wait"}
+
+
+def _profile(profile_id):
+    profiles = load_profiles()
+    if profile_id not in profiles:
+        raise UsageError(unknown("profile", profile_id, profiles, "rig profiles list shows them"))
+    return profiles[profile_id]
+
+
+def _known(led, serial) -> dict:
+    unit = led.unit(serial)
+    if unit is None:
+        raise UsageError(f"the ledger has no unit {serial!r}"
+                         f"{did_you_mean(serial, [x['serial'] for x in led.units()])}; rig units list shows them")
+    return unit
+
+
 @units.command("add")
 @click.argument("serial")
 @click.option("--profile", "profile_id", required=True, help="Profile id (rig profiles list).")
@@ -64,27 +83,90 @@ def units_list(app, as_json):
               help="Wrong codes the unit had already been given before it reached this bench.")
 @click.option("--model", help="Model, as on the label.")
 @click.option("--vin", help="The car's VIN.")
+@click.option("--notes", help="Anything worth knowing about this unit.")
 @click.pass_obj
-def units_add(app, serial, profile_id, attempts_used, model, vin):
+def units_add(app, serial, profile_id, attempts_used, model, vin, notes):
     """Register a unit, with the attempts it had used before it reached the bench.
 
     The ledger can only count what the rig did. A unit that arrives having
     been given wrong codes (Opel shows its attempts left, e.g. 7 SAFE) must be
-    told, or the rig would think it has attempts it does not.
+    told, or the rig would think it has attempts it does not. A unit that has
+    used them all is recorded as locked out. A serial the ledger already has is
+    refused: change it with `rig units set`.
 
     \b
     Example:
       rig units add W0L1234567 --profile vauxhall-opel --attempts-used 3 --model CDR500
     """
-    profiles = load_profiles()
-    if profile_id not in profiles:
-        raise UsageError(unknown("profile", profile_id, profiles, "rig profiles list shows them"))
+    profile = _profile(profile_id)
     led = Ledger(ledger_path(app))
-    led.upsert_unit(serial, profile_id, model=model, vin=vin)
-    for _ in range(attempts_used):
-        led.resolve_attempt(led.begin_attempt(serial, None), "unknown")  # before the bench: counted, not seen
-    st = led.standing(serial, profiles[profile_id])
-    out.print(f"{esc(serial)}: {profile_id}, {st.used} attempt(s) used, {st.left} of {st.allowed} left before a lockout")
+    led.add_unit(serial, profile_id, model=model, vin=vin, notes=notes)
+    if attempts_used:
+        led.set_attempts_used(serial, attempts_used, profile, "used before it reached the bench (rig units add)")
+    st = led.standing(serial, profile)
+    out.print(f"{esc(serial)}: {profile_id}, {st.used} attempt(s) used; {st.describe()}")
+
+
+@units.command("set")
+@click.argument("serial")
+@click.option("--profile", "profile_id", help="The unit's profile, changed on purpose (rig profiles list).")
+@click.option("--attempts-used", type=click.IntRange(0, 100), help="Wrong codes used in the current window, as the "
+              "unit itself shows them (e.g. Opel's 7 SAFE = 3 used of 10).")
+@click.option("--model", help="Model, as on the label.")
+@click.option("--vin", help="The car's VIN.")
+@click.option("--notes", help="Replace the unit's notes.")
+@click.option("--reason", required=True, help="Why: kept in the ledger with the old value.")
+@click.pass_obj
+def units_set(app, serial, profile_id, attempts_used, model, vin, notes, reason):
+    """Change what the ledger holds for a unit, on purpose and with a reason.
+
+    The old value and the reason are kept (rig units show lists them). A
+    different --profile on `rig run` is refused; this is how a unit's
+    profile is changed when it really is another family.
+
+    \b
+    Examples:
+      rig units set VW123 --profile vw-concert-us --reason "label says Concert, US"
+      rig units set W0L1234567 --attempts-used 3 --reason "display shows 7 SAFE"
+    """
+    led = Ledger(ledger_path(app))
+    unit = _known(led, serial)
+    if profile_id is None and attempts_used is None and not any((model, vin, notes)):
+        raise click.UsageError("nothing to change: give --profile, --attempts-used, --model, --vin or --notes")
+    if profile_id is not None:
+        _profile(profile_id)
+        led.change(serial, "profile", profile_id, reason)
+    for field, value in (("model", model), ("vin", vin), ("notes", notes)):
+        if value is not None:
+            led.change(serial, field, value, reason)
+    profile_now = load_profiles().get(profile_id or unit["profile"])
+    if attempts_used is not None:
+        if profile_now is None:
+            raise ConfigError(f"{serial} has no known profile; set --profile first")
+        led.set_attempts_used(serial, attempts_used, profile_now, reason)
+    if profile_now is not None:
+        out.print(f"{esc(serial)}: {profile_now.id}; {led.standing(serial, profile_now).describe()}")
+
+
+@units.command("remove")
+@click.argument("serial")
+@click.option("--reason", required=True, help="Why: kept in the ledger.")
+@click.option("--yes", is_flag=True, help="Do not ask (unattended use).")
+@click.pass_obj
+def units_remove(app, serial, reason, yes):
+    """Forget a unit: its attempts, lockouts and records go; its runs stay as history.
+
+    \b
+    Example:
+      rig units remove DEMO-1 --reason "practice unit, scrapped"
+    """
+    led = Ledger(ledger_path(app))
+    _known(led, serial)
+    if not yes and not click.confirm(f"Forget {serial} and its attempt count? The next run would start it afresh",
+                                     default=False, err=True):
+        raise click.exceptions.Exit(1)
+    led.remove_unit(serial, reason)
+    out.print(f"{esc(serial)} removed from the ledger")
 
 
 @units.command("show")
@@ -99,10 +181,7 @@ def units_show(app, serial, as_json):
       rig units show VW123
     """
     led = Ledger(ledger_path(app))
-    u = led.unit(serial)
-    if u is None:
-        raise UsageError(f"the ledger has no unit {serial!r}"
-                         f"{did_you_mean(serial, [x['serial'] for x in led.units()])}; rig units list shows them")
+    u = _known(led, serial)
     p = load_profiles().get(u["profile"])
     st = led.standing(serial, p) if p else None
     runs_ = list(reversed(led.runs(serial, limit=10**6)))
@@ -112,7 +191,8 @@ def units_show(app, serial, as_json):
             "unit": u, "state": st.describe() if st else None,
             "attempts_used": st.used if st else None, "attempts_left": st.left if st else None,
             "runs": runs_, "attempts": [dict(a, number=i) for i, a in enumerate(attempts, 1)],
-            "lockouts": led.lockouts(serial), "records": led.records(serial)}, indent=2, default=str))
+            "lockouts": led.lockouts(serial), "records": led.records(serial),
+            "changes": led.changes(serial)}, indent=2, default=str))
         return
     out.print(f"[bold]{esc(serial)}[/]  profile {esc(u['profile'] or '-')}  model {esc(u['model'] or '-')}  "
               f"VIN {esc(u['vin'] or '-')}")
@@ -132,7 +212,12 @@ def units_show(app, serial, as_json):
     out.print(t if attempts else "attempts: none")
     for lk in led.lockouts(serial):
         out.print(f"lockout {lk['id']}: started {_when(lk['started'])}, wait {format_duration(lk['wait'])}, "
-                  f"served {format_duration(lk['powered'])}, " + (f"ended {_when(lk['ended'])}" if lk["ended"] else "OPEN"))
+                  f"served {format_duration(lk['powered'])}, "
+                  + (f"ended {_when(lk['ended'])} ({ENDED.get(lk.get('end_reason'), 'how: not recorded')})"
+                     if lk["ended"] else "OPEN"))
+    for c in led.changes(serial):
+        out.print(f"changed {esc(c['field'])}: {esc(c['old'] or '-')} -> {esc(c['new'] or '-')}  "
+                  f"({_when(c['t'])}; {esc(c['reason'] or '')})")
     for r in led.records(serial):
         out.print(f"record {esc(r['name'])}: {esc(r['value'])}  ({_when(r['t'])}, run {r['run_id']})")
 

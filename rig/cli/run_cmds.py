@@ -1,4 +1,4 @@
-"""rig run, rig units, rig runs."""
+"""rig run: one procedure on the bench, from check to record."""
 
 from __future__ import annotations
 
@@ -42,7 +42,11 @@ def read_code(code_file: str | None) -> Code:
     if os.environ.get("RIG_CODE"):
         return Code(os.environ["RIG_CODE"])
     if sys.stdin.isatty():
-        return Code(getpass.getpass("unit code (not shown): "))
+        first = getpass.getpass("unit code (not shown): ")
+        # typed blind, so typed twice: a slip of the finger would cost an attempt
+        if getpass.getpass("the same code again: ") != first:
+            raise ConfigError("the two codes typed differ; nothing was switched. Run again")
+        return Code(first)
     raise ConfigError("this procedure enters a code: give it with --code-file FILE or RIG_CODE "
                       "(there is no terminal to ask on)")
 
@@ -56,6 +60,20 @@ def make_ui(bench, redact):
     if sys.stdout.isatty() and sys.stderr.isatty():
         return LivePanel(bench, redact, ask=ask)
     return Plain(redact, ask=ask if sys.stdin.isatty() else None)
+
+
+def _ask_new_unit(job) -> bool:
+    """At a terminal, a serial the ledger has never seen is asked about, naming the closest known ones."""
+    led = Ledger(job.ledger_path)
+    try:
+        if led.unit(job.serial) is not None:
+            return False
+        near = led.closest(job.serial)
+    finally:
+        led.close()
+    err.print(f"The ledger has never seen a unit {job.serial!r}" + (f" (closest: {', '.join(near)})" if near else "")
+              + ".", markup=False)
+    return click.confirm("Start it as a new unit, with a full set of attempts?", default=False, err=True)
 
 
 def _pairs(values, what):
@@ -83,9 +101,12 @@ def _pairs(values, what):
               help="Allow the attempt that would lock the unit for good if wrong.")
 @click.option("--junit", type=click.Path(dir_okay=False), help="Also write JUnit XML here (for CI).")
 @click.option("--queue", is_flag=True, help="With a rig server busy on another job: wait in its queue.")
+@click.option("--new-unit", is_flag=True, help="The serial is new to the ledger: start its record (with a full "
+              "set of attempts). Without it, a serial the ledger has never seen is refused, so a typo cannot "
+              "reset the attempt guard.")
 @click.pass_obj
 def run(app, procedure, profile_id, serial, sets, answers, yes, code_file, allow_lockout, allow_permanent, junit,
-        queue):
+        queue, new_unit):
     """Run a procedure on the bench.
 
     PROCEDURE is a built-in name or a YAML file. Everything is checked first
@@ -111,7 +132,9 @@ def run(app, procedure, profile_id, serial, sets, answers, yes, code_file, allow
     wiring = app.wiring()
     job = Job(procedure, wiring, app.make_backend, ledger_path(app), log_dir(), profile_id, serial,
               _pairs(sets, "--set"), None, _pairs(answers, "--answer"), yes, allow_lockout, allow_permanent,
-              junit, make_ui, app.events_path)
+              junit, make_ui, app.events_path, new_unit=new_unit)
+    if serial and not new_unit and sys.stdin.isatty() and sys.stderr.isatty():
+        job.new_unit = _ask_new_unit(job)
     proc, profile = prepare(job)
     check_answers(proc, job.answers)
     if needs_code(proc):
