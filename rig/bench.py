@@ -79,6 +79,11 @@ class Rail:
         self.sense: "Sense | None" = None  # measures the rail at the connector, where wired
 
     @property
+    def switched_at(self) -> float:
+        """Clock time of the relay's last switch (the bench's opening, if it has not moved since)."""
+        return self._last_switch if self._last_switch is not None else self._bench.opened_at
+
+    @property
     def sensed(self) -> bool | None:
         """What the rail's sense measures at the connector (None: no sense wired)."""
         return None if self.sense is None else self.sense.value
@@ -182,6 +187,7 @@ class Bench:
         self.keys: dict[str, Key] = {}
         self.senses: dict[str, Sense] = {}
         self._open = False
+        self.opened_at = 0.0
         self._releasing = threading.Lock()
         self._masking = False
         self.released = False
@@ -240,6 +246,7 @@ class Bench:
             raise
         if self.display is not None:
             self.display.subscribe(lambda new, old: self.events.emit("display", "", old, new))
+        self.opened_at = self.clock.now()
         self._open = True
         _open_benches.add(self)
         self.events.emit("bench", "open", backend=self.backend.name)

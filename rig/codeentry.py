@@ -16,7 +16,7 @@ import signal
 
 from .display import OperatorTap, normalise
 from .durations import format_duration
-from .errors import ConfigError, SafetyRefusal
+from .errors import ConfigError, SafetyRefusal, StepFailed
 from .templates import group
 
 MARGIN = 0.3  # extra hold beyond what the unit needs, when holding blind
@@ -55,8 +55,6 @@ def check_code(code, profile) -> None:
 
 
 def enter_code(runner, verify: bool = True) -> None:
-    from .runner import StepFailed
-
     ctx, bench, p = runner.ctx, runner.bench, runner.ctx.profile
     check_code(ctx.code, p)  # the job already did, before any pin moved; a bare Runner has not
     code = ctx.code.reveal()
@@ -76,8 +74,8 @@ def enter_code(runner, verify: bool = True) -> None:
     runner.events.emit("attempt", "counted", new="pending", attempt=attempt)
     if os.environ.get("RIG_STOP_BEFORE_CONFIRM"):  # test hook: freeze here so a test can kill the process
         os.kill(os.getpid(), signal.SIGSTOP)
-    _confirm(runner, tap, code)
-    outcome, shown = _verdict(runner, tap)
+    released = _confirm(runner, tap, code)
+    outcome, shown = _verdict(runner, tap, released)
     led.resolve_attempt(attempt, outcome)
     runner.events.emit("attempt", "resolved", new=outcome, attempt=attempt)
     standing = led.standing(ctx.serial, p)
@@ -87,33 +85,35 @@ def enter_code(runner, verify: bool = True) -> None:
         return
     if standing.permanent_left == 0:
         led.mark_permanent(ctx.serial)
-    elif standing.left == 0 and standing.lockout is None:
-        wait = p.lockout_wait(len(led.lockouts(ctx.serial)) + 1)
-        led.start_lockout(ctx.serial, wait, ctx.run_id)
-        runner.events.emit("lockout", "opened", wait=wait)
+    else:
+        opened = led.open_lockout_if_spent(ctx.serial, p, ctx.run_id)
+        if opened:
+            runner.events.emit("lockout", "opened", wait=opened["wait"])
     if outcome == "unknown":
-        raise StepFailed(f"the unit's answer could not be read (display {shown!r}); the attempt is counted as "
-                         f"used. Check the unit, then rig units show {ctx.serial}")
+        raise StepFailed(f"the unit's answer could not be read (it showed {shown}); the attempt is counted as "
+                         f"used. Check the unit, then {ctx.command} units show {ctx.serial}")
     after = led.standing(ctx.serial, p)
     if after.lockout:
-        what = f"the unit is now locked out: run `rig run lockout-wait --profile {p.id} --unit {ctx.serial}` " \
+        what = f"the unit is now locked out: run `{ctx.command} run lockout-wait --unit {ctx.serial}` " \
                f"({format_duration(after.lockout['wait'])} powered)"
     else:
         what = f"{after.left} attempt(s) left before a lockout"
-    raise StepFailed(f"wrong code: the unit shows {shown!r}; {what}")
+    raise StepFailed(f"wrong code: the unit shows {shown}; {what}")
 
 
 def _check_attempts(runner) -> None:
     ctx, p = runner.ctx, runner.ctx.profile
     st = ctx.ledger.standing(ctx.serial, p)
     unit = f"--unit {ctx.serial}"
+    rig = ctx.command
     if st.permanent:
         raise SafetyRefusal(f"the ledger marks {ctx.serial} as permanently locked; only the maker's service can help")
     if st.lockout is not None:
         raise SafetyRefusal(f"{ctx.serial} is locked out: {format_duration(st.lockout_left)} of powered wait left. "
-                            f"Run `rig run lockout-wait --profile {p.id} {unit}` first (or `rig run unlock`)")
-    if st.left <= 0:
-        raise SafetyRefusal(f"no attempts left on {ctx.serial} by the ledger; sit out the lockout wait first")
+                            f"Run `{rig} run lockout-wait {unit}` first (or `{rig} run unlock {unit}`)")
+    if st.left <= 0:  # a ledger that says so without an open lockout was edited by hand
+        raise SafetyRefusal(f"no attempts left on {ctx.serial} by the ledger and no lockout open; see "
+                            f"`{rig} units show {ctx.serial}`")
     if st.permanent_left is not None and st.permanent_left <= 1:
         if not ctx.allow_permanent:
             raise SafetyRefusal(f"a wrong code now would lock {ctx.serial} PERMANENTLY ({st.total} of "
@@ -153,8 +153,6 @@ def _read_digits(runner, tap) -> str | None:
 
 
 def _open_entry(runner, tap) -> None:
-    from .runner import StepFailed
-
     bench, e = runner.bench, runner.ctx.profile.entry
     if not e.keys:
         return
@@ -177,8 +175,6 @@ def _open_entry(runner, tap) -> None:
 
 
 def _increment(runner, tap, code: str, verify: bool) -> None:
-    from .runner import StepFailed
-
     p, bench = runner.ctx.profile, runner.bench
     d = p.digits
     shown = (_read_digits(runner, tap) if tap else None) or d.start
@@ -203,8 +199,6 @@ def _increment(runner, tap, code: str, verify: bool) -> None:
 
 
 def _direct(runner, tap, digits: str, verify: bool) -> None:
-    from .runner import StepFailed
-
     p, bench = runner.ctx.profile, runner.bench
     d = p.digits
     for i, digit in enumerate(digits):
@@ -232,7 +226,7 @@ def _confirm(runner, tap, code: str) -> None:
     if not c.keys:  # the unit checks by itself once the last digit is in: that press is the confirm
         with bench.masked("code entry: last digit"):  # and it is a digit
             bench.press(p.digits.keys[code[-1]], hold=p.digits.press)
-        return
+        return runner.clock.now()
     combo = "+".join(c.keys)
     if tap and c.until:
         held = bench.hold_until(combo, lambda: _shows(runner, tap, c.until), c.max_hold, min_hold=c.hold)
@@ -240,9 +234,16 @@ def _confirm(runner, tap, code: str) -> None:
             runner.events.emit("note", "confirm", note=f"{c.until} did not show within {format_duration(c.max_hold)}")
     else:
         bench.press(combo, hold=c.hold + MARGIN)
+    return runner.clock.now()
 
 
-def _verdict(runner, tap) -> tuple[str, str]:
+def _verdict(runner, tap, released: float) -> tuple[str, str]:
+    """Accepted, rejected or unknown, from every display line in the window after the confirm.
+
+    A unit's answer is not one sample: SAFE blinks, a wrong code flashes before the
+    lock text returns, the radio text follows a moment after. Any wrong or lock text
+    in the window is a rejection; the radio text with none is an acceptance.
+    """
     p, clock = runner.ctx.profile, runner.clock
     within = p.confirm.result_within
     display = runner.bench.display
@@ -250,12 +251,31 @@ def _verdict(runner, tap) -> tuple[str, str]:
         clock.sleep(within)  # give the unit its time to answer before anyone looks
     if isinstance(display, OperatorTap):
         ok = display.confirm(f"the normal radio display ({' | '.join(p.templates('unlocked'))})")
-        return ("accepted" if ok else "rejected"), "(operator)"
+        return ("accepted" if ok else "rejected"), "(what the operator saw)"
     if tap is None:
-        return "unknown", "(no display)"
-    if clock.wait_for(lambda: _shows(runner, tap, "unlocked"), within):
-        return "accepted", tap.current()
-    for name in ("wrong", "lockout", "permanent", "locked"):
-        if name in p.display and _shows(runner, tap, name):
-            return "rejected", tap.current()
-    return "unknown", tap.current()
+        return "unknown", "nothing the rig could read (no display tap)"
+    refusals = [name for name in ("wrong", "lockout", "permanent", "locked") if name in p.display]
+    if p.confirm.ready_means_wrong:
+        refusals.append("ready")
+    seen: list[str] = []
+
+    def answer() -> str | None:
+        seen[:] = [line.text for line in tap.history() if line.t > released and line.text.strip()]
+        if any(_matches(p, name, text) for text in seen for name in refusals):
+            return "rejected"
+        return None
+
+    deadline = released + within
+    clock.wait_for(lambda: answer() is not None, max(0.0, deadline - clock.now()))
+    verdict = answer()
+    if verdict is None:
+        if any(_matches(p, "unlocked", text) for text in seen):
+            verdict = "accepted"
+        elif not seen and tap.current() and any(_matches(p, n, tap.current()) for n in refusals):
+            verdict = "rejected"  # it kept showing its lock text: nothing new is an answer too
+    shown = " then ".join(repr(t) for t in dict.fromkeys(seen)) or repr(tap.current())
+    return verdict or "unknown", shown
+
+
+def _matches(p, name: str, text: str) -> bool:
+    return bool(p.pattern(name).search(normalise(text)))

@@ -273,35 +273,51 @@ class OperatorTap(DisplayTap):
     """For a bench with no tap: the technician reads the display.
 
     ``ask(question) -> answer`` is how it asks (the CLI passes a prompt; tests
-    pass canned answers). Every answer is recorded as a display line.
+    pass canned answers). It asks only when a step must decide on what the
+    unit shows: what the operator last said stands until the rig presses a
+    key or switches a rail (:meth:`touched`), or :data:`FRESH` seconds pass.
+    ``current()`` never asks, so a live panel can show it as often as it likes.
     """
+
+    FRESH = 30.0
 
     def __init__(self, clock, ask: Callable[[str], str]):
         super().__init__(clock)
         self.ask = ask
+        self.questions = 0
+        self._answered_at: float | None = None
 
-    def current(self) -> str | None:
-        text = self.ask("What does the display show? ").strip()
+    def _question(self, text: str) -> str:
+        self.questions += 1
+        return self.ask(text).strip()
+
+    def touched(self) -> None:
+        """The rig just changed something the unit answers: the last answer is stale."""
+        self._answered_at = None
+
+    @property
+    def fresh(self) -> bool:
+        return self._answered_at is not None and self.clock.now() - self._answered_at <= self.FRESH
+
+    def read(self, hint: str = "") -> str:
+        """What the display shows: the operator's last answer if fresh, else ask."""
+        if self.fresh and self.current() is not None:
+            return self.current()
+        text = self._question(f"What does the display show{' (' + hint + ')' if hint else ''}? ")
         self._add(text)
+        self._answered_at = self.clock.now()
         return text
 
     def confirm(self, expected: str) -> bool:
-        answer = self.ask(f"Does the display show {expected!r}? [y/n] ").strip().lower()
+        answer = self._question(f"Does the display show {expected}? [y/n] ").lower()
         return answer in ("y", "yes")
 
     def wait_for(self, pattern, timeout, not_matching=None, expected: str | None = None):
         rx = _regex(pattern)
         bad = _regex(not_matching) if not_matching is not None else None
-        shown = expected or rx.pattern
-        answer = self.ask(f"Within {timeout:g}s, does the display show {shown!r}? "
-                          f"[y, or type what it shows] ").strip()
-        text = expected if answer.lower() in ("y", "yes") and expected else answer
-        if answer.lower() in ("y", "yes"):
-            self._add(text if expected else f"(confirmed: {rx.pattern})")
-            return DisplayLine(self.clock.now(), text)
-        self._add(text)
+        text = self.read(expected or "")
         if bad is not None and bad.search(normalise(text)):
-            raise ForbiddenDisplay(f"the operator saw {text!r} (forbidden: {bad.pattern})")
+            raise ForbiddenDisplay(f"the operator saw {text!r}, which it must not show here")
         if rx.search(normalise(text)):
             return DisplayLine(self.clock.now(), text)
-        raise DisplayTimeout(f"the operator saw {text!r}, not {shown!r}")
+        raise DisplayTimeout(f"the operator saw {text!r}, not {expected or 'what was expected'}")

@@ -102,3 +102,9 @@ def unknown(what: str, name, choices, where: str = "") -> str:
     hint = did_you_mean(name, choices)
     tail = where or (f"known: {', '.join(map(str, choices))}" if choices else "there are none")
     return f"no {what} {str(name)!r}{hint}; {tail}"
+
+
+class StepFailed(RigError):
+    """A step's expectation was not met (a display, a sense, a wrong code). Exit code 1."""
+
+    exit_code = 1

@@ -250,7 +250,7 @@ class Ledger:
         else:
             self.db.execute("UPDATE lockouts SET powered=powered+? WHERE id=?", (seconds, lockout_id))
 
-    def end_lockout(self, lockout_id: int, reason: str) -> None:
+    def end_lockout(self, lockout_id: int, reason: str | None = None) -> None:
         """Close a lockout, saying how the rig knows it is over (display, served, power_off)."""
         self.db.execute("UPDATE lockouts SET ended=?, end_reason=? WHERE id=?", (time.time(), reason, lockout_id))
 

@@ -372,6 +372,7 @@ def has(profile, what: str) -> bool:
         "serial_at_power_on": bool(serial and serial.keys and serial.at_power_on),
         "entry_keys": bool(profile.entry.keys),
         "confirm_keys": bool(profile.confirm.keys),
+        "wait_ends_power_off": profile.lockout.ends == "power_off",
     }
     if what not in facts:
         raise Unresolved(f"has: {what!r} is not one of {', '.join(facts)}")

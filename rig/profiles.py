@@ -37,16 +37,22 @@ SCHEMA = {
     "digits": {"scheme": ("increment", "direct"), "count": "int", "start": "str?", "allowed": "str",
                "keys": "digitkeys", "press": "duration", "gap": "duration"},
     "confirm": {"keys": "keys", "hold": "duration", "until": "display?", "max_hold": "duration",
-                "result_within": "duration"},
+                "result_within": "duration", "ready_means_wrong": "bool?"},
     "attempts": {"before_lockout": "int", "after_lockout": "int", "persistent": "bool", "permanent_after": "int?",
                  "counter_shown": ("used", "left")},
     "lockout": {"wait": "duration", "growth": "growth", "rails": "keys", "rail_off": ("pause", "restart"),
-                "ends": ("display", "power_off")},
+                "ends": ("display", "power_off"), "margin": "margin?", "boot_within": "duration?",
+                "off_settle": "duration?", "tolerance": "fraction?"},
     "arming": {"battery_off": "duration"},
     "serial": {"keys": "keys", "at_power_on": "bool", "hold": "duration", "label": "str"},
 }
 OPTIONAL_SECTIONS = {"serial"}
+# Where a wait's safety margins are not in the notes, these stand: a unit's timer starts after
+# its boot and runs on an RC oscillator (+-2 %), so the rig serves 2 % + 30 s more than the wait.
+LOCKOUT_DEFAULTS = {"margin": (0.02, 30.0), "boot_within": 10.0, "off_settle": 5.0, "tolerance": 0.02}
 OPTIONAL_FIELDS = {("digits", "start"), ("confirm", "until"), ("attempts", "permanent_after"),
+                   ("confirm", "ready_means_wrong"),
+                   ("lockout", "margin"), ("lockout", "boot_within"), ("lockout", "off_settle"), ("lockout", "tolerance"),
                    ("entry", "opens_after"), ("attempts", "counter_shown"),
                    ("serial", "keys"), ("serial", "at_power_on"), ("serial", "hold"), ("serial", "label")}
 TOP = {"id", "name", "models", "years", "confidence", "extends", "display", "display_pattern",
@@ -111,6 +117,15 @@ class Profile:
         if growth == "double":
             return base * 2 ** (lockout_number - 1)
         return growth[min(lockout_number, len(growth)) - 1]
+
+    def lockout_margin(self, wait: float) -> float:
+        """What the rig serves beyond a wait: the unit's timer starts after its boot and drifts.
+
+        >>> load_profiles()["vw-safe"].lockout_margin(3600)
+        102.0
+        """
+        fraction, extra = self.lockout.margin
+        return round(wait * fraction + extra, 3)
 
     def confidence_of(self, path: str) -> tuple[str, str]:
         return self.confidence.get(path, ("assumed", ""))
@@ -355,6 +370,10 @@ def _build(node, src, family, title, problems) -> Profile | None:
                 continue
             value = _unwrap(sec[k], path, default_conf, conf, problems, src)
             values[k] = _check(value, kind, path, sec.line_of(k), err, prof)
+        if section == "lockout":
+            for k, default in LOCKOUT_DEFAULTS.items():
+                if values.get(k) is None:
+                    values[k] = default
         prof.sections[section] = Section(values)
     if len(problems) == start:
         _cross_checks(prof, node, err)
@@ -366,8 +385,14 @@ def _check(value, kind, path, line, err, prof):
         err(line, f"{path}: {shown(value)} is not {what}")
         return None
 
-    if kind == "duration?" and value is None:
+    if isinstance(kind, str) and kind.endswith("?") and value is None:
         return None
+    if kind == "bool?":
+        return value if isinstance(value, bool) else bad("true or false")
+    if kind == "fraction?":
+        return _fraction(value, path, line, err)
+    if kind == "margin?":
+        return parse_margin(value, path, line, err)
     if kind in ("duration", "duration?"):
         try:
             return parse_duration(value)
@@ -415,6 +440,45 @@ def _check(value, kind, path, line, err, prof):
     if isinstance(kind, tuple):
         return value if value in kind else bad(f"one of {', '.join(kind)}")
     raise AssertionError(kind)
+
+
+def _fraction(value, path, line, err):
+    """``2%`` or ``0.02`` -> 0.02."""
+    text = str(value).strip()
+    try:
+        f = float(text[:-1]) / 100 if text.endswith("%") else float(text)
+    except ValueError:
+        f = None
+    if isinstance(value, bool) or f is None or not 0 <= f < 0.5:
+        err(line, f"{path}: {value!r} is not a fraction (write e.g. 2% or 0.02)")
+        return None
+    return f
+
+
+def parse_margin(value, path="margin", line=None, err=None):
+    """A wait's safety margin: a fraction of the wait plus a fixed time.
+
+    >>> parse_margin("2% + 30s"), parse_margin("1min"), parse_margin("5%")
+    ((0.02, 30.0), (0.0, 60.0), (0.05, 0.0))
+    """
+    parts = [p.strip() for p in str(value).split("+") if p.strip()]
+    fraction, extra = 0.0, 0.0
+    try:
+        if not parts or isinstance(value, bool):
+            raise ValueError
+        for part in parts:
+            if part.endswith("%"):
+                fraction += float(part[:-1]) / 100
+            else:
+                extra += parse_duration(part)
+        if not 0 <= fraction < 0.5 or extra > 6 * 3600:
+            raise ValueError
+    except ValueError:
+        if err is None:
+            raise ValueError(f"{value!r} is not a margin (write e.g. 2% + 30s)") from None
+        err(line, f"{path}: {value!r} is not a margin (write e.g. 2% + 30s: a share of the wait plus a time)")
+        return None
+    return fraction, extra
 
 
 def _cross_checks(prof: Profile, node, err) -> None:

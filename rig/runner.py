@@ -12,19 +12,16 @@ import logging
 import re
 from dataclasses import dataclass, field
 
+from .codeentry import enter_code
 from .display import DisplayError, OperatorTap, normalise
 from .durations import format_duration
-from .errors import RigError
+from .errors import RigError, StepFailed
+from .power import next_settle, rail_faults, settle_time
 from .procedure import Procedure, durations, has, load_procedure, resolve, _onoff
 from .templates import either, group, to_regex
+from .waits import powered_wait
 
 log = logging.getLogger(__name__)
-
-
-class StepFailed(RigError):
-    """An expectation was not met (exit code 1)."""
-
-    exit_code = 1
 
 
 class EndRun(Exception):
@@ -49,6 +46,8 @@ class RunContext:
     allow_lockout: bool = False
     allow_permanent: bool = False
     records: dict = field(default_factory=dict)
+    notes: dict = field(default_factory=dict)   # what a step wants the run's result to say (e.g. what was kept)
+    command: str = "rig"                        # how rig was called: suggested commands keep --backend, --ledger
 
 
 class Runner:
@@ -116,12 +115,21 @@ class Runner:
         return " or ".join(f"{s} ({' | '.join(p.templates(s))})" if p is not None and (s in p.display or s == "ready")
                            else str(s) for s in specs)
 
+    def hint(self) -> str:
+        """What the operator may see, in the profile's own display texts."""
+        p = self.ctx.profile
+        if p is None:
+            return ""
+        texts = [t for name in ("locked", "wrong", "lockout", "unlocked") if name in p.display for t in p.templates(name)]
+        return "e.g. " + ", ".join(dict.fromkeys(t.replace("{radio}", "the radio") for t in texts))
+
     def shows(self, spec) -> bool:
         tap = self.bench.display
         if tap is None:
             raise StepFailed("this step needs to see the display, and the bench has no display tap")
-        if isinstance(tap, OperatorTap):
-            return tap.confirm(self.describe(spec))
+        if isinstance(tap, OperatorTap):  # what the operator last said, asked again only when stale
+            current = tap.read(self.hint())
+            return bool(self.pattern(spec).search(normalise(current)))
         current = tap.current()
         return current is not None and bool(self.pattern(spec).search(normalise(current)))
 
@@ -158,6 +166,16 @@ class Runner:
         else:
             for r, state in a.items():
                 self.bench.power(r, _onoff(state))
+        self.check_power()
+
+    def check_power(self) -> None:
+        """Every rail's sense agrees with its relay within the settle time, or the step fails."""
+        bench = self.bench
+        if next_settle(bench) is not None:
+            self.clock.wait_for(lambda: next_settle(bench) is None, settle_time(bench), poll=0.01)
+        faults = rail_faults(bench)
+        if faults:
+            raise StepFailed(faults[0].message)
 
     def _press(self, a):
         keys = a["keys"]
@@ -195,7 +213,10 @@ class Runner:
             bad = self.pattern(a["not_matching"]) if a.get("not_matching") else None
             want = self.pattern(a["display"])
             if isinstance(tap, OperatorTap):
-                tap.wait_for(want, within, not_matching=bad, expected=self.describe(a["display"]))
+                try:
+                    tap.wait_for(want, within, not_matching=bad, expected=self.hint())
+                except DisplayError as exc:
+                    raise StepFailed(f"expected the display to show {self.describe(a['display'])}: {exc}") from None
             else:
                 try:
                     tap.wait_for(want, within, not_matching=bad)
@@ -207,13 +228,9 @@ class Runner:
                 raise StepFailed(f"expected {sense} to be {'on' if want else 'off'} within {format_duration(within)}")
 
     def _wait_until(self, a):
-        from .waits import powered_wait
-
         powered_wait(self, a)
 
     def _enter_code(self, a):
-        from .codeentry import enter_code
-
         enter_code(self, verify=bool(a.get("verify", True)))
 
     def _prompt(self, a):

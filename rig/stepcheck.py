@@ -17,7 +17,7 @@ from .errors import did_you_mean
 DISPLAY_NAMES = ("locked", "entry", "wrong", "lockout", "unlocked", "ready", "permanent", "serial")
 CONDITIONS = ("display", "sense", "ledger", "has", "tap", "not", "any", "all")
 LEDGER_STATES = ("locked_out", "unlocked", "permanent", "attempts_left")
-HAS_FACTS = ("serial_keys", "serial_at_power_on", "entry_keys", "confirm_keys")
+HAS_FACTS = ("serial_keys", "serial_at_power_on", "entry_keys", "confirm_keys", "wait_ends_power_off")
 _NAME_LIKE = re.compile(r"^[a-z_]+$")  # a word like this is a display name, not text the unit shows
 
 
@@ -297,6 +297,9 @@ class StepChecker:
             self.err(None, "max: the longest it may take (e.g. max: ${profile.lockout.wait})")
         if "lockout" in a:
             self.boolean("lockout", a["lockout"])
+        if a.get("lockout") is True and ("until" in a or "max" in a):
+            self.err(None, "with lockout: true the profile decides when the wait is over (its ready display, "
+                     "the unit switching itself off, or the whole wait plus its margin): drop until/max")
         if "rails" in a:
             self.rails("rails", a["rails"])
         if "label" in a:

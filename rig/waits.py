@@ -1,98 +1,417 @@
-"""Long waits that count only powered time: the lockout wait above all.
+"""Long waits that count only powered time and prove that they ended: the lockout wait above all.
 
-A lockout wait usually counts only while the unit is powered (constant power
-and ACC, on some units ignition too). The wait here accrues time only while
-every named rail is on, shows a countdown, writes the powered time to the
-ledger as it goes (and on any way out), and resumes from the ledger when the
-profile says the unit's timer keeps its progress.
+A lockout wait counts only while the unit is powered: every rail the profile
+names switched on and, where the rail has a sense, measured at the
+connector. It counts from when the unit is *seen* on (its amp-remote rising,
+or its first display line), not from the relay's click, and it ends only
+when the unit proves it is over - a ready display the profile names, distinct
+from its lock display; the unit switching itself off after the wait, for a
+profile whose wait ends that way - or when the whole wait plus a margin (the
+unit's timer starts after its boot and drifts) has been served. The ledger
+holds the served time as it goes and says how each lockout ended.
+
+The wait sleeps until the next thing that can change it (a display line, a
+sense edge, its own end, a checkpoint), so an hour of simulated waiting costs
+a handful of wake-ups; on the real clock it also wakes every second for the
+countdown.
 """
 
 from __future__ import annotations
 
-from .display import OperatorTap
+from .display import OperatorTap, normalise
 from .durations import format_duration
+from .errors import SafetyRefusal, StepFailed
+from .power import next_settle, powered, rail_faults, unsensed
 from .procedure import durations
 
-SAVE_EVERY = 60.0  # seconds of powered time between ledger writes (and at every exit)
+CHECKPOINT_REAL = 30.0       # seconds of wall time between ledger saves on the real clock
+CHECKPOINT_VIRTUAL = 900.0   # a few per simulated hour
+COUNTDOWN = 1.0              # the real clock wakes at least this often, for the countdown
+SECOND_CTRL_C = 5.0          # seconds in which a second Ctrl-C confirms throwing served time away
 
 
 def powered_wait(runner, a) -> None:
-    from .runner import StepFailed
+    """The ``wait_until`` step kind."""
+    (LockoutWait if a.get("lockout") else PoweredWait)(runner, a).run()
 
-    ctx, clock, bench = runner.ctx, runner.clock, runner.bench
-    rails = a.get("rails") or []
-    rails = rails if isinstance(rails, list) else [rails]
-    until = a.get("until") or []
-    until = until if isinstance(until, list) else [until]
-    label = str(a.get("label", "wait"))
-    total = durations(a["max"]) if "max" in a else None
-    accrued, lockout_id = 0.0, None
 
-    if a.get("lockout"):
-        led, p = ctx.ledger, ctx.profile
-        lk = led.open_lockout(ctx.serial)
-        if lk is None:  # the unit is locked out but the ledger did not know (it arrived that way)
-            n = len(led.lockouts(ctx.serial)) + 1
-            led.start_lockout(ctx.serial, p.lockout_wait(n), ctx.run_id)
-            lk = led.open_lockout(ctx.serial)
-            runner.events.emit("lockout", "opened", wait=lk["wait"], note="not in the ledger before this run")
-        lockout_id = lk["id"]
-        if lk["powered"] > 0 and p.lockout.rail_off == "restart":
-            led.add_powered(lockout_id, 0.0, restart=True)
-            runner.events.emit("lockout", "restarted", note=f"{p.id}: the wait starts over after power loss")
-            if ctx.ui:
-                ctx.ui.note(f"{p.id}'s wait starts over after a power loss: {format_duration(lk['wait'])} again")
-        else:
-            accrued = lk["powered"]
-            if accrued and ctx.ui:
-                ctx.ui.note(f"resuming: {format_duration(accrued)} of {format_duration(lk['wait'])} already served")
-        total = total if total is not None else lk["wait"]
+class PoweredWait:
+    """Accrue powered time until a condition holds or ``max`` of it has passed."""
 
-    saved, last = accrued, clock.now()
-    runner.events.emit("wait", label, new="started", total=total, served=accrued)
-    matched = []
+    def __init__(self, runner, a):
+        self.runner, self.ctx, self.clock, self.bench = runner, runner.ctx, runner.clock, runner.bench
+        rails = a.get("rails") or []
+        self.rails = rails if isinstance(rails, list) else [rails]
+        until = a.get("until") or []
+        self.until = until if isinstance(until, list) else [until]
+        self.label = str(a.get("label", "wait"))
+        self.on_max = str(a.get("on_max", "passed"))
+        self.total = durations(a["max"]) if "max" in a else None
+        self.served = 0.0
+        self.ended = ""
+        self._events = []
+        self._unsub = None
 
-    def save():
-        nonlocal saved
-        if lockout_id is not None and accrued != saved:
-            ctx.ledger.add_powered(lockout_id, accrued - saved)
-            saved = accrued
+    # -- what the loop needs to know -------------------------------------------
+    def _listen(self) -> None:
+        self._unsub = self.bench.events.subscribe(lambda e: self._events.append(e)
+                                                  if e.kind in ("sense", "display") else None)
 
-    def tick() -> bool:
-        nonlocal accrued, last
-        now = clock.now()
-        if all(bench.rail(r).is_on for r in rails):
-            accrued += now - last
-        last = now
-        if accrued - saved >= SAVE_EVERY:
-            save()
-        if ctx.ui:
-            ctx.ui.progress(label, min(accrued, total), total)
-        for c in until:
-            if _quiet_condition(runner, c):
-                matched.append(c)
+    def accruing(self, now: float) -> bool:
+        return powered(self.bench, self.rails)
+
+    def check_faults(self) -> None:
+        faults = rail_faults(self.bench, self.rails)
+        if faults:
+            self.fault(faults[0].message)
+
+    def fault(self, message: str) -> None:
+        raise StepFailed(f"{self.label}: {message}; {format_duration(self.served)} of powered time served")
+
+    def finished(self, now: float) -> bool:
+        for cond in self.until:
+            if self._condition(cond):
+                self.ended = "condition"
                 return True
-        return accrued >= total
-
-    try:
-        done = tick()
-        while not done:  # a wait_for times out only while a rail is off and time is not accruing
-            done = clock.wait_for(tick, timeout=max(0.5, total - accrued), poll=1.0 if clock.virtual else 0.5)
-    finally:
-        save()
-        if ctx.ui:
-            ctx.ui.progress(label, min(accrued, total), total, done=True)
-        runner.events.emit("measurement", f"{label} powered time", new=round(accrued, 3),
-                           limit=total, ended="condition" if matched else "time")
-    if lockout_id is not None:
-        ctx.ledger.end_lockout(lockout_id)
-        runner.events.emit("lockout", "ended", served=round(accrued, 3))
-    if not matched and str(a.get("on_max", "passed")) == "failed":
-        raise StepFailed(f"{label}: nothing happened within {format_duration(total)} of powered time")
-
-
-def _quiet_condition(runner, cond) -> bool:
-    """Conditions checked every second must not ask an operator every second."""
-    if isinstance(runner.bench.display, OperatorTap) and "display" in repr(cond):
+        if self.served >= self.total - 1e-9:
+            self.ended = "time"
+            return True
         return False
-    return runner.condition(cond)
+
+    def _condition(self, cond) -> bool:
+        # checked at every wake-up: never ask an operator (the no-tap bench) from here
+        if isinstance(self.bench.display, OperatorTap) and "display" in repr(cond):
+            return False
+        return self.runner.condition(cond)
+
+    def next_wake(self, now: float) -> float:
+        return now + (self.total - self.served) if self.accruing(now) else now + 3600.0
+
+    def save(self, final: bool = False) -> None:
+        pass
+
+    def start(self) -> None:
+        if self.total is None:
+            raise StepFailed(f"{self.label}: no max given")
+
+    def end(self) -> None:
+        if self.ended != "condition" and self.on_max == "failed":
+            raise StepFailed(f"{self.label}: nothing happened within {format_duration(self.total)} of powered time")
+
+    def progress(self, done: bool = False) -> None:
+        if self.ctx.ui:
+            self.ctx.ui.progress(self.label, min(self.served, self.total), self.total, done=done)
+
+    # -- the loop ----------------------------------------------------------------
+    def run(self) -> None:
+        self._listen()
+        started = False
+        try:
+            self.start()
+            started = True
+            self.runner.events.emit("wait", self.label, new="started", total=self.total, served=self.served)
+            self._loop()
+        finally:
+            if self._unsub:
+                self._unsub()
+            if started:  # a wait that never began (the unit never came on) has nothing to report or save
+                self.save(final=True)
+                self.progress(done=True)
+                self.runner.events.emit("measurement", f"{self.label} powered time", new=round(self.served, 3),
+                                        limit=self.total, ended=self.ended or "stopped")
+        self.end()
+
+    def _loop(self) -> None:
+        clock = self.clock
+        last = clock.now()
+        was_on = self.accruing(last)
+        next_save = self._next_checkpoint(last)
+        while True:
+            try:
+                now = clock.now()
+                on = self.accruing(now)
+                # The stretch since the last wake-up counts if it began powered. The virtual clock wakes
+                # at every event, so a change happened just now; the real clock wakes every second, and
+                # a stretch that ends unpowered is not counted at all (it errs by under a second, short).
+                if was_on and (on or clock.virtual):
+                    self.served += now - last
+                last, was_on = now, on
+                self.check_faults()
+                if now >= next_save:
+                    self.save()
+                    next_save = self._next_checkpoint(now)
+                self.progress()
+                if self.finished(now):
+                    return
+                wake = min(self.next_wake(now), next_save)
+                if clock.virtual:
+                    nxt = clock.next_event()
+                    if nxt is not None:
+                        wake = min(wake, nxt)
+                else:
+                    wake = min(wake, now + COUNTDOWN)
+                clock.sleep_until(max(wake, now + 1e-6))
+            except KeyboardInterrupt as exc:
+                now = clock.now()  # served up to the interrupt counts, if the unit was powered all along
+                if was_on and self.accruing(now):
+                    self.served += max(0.0, now - last)
+                last = now
+                self.interrupted(exc)
+                was_on = self.accruing(last)  # the wait goes on
+
+    def interrupted(self, exc: KeyboardInterrupt) -> None:
+        raise exc
+
+    def _next_checkpoint(self, now: float) -> float:
+        return now + (CHECKPOINT_VIRTUAL if self.clock.virtual else CHECKPOINT_REAL)
+
+
+class LockoutWait(PoweredWait):
+    """The lockout wait: the ledger's open lockout, served with a margin, ended only by proof."""
+
+    def __init__(self, runner, a):
+        super().__init__(runner, a)
+        self.p = self.ctx.profile
+        self.lk = None
+        self.wait = 0.0
+        self.saved = 0.0
+        self.seen_on: float | None = None      # when the unit was seen on (amp-remote or display)
+        self.amp_seen = False                  # unit_on rose during this wait: its falling means "off"
+        self.off_since: float | None = None
+        self.lines_from = 0.0
+        self._ctrl_c: float | None = None
+        self.lost = False                      # power was lost on a unit whose wait then starts over
+        self.restart = self.p.lockout.rail_off == "restart"
+        self.sense = self.bench.senses.get("unit_on")
+
+    # -- before the wait: the unit on, the lockout real --------------------------
+    def start(self) -> None:
+        bench, p = self.bench, self.p
+        if not self.rails:
+            self.rails = list(p.lockout.rails)
+        self.check_faults()
+        powered_at = max(bench.rail(r).switched_at for r in self.rails)
+        self.lines_from = powered_at
+        self._see_unit_on(powered_at)
+        assumed = unsensed(bench, self.rails)
+        if assumed:
+            self.note(f"no sense on {', '.join(assumed)}: powered time is assumed from the relay"
+                      f"{'s' if len(assumed) > 1 else ''}, not measured at the connector")
+        self._find_lockout()
+        self.wait = self.lk["wait"]
+        margin = self.p.lockout_margin(self.wait)
+        self.total = self.wait + margin
+        self.label = f"{self.label} (+{format_duration(margin)} margin)"
+        if self.lk["powered"] > 0 and self.restart:
+            self.ctx.ledger.add_powered(self.lk["id"], 0.0, restart=True)
+            self.runner.events.emit("lockout", "restarted", note=f"{p.id}: the wait starts over after power loss")
+            self.note(f"{p.id}'s wait starts over after a power loss: {format_duration(self.wait)} again")
+        else:
+            self.served = self.saved = self.lk["powered"]
+            if self.served:
+                self.note(f"resuming: {format_duration(self.served)} of {format_duration(self.wait)} already served")
+        self.runner.events.emit("lockout", "counting", since=round(self.seen_on, 6), wait=self.wait,
+                                margin=margin, served=round(self.served, 3))
+
+    def _see_unit_on(self, powered_at: float) -> None:
+        """Wait for the unit to be seen on; time before that never counts."""
+        within = self.p.lockout.boot_within
+        tap = self.bench.display
+        sees = self.sense is not None or (tap is not None and not isinstance(tap, OperatorTap))
+        if not sees:
+            # nothing shows the unit waking: count as if it took its whole boot allowance
+            self.clock.sleep_until(powered_at + within)
+            self.seen_on = self.clock.now()
+            self.note(f"nothing shows the unit come on (no unit_on sense, no display tap): counting from "
+                      f"{format_duration(within)} after power")
+            return
+        if self.sense is not None and self.sense.value:
+            self.seen_on, self.amp_seen = self.clock.now(), True
+            return
+        if tap is not None and not isinstance(tap, OperatorTap):  # it may have answered the relay at once
+            first = next((line for line in tap.history() if line.t >= powered_at and line.text), None)
+            if first is not None:
+                self.seen_on = first.t
+                return
+        deadline = powered_at + within
+        while self.seen_on is None:
+            for e in self._take_events():
+                self._saw(e)
+            if self.seen_on is not None:
+                break
+            if self.clock.now() >= deadline:
+                raise StepFailed(f"the unit never came on: no amp-remote (unit_on) and no display within "
+                                 f"{format_duration(within)} of power. Check the amp-remote wire and the fuse; "
+                                 f"no lockout time was counted")
+            self.check_faults()
+            self.clock.wait_for(lambda: bool(self._events), max(0.0, deadline - self.clock.now()))
+
+    def _take_events(self):
+        events, self._events[:] = list(self._events), []
+        return events
+
+    def _saw(self, e) -> None:
+        if e.t < self.lines_from:
+            return
+        if e.kind == "sense" and e.what == "unit_on":
+            if e.new:
+                self.amp_seen, self.off_since = True, None
+                if self.seen_on is None:
+                    self.seen_on = e.t
+            elif self.amp_seen and self.off_since is None:
+                self.off_since = e.t
+        elif e.kind == "display" and e.new and self.seen_on is None:
+            self.seen_on = e.t
+
+    def _find_lockout(self) -> None:
+        led, serial, p = self.ctx.ledger, self.ctx.serial, self.p
+        self.lk = led.open_lockout(serial)
+        if self.lk is not None:
+            return
+        shown = self._display_now()
+        if shown is not None and self._proves("lockout", shown, against="locked"):
+            led.start_lockout(serial, p.lockout_wait(len(led.lockouts(serial)) + 1), self.ctx.run_id)
+            self.lk = led.open_lockout(serial)
+            self.runner.events.emit("lockout", "opened", wait=self.lk["wait"],
+                                    note="the display shows the lockout; it was not in the ledger before this run")
+            return
+        if shown is None:
+            what = "there is no display to show one"
+        elif self.p.pattern("lockout").search(normalise(shown)):
+            what = f"the display shows {shown!r}, which a {p.id} shows when it is locked, too: that proves no lockout"
+        else:
+            what = f"the display shows {shown!r}, not its lockout text ({' | '.join(p.templates('lockout'))})"
+        raise SafetyRefusal(
+            f"the ledger shows no lockout for {serial} and {what}. There is nothing to wait out, and a made-up lockout "
+            f"would make the next real one longer on a unit whose waits grow. If the unit is locked out, "
+            f"record it: rig units set {serial} --attempts-used {p.attempts.before_lockout} --reason '...'")
+
+    def _display_now(self) -> str | None:
+        tap = self.bench.display
+        if tap is None:
+            return None
+        if isinstance(tap, OperatorTap):
+            return tap.read(f"what the unit shows ({' | '.join(self.p.templates('lockout'))} while it is "
+                            f"locked out)")
+        self.clock.wait_for(lambda: bool(tap.current()), 2.0)  # its display may lag its amp-remote
+        return tap.current()
+
+    def _proves(self, name: str, text: str, against: str) -> bool:
+        """``text`` shows display ``name`` and could not be display ``against`` (SAFE proves
+        nothing on a unit whose lock and lockout both show SAFE)."""
+        text = normalise(text)
+        return bool(self.p.pattern(name).search(text)) and not self.p.pattern(against).search(text)
+
+    # -- the loop's questions ------------------------------------------------------
+    def accruing(self, now: float) -> bool:
+        if not powered(self.bench, self.rails):
+            return False
+        if self.amp_seen and self.sense is not None and not self.sense.value:
+            return False  # its amp-remote rose and fell: the unit is off, and so is its timer
+        return True
+
+    def check_faults(self) -> None:
+        faults = rail_faults(self.bench)
+        if faults:
+            self.fault(faults[0].message)
+        for r in self.rails:
+            if not self.bench.rail(r).is_on:
+                self.fault(f"{r} was switched off during the wait")
+
+    def fault(self, message: str) -> None:
+        kept = self._keep_or_lose()
+        raise StepFailed(f"{message}. {kept}")
+
+    def _keep_or_lose(self) -> str:
+        if self.lk is None:
+            return "No lockout time was counted"
+        if self.restart:
+            self.lost = True
+            self.save(final=True)
+            return f"{self.p.id}'s wait starts over after a power loss: the served time is lost"
+        self.save(final=True)
+        return f"{format_duration(self.served)} of {format_duration(self.wait)} served is kept in the ledger"
+
+    def finished(self, now: float) -> bool:
+        for e in self._take_events():
+            self._saw(e)
+            if e.kind == "display" and e.new and self._proves_end(e.new):
+                self.ended = "display"
+                return True
+        if self.p.lockout.ends == "power_off" and self.off_since is not None \
+                and now - self.off_since >= self.p.lockout.off_settle:
+            needed = self.wait * (1 - self.p.lockout.tolerance)
+            if self.served >= needed:
+                self.ended = "power_off"
+                return True
+            raise StepFailed(f"the unit switched itself off after only {format_duration(self.served)} of powered "
+                             f"time (its wait is {format_duration(self.wait)}): that is not the end of the wait. "
+                             f"Check the supply and the amp-remote wire. "
+                             f"{self._keep_or_lose()}")
+        if self.served >= self.total - 1e-9:
+            self.ended = "served"
+            return True
+        return False
+
+    def _proves_end(self, text: str) -> bool:
+        return "ready" in self.p.display and self._proves("ready", text, against="lockout")
+
+    def next_wake(self, now: float) -> float:
+        wake = now + 3600.0
+        if self.accruing(now):
+            wake = now + max(0.0, self.total - self.served)
+        if self.off_since is not None:
+            wake = min(wake, self.off_since + self.p.lockout.off_settle)
+        settles = next_settle(self.bench)
+        return wake if settles is None else min(wake, settles)
+
+    def save(self, final: bool = False) -> None:
+        if self.lk is None:
+            return
+        kept = 0.0 if self.lost else self.served  # a restarting unit lost it all with its power
+        if kept < self.saved:
+            self.ctx.ledger.add_powered(self.lk["id"], kept, restart=True)
+        elif kept != self.saved:
+            self.ctx.ledger.add_powered(self.lk["id"], kept - self.saved)
+        self.saved = kept
+
+    def end(self) -> None:
+        how = {"display": f"the unit shows its ready display ({self.bench.display.current() if self.bench.display else ''})",
+               "served": f"the whole wait and its margin were served ({format_duration(self.served)})",
+               "power_off": f"the unit switched itself off after {format_duration(self.served)} of powered time, "
+                            f"as {self.p.id} does at the end of its wait"}[self.ended]
+        self.ctx.ledger.end_lockout(self.lk["id"], self.ended)
+        self.runner.events.emit("lockout", "ended", how=self.ended, served=round(self.served, 3), wait=self.wait)
+        self.note(f"lockout over: {how}")
+        self.ctx.notes["lockout"] = how
+
+    def interrupted(self, exc: KeyboardInterrupt) -> None:
+        # Only a technician's Ctrl-C is asked about; SIGTERM, a stop from the server page, anything
+        # that is a KeyboardInterrupt of another kind, acts at once.
+        if type(exc) is not KeyboardInterrupt or not self.restart or self.served <= 0:
+            self._say_what_is_kept()
+            raise exc
+        now = self.clock.now()
+        if self._ctrl_c is not None and now - self._ctrl_c <= SECOND_CTRL_C:
+            self._say_what_is_kept()
+            raise exc
+        self._ctrl_c = now
+        if self.ctx.ui:
+            self.ctx.ui.warn(f"stopping now throws away {format_duration(self.served)} of powered time: "
+                             f"{self.p.id}'s wait starts over after a power loss. Press Ctrl-C again within "
+                             f"{SECOND_CTRL_C:g} s to stop anyway; the wait goes on otherwise")
+        self.runner.events.emit("note", "ctrl-c", note="first Ctrl-C during a wait that restarts: asked again")
+
+    def _say_what_is_kept(self) -> None:
+        if self.restart:
+            self.ctx.notes["interrupted"] = (f"the served time ({format_duration(self.served)}) is lost: "
+                                             f"{self.p.id}'s wait starts over after a power loss")
+            self.lost = True
+        else:
+            self.ctx.notes["interrupted"] = (f"{format_duration(self.served)} of {format_duration(self.wait)} "
+                                             f"served is kept; the same command resumes the wait")
+
+    def note(self, text: str) -> None:
+        self.runner.events.emit("note", self.label, note=text)
+        if self.ctx.ui:
+            self.ctx.ui.note(text)

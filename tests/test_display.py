@@ -128,11 +128,19 @@ def test_cannot_open_names_the_port():
         SerialTap("/dev/ttyNOPE", 115200, VirtualClock())
 
 
-def test_operator_tap_records_what_the_technician_says():
-    answers = iter(["y", "CODE - - - -", "WAIT"])
-    tap = OperatorTap(VirtualClock(), lambda q: next(answers))
+def test_operator_tap_asks_only_when_its_answer_is_stale():
+    clock = VirtualClock()
+    answers = iter(["SAFE", "WAIT"])
+    tap = OperatorTap(clock, lambda q: next(answers))
+    assert tap.current() is None                  # a panel refresh never asks
     assert tap.wait_for("^SAFE$", timeout=5, expected="SAFE").text == "SAFE"
-    assert tap.current() == "CODE - - - -"
+    assert tap.read() == "SAFE" and tap.current() == "SAFE" and tap.questions == 1  # still fresh: not asked again
+    tap.touched()                                 # the rig pressed a key: the unit may show something else
     with pytest.raises(ForbiddenDisplay):
         tap.wait_for("^1000$", timeout=5, not_matching="^WAIT")
-    assert [l.text for l in tap.history()] == ["SAFE", "CODE - - - -", "WAIT"]
+    assert tap.questions == 2
+    assert [l.text for l in tap.history()] == ["SAFE", "WAIT"]
+    clock.sleep(OperatorTap.FRESH + 1)            # an old answer is stale too
+    assert not tap.fresh
+
+

@@ -50,7 +50,7 @@ def test_a_latin1_firmware_note_in_rig_profiles_names_file_and_line(rig, tmp_pat
 def test_a_binary_code_file_is_refused_without_echoing_it(rig, tmp_path):
     code_file = tmp_path / "code"
     code_file.write_bytes(b"\xff\xfe5173")
-    code, out, err = rig("run", "enter-code", "--profile", "vw-safe", "--unit", "U1", "--code-file", str(code_file))
+    code, out, err = rig("run", "enter-code", "--profile", "vw-safe", "--unit", "U1", "--new-unit", "--code-file", str(code_file))
     assert code == 2 and "--code-file" in err and "not UTF-8 text" in err
     assert "5173" not in out + err
     _nothing_moved(tmp_path)

@@ -44,7 +44,7 @@ def test_an_unknown_unit_or_run_is_a_command_line_error(rig, tmp_path):
     from rig.ledger import Ledger
 
     led = Ledger(tmp_path / "ledger.sqlite")
-    led.upsert_unit("VW123", "vw-safe")
+    led.add_unit("VW123", "vw-safe")
     led.close()
     code, _, err = rig("units", "show", "VW12")
     assert code == 2 and "did you mean VW123?" in err
@@ -107,7 +107,8 @@ def test_power_for_an_absurd_time_is_refused(rig, value):
 
 
 def test_an_unknown_answer_name_is_refused_with_the_names_there_are(rig):
-    code, _, err = rig("run", "read-serial", "--profile", "vw-safe", "--unit", "U1", "--answer", "modle=X")
+    code, _, err = rig("run", "read-serial", "--profile", "vw-safe", "--unit", "U1", "--new-unit",
+                       "--answer", "modle=X")
     assert code == 2
     assert "--answer modle" in err and "did you mean model?" in err
 

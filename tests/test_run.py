@@ -19,57 +19,7 @@ from rig.sim.memory import UnitMemory
 from rig.ui import Plain
 from rig.wiring import load_wiring
 
-
-class Bench:
-    """A simulated unit, a ledger and a log dir in tmp_path; runs jobs in-process."""
-
-    def __init__(self, tmp_path, profile, code, wiring=None, **reset):
-        self.tmp, self.profile, self.code = tmp_path, profile, code
-        self.state = tmp_path / "unit.json"
-        self.ledger = str(tmp_path / "ledger.sqlite")
-        self.logs = str(tmp_path / "runs")
-        self.wiring = wiring or load_wiring()
-        self.lines = []
-        reset.setdefault("serial", "SIM-1")
-        reset_unit(self.state, profile, code, **reset)
-
-    def run(self, procedure, code=None, ui=None, **kw):
-        def backend(w):
-            self.backend = sim_backend(w, self.state)
-            return self.backend
-
-        job = Job(procedure, self.wiring, backend, self.ledger, self.logs,
-                  self.profile, "U1", code=Code(code) if code else None,
-                  make_ui=ui or (lambda bench, redact: Plain(redact, stream=_Lines(self.lines))), **kw)
-        return run_job(job)
-
-    def presses(self, key):
-        """How often ``key`` went down in the last run, read from its pin (the log masks entry presses)."""
-        spec = self.wiring.keys[key]
-        levels = [s.state == spec.active_high for s in self.backend.pin_factory.pin(spec.pin).states]
-        return sum(1 for a, b in zip(levels, levels[1:]) if b and not a)
-
-    @property
-    def unit(self):
-        return UnitMemory.load(self.state)
-
-    def standing(self):
-        led = Ledger(self.ledger)
-        try:
-            return led.standing("U1", load_profiles()[self.profile])
-        finally:
-            led.close()
-
-
-class _Lines:
-    def __init__(self, into):
-        self.into = into
-
-    def write(self, s):
-        self.into.extend(x for x in s.splitlines() if x)
-
-    def flush(self):
-        pass
+from .simbench import Bench, _Lines
 
 
 def outcomes(results):
@@ -102,7 +52,9 @@ def test_ford_attempts_exhausted_refused_then_lockout_wait_then_success(tmp_path
     waited = b.run("lockout-wait")
     assert waited.outcome == "passed", waited.message
     assert time.perf_counter() - started < 10
-    assert any("lockout wait: 15:00 served, 15:00 left" in line for line in b.lines)  # the countdown showed
+    assert any("lockout wait (+1:06 margin): 16:00 served, 15:06 left" in line for line in b.lines)  # the countdown
+    assert "lockout over: the unit shows its ready display (CODE - - - -)" in b.lines[-1] or any(
+        "lockout over: the unit shows its ready display" in line for line in b.lines)
     assert b.standing().lockout is None
     ok = b.run("enter-code", "2580", allow_lockout=True)
     assert ok.outcome == "passed", ok.message
@@ -127,24 +79,24 @@ def test_interrupted_lockout_wait_resumes_from_the_ledger(tmp_path):
 
     class Impatient(Plain):
         def progress(self, label, served, total, done=False):
-            if label == "lockout wait" and served >= 1200 and not done:
-                raise KeyboardInterrupt  # the technician pressed Ctrl-C twenty minutes in
+            if label.startswith("lockout wait") and served >= 900 and not done:
+                raise KeyboardInterrupt  # the technician pressed Ctrl-C a quarter of an hour in
             return super().progress(label, served, total, done)
 
     first = b.run("lockout-wait", ui=lambda bench, redact: Impatient(redact, stream=_Lines(b.lines)))
     assert (first.outcome, first.exit_code) == ("interrupted", 130)
-    assert "Resume with the same command" in first.message
+    assert "15:00 of 1:00:00 served is kept; the same command resumes the wait" in first.message
     lk = Ledger(b.ledger).open_lockout("U1")
-    assert 1200 <= lk["powered"] < 1202
-    assert 2398 <= b.unit.lockout_left <= 2400  # the unit paused too: its rails went safe (ACC off)
+    assert 900 <= lk["powered"] < 902
+    assert 2698 <= b.unit.lockout_left <= 2700  # the unit paused too: its rails went safe (ACC off)
     second = b.run("lockout-wait")
     assert second.outcome == "passed", second.message
-    assert any("resuming: 20:00 of 1:00:00 already served" in line for line in b.lines)
+    assert any("resuming: 15:00 of 1:00:00 already served" in line for line in b.lines)
     events = read_events(second.log)
     started = next(e for e in events if e["kind"] == "wait")
     served = next(e for e in events if e["kind"] == "measurement")
-    assert 1200 <= started["served"] < 1202 and 3599 <= served["to"] <= 3601  # only the forty minutes left
-    assert 2398 <= served["t"] - started["t"] <= 2401
+    assert 900 <= started["served"] < 902 and served["to"] >= 3600      # never less than the hour in all
+    assert served["t"] - started["t"] <= 3600 + 102 - 900 + 1           # and only what was left of it
     assert b.standing().lockout is None and b.unit.lockout_left is None
 
 
@@ -157,12 +109,13 @@ def test_blind_increment_entry_with_an_operator(tmp_path, write_yaml):
 
     def operator(question, kind):
         questions.append(question)
-        return "n" if question.startswith("Does the display show 'unlocked") else "y"
+        return "SAFE" if question.startswith("What does the display show") else "y"
 
     r = b.run("enter-code", "5173", ui=lambda bench, redact: Plain(redact, stream=_Lines(b.lines), ask=operator))
     assert r.outcome == "passed", r.message
     assert b.unit.locked is False  # the presses computed from the profile's start value were right
-    assert any("normal radio display" in q for q in questions)
+    assert len(questions) == 2     # what it shows before entry, and the verdict: nothing else
+    assert "normal radio display" in questions[-1]
     presses = {k: b.presses(k) for k in ("preset1", "preset2", "preset3", "preset4")}
     assert presses == {"preset1": 4, "preset2": 1, "preset3": 7, "preset4": 3}  # 1000 -> 5173
 
@@ -230,7 +183,7 @@ def test_sigkill_between_attempt_and_confirm_leaves_the_attempt_counted(tmp_path
                XDG_DATA_HOME=str(tmp_path / "data"))
     reset_unit(tmp_path / "unit.json", "vw-safe", "5173")
     child = subprocess.Popen([sys.executable, "-m", "rig", "--backend", "sim", "run", "enter-code",
-                              "--profile", "vw-safe", "--unit", "U1"], env=env, stdout=subprocess.DEVNULL,
+                              "--profile", "vw-safe", "--unit", "U1", "--new-unit"], env=env, stdout=subprocess.DEVNULL,
                              stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:  # wait until it has stopped itself just before the confirm press
@@ -268,15 +221,18 @@ def test_demo_with_a_one_hour_lockout_takes_seconds(run_rig):
     r = run_rig("demo", "--with-lockout")
     assert r.returncode == 0, r.stderr
     assert time.perf_counter() - started < 20
-    for line in ("lockout wait: 0:00 served, 1:00:00 left", "lockout wait: 30:00 served, 30:00 left",
-                 "lockout wait: 1:00:00 served, 0:00 left (done)"):
+    for line in ("lockout wait (+1:42 margin): 0:00 served, 1:01:42 left",
+                 "lockout wait (+1:42 margin): 30:00 served, 31:42 left",
+                 "lockout wait (+1:42 margin): 1:01:42 served, 0:00 left (done)",
+                 "lockout over: the whole wait and its margin were served (1:01:42)"):
         assert line in r.stdout
     assert "the unit is UNLOCKED." in r.stdout
 
 
 def test_units_and_runs_commands(run_rig, tmp_path):
     run_rig("sim", "reset", "--profile", "vw-safe", "--code", "5173")
-    r = run_rig("--backend", "sim", "run", "enter-code", "--profile", "vw-safe", "--unit", "U9", env={"RIG_CODE": "6284"})
+    r = run_rig("--backend", "sim", "run", "enter-code", "--profile", "vw-safe", "--unit", "U9", "--new-unit",
+                env={"RIG_CODE": "6284"})
     assert r.returncode == 1
     shown = run_rig("units", "show", "U9")
     assert shown.returncode == 0
@@ -295,14 +251,19 @@ def test_each_run_leaves_a_timeline_picture(tmp_path):
 
 def test_a_unit_that_switches_itself_off_after_the_wait(tmp_path):
     # vw-safe-seed: the seed article's unit goes dark when the hour is up, then shows SAFE again
-    b = Bench(tmp_path, "vw-safe-seed", "5173", state="lockout", attempts=2)
+    b = Bench(tmp_path, "vw-safe-seed", "5173", state="lockout", attempts=2, ideal=True,
+              knobs={"amp_remote_delay": 0.5})
+    led = Ledger(b.ledger)
+    led.add_unit("U1", "vw-safe-seed")
+    led.set_attempts_used("U1", 2, load_profiles()["vw-safe-seed"], "arrived locked out")
+    led.close()
     r = b.run("lockout-wait")
     assert r.outcome == "passed", r.message
     events = read_events(r.log)
-    senses = [(round(e["t"]), e["to"]) for e in events if e["kind"] == "sense"]
+    senses = [(round(e["t"]), e["to"]) for e in events if e["kind"] == "sense" and e["what"] == "unit_on"]
     assert (3600, False) in senses  # the unit switched itself off at the end of the hour
     served = next(e for e in events if e["kind"] == "measurement")
-    assert served["ended"] == "condition" and 3599 <= served["to"] <= 3601
+    assert served["ended"] == "power_off" and 3599 <= served["to"] <= 3601
     displays = [e["to"] for e in events if e["kind"] == "display"]
     assert displays == ["SAFE", "", "SAFE", ""]  # locked, dark, woken by cycling ACC, released
     ok = b.run("enter-code", "5173")
@@ -311,8 +272,10 @@ def test_a_unit_that_switches_itself_off_after_the_wait(tmp_path):
 
 def test_sigterm_mid_run_is_recorded_as_interrupted(tmp_path, write_yaml):
     proc = write_yaml("name: soak\nsteps:\n  - power: {acc: on}\n  - press: {keys: mode, hold: 1h}\n", "soak.yaml")
+    text = open(load_wiring().source).read()  # bare mocked pins: nothing at the connector for a rail sense to see
+    bare = write_yaml(text.split("  battery_v:")[0] + "\ntiming:" + text.split("timing:")[1])
     env = dict(os.environ, RIG_LEDGER=str(tmp_path / "l.sqlite"), RIG_LOG_DIR=str(tmp_path / "runs"),
-               XDG_DATA_HOME=str(tmp_path / "data"))
+               XDG_DATA_HOME=str(tmp_path / "data"), RIG_WIRING=str(bare))
     child = subprocess.Popen([sys.executable, "-m", "rig", "--backend", "mock", "run", str(proc)], env=env,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 30
@@ -324,7 +287,7 @@ def test_sigterm_mid_run_is_recorded_as_interrupted(tmp_path, write_yaml):
     child.send_signal(signal.SIGTERM)
     _, err = child.communicate(timeout=20)
     assert child.returncode == 130, err
-    assert "INTERRUPTED" in err and "Resume with the same command" in err
+    assert "INTERRUPTED" in err and "keys released, rails safe" in err
     events = read_events(logs[0])
     tail = [(e["kind"], e.get("what"), e.get("to")) for e in events if e["kind"] in ("key", "rail", "bench")][-3:]
     assert tail == [("key", "mode", "up"), ("rail", "acc", "off"), ("bench", "released", None)]
@@ -357,7 +320,7 @@ def test_every_drivable_profile_wrong_then_right(tmp_path, profile_id):
 def test_attempts_used_before_the_bench_count(run_rig):
     r = run_rig("units", "add", "OPEL1", "--profile", "ford", "--attempts-used", "2", "--model", "6000CD")
     assert r.returncode == 0, r.stderr
-    assert "OPEL1: ford, 2 attempt(s) used, 1 of 3 left before a lockout" in r.stdout
+    assert "OPEL1: ford, 2 attempt(s) used; locked: 1 of 3 attempt(s) left before a lockout" in r.stdout
     run_rig("sim", "reset", "--profile", "ford", "--code", "2580")
     refused = run_rig("--backend", "sim", "run", "enter-code", "--profile", "ford", "--unit", "OPEL1",
                       env={"RIG_CODE": "2580"})

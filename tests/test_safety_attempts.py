@@ -86,7 +86,7 @@ def test_sigkill_at_the_confirm_press_leaves_the_attempt_counted(tmp_path):
                RIG_LOG_DIR=str(tmp_path / "runs"), RIG_CODE="2580", STOP_AT_GPIO=str(gpio),
                XDG_DATA_HOME=str(tmp_path / "data"))
     sigkill_when_stopped([sys.executable, "-c", _STOP_AT_PIN, "--backend", "sim", "run", "enter-code",
-                          "--profile", "ford", "--unit", "U1"], env)
+                          "--profile", "ford", "--unit", "U1", "--new-unit"], env)
     db = sqlite3.connect(tmp_path / "l.sqlite")
     try:
         assert db.execute("SELECT outcome FROM attempts").fetchall() == [("pending",)]

@@ -100,7 +100,8 @@ def test_no_token_401_no_csrf_or_foreign_origin_403_viewer_refused(served):
                        ("/api/units", {"serial": "X", "profile": "honda"})):
         r = viewer.post(path, json=data)
         assert r.status_code == 403 and "viewer" in r.json()["error"], path
-    assert served.station.jobs_done == 0 and not served.ledger.exists()  # no run was even recorded
+    runs = sqlite3.connect(served.ledger).execute("SELECT count(*) FROM runs").fetchone()[0]
+    assert served.station.jobs_done == 0 and runs == 0  # no run was even recorded
     assert served.client("not-a-token").get("/api/state").status_code == 401
 
 

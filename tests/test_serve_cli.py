@@ -61,6 +61,8 @@ def test_sigterm_to_rig_serve_stops_the_job_safely_then_releases(tmp_path):
                RIG_LEDGER=str(tmp_path / "ledger.sqlite"), RIG_BACKEND="sim")
     subprocess.run([sys.executable, "-m", "rig", "sim", "reset", "--profile", "honda", "--code", CODE,
                     "--state", "lockout", "--attempts", "3"], env=env, check=True, capture_output=True)
+    subprocess.run([sys.executable, "-m", "rig", "units", "add", "H1", "--profile", "honda", "--attempts-used", "3"],
+                   env=env, check=True, capture_output=True)
     p = subprocess.Popen([sys.executable, "-m", "rig", "serve", "--port", "0", "--speed", "500"], env=env,
                          stderr=subprocess.PIPE, text=True)
     try:

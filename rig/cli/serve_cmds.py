@@ -193,7 +193,7 @@ def remote_run(client, job, queue: bool = False):
         procedure = str(Path(procedure).resolve())
     body = {"procedure": procedure, "profile": job.profile_id, "unit": job.serial, "params": job.params,
             "answers": job.answers, "yes": job.yes, "allow_lockout": job.allow_lockout,
-            "allow_permanent": job.allow_permanent, "queue": queue}
+            "allow_permanent": job.allow_permanent, "queue": queue, "new_unit": job.new_unit}
     if job.code is not None:
         body["code"] = job.code.reveal()
     events = client.stream()

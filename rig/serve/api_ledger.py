@@ -110,9 +110,9 @@ def routes(station, endpoint, body, Refused) -> list[Route]:
         try:
             if led.unit(serial) is not None:
                 raise Refused(409, f"{serial} is in the ledger already; edit its notes instead")
-            led.upsert_unit(serial, profile, model=data.get("model"), vin=data.get("vin"))
-            for _ in range(used):
-                led.resolve_attempt(led.begin_attempt(serial, None), "unknown")
+            led.add_unit(serial, profile, model=data.get("model"), vin=data.get("vin"))
+            if used:
+                led.set_attempts_used(serial, used, load_profiles()[profile], "used before it reached the bench")
             led.record(serial, None, "added", f"by {user['name']} ({user['via']}), {used} attempt(s) already used")
         finally:
             led.close()

@@ -189,7 +189,8 @@ class Station:
             raise BenchBusy(reason + "; queue this one (rig run --queue) or wait for it")
         job = Job(spec["procedure"], self.wiring, None, self.ledger_path, self.log_dir, spec.get("profile"),
                   spec.get("unit"), dict(spec.get("params") or {}), None, dict(spec.get("answers") or {}),
-                  bool(spec.get("yes")), bool(spec.get("allow_lockout")), bool(spec.get("allow_permanent")))
+                  bool(spec.get("yes")), bool(spec.get("allow_lockout")), bool(spec.get("allow_permanent")),
+                  new_unit=bool(spec.get("new_unit")))
         proc, profile = prepare(job)
         if needs_code(proc):
             check_code(code, profile)

@@ -26,6 +26,7 @@ class Served:
         self.sim_state = tmp / "sim-unit.json"
         reset_unit(self.sim_state, profile, code, state=state, attempts=attempts)
         self.ledger, self.logs = tmp / "ledger.sqlite", tmp / "runs"
+        self._register("H1", profile, attempts if state == "lockout" else 0)
         clock = (lambda: PacedClock(speed)) if speed else (lambda: None)
         self.station = Station(load_wiring(), lambda w: sim_backend(w, self.sim_state, clock=clock()),
                                str(self.ledger), str(self.logs))
@@ -36,6 +37,17 @@ class Served:
         self.server = BenchServer(self.station, self.tokens, "127.0.0.1", 0)
         self.url = self.server.url
         self.thread = self.server.run_in_thread()
+
+    def _register(self, serial, profile, used):
+        """The unit on the bench, as the technician told the ledger (rig units add)."""
+        from rig.ledger import Ledger
+        from rig.profiles import load_profiles
+
+        led = Ledger(self.ledger)
+        led.add_unit(serial, profile)
+        if used:
+            led.set_attempts_used(serial, used, load_profiles()[profile], "arrived locked out")
+        led.close()
 
     def client(self, token=None, **kw) -> httpx.Client:
         headers = {"authorization": f"Bearer {token}"} if token else {}
