@@ -15,8 +15,8 @@ from rig.ledger import Ledger
 def history(tmp_path):
     """A ledger with two units, three runs (one with an event log) and attempts, written directly."""
     led = Ledger(tmp_path / "ledger.sqlite")
-    led.upsert_unit("VW123", "vw-safe")
-    led.upsert_unit("FORD-M1", "ford")
+    led.add_unit("VW123", "vw-safe")
+    led.add_unit("FORD-M1", "ford")
     log = tmp_path / "run-1.jsonl"
     log.write_text("\n".join(json.dumps(e) for e in [
         {"t": 0.0, "kind": "run", "what": "reproduce-safe", "to": "started"},

