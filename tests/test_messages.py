@@ -200,7 +200,7 @@ def test_procedures_list_and_show_describe_each_procedure(rig):
 def test_a_code_with_a_letter_is_described_not_counted(rig, tmp_path):
     code_file = tmp_path / "code"
     code_file.write_text("12a4\n", encoding="utf-8")
-    code, out, err = rig("run", "enter-code", "--profile", "vw-safe", "--unit", "U1", "--code-file", str(code_file))
+    code, out, err = rig("run", "enter-code", "--profile", "vw-safe", "--unit", "U1", "--new-unit", "--code-file", str(code_file))
     assert code == 2
     assert "has a character that is not a digit" in err
     assert "4 characters" not in err and "12a4" not in out + err

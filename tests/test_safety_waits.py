@@ -236,19 +236,12 @@ def _sat_out_whole(b, r, wait):
     assert _served_lockout(b, r) >= wait
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "lockout-wait ends at once when the unit's amp-remote rises late: its `until: sense: {unit_on: false}` "
-    "(meant for a unit that switches itself off after the wait) is already true at the first check, so the "
-    "wait serves 0 s, the ledger marks the lockout ended, and the unit is still locked out"))
 @pytest.mark.parametrize("knobs", [{"amp_remote_delay": 0.5}, {"boot_delay": 1.2}], ids=["late-amp-remote", "boot"])
 def test_a_unit_that_boots_slowly_is_waited_out_whole(tmp_path, knobs):
     b = SimBench(tmp_path, "ford", "2580", state="lockout", knobs=knobs)
     _sat_out_whole(b, b.run("lockout-wait"), 1800)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "a unit whose own lockout timer runs 1 % slow needs 1818 s of power; the rig stops at the profile's 1800 s, "
-    "marks the lockout ended in the ledger and fails at the next check with the unit still locked out"))
 def test_a_unit_whose_timer_runs_slow_is_waited_for(tmp_path):
     b = SimBench(tmp_path, "ford", "2580", state="lockout", knobs={"timer_drift": 0.01})
     _sat_out_whole(b, b.run("lockout-wait"), 1800 * 1.01)

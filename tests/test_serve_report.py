@@ -12,7 +12,7 @@ CODE = "61524"
 def unlock_run(run_rig, tmp_path):
     r = run_rig("sim", "reset", "--profile", "honda", "--code", CODE, "--state", "lockout", "--attempts", "3")
     assert r.returncode == 0, r.stderr
-    r = run_rig("--backend", "sim", "run", "unlock", "--profile", "honda", "--unit", "H1", "--allow-lockout",
+    r = run_rig("--backend", "sim", "run", "unlock", "--profile", "honda", "--unit", "H1", "--new-unit", "--allow-lockout",
                 env={"RIG_CODE": CODE})
     assert r.returncode == 0, r.stderr
     out = tmp_path / "report" / "run-1.html"
