@@ -206,7 +206,7 @@ def make_app(station, tokens: Tokens, sessions: Sessions | None = None, cli_toke
             raise Refused(400, "the code must be a string of digits")
         code = Code(code) if code else None
         spec = {k: data.get(k) for k in ("procedure", "profile", "unit", "params", "answers", "yes",
-                                         "allow_lockout", "allow_permanent")}
+                                         "allow_lockout", "allow_permanent", "new_unit")}
         for k in ("params", "answers"):
             if spec[k] is not None and not isinstance(spec[k], dict):
                 raise Refused(400, f"{k} must be an object of NAME: VALUE")

@@ -328,9 +328,9 @@ class Station:
         led = Ledger(self.ledger_path)
         try:
             if p is None or led.unit(self.unit["serial"]) is None:
-                return dict(self.unit, state="not in the ledger yet")
+                return dict(self.unit, state="not in the ledger yet", known=False)
             st = led.standing(self.unit["serial"], p)
         finally:
             led.close()
-        return dict(self.unit, state=st.describe(), used=st.used, allowed=st.allowed, left=st.left,
+        return dict(self.unit, known=True, state=st.describe(), used=st.used, allowed=st.allowed, left=st.left,
                     lockout_left=st.lockout_left, unlocked=st.unlocked, permanent=st.permanent)

@@ -21,12 +21,14 @@ from rig.wiring import load_wiring
 class Served:
     """``rig serve`` in a thread: its URL, an operator and a viewer token, and the files it writes."""
 
-    def __init__(self, tmp: Path, profile="honda", code="12345", state="lockout", attempts=3, speed=None):
+    def __init__(self, tmp: Path, profile="honda", code="12345", state="lockout", attempts=3, speed=None,
+                 register=True):
         self.tmp = tmp
         self.sim_state = tmp / "sim-unit.json"
         reset_unit(self.sim_state, profile, code, state=state, attempts=attempts)
         self.ledger, self.logs = tmp / "ledger.sqlite", tmp / "runs"
-        self._register("H1", profile, attempts if state == "lockout" else 0)
+        if register:  # the unit on the bench, known to the ledger (the page can also add one)
+            self._register("H1", profile, attempts if state == "lockout" else 0)
         clock = (lambda: PacedClock(speed)) if speed else (lambda: None)
         self.station = Station(load_wiring(), lambda w: sim_backend(w, self.sim_state, clock=clock()),
                                str(self.ledger), str(self.logs))

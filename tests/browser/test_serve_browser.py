@@ -25,7 +25,7 @@ if not Path(CHROMIUM).exists():
 CODE = "61524"
 
 
-served = serving(code=CODE, state="lockout", attempts=3, speed=1500)
+served = serving(code=CODE, state="lockout", attempts=3, speed=1500, register=False)
 
 
 @pytest.fixture

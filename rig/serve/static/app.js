@@ -143,7 +143,9 @@ $("start").addEventListener("submit", async (ev) => {
   $("start-error").textContent = "";
   const code = $("start-code");
   const body = {procedure: $("start-proc").value, profile: state?.unit?.profile, unit: state?.unit?.serial,
-                allow_lockout: $("start-allow").checked};
+                allow_lockout: $("start-allow").checked,
+                // the technician put this unit on the bench in the page: new to the ledger on purpose
+                new_unit: state?.unit?.known === false};
   if (code.value) body.code = code.value;
   code.value = "";  // never kept in the page
   if (audio === null) beep();  // a click is the gesture browsers want before a page may make a sound
