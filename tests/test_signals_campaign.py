@@ -14,10 +14,10 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def test_signals_at_bench_and_job_lines_of_whole_commands(tmp_path):
-    cmd = [sys.executable, str(REPO / "tools" / "fault_campaign.py"), "--jobs", "enter-code",
-           "--bench-sample", "2", "--job-trials", "2", "--seed", "3", "--timeout", "60", "-v"]
+    cmd = [sys.executable, str(REPO / "tools" / "fault_campaign.py"), "--jobs", "press,enter-code",
+           "--bench-sample", "4", "--job-trials", "4", "--double", "2", "--seed", "3", "--timeout", "60", "-v"]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     summary = done.stdout.strip().splitlines()[-1]
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "4 trials" in summary and "4 signals delivered" in summary, summary
+    assert "14 trials" in summary and "14 delivered" in summary, summary
     assert "0 unsafe, 0 hang, 0 log, 0 record, 0 exit, 0 traceback" in summary, summary

@@ -62,6 +62,7 @@ class Trial:
     scope: str            # "bench" (lines under Bench.open/release) or "job" (rig's own lines)
     line: int             # raise at this line event; 0: no signal (the undisturbed run)
     sig: int = signal.SIGINT
+    second: int = 0       # then a second signal (a second Ctrl-C) this many of rig's lines later
     result: dict = field(default_factory=dict)
 
 
@@ -124,29 +125,49 @@ def _child(trial: Trial, sandbox: Path) -> None:
     count = [0]
     first: dict = {}  # (file, line) -> the event index at which it first ran
 
-    def under_bench(frame) -> bool:
-        while frame is not None:
-            if frame.f_code in bench_codes:
-                return True
-            frame = frame.f_back
-        return False
+    depth = [0]  # bench frames (open/release...) on the stack
 
     def tracer(frame, event, arg):
         if event == "call":
-            return tracer if (trial.scope == "bench" or frame.f_code.co_filename.startswith(rig_dir)) else None
+            if trial.scope == "bench":
+                if frame.f_code in bench_codes:
+                    depth[0] += 1
+                    return tracer
+                return tracer if depth[0] else None  # only what open/release run is traced
+            return tracer if frame.f_code.co_filename.startswith(rig_dir) else None
+        if event == "return":
+            if frame.f_code in bench_codes:
+                depth[0] -= 1
+            return tracer
         if event != "line":
             return tracer
-        if trial.scope == "bench" and not under_bench(frame):
+        if trial.scope == "bench" and not depth[0]:
             return tracer
         count[0] += 1
         if trial.line == 0:
             first.setdefault((frame.f_code.co_filename, frame.f_lineno), count[0])
         if count[0] == trial.line:
-            sys.settrace(None)
             (sandbox / "delivered").write_text(f"{frame.f_code.co_filename}:{frame.f_lineno}")
+            if trial.second:
+                sys.settrace(again)
+            else:
+                sys.settrace(None)
             signal.raise_signal(trial.sig)
-            return None
+            return again if trial.second else None
         return tracer
+
+    later = [0]
+
+    def again(frame, event, arg):  # after the first signal: rig's lines, for the second one
+        if event == "call":
+            return again if frame.f_code.co_filename.startswith(rig_dir) else None
+        if event == "line":
+            later[0] += 1
+            if later[0] == trial.second:
+                sys.settrace(None)
+                signal.raise_signal(signal.SIGINT)
+                return None
+        return again
 
     code = 99
     try:
@@ -281,7 +302,7 @@ def prepare_sandbox(root: Path, i: int, job: str, unit: Path) -> Path:
 
 
 def run_trials(trials: list[Trial], root: Path, unit: Path, timeout: float = 30.0, parallel: int | None = None,
-               baseline: dict | None = None) -> list[Trial]:
+               baseline: dict | None = None, progress: bool = False) -> list[Trial]:
     parallel = parallel or max(1, os.cpu_count() or 1)
     running: dict[int, tuple[Trial, Path, float]] = {}
     queue = list(enumerate(trials))
@@ -316,6 +337,8 @@ def run_trials(trials: list[Trial], root: Path, unit: Path, timeout: float = 30.
             if (sandbox / "first.json").exists():
                 trial.result["first"] = json.loads((sandbox / "first.json").read_text())
             done.append(trial)
+            if progress and len(done) % 100 == 0:
+                print(f"  {summary(done)}", file=sys.stderr, flush=True)
     return done
 
 
@@ -334,7 +357,7 @@ def _preload() -> None:
 
 
 def campaign(jobs, bench_every: bool, bench_sample: int, job_trials: int, seed: int, root: Path,
-             timeout: float = 30.0) -> tuple[list[Trial], dict]:
+             timeout: float = 30.0, progress: bool = False, double: int = 0) -> tuple[list[Trial], dict]:
     """Returns the trials (with results) and the undisturbed runs per job."""
     os.environ.pop("RIG_CODE", None)
     from rig.sim.backend import reset_unit
@@ -361,7 +384,13 @@ def campaign(jobs, bench_every: bool, bench_sample: int, job_trials: int, seed: 
         job = rng.choice(jobs)
         trials.append(Trial(job, "job", rng.randint(1, baseline[job]["job"]),
                             rng.choice([signal.SIGINT, signal.SIGTERM])))
-    return run_trials(trials, root / "trials", root / "unit.json", timeout, baseline=baseline), baseline
+    for _ in range(double):
+        job = rng.choice(jobs)
+        first = rng.choice(baseline[job]["bench-first"])
+        trials.append(Trial(job, "bench", first, rng.choice([signal.SIGINT, signal.SIGTERM]),
+                            second=rng.randint(1, 400)))
+    return run_trials(trials, root / "trials", root / "unit.json", timeout, baseline=baseline,
+                      progress=progress), baseline
 
 
 def summary(trials: list[Trial]) -> str:
@@ -371,8 +400,10 @@ def summary(trials: list[Trial]) -> str:
             count[f.split(":")[0].split(" ")[0]] = count.get(f.split(":")[0].split(" ")[0], 0) + 1
     delivered = sum(t.result["delivered"] for t in trials)
     bench = sum(t.scope == "bench" for t in trials)
-    return (f"{len(trials)} trials ({bench} at bench open/release lines, {len(trials) - bench} at job lines; "
-            f"{delivered} signals delivered): " + ", ".join(f"{v} {k}" for k, v in count.items()))
+    double = sum(bool(t.second) for t in trials)
+    return (f"{len(trials)} trials ({bench - double} at bench open/release lines, {len(trials) - bench} at job "
+            f"lines, {double} with a second Ctrl-C; "
+            f"{delivered} delivered): " + ", ".join(f"{v} {k}" for k, v in count.items()))
 
 
 def main() -> int:
@@ -381,6 +412,7 @@ def main() -> int:
     ap.add_argument("--bench-sample", type=int, default=0,
                     help="signal this many sampled lines of open/release per job (default: every line)")
     ap.add_argument("--job-trials", type=int, default=300, help="signals at random lines of whole jobs")
+    ap.add_argument("--double", type=int, default=0, help="trials with a second Ctrl-C soon after the first")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--timeout", type=float, default=30.0, help="seconds before a trial counts as a hang")
     ap.add_argument("--keep", help="keep the sandboxes in this directory")
@@ -391,7 +423,7 @@ def main() -> int:
     t0 = time.monotonic()
     try:
         trials, _ = campaign(args.jobs.split(","), not args.bench_sample, args.bench_sample, args.job_trials,
-                             args.seed, root, args.timeout)
+                             args.seed, root, args.timeout, progress=True, double=args.double)
     finally:
         if not args.keep:
             shutil.rmtree(root, ignore_errors=True)
