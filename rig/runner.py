@@ -220,12 +220,25 @@ class Runner:
             else:
                 try:
                     tap.wait_for(want, within, not_matching=bad)
-                except DisplayError as exc:
-                    raise StepFailed(f"expected the display to show {self.describe(a['display'])}: {exc}") from None
+                except DisplayError as exc:  # in the profile's display texts, never the compiled regex
+                    raise StepFailed(self._display_failed(a, within, exc, tap)) from None
         for sense, want in (a.get("sense") or {}).items():
             left = max(0.0, deadline - self.clock.now())
             if not self.clock.wait_for(lambda: self.bench.read(sense) == bool(want), left):
                 raise StepFailed(f"expected {sense} to be {'on' if want else 'off'} within {format_duration(within)}")
+
+    def _display_failed(self, a, within, exc, tap) -> str:
+        from .display import DisplayTimeout, ForbiddenDisplay
+
+        want = self.describe(a["display"])
+        if isinstance(exc, ForbiddenDisplay):
+            return (f"the display showed {self.describe(a['not_matching'])} ({tap.current()!r}) "
+                    f"while waiting for {want}")
+        if isinstance(exc, DisplayTimeout):
+            hint = str(exc).partition("; ")[2]  # e.g. unreadable lines: wrong baud rate?
+            return (f"expected the display to show {want} within {format_duration(within)}; "
+                    f"it shows {tap.current()!r}" + (f"; {hint}" if hint else ""))
+        return f"expected the display to show {want}: {exc}"
 
     def _wait_until(self, a):
         powered_wait(self, a)

@@ -228,3 +228,20 @@ def test_a_shell_line_with_markup_in_it_is_printed_as_typed(rig, monkeypatch):
     code, _, err = rig("shell")
     assert code == 2
     assert "line 1: no key '[/bold]'" in err
+
+
+def test_a_display_mismatch_speaks_in_the_profiles_texts_not_a_regex(tmp_path, monkeypatch, capsys):
+    from rig.cli import main
+
+    monkeypatch.setenv("RIG_SIM_STATE", str(tmp_path / "sim.json"))
+    monkeypatch.setenv("RIG_LEDGER", str(tmp_path / "ledger.sqlite"))
+    monkeypatch.setenv("RIG_LOG_DIR", str(tmp_path / "runs"))
+    assert main(["sim", "reset", "--profile", "vw-safe", "--code", "5173", "--ideal"]) == 0
+    path = tmp_path / "p.yaml"
+    path.write_text("name: x\nneeds: [profile]\nsteps:\n  - power: {battery: on, acc: on}\n"
+                    "  - expect: {display: unlocked, within: 20s}\n", encoding="utf-8")
+    capsys.readouterr()
+    assert main(["--backend", "sim", "run", str(path), "--profile", "vw-safe"]) == 1
+    err = capsys.readouterr().err
+    assert "expected the display to show unlocked (" in err and "within 20s; it shows 'SAFE'" in err
+    assert "(?P<" not in err and "^" not in err

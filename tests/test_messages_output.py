@@ -57,9 +57,18 @@ def test_json_for_scripts(rig_main, history, args, key):
     assert rows and all(key in r for r in rows)
 
 
-def test_units_list_keeps_the_serial_whole(rig_main, history):
+def test_units_list_keeps_the_serial_whole_in_a_narrow_pipe(rig_main, history, monkeypatch):
+    led = Ledger(history / "ledger.sqlite")
+    led.upsert_unit("WVWZZZ1JZXW000001-BENCH-A", "vw-safe", model="RCD 300 Gamma 5 Becker", vin="WVWZZZ1JZXW000001")
+    led.close()
+    monkeypatch.setenv("COLUMNS", "60")
+    from rig.cli import render
+
+    monkeypatch.setattr(render.out, "_width", 60)
     code, out, _ = rig_main("units", "list")
-    assert code == 0 and "FORD-M1" in out and "VW123" in out
+    assert code == 0
+    assert "WVWZZZ1JZXW000001-BENCH-A" in out and "FORD-M1" in out  # whole, on one line
+    assert "…" not in out
 
 
 def test_units_show_lists_the_units_runs_and_numbers_its_attempts(rig_main, history):
