@@ -11,7 +11,7 @@ from rig.wiring import load_wiring
 def test_locked_seed_unit_in_a_piped_shell(run_rig):
     r = run_rig("sim", "reset", "--profile", "vw-safe", "--code", "5173")
     assert r.returncode == 0, r.stderr
-    s = run_rig("--backend", "sim", "shell", input="power acc on\nstatus\npress mode+scan 3s\nstatus\n")
+    s = run_rig("--backend", "sim", "shell", input="power acc on\nwait 3s\nstatus\npress mode+scan 3s\nstatus\n")
     assert s.returncode == 0, s.stderr
     lines = s.stdout.splitlines()
     first, second = lines.index("acc on"), lines.index("pressed mode+scan for 3s")
@@ -22,16 +22,16 @@ def test_locked_seed_unit_in_a_piped_shell(run_rig):
 def test_the_unit_remembers_between_commands(run_rig):
     run_rig("sim", "reset", "--profile", "vw-safe", "--code", "5173")
     # one session opens entry and steps digit 1; the next command meets the same (still locked) unit
-    run_rig("--backend", "sim", "shell", input="power acc on\npress mode+scan 3s\npress preset1\n")
+    run_rig("--backend", "sim", "shell", input="power acc on\nwait 3s\npress mode+scan 3s\npress preset1\n")
     shown = json.loads(run_rig("sim", "show", "--json").stdout)
     assert shown["locked"] is True and shown["wrong_total"] == 0
-    s = run_rig("--backend", "sim", "shell", input="power acc on\nstatus\n")
+    s = run_rig("--backend", "sim", "shell", input="power acc on\nwait 3s\nstatus\n")
     assert "display: SAFE" in s.stdout  # entry progress was RAM, lost when ACC went off
 
 
 def test_a_wrong_code_is_remembered_by_the_unit(run_rig):
     run_rig("sim", "reset", "--profile", "vw-safe", "--code", "5173")
-    script = "power acc on\npress mode+scan 3s\npress mode+scan 3s\nwait 2s\n"  # confirm 1000: wrong
+    script = "power acc on\nwait 3s\npress mode+scan 3s\npress mode+scan 3s\nwait 2s\n"  # confirm 1000: wrong
     run_rig("--backend", "sim", "shell", input=script)
     shown = json.loads(run_rig("sim", "show", "--json").stdout)
     assert shown["wrong_total"] == 1 and shown["wrong_in_window"] == 1
@@ -52,7 +52,7 @@ def test_simulated_hour_of_lockout_costs_well_under_a_second(tmp_path):
         with Bench(w, backend) as bench:
             bench.power("acc", True)
             start = time.perf_counter()
-            bench.clock.sleep(3600)
+            bench.clock.sleep(2 * 3600)  # the hour, on the unit's own (slow) clock, after its boot
             wall = time.perf_counter() - start
             assert backend.unit.mem.lockout_left is None  # served
     finally:
@@ -69,6 +69,7 @@ def _script(state):
         with Bench(w, backend) as bench:
             bench.events.subscribe(lambda e: events.append((round(e.t, 6), e.kind, e.what, e.old, e.new)))
             bench.power("acc", True)
+            bench.clock.sleep(3)  # its boot and splash
             for key, n in (("preset1", 2), ("preset2", 5), ("preset3", 8), ("preset4", 10)):
                 bench.press(key, times=n)
             bench.press("preset5", hold=0.5)

@@ -8,6 +8,7 @@
 >>> w = load_wiring()
 >>> with Bench(w, sim_backend(w, state)) as bench:
 ...     bench.power("acc", True)
+...     bench.clock.sleep(3)      # its boot and splash
 ...     bench.hold_until("mode+scan", lambda: bench.display.current() == "1000", max_hold=10) is not None
 ...     bench.display.current()
 True

@@ -121,11 +121,7 @@ class SimUnit(KeyScan, UnitModel):
     def _ready(self) -> None:
         """Splash over: the unit shows its state, takes keys, checks the power-on combos."""
         self.booted = True
-        self._lag = False  # the first state line comes with the boot, not after a key
-        try:
-            self._show_state()
-        finally:
-            self._lag = True
+        self._unlagged(self._show_state)  # the first state line comes with the boot, not after a key
         self._amp_update()  # low_while_locked: only now is it known whether it came up unlocked
         if self.mode == "locked":
             if not self.p.entry.keys and self.p.entry.opens_after is not None:
@@ -302,9 +298,17 @@ class SimUnit(KeyScan, UnitModel):
                 self.mem.lockout_left = self.p.lockout_wait(self.mem.lockouts)
             self._save()
 
+    def _unlagged(self, fn) -> None:
+        """Run ``fn`` with display lag off: the lag is the answer to a key, not to the unit's own timers."""
+        self._lag = False
+        try:
+            fn()
+        finally:
+            self._lag = True
+
     def _tick(self) -> None:
         if self.on and self.mode == "lockout":
-            self._show(self._text("lockout"))
+            self._unlagged(lambda: self._show(self._text("lockout")))
         if self.mem.locked_out and self._lockout_since is not None:
             self._ticker = self.clock.call_later(TICK, self._tick)
 
@@ -321,7 +325,7 @@ class SimUnit(KeyScan, UnitModel):
         else:
             self._save()
             if self.on:
-                self._show_state()
+                self._unlagged(self._show_state)
 
     def _after(self, delay: float, fn, *args) -> None:
         self._timers.append(self.clock.call_later(delay, lambda: fn(*args)))

@@ -22,7 +22,7 @@ def ford(sim, **knobs):
 # -- debounce, release, repeat --------------------------------------------------------------
 def test_a_press_shorter_than_the_debounce_is_not_seen(sim):
     with ford(sim, debounce=0.05) as s:
-        s.power("acc", True)
+        s.power("acc", True, wait_boot=False)
         s.sleep(1)
         s.press("preset1", hold=0.03)
         s.sleep(1)
@@ -34,7 +34,7 @@ def test_a_press_shorter_than_the_debounce_is_not_seen(sim):
 
 def test_a_digit_steps_when_its_key_is_let_go(sim):
     with ford(sim, step_on="release") as s:
-        s.power("acc", True)
+        s.power("acc", True, wait_boot=False)
         s.sleep(1)
         s.bench.down("preset1")
         s.sleep(0.5)
@@ -49,7 +49,7 @@ def test_a_digit_steps_when_its_key_is_let_go(sim):
 def test_a_held_digit_key_repeats(sim, step_on, steps):
     """Held 2.3 s: repeats at 1.0, 1.25 ... 2.25 s (six); on press there is the first step too."""
     with ford(sim, step_on=step_on, repeat_after=1.0, repeat_every=0.25) as s:
-        s.power("acc", True)
+        s.power("acc", True, wait_boot=False)
         s.sleep(1)
         s.press("preset1", hold=0.3)                       # opens entry: 1---
         s.sleep(0.5)
@@ -60,7 +60,7 @@ def test_a_held_digit_key_repeats(sim, step_on, steps):
 
 def test_a_short_press_never_repeats(sim):
     with ford(sim, repeat_after=1.0, repeat_every=0.25, step_on="release") as s:
-        s.power("acc", True)
+        s.power("acc", True, wait_boot=False)
         s.sleep(1)
         s.press_each(["preset1", "preset2"], [1, 3], hold=0.3, gap=0.3)
         s.sleep(1)
@@ -82,7 +82,7 @@ def test_gm_repeats_once_a_second_as_its_notes_say():
 @pytest.mark.parametrize("stagger,opens", [(0.1, True), (0.5, False)])
 def test_a_combo_needs_both_keys_down_within_the_window(sim, stagger, opens):
     with sim("vw-safe", "1234", ideal=True, knobs={"combo_window": 0.25}) as s:
-        s.power("acc", True)
+        s.power("acc", True, wait_boot=False)
         s.sleep(1)
         s.bench.down("mode")
         s.sleep(stagger)
@@ -96,7 +96,7 @@ def test_a_combo_needs_both_keys_down_within_the_window(sim, stagger, opens):
 # -- display ----------------------------------------------------------------------------------
 def test_display_lags_each_key_event(sim):
     with ford(sim, display_lag=[0.15, 0.4]) as s:
-        s.power("acc", True)
+        s.power("acc", True, wait_boot=False)
         on = s.now
         s.sleep(1)
         presses = []
@@ -112,7 +112,7 @@ def test_display_lags_each_key_event(sim):
 
 def test_display_lag_is_seeded(sim):
     def script(s):
-        s.power("acc", True)
+        s.power("acc", True, wait_boot=False)
         s.sleep(1)
         s.press_each(["preset1", "preset2"], [2, 2])
         s.sleep(1)
@@ -126,7 +126,7 @@ def test_display_lag_is_seeded(sim):
 
 def test_splash_before_the_lock_text(sim):
     with ford(sim, boot_delay=1, splash="FORD", splash_for=2) as s:
-        s.power("acc", True)
+        s.power("acc", True, wait_boot=False)
         on = s.now
         s.sleep(1.5)
         s.press("preset1", hold=0.2)                        # during the splash: not seen
@@ -136,7 +136,7 @@ def test_splash_before_the_lock_text(sim):
 
 def test_tap_duplicates_and_blank_lines(sim):
     with ford(sim, tap_duplicates=1.0, tap_blanks=1.0) as s:
-        s.power("acc", True)
+        s.power("acc", True, wait_boot=False)
         s.sleep(1)
         s.press("preset1")
         s.sleep(1)
@@ -146,7 +146,7 @@ def test_tap_duplicates_and_blank_lines(sim):
 
 def test_tap_noise_repeats_with_the_seed(sim):
     def script(s):
-        s.power("acc", True)
+        s.power("acc", True, wait_boot=False)
         s.sleep(1)
         s.press("preset1", hold=0.2, times=9, gap=0.2)
         s.sleep(1)
@@ -154,3 +154,13 @@ def test_tap_noise_repeats_with_the_seed(sim):
     a, b = run_twice(lambda: ford(sim, tap_duplicates=0.5, tap_blanks=0.5, seed=3), script)
     assert a.texts() == b.texts()
     assert a.texts() != a.shown()                         # some noise did happen at 0.5
+
+
+def test_a_realistic_unit_boots_with_its_splash_and_a_late_amp_remote(sim):
+    # the family tests drop the splash (their notes say nothing of it); here it is, as shipped
+    with sim("ford", "1234", knobs={"splash": knobs_mod.REALISTIC["splash"]}) as s:
+        s.power("acc", True, wait_boot=False)
+        on = s.now
+        s.sleep(5)
+    assert s.lines() == [(pytest.approx(on + 1.2), "HELLO"), (pytest.approx(on + 2.7), FORD_LOCKED)]
+    assert s.edges("sense", "unit_on") == [(pytest.approx(on + 1.7), True)]

@@ -27,7 +27,7 @@ def test_ideal_unit_comes_on_inside_the_relay_edge(sim):
     """ideal keeps the first simulator exactly: unit_on and the display in the same instant."""
     with sim("ford", "1234", ideal=True) as s:
         s.sleep(3)
-        s.power("acc", True)
+        s.power("acc", True, wait_boot=False)
         relay = s.edges("rail", "acc")[-1][0]
         s.sleep(1)
     assert s.edges("sense", "unit_on") == [(relay, True)]
@@ -37,7 +37,7 @@ def test_ideal_unit_comes_on_inside_the_relay_edge(sim):
 def test_boot_delay_then_amp_remote_delay(sim):
     with sim("ford", "1234", ideal=True, knobs={"boot_delay": 1.2, "amp_remote_delay": 0.5}) as s:
         s.sleep(3)
-        s.power("acc", True)
+        s.power("acc", True, wait_boot=False)
         relay = s.edges("rail", "acc")[-1][0]
         s.sleep(0.6)
         assert not s.bench.read("unit_on") and s.bench.display.current() is None  # still booting
@@ -48,7 +48,7 @@ def test_boot_delay_then_amp_remote_delay(sim):
 
 def test_keys_pressed_while_booting_are_not_seen(sim):
     with sim("ford", "1234", ideal=True, knobs={"boot_delay": 2}) as s:
-        s.power("acc", True)
+        s.power("acc", True, wait_boot=False)
         s.press("preset1", hold=0.3)         # during the boot
         s.sleep(3)
         s.press("preset1", hold=0.3)         # after it
@@ -59,7 +59,7 @@ def test_keys_pressed_while_booting_are_not_seen(sim):
 def test_amp_remote_stuck_low_never_rises(sim):
     """A broken amp-remote wire: the unit works, the sense never sees it."""
     with sim("ford", "1234", ideal=True, knobs={"amp_remote": "stuck_low", "boot_delay": 1}) as s:
-        s.power("acc", True)
+        s.power("acc", True, wait_boot=False)
         s.sleep(600)
     assert s.edges("sense", "unit_on") == []
     assert s.shown() == [FORD_LOCKED]
@@ -67,7 +67,7 @@ def test_amp_remote_stuck_low_never_rises(sim):
 
 def test_amp_remote_low_while_locked_rises_on_unlock(sim):
     with sim("ford", "1234", ideal=True, knobs={"amp_remote": "low_while_locked", "amp_remote_delay": 0.5}) as s:
-        s.power("acc", True)
+        s.power("acc", True, wait_boot=False)
         s.sleep(2)
         assert not s.bench.read("unit_on")
         ford_enter(s, "1234")
@@ -77,7 +77,7 @@ def test_amp_remote_low_while_locked_rises_on_unlock(sim):
 
 def test_amp_remote_drops_with_power(sim):
     with sim("ford", "1234", state="unlocked", ideal=True, knobs={"boot_delay": 1, "amp_remote_delay": 0.3}) as s:
-        s.power("acc", True)
+        s.power("acc", True, wait_boot=False)
         on = s.now
         s.sleep(5)
         s.power("acc", False)
@@ -90,7 +90,7 @@ def test_amp_remote_drops_with_power(sim):
 def test_slow_timer_is_still_locked_out_when_the_nominal_wait_is_over(sim):
     """timer_drift 0.02: Ford's 30 min take 30 min 36 s of powered time on the unit's clock."""
     with sim("ford", "1234", state="lockout", ideal=True, knobs={"timer_drift": 0.02}) as s:
-        s.power("acc", True)
+        s.power("acc", True, wait_boot=False)
         on = s.now
         s.sleep(30 * 60 + 30)                # nominal wait + 30 s: not yet
         assert s.bench.display.current() == FORD_WAIT
@@ -101,7 +101,7 @@ def test_slow_timer_is_still_locked_out_when_the_nominal_wait_is_over(sim):
 
 def test_lockout_timer_starts_after_the_boot(sim):
     with sim("ford", "1234", state="lockout", ideal=True, knobs={"boot_delay": 2}) as s:
-        s.power("acc", True)
+        s.power("acc", True, wait_boot=False)
         on = s.now
         s.sleep(30 * 60 + 5)
     assert s.time_of(FORD_LOCKED) == pytest.approx(on + 2 + 30 * 60)
@@ -111,7 +111,7 @@ def test_lockout_timer_starts_after_the_boot(sim):
 def test_rail_senses_follow_the_connector(sim):
     with sim("ford", "1234", ideal=True) as s:
         assert s.sensed() == {"unit_on": False, "battery_v": True, "acc_v": False}
-        s.power("acc", True)
+        s.power("acc", True, wait_boot=False)
         assert s.sensed() == {"unit_on": True, "battery_v": True, "acc_v": True}
         s.cut_battery(1)
         assert s.sensed() == {"unit_on": False, "battery_v": True, "acc_v": False}
@@ -122,7 +122,7 @@ def test_rail_senses_follow_the_connector(sim):
 def test_acc_fuse_blows_and_stays_blown(sim):
     fuse = {"rail": "acc", "kind": "fuse", "after": 120}
     with sim("ford", "1234", state="unlocked", ideal=True, knobs={"rail_fault": fuse}) as s:
-        s.power("acc", True)
+        s.power("acc", True, wait_boot=False)
         on = s.now
         s.sleep(300)
         assert s.bench.rails["acc"].is_on           # the rig still commands it...
@@ -131,7 +131,7 @@ def test_acc_fuse_blows_and_stays_blown(sim):
     assert s.edges("sense", "unit_on") == [(on, True), (pytest.approx(on + 120), False)]
     assert s.shown() == [RADIO, ""]
     with sim(None, again=s.state) as again:         # the next command: the fuse is still blown
-        again.power("acc", True)
+        again.power("acc", True, wait_boot=False)
         again.sleep(5)
         assert again.sensed() == {"unit_on": False, "battery_v": True, "acc_v": False}
     assert again.texts() == []
@@ -140,11 +140,11 @@ def test_acc_fuse_blows_and_stays_blown(sim):
 def test_acc_switched_off_before_the_fuse_blows_keeps_it(sim):
     fuse = {"rail": "acc", "kind": "fuse", "after": 120}
     with sim("ford", "1234", state="unlocked", ideal=True, knobs={"rail_fault": fuse}) as s:
-        s.power("acc", True)
+        s.power("acc", True, wait_boot=False)
         s.sleep(100)
         s.power("acc", False)
         s.sleep(1)
-        s.power("acc", True)
+        s.power("acc", True, wait_boot=False)
         s.sleep(100)
         assert s.sensed()["acc_v"] is True
 
@@ -154,7 +154,7 @@ def test_supply_folding_back_on_acc_browns_out_constant_power(sim, fold, armed):
     """vw-safe arms after 60 s without constant power: a 65 s fold-back arms SAFE, 2 s does not."""
     fault = {"rail": "acc", "kind": "foldback", "for": fold}
     with sim("vw-safe", "1234", state="unlocked", ideal=True, knobs={"rail_fault": fault}) as s:
-        s.power("acc", True)
+        s.power("acc", True, wait_boot=False)
         on = s.now
         assert s.sensed() == {"unit_on": False, "battery_v": False, "acc_v": False}
         s.sleep(fold + 5)
@@ -166,7 +166,7 @@ def test_supply_folding_back_on_acc_browns_out_constant_power(sim, fold, armed):
 def test_welded_acc_contact_keeps_the_connector_live(sim):
     fault = {"rail": "acc", "kind": "welded"}
     with sim("ford", "1234", state="unlocked", ideal=True, knobs={"rail_fault": fault}) as s:
-        s.power("acc", True)
+        s.power("acc", True, wait_boot=False)
         s.sleep(2)
         s.power("acc", False)
         s.sleep(2)
@@ -183,7 +183,7 @@ def test_same_knobs_same_event_log(sim):
              "rail_fault": {"rail": "acc", "kind": "fuse", "after": 600}}
 
     def script(s):
-        s.power("acc", True)
+        s.power("acc", True, wait_boot=False)
         s.sleep(2)
         ford_enter(s, "1111")
         s.sleep(700)

@@ -15,10 +15,10 @@ The pin map comes from the ``vw_wiring_path`` fixture (dx, vf, tuneup channels).
 
 import pytest
 
-from .conftest import RADIO, RESULT_DELAY, run_twice
+from .conftest import RADIO, RESULT_DELAY, run_twice, unit_clock
 
 CODE = "1234"
-HOUR = 3600  # [1][4]
+HOUR = unit_clock(3600)  # [1][4], on the unit's own (slow) clock
 # (profile, pair that opens and confirms), from the notes' table [1][2][3]
 PAIRS = [
     ("vw-safe", "mode+scan"),
