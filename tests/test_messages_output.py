@@ -59,7 +59,7 @@ def test_json_for_scripts(rig_main, history, args, key):
 
 def test_units_list_keeps_the_serial_whole_in_a_narrow_pipe(rig_main, history, monkeypatch):
     led = Ledger(history / "ledger.sqlite")
-    led.upsert_unit("WVWZZZ1JZXW000001-BENCH-A", "vw-safe", model="RCD 300 Gamma 5 Becker", vin="WVWZZZ1JZXW000001")
+    led.add_unit("WVWZZZ1JZXW000001-BENCH-A", "vw-safe", model="RCD 300 Gamma 5 Becker", vin="WVWZZZ1JZXW000001")
     led.close()
     monkeypatch.setenv("COLUMNS", "60")
     from rig.cli import render
