@@ -195,18 +195,8 @@ def run_job(job: Job, proc: Procedure | None = None, profile=None) -> JobResult:
         if run_id is None:
             raise  # not on record yet: nothing to finish
         outcome, message = "interrupted", _interrupted(exc, proc, ctx)
-    finally:
-        with signals.shielded():  # the record is finished before a signal can land
-            if ui is not None:
-                _quietly(ui.close)
-            if job.bench is None:
-                backend.close()
-            if log is not None:
-                log.close()
-            if ledger is not None:
-                if run_id is not None:
-                    ledger.end_run(run_id, outcome, message)
-                ledger.close()
+    finally:  # the record is finished before a signal can land
+        signals.finish(_record, job, ui, backend, log, ledger, run_id, outcome, message)
     _write_timeline(log_path, proc.name, job.serial)
     if job.junit:
         write_junit(read_events(log_path), job.junit, proc.name,
@@ -220,6 +210,19 @@ def _interrupted(exc, proc, ctx) -> str:
     kept = ctx.notes.get("interrupted") if ctx is not None else None  # what a lockout wait kept, or lost
     return f"interrupted by {kind}; keys released, rails safe. " + (
         f"The lockout wait: {kept}" if kept else "Run the same command to carry on")
+
+
+def _record(job, ui, backend, log, ledger, run_id, outcome, message) -> None:
+    if ui is not None:
+        _quietly(ui.close)
+    if job.bench is None:
+        backend.close()
+    if log is not None:
+        log.close()
+    if ledger is not None:
+        if run_id is not None:
+            ledger.end_run(run_id, outcome, message)
+        ledger.close()
 
 
 def _quietly(fn) -> None:

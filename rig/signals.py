@@ -120,7 +120,8 @@ class shielded:
     __slots__ = ()
 
     def __enter__(self):
-        if _state["shield"] == 0 and _state["finished"]:
+        _state["shield"] += 1  # first: a loop below is a point where a signal can land
+        if _state["shield"] == 1 and _state["finished"]:
             # frames finished earlier that are no longer running are forgotten
             live = set()
             f = sys._getframe(1)
@@ -128,7 +129,6 @@ class shielded:
                 live.add(id(f))
                 f = f.f_back
             _state["finished"] = [f for f in _state["finished"] if id(f) in live]
-        _state["shield"] += 1
         return self
 
     def __exit__(self, *exc_info):
@@ -142,6 +142,20 @@ class shielded:
             if exc is not None:
                 raise exc
         return False
+
+
+@protect
+def finish(fn, *args):
+    """``fn(*args)`` with no signal cutting in, from the call's first instruction on; one that
+    arrives meanwhile is raised when it returns. For bookkeeping that must not be half done
+    (a run's record): a ``with shielded():`` in a ``finally`` leaves the instant before the
+    shield is up, this leaves none.
+
+    >>> finish(print, "recorded")
+    recorded
+    """
+    with shielded():
+        return fn(*args)
 
 
 def pending() -> KeyboardInterrupt | None:

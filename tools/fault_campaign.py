@@ -3,8 +3,9 @@
 Each trial is one `rig` command run in a forked child with its own sandbox (ledger,
 run logs, simulated unit, bench lock). A trace function counts the lines the child
 executes and, at the Nth, raises SIGINT or SIGTERM in the process itself
-(``signal.raise_signal``): the real handler then runs at the next point CPython
-checks for signals. Lines are counted either inside the bench's open and release
+(``signal.raise_signal``) at the next point CPython checks for signals (a function
+entry, a return from C), where the real handler runs; ``--at-line`` raises it at
+the line event itself, which is stricter than any real signal can be. Lines are counted either inside the bench's open and release
 (every line they execute, library code included) or anywhere in rig's own code
 during a whole job. The mock pins are traced from inside the child (every level
 and every claim/release, stamped by the bench's clock) and written out when it
@@ -54,6 +55,7 @@ JOBS = {
                    {"RIG_CODE": "5173"}),
 }
 BENCH_FUNCS = ("open", "_open_now", "release", "__enter__", "__exit__")
+AT_LINE = False  # --at-line: handle the signal at the line event itself (points CPython never checks at, too)
 
 
 @dataclass
@@ -147,14 +149,23 @@ def _child(trial: Trial, sandbox: Path) -> None:
         if trial.line == 0:
             first.setdefault((frame.f_code.co_filename, frame.f_lineno), count[0])
         if count[0] == trial.line:
-            (sandbox / "delivered").write_text(f"{frame.f_code.co_filename}:{frame.f_lineno}")
-            if trial.second:
-                sys.settrace(again)
+            sys.settrace(again if trial.second else None)
+            if AT_LINE:
+                (sandbox / "delivered").write_text(f"{frame.f_code.co_filename}:{frame.f_lineno}")
+                signal.raise_signal(trial.sig)
             else:
-                sys.settrace(None)
-            signal.raise_signal(trial.sig)
+                sys.setprofile(deliver)
             return again if trial.second else None
         return tracer
+
+    def deliver(frame, event, arg):
+        # CPython runs a signal's handler where it checks for one: on entering a function and
+        # after a call into C returns. The signal "arrives" during line N and is handled at the
+        # next such point, as a real one would be.
+        if event in ("call", "c_return"):
+            sys.setprofile(None)
+            (sandbox / "delivered").write_text(f"{frame.f_code.co_filename}:{frame.f_lineno} ({event})")
+            signal.raise_signal(trial.sig)
 
     later = [0]
 
@@ -413,11 +424,16 @@ def main() -> int:
                     help="signal this many sampled lines of open/release per job (default: every line)")
     ap.add_argument("--job-trials", type=int, default=300, help="signals at random lines of whole jobs")
     ap.add_argument("--double", type=int, default=0, help="trials with a second Ctrl-C soon after the first")
+    ap.add_argument("--at-line", action="store_true",
+                    help="raise at the line event itself rather than at the next point CPython checks for signals "
+                         "(stricter than reality: e.g. a `try:` line, where no real signal is ever handled)")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--timeout", type=float, default=30.0, help="seconds before a trial counts as a hang")
     ap.add_argument("--keep", help="keep the sandboxes in this directory")
     ap.add_argument("-v", "--verbose", action="store_true", help="print every faulty trial")
     args = ap.parse_args()
+    global AT_LINE
+    AT_LINE = args.at_line
     root = Path(args.keep or tempfile.mkdtemp(prefix="rig-faults-"))
     root.mkdir(parents=True, exist_ok=True)
     t0 = time.monotonic()

@@ -130,8 +130,8 @@ def main(argv=None) -> int:
     SIGTERM too (not the shell's 143): one code for "interrupted, keys released, rails
     safe", as the README and ``rig run --help`` document.
     """
-    code = EXIT_INTERRUPTED
     try:
+        code = EXIT_INTERRUPTED
         try:
             _END.update(late=None, returned=False)
             signals.install()  # first: a SIGTERM from here on unwinds like Ctrl-C
