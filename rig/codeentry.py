@@ -159,19 +159,29 @@ def _open_entry(runner, tap) -> None:
     combo = "+".join(e.keys)
     if e.at_power_on:
         bench.power("acc", False)
-        with bench.holding(combo) as start:
+        with bench.holding(combo):
             bench.power("acc", True)
             if tap:
                 runner.clock.wait_for(lambda: _shows(runner, tap, "entry"), e.max_hold)
-            else:
-                runner.clock.sleep_until(start + e.hold + MARGIN)
+            else:  # its hold counts once it has booted, which nobody sees: allow for the boot
+                _booted(runner)
+                runner.clock.sleep(e.hold + MARGIN)
     elif tap:
         bench.hold_until(combo, lambda: _shows(runner, tap, "entry"), e.max_hold, min_hold=0)
     else:
+        _booted(runner)
         bench.press(combo, hold=e.hold + MARGIN)
     if tap and not runner.clock.wait_for(lambda: _shows(runner, tap, "entry"), 1.0):
         raise StepFailed(f"code entry did not open: after holding {combo} the display shows {tap.current()!r}, "
                          f"not {' | '.join(runner.ctx.profile.templates('entry'))}; no attempt was used")
+
+
+def _booted(runner) -> None:
+    """Blind entry: a unit ignores its keys while it boots (and shows its splash), which nobody
+    can see without a display, so wait its whole boot allowance after power before pressing."""
+    bench, p = runner.bench, runner.ctx.profile
+    powered = max(bench.rail(r).switched_at for r in ("battery", "acc") if r in bench.rails)
+    runner.clock.sleep_until(powered + p.lockout.boot_within)
 
 
 def _increment(runner, tap, code: str, verify: bool) -> None:
@@ -207,9 +217,14 @@ def _direct(runner, tap, digits: str, verify: bool) -> None:
             bench.clock.sleep(d.gap)
             if not (tap and verify):
                 break
-            shown = _read_digits(runner, tap)
-            typed = None if shown is None else (d.count - len(shown) if shown.startswith("*")
-                                                else len(shown.replace("-", "")))
+            def typed() -> int | None:
+                shown = _read_digits(runner, tap)
+                return None if shown is None else (d.count - len(shown) if shown.startswith("*")
+                                                   else len(shown.replace("-", "")))
+
+            # a unit draws its display a moment after the key: give it that moment, then read
+            runner.clock.wait_for(lambda: (typed() or 0) >= i + 1, 1.0)
+            typed = typed()
             if typed == i + 1:
                 break
             if typed is not None and typed > i + 1:

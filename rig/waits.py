@@ -293,7 +293,10 @@ class LockoutWait(PoweredWait):
         if isinstance(tap, OperatorTap):
             return tap.read(f"what the unit shows ({' | '.join(self.p.templates('lockout'))} while it is "
                             f"locked out)")
-        self.clock.wait_for(lambda: bool(tap.current()), 2.0)  # its display may lag its amp-remote
+        # past its boot splash to one of its own texts (the display may lag its amp-remote)
+        names = [n for n in ("lockout", "locked", "ready", "wrong", "unlocked", "permanent") if n in self.p.display]
+        known = lambda: any(self.p.pattern(n).search(normalise(tap.current() or "")) for n in names)
+        self.clock.wait_for(known, self.p.lockout.boot_within)
         return tap.current()
 
     def _proves(self, name: str, text: str, against: str) -> bool:
