@@ -97,6 +97,26 @@ def test_a_second_lockout_the_ledger_did_not_know_of_is_waited_out_whole(tmp_pat
     assert b.unit.lockout_left is None
 
 
+def test_a_third_lockout_the_display_shows_is_the_profiles_third_wait(tmp_path):
+    # becker-mercedes-long: 20 min, 20 min, then 24 h. The unit shows WAIT (not its CODE lock text),
+    # which proves the lockout the ledger has not heard of; the rig must open the 24 h one.
+    b = SimBench(tmp_path, "becker-mercedes-long", "1234", state="lockout")
+    b.edit_unit(lockouts=3, lockout_left=86400.0)
+    led = b.ledger()
+    try:
+        led.add_unit(b.SERIAL, "becker-mercedes-long")
+        for _ in range(2):
+            led.resolve_attempt(led.begin_attempt(b.SERIAL, None), "rejected")
+            led.end_lockout(led.start_lockout(b.SERIAL, 1200, None))
+    finally:
+        led.close()
+    r = b.run("lockout-wait")
+    assert r.outcome == "passed", r.message
+    assert [lk["wait"] for lk in _lockouts(b)] == [1200, 1200, 86400]
+    assert _served_lockout(b, r) >= 86400
+    assert b.unit.lockout_left is None
+
+
 # -- a wait that restarts after power loss -------------------------------------------
 def test_a_wait_that_restarts_after_power_loss_does_not_resume_old_progress(tmp_path):
     # Ford's timer starts over when it loses power; the ledger remembers 1000 s from an earlier run.
