@@ -381,7 +381,7 @@ def load_wiring(path: str | Path | None = None) -> Wiring:
             baud = node.get("baud", 115200)
             if isinstance(baud, bool) or not isinstance(baud, int) or not 0 < baud <= 4_000_000:
                 shown = baud if len(str(baud)) < 20 else str(baud)[:17] + "..."
-                c.error(node.line_of("baud"), f"display.baud: {shown!r} is not a baud rate (50 to 4000000)")
+                c.error(node.line_of("baud"), f"display.baud: {shown!r} is not a baud rate (1 to 4000000)")
                 baud = 115200
             if "port" in node:
                 display = DisplaySpec(str(node["port"]), baud, node.line)
