@@ -90,12 +90,15 @@ def _handler(signum, frame):
 
 def install() -> bool:
     """Route SIGINT/SIGTERM to exceptions (main thread only). Returns whether it did."""
-    if threading.current_thread() is not threading.main_thread():
-        return False
     if _state["installed"] == 0:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            _state["saved"][sig] = signal.getsignal(sig)
-            signal.signal(sig, _handler)
+        try:  # SIGTERM first and at once: until it is set, SIGTERM still kills outright
+            saved = {signal.SIGTERM: signal.signal(signal.SIGTERM, _handler)}
+        except ValueError:  # not the main thread
+            return False
+        saved[signal.SIGINT] = signal.signal(signal.SIGINT, _handler)
+        _state["saved"] = saved
+    elif threading.current_thread() is not threading.main_thread():
+        return False
     _state["installed"] += 1
     return True
 

@@ -20,4 +20,4 @@ def test_signals_at_bench_and_job_lines_of_whole_commands(tmp_path):
     summary = done.stdout.strip().splitlines()[-1]
     assert done.returncode == 0, done.stdout + done.stderr
     assert "14 trials" in summary and "14 delivered" in summary, summary
-    assert "0 unsafe, 0 hang, 0 log, 0 record, 0 exit, 0 traceback" in summary, summary
+    assert "0 unsafe, 0 hang, 0 log, 0 record, 0 exit, 0 traceback, 0 early" in summary, summary

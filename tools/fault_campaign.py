@@ -79,6 +79,10 @@ def _child(trial: Trial, sandbox: Path) -> None:
     import rig.cli
     from rig.backends import ClockedMockPin
 
+    # as a process started from a shell prompt begins, whatever this campaign was started under
+    # (a background job inherits SIGINT ignored, and Python then leaves it ignored)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     argv, env = JOBS[trial.job]
     os.environ.update({k: v.format(sandbox=sandbox) for k, v in env.items()})
     os.environ.update(XDG_DATA_HOME=str(sandbox / "data"), RIG_LEDGER=str(sandbox / "ledger.sqlite"),
@@ -212,6 +216,10 @@ def judge(trial: Trial, sandbox: Path, rc: int | None, baseline_rc: int | None) 
     delivered = (sandbox / "delivered").exists()
     if rc is None:
         return {"faults": ["hang"], "delivered": delivered, "rc": None}
+    if rc == -signal.SIGTERM and not (sandbox / "pins.json").exists() and not (sandbox / "ledger.sqlite").exists():
+        # SIGTERM before main()'s first call had set its handler: Python's default kills outright.
+        # Nothing was opened or recorded yet; counted apart, as what it is.
+        return {"faults": ["early: SIGTERM before the handler was set"], "delivered": delivered, "rc": rc}
     err = (sandbox / "stderr").read_text(errors="replace")
     if "Traceback" in err or "Exception ignored" in err:
         faults.append("traceback")
@@ -405,7 +413,7 @@ def campaign(jobs, bench_every: bool, bench_sample: int, job_trials: int, seed: 
 
 
 def summary(trials: list[Trial]) -> str:
-    count = {k: 0 for k in ("unsafe", "hang", "log", "record", "exit", "traceback")}
+    count = {k: 0 for k in ("unsafe", "hang", "log", "record", "exit", "traceback", "early")}
     for t in trials:
         for f in t.result["faults"]:
             count[f.split(":")[0].split(" ")[0]] = count.get(f.split(":")[0].split(" ")[0], 0) + 1

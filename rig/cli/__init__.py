@@ -131,10 +131,10 @@ def main(argv=None) -> int:
     safe", as the README and ``rig run --help`` document.
     """
     try:
+        signals.install()  # first: a SIGTERM from here on unwinds like Ctrl-C
         code = EXIT_INTERRUPTED
         try:
             _END.update(late=None, returned=False)
-            signals.install()  # first: a SIGTERM from here on unwinds like Ctrl-C
             code = _dispatch(argv)
         finally:
             signals.exiting(_late)  # the end: a signal now only makes the exit 130
