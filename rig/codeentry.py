@@ -17,7 +17,7 @@ import signal
 from .display import OperatorTap, normalise
 from .durations import format_duration
 from .errors import ConfigError, SafetyRefusal, StepFailed
-from .templates import group
+from .templates import group, spoken
 
 MARGIN = 0.3  # extra hold beyond what the unit needs, when holding blind
 
@@ -265,7 +265,7 @@ def _verdict(runner, tap, released: float) -> tuple[str, str]:
     if isinstance(display, OperatorTap) or tap is None:
         clock.sleep(within)  # give the unit its time to answer before anyone looks
     if isinstance(display, OperatorTap):
-        ok = display.confirm(f"the normal radio display ({' | '.join(p.templates('unlocked'))})")
+        ok = display.confirm(f"the normal radio display ({' or '.join(spoken(t) for t in p.templates('unlocked'))})")
         return ("accepted" if ok else "rejected"), "(what the operator saw)"
     if tap is None:
         return "unknown", "nothing the rig could read (no display tap)"

@@ -18,7 +18,7 @@ from .durations import format_duration
 from .errors import RigError, StepFailed
 from .power import next_settle, rail_faults, settle_time
 from .procedure import Procedure, durations, has, load_procedure, resolve, _onoff
-from .templates import either, group, to_regex
+from .templates import either, group, spoken, to_regex
 from .waits import powered_wait
 
 log = logging.getLogger(__name__)
@@ -121,7 +121,7 @@ class Runner:
         if p is None:
             return ""
         texts = [t for name in ("locked", "wrong", "lockout", "unlocked") if name in p.display for t in p.templates(name)]
-        return "e.g. " + ", ".join(dict.fromkeys(t.replace("{radio}", "the radio") for t in texts))
+        return "e.g. " + ", ".join(dict.fromkeys(spoken(t) for t in texts))
 
     def shows(self, spec) -> bool:
         tap = self.bench.display

@@ -118,3 +118,14 @@ def render(template: str, digits: str = "", n: int | None = None, time: float | 
         return m.group(0)
 
     return PLACEHOLDER.sub(sub, template)
+
+
+def spoken(template: str) -> str:
+    """A template as a technician reads it in a question: placeholders in words.
+
+    >>> spoken("{n} SAFE"), spoken("{radio}"), spoken("CODE {stars}")
+    ('N SAFE', 'the radio', 'CODE ****')
+    """
+    words = {"n": "N", "radio": "the radio", "time": "mm:ss", "digits": "1234", "serial": "its serial",
+             "stars": "****"}
+    return PLACEHOLDER.sub(lambda m: words.get(m.group(1), m.group(0)), template)

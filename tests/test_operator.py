@@ -1,0 +1,52 @@
+"""A bench with no display tap: the technician is asked only where a step must decide."""
+
+import pytest
+
+from rig.errors import ConfigError
+from rig.ledger import Ledger
+from rig.profiles import load_profiles
+from rig.ui import Plain
+from rig.wiring import load_wiring
+
+from .simbench import Bench, _Lines
+
+
+@pytest.fixture
+def blind(write_yaml):
+    text = open(load_wiring().source).read()
+    return load_wiring(write_yaml(text.split("display:")[0] + "timing:" + text.split("timing:")[1]))
+
+
+def test_unlock_on_a_bench_without_a_tap_asks_a_handful_of_questions(tmp_path, blind):
+    b = Bench(tmp_path, "vw-safe", "5173", wiring=blind, state="lockout", attempts=2)
+    led = Ledger(b.ledger)
+    led.add_unit("U1", "vw-safe")
+    led.set_attempts_used("U1", 2, load_profiles()["vw-safe"], "arrived locked out")
+    led.close()
+    questions = []
+
+    def operator(question, kind):
+        questions.append(question)
+        if question.startswith("What does the display show"):
+            return "SAFE"
+        return "y"  # the radio plays after the code
+
+    r = b.run("unlock", "5173", allow_lockout=True,
+              ui=lambda bench, redact: Plain(redact, stream=_Lines(b.lines), ask=operator))
+    assert r.outcome == "passed", r.message
+    assert b.unit.locked is False
+    # what it shows at the start; after the hour's wait; the verdict - never once per second of the wait
+    assert len(questions) <= 4, questions
+    assert sum(q.startswith("What does the display show") for q in questions) <= 3
+
+
+def test_a_code_typed_at_the_prompt_is_asked_twice(monkeypatch):
+    from rig.cli import run_cmds
+
+    monkeypatch.setattr("sys.stdin.isatty", lambda: True)
+    typed = iter(["5173", "5137"])
+    monkeypatch.setattr(run_cmds.getpass, "getpass", lambda prompt: next(typed))
+    with pytest.raises(ConfigError, match="differ"):
+        run_cmds.read_code(None)
+    typed = iter(["5173", "5173"])
+    assert run_cmds.read_code(None).reveal() == "5173"
