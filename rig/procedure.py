@@ -63,7 +63,29 @@ class Step:
 
     @property
     def label(self) -> str:
-        return self.name or self.kind.replace("_", " ")
+        """The step's name, or what it does when it has none (``wait 1s``, ``record lock_display``)."""
+        return self.name or _describe(self.kind, self.args)
+
+
+def _describe(kind: str, a: dict) -> str:
+    """A step without a name still says what it does, on the live panel and in the log."""
+    words = lambda v, sep: sep.join(map(str, v)) if isinstance(v, list) else str(v)  # noqa: E731
+    what = {
+        "power": lambda: (f"{words(a.get('rails'), ', ')} {a.get('to')}" if "rails" in a
+                          else ", ".join(f"{r} {v}" for r, v in a.items())),
+        "press": lambda: words(a.get("keys", ""), "+"),
+        "wait": lambda: words(a.get("for", ""), " + "),
+        "expect": lambda: " ".join(f"{k} {words(a[k], ' or ')}" for k in ("display", "sense") if k in a),
+        "record": lambda: str(a.get("name", "")),
+        "call": lambda: str(a.get("procedure", "")),
+        "end": lambda: ": " + str(a.get("message") or a.get("outcome", "")),
+        "sheet": lambda: str(a.get("title", "")),
+    }.get(kind, lambda: "")()
+    if kind == "prompt":
+        text = f"ask for {a['record']}" if a.get("record") else f"ask: {a.get('ask', '')}"
+    else:
+        text = f"{kind.replace('_', ' ')}{'' if what.startswith(':') else ' '}{what}".strip()
+    return text if len(text) <= 60 else text[:59] + "…"
 
 
 @dataclass
