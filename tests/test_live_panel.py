@@ -7,7 +7,9 @@ import time
 from rich.console import Console
 
 from rig.job import Job, run_job
+from rig.ledger import Ledger
 from rig.procedure import builtin_names, load_procedure
+from rig.profiles import load_profiles
 from rig.sim.backend import reset_unit, sim_backend
 from rig.ui import LivePanel
 from rig.wiring import load_wiring
@@ -47,7 +49,12 @@ def screen(output: str, width: int = 80) -> list[str]:
 def _run(tmp_path, procedure, profile="vw-safe", state="unlocked", ask=None, **kw):
     out = io.StringIO()
     console = Console(file=out, force_terminal=True, width=80, color_system=None, legacy_windows=False)
-    reset_unit(tmp_path / "unit.json", profile, "5173", state=state)
+    reset_unit(tmp_path / "unit.json", profile, "5173", state=state, attempts=2 if state == "lockout" else 0)
+    if state == "lockout":  # the ledger knows the unit arrived locked out, as a technician records it
+        led = Ledger(str(tmp_path / "l.sqlite"))
+        led.add_unit("U1", profile)
+        led.set_attempts_used("U1", 2, load_profiles()[profile], "arrived locked out")
+        led.close()
     panels = []
 
     def make_ui(bench, redact):
@@ -55,7 +62,7 @@ def _run(tmp_path, procedure, profile="vw-safe", state="unlocked", ask=None, **k
         return panels[0]
 
     job = Job(procedure, load_wiring(), lambda w: sim_backend(w, tmp_path / "unit.json"), str(tmp_path / "l.sqlite"),
-              str(tmp_path / "runs"), profile, "U1", make_ui=make_ui, **kw)
+              str(tmp_path / "runs"), profile, "U1", make_ui=make_ui, new_unit=state != "lockout", **kw)
     start = time.perf_counter()
     result = run_job(job)
     return result, screen(out.getvalue()), panels[0], time.perf_counter() - start
