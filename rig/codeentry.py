@@ -35,6 +35,17 @@ def presses_needed(shown: str, target: str) -> int:
     return (t - int(shown)) % 10
 
 
+def increment_span(p) -> float:
+    """The longest an increment entry can take: ten presses a digit, and a read-back after each.
+
+    >>> from rig.profiles import load_profiles
+    >>> increment_span(load_profiles()["vw-safe"])
+    28.0
+    """
+    d = p.digits
+    return d.count * (10 * (d.press + d.gap) + 1.0)
+
+
 def check_code(code, profile) -> None:
     """The code's shape against the profile (the message names no digit)."""
     if code is None:
@@ -64,7 +75,11 @@ def enter_code(runner, verify: bool = True) -> None:
     _open_entry(runner, tap)
     with bench.masked("code entry"):  # one span in the log: which keys, how many presses would be the code
         if p.digits.scheme == "increment":
+            started = runner.clock.now()
             _increment(runner, tap, code, verify)
+            # How long the presses took would count them (4/1/7/3 presses from 1000 is 5173): the
+            # span always lasts as long as the most presses any code could need.
+            runner.clock.sleep_until(started + increment_span(p))
         else:
             _direct(runner, tap, code[:-1] if not p.confirm.keys else code, verify)
 

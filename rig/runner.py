@@ -19,7 +19,7 @@ from .errors import RigError, StepFailed
 from .power import next_settle, rail_faults, settle_time
 from .procedure import Procedure, durations, has, load_procedure, resolve, _onoff
 from .templates import either, group, spoken, to_regex
-from .waits import powered_wait
+from .lockoutwait import powered_wait
 
 log = logging.getLogger(__name__)
 

@@ -60,3 +60,22 @@ def test_nothing_new_while_it_keeps_its_lock_text_is_a_rejection_and_nothing_rea
     vw = load_profiles()["vw-safe"]
     assert verdict(vw, [])[0] == "rejected"            # VW holds SAFE after a wrong code: no new line
     assert verdict(vw, [(0.6, "ERR 7")], before="1000")[0] == "unknown"
+
+
+def test_the_masked_entry_takes_as_long_whatever_the_code(tmp_path):
+    """4/1/7/3 presses from 1000 is 5173: the span of an increment entry must not count them."""
+    from rig.report import read_events
+
+    from .simbench import Bench
+
+    spans = []
+    for code in ("1000", "9999"):           # no press at all, and nine presses on every digit
+        d = tmp_path / code
+        d.mkdir()
+        b = Bench(d, "vw-safe", code, ideal=True)
+        r = b.run("enter-code", code)
+        assert r.outcome == "passed", r.message
+        (span,) = [e for e in read_events(r.log) if e["kind"] == "masked" and e["what"] == "code entry"]
+        counted = next(e["t"] for e in read_events(r.log) if e["kind"] == "attempt")
+        spans.append((span["duration"], round(counted, 3)))
+    assert spans[0] == spans[1]
