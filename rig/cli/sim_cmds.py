@@ -105,4 +105,9 @@ def show(app, as_json):
     for k, v in data.items():
         if k == "lockout_left" and v is not None:
             v = f"{format_duration(v)} left"
-        out.print(f"  {k}: {v}")
+        if k == "knobs":
+            out.print("  knobs:" + ("" if v else " none stored (a unit from before the knobs: ideal)"))
+            for name, value in v.items():
+                out.print(f"    {name}: {value}", markup=False)
+            continue
+        out.print(f"  {k}: {v}", markup=False)

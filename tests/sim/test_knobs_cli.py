@@ -78,3 +78,11 @@ def test_damaged_state_file_is_a_config_error_naming_it(tmp_path, junk):
     lock = BenchLock(tmp_path / "sim-unit.json.lock")
     lock.acquire()  # not left held by the failed open (that would raise BenchBusy)
     lock.release()
+
+
+def test_sim_show_lists_the_knobs_one_a_line(run_rig):
+    run_rig("sim", "reset", "--profile", "ford", "--code", "1234", "--knob", "display_lag=[0.1, 0.2]",
+            "--knob", "rail_fault={rail: acc, kind: welded}")
+    out = run_rig("sim", "show").stdout
+    assert "    display_lag: [0.1, 0.2]" in out
+    assert "    rail_fault: {'rail': 'acc', 'kind': 'welded'}" in out
