@@ -12,7 +12,7 @@ def test_a_procedure_through_the_fixtures(rig_sim_unit, rig_run):
 @pytest.mark.rig_unit("vw-safe", code="5173")
 def test_the_bench_fixture_gives_an_open_bench_on_the_marked_unit(rig_bench):
     rig_bench.power("acc", True)
-    rig_bench.clock.sleep(0.1)
+    rig_bench.clock.sleep(3)  # a realistic simulated unit boots (1.2 s) and shows its splash (1.5 s) first
     assert rig_bench.read("unit_on") is True and rig_bench.display.current() == "SAFE"
 
 

@@ -72,9 +72,8 @@ import yaml
 from ..durations import parse_duration
 from ..errors import ConfigError
 
-# A fresh unit is ideal unless knobs are given, until the rig's code entry copes with a
-# realistic one (tests/sim run realistic regardless). Then True: realistic unless ideal=True.
-REALISTIC_BY_DEFAULT = False
+# A fresh unit is realistic unless asked otherwise (ideal=True, rig sim reset --ideal).
+REALISTIC_BY_DEFAULT = True
 
 IDEAL: dict = {
     "boot_delay": 0.0,

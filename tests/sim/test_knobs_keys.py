@@ -164,3 +164,11 @@ def test_a_realistic_unit_boots_with_its_splash_and_a_late_amp_remote(sim):
         s.sleep(5)
     assert s.lines() == [(pytest.approx(on + 1.2), "HELLO"), (pytest.approx(on + 2.7), FORD_LOCKED)]
     assert s.edges("sense", "unit_on") == [(pytest.approx(on + 1.7), True)]
+
+
+def test_a_fresh_unit_is_realistic_by_default(tmp_path):
+    from rig.sim.backend import reset_unit
+
+    assert reset_unit(tmp_path / "u.json", "ford", "1234").knobs == knobs_mod.REALISTIC
+    assert reset_unit(tmp_path / "g.json", "gm-theftlock", "1234").knobs["repeat_every"] == 1.0
+    assert reset_unit(tmp_path / "i.json", "ford", "1234", ideal=True).knobs == knobs_mod.IDEAL
