@@ -215,16 +215,14 @@ class Station:
         job.bench = self.bench
         job.make_ui = self._make_ui(item)
         self.changed()
+        done = {"id": item["id"], "run_id": None, "procedure": item["procedure"], "unit": item["unit"]}
         try:
             result = run_job(job, item.pop("proc"), profile)
-            self.last = {"id": item["id"], "run_id": result.run_id, "outcome": result.outcome,
-                         "message": result.message, "procedure": item["procedure"], "unit": item["unit"]}
+            done.update(run_id=result.run_id, outcome=result.outcome, message=result.message)
         except (RigError, ConfigError) as exc:
-            self.last = {"id": item["id"], "run_id": None, "outcome": "error", "message": str(exc),
-                         "procedure": item["procedure"], "unit": item["unit"]}
+            done.update(outcome="error", message=str(exc))
         except Stopped:
-            self.last = {"id": item["id"], "run_id": None, "outcome": "interrupted", "message": "stopped",
-                         "procedure": item["procedure"], "unit": item["unit"]}
+            done.update(outcome="interrupted", message="stopped")
         finally:
             job.code = None  # the station keeps no code past its run
             self._redact = None
@@ -233,6 +231,8 @@ class Station:
                 self._idle_redact = Redactor(None, profile.pattern("entry")).text
             self.current = None
             self.jobs_done += 1
+            _forget_pin_history(self.bench.backend.pin_factory)
+            self.last = done  # only once the bench is free: whoever sees it may start the next job
         self.hub.publish("notice", {"kind": "result", "text": f"{self.last['procedure']}: {self.last['outcome']}"})
         self.hub.publish("result", self.last)
         self.changed()
@@ -334,3 +334,12 @@ class Station:
             led.close()
         return dict(self.unit, known=True, state=st.describe(), used=st.used, allowed=st.allowed, left=st.left,
                     lockout_left=st.lockout_left, unlocked=st.unlocked, permanent=st.permanent)
+
+
+def _forget_pin_history(factory) -> None:
+    """Mock pins (sim, mock) keep every level they ever had; a server running for weeks must not.
+    The run's event log has the edges already."""
+    for pin in list(getattr(factory, "pins", {}).values()):
+        clear = getattr(pin, "clear_states", None)
+        if clear is not None:
+            clear()
