@@ -98,7 +98,7 @@ def main() -> None:
     os.environ["XDG_RUNTIME_DIR"] = str(d / "run")
     reset_unit(d / "unit.json", "honda", CODE, state="locked")
     led = Ledger(d / "ledger.sqlite")
-    led.upsert_unit("H1", "honda")  # the unit on the bench, known to the ledger
+    led.add_unit("H1", "honda")  # the unit on the bench, known to the ledger
     led.close()
     station = Station(load_wiring(), lambda w: sim_backend(w, d / "unit.json", clock=PacedClock(args.speed)),
                       str(d / "ledger.sqlite"), str(d / "runs"))
