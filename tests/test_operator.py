@@ -50,3 +50,19 @@ def test_a_code_typed_at_the_prompt_is_asked_twice(monkeypatch):
         run_cmds.read_code(None)
     typed = iter(["5173", "5173"])
     assert run_cmds.read_code(None).reveal() == "5173"
+
+
+def test_ctrl_c_at_a_question_stops_at_once_with_the_bench_safe(tmp_path, blind):
+    b = Bench(tmp_path, "vw-safe", "5173", wiring=blind)
+
+    def operator(question, kind):
+        raise KeyboardInterrupt  # the technician pressed Ctrl-C instead of answering
+
+    r = b.run("enter-code", "5173", ui=lambda bench, redact: Plain(redact, stream=_Lines(b.lines), ask=operator))
+    assert (r.outcome, r.exit_code) == ("interrupted", 130)
+    spec = {name: b.wiring.rails[name] for name in ("battery", "acc")}
+    pins = b.backend.pin_factory
+    acc = pins.pin(spec["acc"].pin).state == spec["acc"].active_high          # energised = ACC on (NO contact)
+    battery_cut = pins.pin(spec["battery"].pin).state == spec["battery"].active_high  # energised = cut (NC)
+    assert not acc and not battery_cut
+    assert b.unit.wrong_total == 0 and b.standing().used == 0  # nothing was entered, no attempt counted
