@@ -43,7 +43,7 @@ setup(
     long_description_content_type="text/markdown",
     python_requires=">=3.11",
     packages=find_packages(include=["rig", "rig.*"]),
-    package_data={"rig": ["procedures/*.yaml"]},
+    package_data={"rig": ["procedures/*.yaml", "serve/static/*"]},  # serve/static: the bench page
     cmdclass={"build_py": BuildWithData},
     install_requires=[
         # 2.0.1 opens gpiochip4 on a Pi 5, gone since kernel 6.6.45 (gpiozero #1166); 2.0.1.post1
