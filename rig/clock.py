@@ -215,10 +215,10 @@ class RealClock(Clock):
 class _Timer:
     """A handle on something scheduled on a VirtualClock."""
 
-    __slots__ = ("when", "fn", "cancelled")
+    __slots__ = ("when", "fn", "cancelled", "wakes")
 
-    def __init__(self, when: float, fn: Callable[[], None]):
-        self.when, self.fn, self.cancelled = when, fn, False
+    def __init__(self, when: float, fn: Callable[[], None], wakes: bool = True):
+        self.when, self.fn, self.cancelled, self.wakes = when, fn, False, wakes
 
     def cancel(self) -> None:
         self.cancelled = True
@@ -238,6 +238,7 @@ class VirtualClock(Clock):
     virtual = True
 
     def __init__(self, start: float = 0.0, max_step: float = 1.0):
+        self._periodic: list = []
         self._now = float(start)
         self._queue: list[tuple[float, int, _Timer]] = []
         self._seq = itertools.count()
@@ -248,15 +249,18 @@ class VirtualClock(Clock):
     def now(self) -> float:
         return self._now
 
-    def call_at(self, when: float, fn: Callable[[], None]) -> _Timer:
-        """Run ``fn`` when the clock reaches ``when`` (at once, at the next advance, if past)."""
-        timer = _Timer(max(when, self._now), fn)
+    def call_at(self, when: float, fn: Callable[[], None], wakes: bool = True) -> _Timer:
+        """Run ``fn`` when the clock reaches ``when`` (at once, at the next advance, if past).
+
+        ``wakes=False`` marks a callback no wait needs to wake for (the heartbeat's beat):
+        :meth:`next_wake` passes over it, so an hour's wait is not a wake-up a second."""
+        timer = _Timer(max(when, self._now), fn, wakes)
         with self._lock:
             heapq.heappush(self._queue, (timer.when, next(self._seq), timer))
         return timer
 
-    def call_later(self, delay: float, fn: Callable[[], None]) -> _Timer:
-        return self.call_at(self._now + max(0.0, delay), fn)
+    def call_later(self, delay: float, fn: Callable[[], None], wakes: bool = True) -> _Timer:
+        return self.call_at(self._now + max(0.0, delay), fn, wakes)
 
     def add_settle_hook(self, fn: Callable[[], None]) -> None:
         """Call ``fn`` after every callback and before time moves on."""
@@ -276,8 +280,42 @@ class VirtualClock(Clock):
                 heapq.heappop(self._queue)
             return self._queue[0][0] if self._queue else None
 
+    def next_wake(self) -> float | None:
+        """The time of the next callback that can change what a wait is waiting for."""
+        with self._lock:
+            return min((w for w, _, t in self._queue if t.wakes and not t.cancelled), default=None)
+
     def advance(self, seconds: float) -> None:
         self.sleep_until(self._now + seconds)
+
+    def call_every(self, period: float, fn: Callable[[int], None]) -> _Timer:
+        """Call ``fn(n)`` as ``n`` periods of ``period`` pass, without waking any wait.
+
+        A beat that nothing waits for (the heartbeat) need not cost a callback per
+        period: when time jumps over many periods, ``fn`` hears once how many passed,
+        before any other callback of that moment runs.
+        """
+        handle = _Timer(self._now + period, fn, wakes=False)
+        self._periodic.append((handle, period))
+        return handle
+
+    COALESCE = 64  # periods beyond which a jump is told as one callback
+
+    def _run_periodic(self, upto: float) -> None:
+        for handle, period in list(self._periodic):
+            if handle.cancelled:
+                self._periodic.remove((handle, period))
+                continue
+            n = int((upto - handle.when) // period) + 1 if handle.when <= upto else 0
+            if n > self.COALESCE:  # a long jump: once, with the count
+                handle.when += n * period
+                self._now = max(self._now, handle.when - period)
+                handle.fn(n)
+                continue
+            for _ in range(n):     # a short one: each period at its own time, as a pin history shows it
+                self._now = max(self._now, handle.when)
+                handle.when += period
+                handle.fn(1)
 
     def sleep_until(self, deadline: float) -> None:
         while True:
@@ -286,9 +324,11 @@ class VirtualClock(Clock):
                 if nxt is None or nxt > deadline:
                     break
                 _, _, timer = heapq.heappop(self._queue)
+            self._run_periodic(timer.when)
             self._now = max(self._now, timer.when)
             timer.fn()
             self.settle()
+        self._run_periodic(deadline)
         self._now = max(self._now, deadline)
         self.settle()
 

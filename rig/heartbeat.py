@@ -45,16 +45,26 @@ class Heartbeat:
         self._stopped = threading.Event()
         self._timer = None
         self._thread = None
-        if getattr(clock, "call_later", None) is not None:
+        if getattr(clock, "call_every", None) is not None:
+            self.device.toggle()
+            # in simulated time, one callback however many beats a jump passes over: an hour's
+            # wait is then not 3,600 pin writes (toggling n times is toggling n % 2 times)
+            self._timer = clock.call_every(spec.every, self._beats)
+        elif getattr(clock, "call_later", None) is not None:
             self._beat_virtual()
         else:
             self._thread = threading.Thread(target=self._run, name="rig heartbeat", daemon=True)
             self._thread.start()
 
+    def _beats(self, n: int) -> None:
+        if not self._stopped.is_set() and n % 2:
+            self.device.toggle()
+
     def _beat_virtual(self) -> None:
         if not self._stopped.is_set():
             self.device.toggle()
-            self._timer = self.clock.call_later(self.spec.every, self._beat_virtual)
+            # a beat changes nothing a wait waits for: it must not wake an hour's wait every second
+            self._timer = self.clock.call_later(self.spec.every, self._beat_virtual, wakes=False)
 
     def _run(self) -> None:
         while not self._stopped.is_set():

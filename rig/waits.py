@@ -134,7 +134,7 @@ class PoweredWait:
                     return
                 wake = min(self.next_wake(now), next_save)
                 if clock.virtual:
-                    nxt = clock.next_event()
+                    nxt = clock.next_wake() if hasattr(clock, "next_wake") else clock.next_event()
                     if nxt is not None:
                         wake = min(wake, nxt)
                 else:
