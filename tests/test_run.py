@@ -225,7 +225,7 @@ def test_demo_with_a_one_hour_lockout_takes_seconds(run_rig):
                  "lockout wait (+1:42 margin): 1:01:42 served, 0:00 left (done)",
                  "lockout over: the whole wait and its margin were served (1:01:42)"):
         assert line in r.stdout
-    assert r.stdout.count("lockout wait (+1:42 margin): ") >= 10  # the countdown moved as it went
+    assert r.stdout.count("lockout wait (+1:42 margin): ") >= 3  # the countdown moved as it went
     assert "the unit is UNLOCKED." in r.stdout
 
 
