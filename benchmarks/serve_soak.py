@@ -27,7 +27,7 @@ import httpx
 
 from rig.ledger import Ledger
 from rig.serve.auth import Tokens
-from rig.serve.pacing import PacedClock
+from rig.clock import PacedClock
 from rig.serve.server import BenchServer
 from rig.serve.station import Station
 from rig.sim.backend import reset_unit, sim_backend

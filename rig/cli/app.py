@@ -126,3 +126,11 @@ def data_dir() -> Path:
     path = Path(base) / "rig"
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def ledger_path(app) -> str:
+    return app.ledger_path or str(data_dir() / "ledger.sqlite")
+
+
+def log_dir() -> str:
+    return os.environ.get("RIG_LOG_DIR") or str(data_dir() / "runs")

@@ -14,7 +14,7 @@ from ..ledger import Ledger
 from ..profiles import load_profiles
 from . import cli
 from .render import esc, out, table
-from .run_cmds import ledger_path
+from .app import ledger_path
 
 
 @cli.group()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import click
-from rich.table import Table
 
 from ..errors import UsageError, unknown
 from ..procedure import builtin_names, find_procedure, load_procedure

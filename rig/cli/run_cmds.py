@@ -16,17 +16,9 @@ from ..procedure import builtin_names, check_answers
 from ..secret import Code
 from ..ui import LivePanel, Plain
 from . import cli
-from .app import data_dir
+from .app import ledger_path, log_dir
 from .exitcodes import with_context
 from .render import err, esc
-
-
-def ledger_path(app) -> str:
-    return app.ledger_path or str(data_dir() / "ledger.sqlite")
-
-
-def log_dir() -> str:
-    return os.environ.get("RIG_LOG_DIR") or str(data_dir() / "runs")
 
 
 def read_code(code_file: str | None) -> Code:

@@ -63,7 +63,7 @@ def serve(ctx, host, port, speed, tokens_path, access_log):
     app = ctx.obj
     from ..serve.server import BenchServer, is_loopback
     from ..serve.station import Station
-    from .run_cmds import ledger_path, log_dir
+    from .app import ledger_path, log_dir
 
     tokens = _tokens(tokens_path)
     first = None
@@ -77,7 +77,7 @@ def serve(ctx, host, port, speed, tokens_path, access_log):
     if speed is not None:
         if app.backend_name != "sim":
             raise click.UsageError("--speed paces a simulated unit: use it with --backend sim")
-        from ..serve.pacing import PacedClock
+        from ..clock import PacedClock
         from ..sim.backend import sim_backend  # the edge may import the simulator
 
         def make_backend(w):
@@ -154,7 +154,7 @@ def report(app, run_id, output):
       rig report 12 -o run-12.html
     """
     from ..serve.report import write_report
-    from .run_cmds import ledger_path
+    from .app import ledger_path
 
     path = write_report(ledger_path(app), run_id, output)
     err.print(f"wrote {path}")

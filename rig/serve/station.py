@@ -27,6 +27,7 @@ import queue
 import threading
 import time
 
+from ..clock import RealClock
 from ..errors import BenchBusy, ConfigError, RigError
 from ..events import EventBus
 from ..job import Job, needs_code, prepare, run_job
@@ -47,6 +48,7 @@ class Station:
     notify_after = 60.0  # a wait at least this long gets a notification and a sound when it ends
 
     def __init__(self, wiring, make_backend, ledger_path: str, log_dir: str):
+        self._pace = RealClock()
         self.wiring, self.make_backend = wiring, make_backend
         self.ledger_path, self.log_dir = ledger_path, log_dir
         self.hub = Hub()
@@ -143,7 +145,7 @@ class Station:
                     self.hub.publish("state", self.state())
                 except Exception:  # noqa: BLE001  (a state read racing the release must not stop the page)
                     log.debug("state not published", exc_info=True)
-                time.sleep(0.15)
+                self._pace.sleep(0.15)  # a few states a second is all a page can show
 
     def _idle(self) -> None:
         self.clock.alive = time.monotonic()
