@@ -101,6 +101,7 @@ def test_a_technician_at_the_page(served, page, tmp_path):
     assert page.locator(".timeline svg").count() == 1
     total = page.locator("#events tbody tr").count()
     page.select_option("#kind", "step")
+    expect(page.locator("#events tbody tr:visible")).not_to_have_count(total)  # the filter has run
     visible = page.locator("#events tbody tr:visible").count()
     assert 0 < visible < total  # the event table filters
     shot(page, tmp_path, "run")
