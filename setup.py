@@ -64,7 +64,7 @@ setup(
         # rig serve: the bench server and its page (in the Pi install line; the base install stays light)
         "serve": ["starlette>=0.40", "uvicorn>=0.30"],
         # hypothesis: property tests of every loader; httpx and playwright: the server's HTTP and browser tests
-        "test": ["pytest>=7.4", "hypothesis>=6.80", "starlette>=0.40", "uvicorn>=0.30", "httpx>=0.27",
+        "test": ["pytest>=7.4", "pytest-xdist>=3.5", "hypothesis>=6.80", "starlette>=0.40", "uvicorn>=0.30", "httpx>=0.27",
                  "playwright>=1.40"],
     },
     entry_points={
