@@ -30,7 +30,7 @@ def test_the_code_entry_is_one_labelled_block():
               {"t": 1.0, "kind": "masked", "what": "code entry", "duration": 6.5, "corrected": True},
               {"t": 7.5, "kind": "display", "to": "####"}]
     svg = render_svg(events, "entry")
-    assert "code entry (6.5s, corrected)" in svg
+    assert "code entry (masked) 6.5s, corrected" in svg and 'fill="url(#hatch)"' in svg
     assert ">masked<" in svg and "preset" not in svg
 
 
