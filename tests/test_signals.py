@@ -144,7 +144,7 @@ def _pin_history(backend, gpio, active_high):
 
 
 # every line under `with bench:`; by hand (open() and release() called directly), the bench's own lines
-TRIALS = [(at, False) for at in POINTS] + [(at, True) for at in POINTS if at[0] == "bench.py"]
+TRIALS = [(at, False) for at in POINTS] + [(at, True) for at in POINTS if at[0] in ("bench.py", "channels.py")]
 
 
 @pytest.mark.parametrize("at,direct", TRIALS, ids=[f"{f}:{n}-{'by-hand' if d else 'with'}" for (f, n), d in TRIALS])
