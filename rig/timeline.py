@@ -237,9 +237,9 @@ def render_svg(events: list[dict], title: str = "", when: str | None = None) -> 
                        f'fill="#f2f2f2"/><path d="M{x0 + w / 2 - 4:.1f},{axis_y + ROW} l8,6 l-8,6 l8,6" '
                        f'fill="none" stroke="#999"/>')
             if w >= 40:
-                out.append(f'<text x="{x0 + w / 2:.1f}" y="{axis_y + ROW + 34}" text-anchor="middle" '
+                out.append(f'<text x="{x0 + w / 2:.1f}" y="{lanes_y - 13}" text-anchor="middle" '
                            f'fill="#555" {HALO}>{format_duration(d)}</text>'
-                           f'<text x="{x0 + w / 2:.1f}" y="{axis_y + ROW + 46}" text-anchor="middle" '
+                           f'<text x="{x0 + w / 2:.1f}" y="{lanes_y - 3}" text-anchor="middle" '
                            f'fill="#888" font-size="9" {HALO}>folded</text>')
     out.append(f'<line x1="{LABEL_W}" y1="{axis_y + ROW}" x2="{x_end:.1f}" y2="{axis_y + ROW}" stroke="#666"/>')
     out += _ticks(segs, scale, axis_y, height - 8)

@@ -4,8 +4,6 @@ the display texts. RIG_TIMELINE_PNG=DIR also writes PNGs there (with rsvg-conver
 
 import os
 import re
-import shutil
-import subprocess
 
 from rig.ledger import Ledger
 from rig.profiles import load_profiles
@@ -16,14 +14,7 @@ from .simbench import Bench
 
 
 def _svg(r, tmp_path):
-    svg = (tmp_path / "runs" / (os.path.basename(r.log)[:-6] + ".svg")).read_text()
-    out = os.environ.get("RIG_TIMELINE_PNG")
-    if out and shutil.which("rsvg-convert"):
-        src = tmp_path / "t.svg"
-        src.write_text(svg)
-        subprocess.run(["rsvg-convert", "-o", os.path.join(out, os.path.basename(r.log)[:-6] + ".png"), str(src)],
-                       check=True)
-    return svg
+    return (tmp_path / "runs" / (os.path.basename(r.log)[:-6] + ".svg")).read_text()
 
 
 def _texts(svg):
