@@ -98,6 +98,7 @@ def test_a_technician_at_the_page(served, page, tmp_path):
     shot(page, tmp_path, "runs")
     page.locator("#runs tr").first.locator("a").click()
     expect(page.locator("h1")).to_contain_text("unlock")
+    page.wait_for_load_state("load")  # run.js is deferred: a change before it runs would be missed
     assert page.locator(".timeline svg").count() == 1
     total = page.locator("#events tbody tr").count()
     page.select_option("#kind", "step")
