@@ -18,6 +18,17 @@ def wiring():
     """The pin map: which GPIO drives which rail, key and sense."""
 
 
+def _load(path, advice: str):
+    """The pin map, or every problem with file:line and exit code 1."""
+    try:
+        return load_wiring(path)
+    except ConfigError as exc:
+        for p in exc.problems + exc.warnings:
+            err.print(f"[red]{p}[/]" if p.severity == "error" else f"[yellow]{p}[/]")
+        err.print(f"{len(exc.problems)} error(s){advice}")
+        raise click.exceptions.Exit(1)
+
+
 @wiring.command("check")
 @click.argument("file", required=False, type=click.Path(dir_okay=False))
 @click.pass_obj
@@ -32,14 +43,7 @@ def check(app, file):
       rig wiring check                      the default (or $RIG_WIRING) map
       rig wiring check my-bench.yaml
     """
-    path = file or app.wiring_path
-    try:
-        w = load_wiring(path)
-    except ConfigError as exc:
-        for p in exc.problems + exc.warnings:
-            err.print(f"[red]{p}[/]" if p.severity == "error" else f"[yellow]{p}[/]")
-        err.print(f"{len(exc.problems)} error(s)")
-        raise click.exceptions.Exit(1)
+    w = _load(file or app.wiring_path, "")
     out.print(wiring_table(w))
     for p in w.warnings:
         err.print(f"[yellow]{p}[/]")
@@ -69,14 +73,7 @@ def diagram(app, file, output):
     """
     from ..diagram import render_svg
 
-    path = file or app.wiring_path
-    try:
-        w = load_wiring(path)
-    except ConfigError as exc:
-        for p in exc.problems + exc.warnings:
-            err.print(f"[red]{p}[/]" if p.severity == "error" else f"[yellow]{p}[/]")
-        err.print(f"{len(exc.problems)} error(s): fix the pin map first")
-        raise click.exceptions.Exit(1)
+    w = _load(file or app.wiring_path, ": fix the pin map first")
     svg = render_svg(w)
     if output == "-":
         sys.stdout.write(svg)
