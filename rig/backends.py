@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from gpiozero.pins.mock import MockFactory, MockPin, PinState
+from . import gpiozero_lazy  # noqa: F401  (before gpiozero)
+from gpiozero.pins.mock import MockFactory, MockPin, PinState  # noqa: E402
 
 from .benchlock import BenchLock
 from .clock import Clock, RealClock

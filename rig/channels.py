@@ -6,7 +6,8 @@ them in their safe state and releases them in the safe order.
 
 from __future__ import annotations
 
-from gpiozero import DigitalInputDevice, OutputDevice
+from . import gpiozero_lazy  # noqa: F401  (before gpiozero)
+from gpiozero import DigitalInputDevice, OutputDevice  # noqa: E402
 
 from .errors import BenchRefused
 from .heartbeat import call_later

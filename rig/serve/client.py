@@ -15,8 +15,6 @@ from __future__ import annotations
 import getpass
 import json
 import os
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 from ..errors import BenchBusy, BenchRefused, ConfigError, RigError
@@ -80,6 +78,9 @@ class Client:
         return h
 
     def call(self, method: str, path: str, data: dict | None = None, timeout: float = 30.0):
+        import urllib.error  # here, not at the top: most commands find no server and never send (~20 ms)
+        import urllib.request
+
         body = None if data is None else json.dumps(data).encode()
         req = urllib.request.Request(self.url + path, data=body, method=method, headers=self._headers())
         try:
@@ -105,6 +106,9 @@ class Client:
 
     def stream(self, timeout: float = 60.0):
         """Server-sent events as (event, data) pairs, until the server ends the stream."""
+        import urllib.error
+        import urllib.request
+
         req = urllib.request.Request(self.url + "/api/stream", headers=self._headers())
         try:
             resp = urllib.request.urlopen(req, timeout=timeout)
