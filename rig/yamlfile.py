@@ -17,10 +17,11 @@ again by the Python one, so a syntax error reads the same either way.
 
 from __future__ import annotations
 
+import hashlib
+import marshal
+import os
 import re
 from pathlib import Path
-
-import yaml
 
 from .errors import ConfigError, Problem
 
@@ -48,28 +49,45 @@ class LineList(list):
             return self.line
 
 
-class _Loader(yaml.SafeLoader):
-    """The pure-Python loader: always there, and the one whose errors the rig quotes."""
+def _make_loaders() -> list:
+    """The loader classes, built on first use: ``import yaml`` is ~10 ms a command need not pay
+    when every file it reads was parsed before (:func:`remember_parses`)."""
+    import yaml
+
+    class _Loader(yaml.SafeLoader):
+        """The pure-Python loader: always there, and the one whose errors the rig quotes."""
+
+    try:
+        class _CLoader(yaml.CSafeLoader):
+            """The same loader on libyaml's parser."""
+    except AttributeError:  # PyYAML built without libyaml
+        _CLoader = None
+    loaders = [cls for cls in (_CLoader, _Loader) if cls is not None]
+    # Replace the YAML 1.1 bool resolver with a strict true/false one.
+    resolvers = {
+        k: [(tag, rx) for tag, rx in v if tag != "tag:yaml.org,2002:bool"]
+        for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+    for cls in loaders:
+        cls.yaml_implicit_resolvers = {k: list(v) for k, v in resolvers.items()}
+        cls.add_implicit_resolver(
+            "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+        )
+        cls.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+        cls.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_sequence)
+    _LOADERS.update(_Loader=_Loader, _CLoader=_CLoader)
+    return loaders
 
 
-try:
-    class _CLoader(yaml.CSafeLoader):
-        """The same loader on libyaml's parser."""
-except AttributeError:  # PyYAML built without libyaml
-    _CLoader = None
+_LOADERS: dict = {}
 
-_LOADERS = [cls for cls in (_CLoader, _Loader) if cls is not None]
 
-# Replace the YAML 1.1 bool resolver with a strict true/false one.
-_RESOLVERS = {
-    k: [(tag, rx) for tag, rx in v if tag != "tag:yaml.org,2002:bool"]
-    for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-for _cls in _LOADERS:
-    _cls.yaml_implicit_resolvers = {k: list(v) for k, v in _RESOLVERS.items()}
-    _cls.add_implicit_resolver(
-        "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
-    )
+def __getattr__(name):  # yamlfile._Loader / _CLoader, built when first asked for
+    if name in ("_Loader", "_CLoader"):
+        if not _LOADERS:
+            _make_loaders()
+        return _LOADERS[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _construct_mapping(loader, node):
@@ -80,6 +98,8 @@ def _construct_mapping(loader, node):
     for key_node, value_node in node.value:
         key = loader.construct_object(key_node, deep=True)
         if key in out:
+            import yaml
+
             raise yaml.constructor.ConstructorError(
                 None, None, f"duplicate key {key!r}", key_node.start_mark
             )
@@ -95,11 +115,6 @@ def _construct_sequence(loader, node):
     return out
 
 
-for _cls in _LOADERS:
-    _cls.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-    _cls.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_sequence)
-
-
 def load_text(text: str, filename: str, first_line: int = 1, fast: bool = True):
     """Parse YAML text; a syntax error becomes a ConfigError naming file:line.
 
@@ -107,6 +122,13 @@ def load_text(text: str, filename: str, first_line: int = 1, fast: bool = True):
     (the front matter of a Markdown note starts on line 2). ``fast=False``
     forces the pure-Python parser (the tests compare the two).
     """
+    key = _cache_key(text, filename, first_line) if fast and _DISK["dir"] else None
+    if key is not None:
+        data = _recall(key)
+        if data is not _MISSING:
+            return data
+    import yaml
+
     data, overflow = None, False
     try:
         data = _parse(text, fast)
@@ -128,6 +150,8 @@ def load_text(text: str, filename: str, first_line: int = 1, fast: bool = True):
                                    f"nested more than {MAX_DEPTH} levels deep")]) from None
     if first_line != 1:
         _shift(data, first_line - 1)
+    if key is not None:
+        _remember(key, data)
     return data
 
 
@@ -154,6 +178,8 @@ def _deep_line(text: str, first_line: int) -> int | None:
             depth += (ch in "[{") - (ch in "]}")
             if depth > MAX_DEPTH:
                 return number + first_line
+    import yaml
+
     depth = 0
     try:
         for event in yaml.parse(text, Loader=yaml.SafeLoader):
@@ -169,6 +195,9 @@ def _deep_line(text: str, first_line: int) -> int | None:
 
 
 def _parse(text: str, fast: bool):
+    import yaml
+
+    _Loader, _CLoader = __getattr__("_Loader"), __getattr__("_CLoader")
     if fast and _CLoader is not None:
         try:
             return yaml.load(text, Loader=_CLoader)
@@ -216,3 +245,73 @@ def line_of(node, key=None) -> int | None:
     if key is not None and isinstance(node, (LineDict, LineList)):
         return node.line_of(key)
     return getattr(node, "line", None)
+
+
+# What a file parsed to, kept on disk by content, so a command that reads the same pin map,
+# procedure and notes as the last one skips YAML (~30 ms of a ~150 ms `rig run`). Only
+# documents that parsed and passed the checks above are kept; any problem reading one back
+# is a miss, and the text is parsed as before. The rig command turns it on
+# (rig.cli.main); a program importing rig parses every time unless it calls this.
+_DISK: dict = {"dir": None}
+_MISSING = object()
+_FORMAT = b"rig-yaml-1"  # bump when LineDict/LineList or the loader's rules change
+
+
+def remember_parses(directory: str | Path | None) -> None:
+    """Keep parsed YAML under ``directory`` (made 0700; None: stop).
+
+    >>> remember_parses(None)
+    """
+    _DISK["dir"] = Path(directory) if directory else None
+
+
+def _cache_key(text: str, filename: str, first_line: int) -> str:
+    h = hashlib.blake2b(_FORMAT, digest_size=20)
+    for part in (filename, str(first_line), text):
+        h.update(part.encode("utf-8", "surrogatepass") + b"\0")
+    return h.hexdigest()
+
+
+def _freeze(node):
+    if isinstance(node, LineDict):
+        return ("d", node.line, [(k, node.key_lines.get(k), _freeze(v)) for k, v in node.items()])
+    if isinstance(node, LineList):
+        return ("l", node.line, list(node.item_lines), [_freeze(v) for v in node])
+    if isinstance(node, (dict, list, tuple)):
+        raise ValueError("only the loader's own containers are kept")
+    return node
+
+
+def _thaw(node):
+    if type(node) is not tuple:
+        return node
+    if node[0] == "d":
+        out = LineDict()
+        out.line, out.key_lines = node[1], {}
+        for k, line, v in node[2]:
+            out[k] = _thaw(v)
+            if line is not None:
+                out.key_lines[k] = line
+        return out
+    out = LineList(_thaw(v) for v in node[3])
+    out.line, out.item_lines = node[1], node[2]
+    return out
+
+
+def _recall(key: str):
+    try:
+        return _thaw(marshal.loads((_DISK["dir"] / key).read_bytes()))
+    except Exception:  # absent, truncated, another Python's format: parse instead
+        return _MISSING
+
+
+def _remember(key: str, data) -> None:
+    try:
+        blob = marshal.dumps(_freeze(data))  # a timestamp or binary value: ValueError, not kept
+        directory = _DISK["dir"]
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        tmp = directory / f".{key}.{os.getpid()}"
+        tmp.write_bytes(blob)
+        os.replace(tmp, directory / key)  # whole or not at all, even with two commands at once
+    except Exception:
+        pass

@@ -19,13 +19,20 @@ from rig.wiring import load_wiring
 REPO = Path(__file__).resolve().parent.parent
 
 
+@pytest.fixture(scope="session")
+def _parsed_yaml_dir(tmp_path_factory):
+    # rig's parsed-YAML cache is keyed by content, so the session's `rig` children share one
+    return tmp_path_factory.mktemp("xdg-cache")
+
+
 @pytest.fixture(autouse=True)
-def _hermetic(monkeypatch, tmp_path):
+def _hermetic(monkeypatch, tmp_path, _parsed_yaml_dir):
     """No test reads or writes the developer's (or CI's) real rig settings and data."""
     for name in list(os.environ):
         if name.startswith("RIG_") or name == "GPIOZERO_PIN_FACTORY":
             monkeypatch.delenv(name)
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(_parsed_yaml_dir))
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path / "xdg-run"))  # no test talks to a real `rig serve`
 
 

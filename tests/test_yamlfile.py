@@ -71,3 +71,35 @@ def test_both_parsers_give_the_same_error_and_line(text):
 def test_only_true_and_false_are_booleans(fast):
     data = load_text("safe: on\nkey: no\nflag: true\nother: FALSE\n", "x.yaml", fast=fast)
     assert data == {"safe": "on", "key": "no", "flag": True, "other": False}
+
+
+@pytest.fixture
+def remembered(tmp_path):
+    yamlfile.remember_parses(tmp_path / "parsed")
+    yield tmp_path / "parsed"
+    yamlfile.remember_parses(None)
+
+
+@pytest.mark.parametrize("name, text, first", list(_shipped())[:3] + list(_shipped())[-1:],
+                         ids=lambda v: v if isinstance(v, str) and len(v) < 40 else "")
+def test_a_remembered_parse_gives_the_same_data_and_lines(remembered, name, text, first):
+    fresh = load_text(text, name, first_line=first)
+    again = load_text(text, name, first_line=first)  # from the disk
+    assert list(remembered.iterdir()), "nothing was kept"
+    assert _lines(again) == _lines(fresh)
+
+
+def test_an_edited_file_is_parsed_again_not_recalled(remembered):
+    assert load_text("rails: {acc: {pin: 17}}\n", "bench.yaml")["rails"]["acc"]["pin"] == 17
+    edited = load_text("\nrails: {acc: {pin: 27}}\n", "bench.yaml")
+    assert edited["rails"]["acc"]["pin"] == 27 and edited.line_of("rails") == 2
+
+
+def test_a_damaged_cache_is_ignored_and_errors_are_never_kept(remembered):
+    load_text("keys: [mode, scan]\n", "bench.yaml")
+    for kept in remembered.iterdir():
+        kept.write_bytes(b"\x00garbage")
+    assert load_text("keys: [mode, scan]\n", "bench.yaml")["keys"] == ["mode", "scan"]
+    for _ in range(2):
+        with pytest.raises(ConfigError, match=r"bench.yaml:2"):
+            load_text("keys: [mode\nrails: {\n", "bench.yaml")

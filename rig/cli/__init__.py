@@ -8,6 +8,7 @@ or SIGTERM alike: 130, not 143, for both).
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 
 import click
@@ -132,6 +133,10 @@ def main(argv=None) -> int:
     """
     try:
         signals.install()  # first: a SIGTERM from here on unwinds like Ctrl-C
+        if argv is None:  # the program: files parsed by the last command are not parsed again
+            from ..yamlfile import remember_parses
+
+            remember_parses(_cache_dir())
         code = EXIT_INTERRUPTED
         try:
             _END.update(late=None, returned=False)
@@ -151,6 +156,11 @@ def main(argv=None) -> int:
 
 
 _END: dict = {"late": None, "returned": False}
+
+
+def _cache_dir() -> str:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "rig", "parsed")
 
 
 def _late(exc) -> None:

@@ -67,8 +67,6 @@ knob                    ideal       default             meaning (and why the def
 
 from __future__ import annotations
 
-import yaml
-
 from ..durations import parse_duration
 from ..errors import ConfigError
 
@@ -163,6 +161,8 @@ def parse_assignment(text: str) -> tuple[str, object]:
     name = name.strip()
     if not sep or not name:
         raise ConfigError(f"--knob {text!r}: write NAME=VALUE, e.g. --knob boot_delay=1.5 (knobs: {', '.join(IDEAL)})")
+    import yaml  # here: only --knob needs it, and every simulated command imports this module
+
     try:
         value = yaml.safe_load(raw) if raw.strip() else None
     except yaml.YAMLError as exc:
