@@ -7,6 +7,12 @@ ten-hour variant of it written to a temporary notes folder. Prints the median
 wall time of each, the 10 h / 1 h ratio and how many times faster than real
 time the hour ran, all from this one run. Asserts nothing.
 
+The runs are a technician's second command onwards: Python's bytecode cache
+is written (as pip's install writes it; this script lifts a
+PYTHONDONTWRITEBYTECODE it inherits) and rig's parsed-YAML cache holds the pin
+map, procedure and notes (the set-up commands fill it). The hour is also timed
+with that cache emptied before each run: the first command after a file changed.
+
     python benchmarks/sim_lockout.py [--runs 5]
 """
 
@@ -14,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -37,15 +44,18 @@ def rig(*args, env):
     return subprocess.run([sys.executable, "-m", "rig", *args], env=env, capture_output=True, text=True)
 
 
-def once(profile: str, notes: Path) -> float:
+def once(profile: str, notes: Path, cache: Path, cold: bool = False) -> float:
     with tempfile.TemporaryDirectory() as d:
         env = dict(os.environ, RIG_PROFILES=str(notes), XDG_DATA_HOME=d, RIG_SIM_STATE=f"{d}/unit.json",
-                   RIG_LEDGER=f"{d}/ledger.sqlite", RIG_BACKEND="sim")
+                   RIG_LEDGER=f"{d}/ledger.sqlite", RIG_BACKEND="sim", XDG_CACHE_HOME=str(cache))
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
         for setup in (("sim", "reset", "--profile", profile, "--code", "1234", "--state", "lockout",
                        "--attempts", "2"),
                       ("units", "add", "U1", "--profile", profile, "--attempts-used", "2")):
             r = rig(*setup, env=env)
             assert r.returncode == 0, r.stderr
+        if cold:
+            shutil.rmtree(cache, ignore_errors=True)
         start = time.perf_counter()
         r = rig("run", "lockout-wait", "--profile", profile, "--unit", "U1", env=env)
         wall = time.perf_counter() - start
@@ -57,17 +67,21 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", type=int, default=5)
     args = ap.parse_args()
-    with tempfile.TemporaryDirectory() as notes:
+    with tempfile.TemporaryDirectory() as notes, tempfile.TemporaryDirectory() as cache:
         (Path(notes) / "vw-safe-10h.md").write_text(TEN_HOURS)
-        walls = {"vw-safe": [], "vw-safe-10h": []}
-        for _ in range(args.runs):  # interleaved, so a busy moment of the machine hits both
-            for profile in walls:
-                walls[profile].append(once(profile, Path(notes)))
-    one, ten = (statistics.median(walls[p]) for p in ("vw-safe", "vw-safe-10h"))
+        once("vw-safe", Path(notes), Path(cache))  # writes the bytecode cache; not counted
+        walls = {"vw-safe": [], "vw-safe-10h": [], "cold": []}
+        for _ in range(args.runs):  # interleaved, so a busy moment of the machine hits all three
+            for profile in ("vw-safe", "vw-safe-10h"):
+                walls[profile].append(once(profile, Path(notes), Path(cache)))
+            walls["cold"].append(once("vw-safe", Path(notes), Path(cache), cold=True))
+    one, ten, cold = (statistics.median(walls[p]) for p in ("vw-safe", "vw-safe-10h", "cold"))
     print(f"rig --backend sim run lockout-wait, a fresh process each, median of {args.runs}:")
     print(f"  1 h wait   {one * 1000:7.0f} ms   ({3600 / one:,.0f}x real time; target >= 20,000x)")
     print(f"  10 h wait  {ten * 1000:7.0f} ms   ({36000 / ten:,.0f}x real time)")
     print(f"  10 h / 1 h = {ten / one:.2f} (target <= 1.3)")
+    print(f"  1 h wait, YAML parsed afresh (first command after a file changed): {cold * 1000:.0f} ms "
+          f"({3600 / cold:,.0f}x)")
 
 
 if __name__ == "__main__":
