@@ -42,8 +42,13 @@ def _user() -> str:
 @click.option("--tokens", "tokens_path", type=click.Path(dir_okay=False), envvar="RIG_TOKENS", show_envvar=True,
               help="The token file (0600; made at first start). Default: ~/.config/rig/serve-tokens.json.")
 @click.option("--access-log", is_flag=True, help="Log every HTTP request (paths only; no body is ever logged).")
+@click.option("--unit", "serial", metavar="SERIAL", help="The unit on the bench (the page and a lab's place tags "
+              "show it; jobs default to it).")
+@click.option("--profile", "profile_id", metavar="ID", help="The profile of the unit on the bench (with --unit).")
+@click.option("--lab", is_flag=True, help="The bench belongs to a labgrid lab: jobs and bench commands are refused "
+              "unless they come through the place holding it (rig --place). See README, 'A lab of benches'.")
 @click.pass_context
-def serve(ctx, host, port, speed, tokens_path, access_log):
+def serve(ctx, host, port, speed, tokens_path, access_log, serial, profile_id, lab):
     """Hold the bench and serve its page: live state, runs, units.
 
     The bench is opened once and held between jobs (rails safe), and jobs run
@@ -57,6 +62,7 @@ def serve(ctx, host, port, speed, tokens_path, access_log):
       rig serve                                    the bench on this Pi, page on 127.0.0.1:8470
       rig --backend sim serve --speed 60           a simulated unit whose hour passes in a minute
       rig serve token new --role viewer --name tablet
+      rig serve --lab --unit VW123 --profile vw-safe   a lab bench (with rig-lg-exporter beside it)
     """
     if ctx.invoked_subcommand is not None:
         return
@@ -83,7 +89,11 @@ def serve(ctx, host, port, speed, tokens_path, access_log):
         def make_backend(w):
             return sim_backend(w, state_path=app.sim_state_path(), clock=PacedClock(speed))
 
-    station = Station(wiring, make_backend, ledger_path(app), log_dir())
+    if bool(serial) != bool(profile_id):
+        raise click.UsageError("--unit and --profile go together: the unit on the bench and what it is")
+    station = Station(wiring, make_backend, ledger_path(app), log_dir(), lab=lab)
+    if serial:
+        station.set_unit(serial, profile_id)  # an unknown profile is refused here, before the bench opens
     station.open()  # a busy bench or a missing simulated unit is refused here, before anything listens
     try:
         server = BenchServer(station, tokens, host, port, log_level="info" if access_log else "warning")
@@ -184,8 +194,12 @@ def remote_status(client) -> None:
         out.print(f"queued: {q['procedure']} ({q['operator']})")
 
 
-def remote_run(client, job, queue: bool = False):
-    """``rig run`` through the server: the same checks there, and its progress followed here."""
+def remote_run(client, job, queue: bool = False, local_dir: str | None = None):
+    """``rig run`` through the server: the same checks there, and its progress followed here.
+
+    ``local_dir``: for a server on another machine (--place, --server), the run's event
+    log, timeline and JUnit are copied here, and the result names the local copies.
+    """
     from ..job import EXIT, JobResult
 
     procedure = job.procedure
@@ -235,9 +249,22 @@ def remote_run(client, job, queue: bool = False):
     log = ""
     if run_id:
         log = client.get(f"/api/runs/{run_id}").get("log") or ""
+        if local_dir:
+            from ..lab.artifacts import fetch_artifacts
+
+            files = fetch_artifacts(client, run_id, Path(local_dir) / _host_dir(client))
+            log = str(files[0])
         if job.junit:
             Path(job.junit).write_bytes(client.get(f"/api/runs/{run_id}/junit.xml"))
     return JobResult(result["outcome"], result["message"], run_id, log, EXIT.get(result["outcome"], 1))
+
+
+def _host_dir(client) -> str:
+    """Where a remote bench's runs go under the local log folder: one folder per place or server."""
+    from urllib.parse import urlparse
+
+    name = client.place or urlparse(client.url).netloc
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
 
 
 def _answer(client, q: dict) -> None:

@@ -24,7 +24,7 @@ from starlette.staticfiles import StaticFiles
 
 from ..errors import BenchBusy, BenchRefused, ConfigError, RigError
 from ..secret import Code
-from . import api_ledger
+from . import api_lab, api_ledger
 from .auth import Sessions, Tokens, csrf_ok
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -210,7 +210,8 @@ def make_app(station, tokens: Tokens, sessions: Sessions | None = None, cli_toke
         for k in ("params", "answers"):
             if spec[k] is not None and not isinstance(spec[k], dict):
                 raise Refused(400, f"{k} must be an object of NAME: VALUE")
-        out = await asyncio.to_thread(station.submit, spec, code, user["name"], user["via"], bool(data.get("queue")))
+        out = await asyncio.to_thread(station.submit, spec, code, user["name"], user["via"], bool(data.get("queue")),
+                                      place_of(request))
         return JSONResponse(out, status_code=202)
 
     @endpoint("operator", post=True)
@@ -244,7 +245,7 @@ def make_app(station, tokens: Tokens, sessions: Sessions | None = None, cli_toke
         else:
             raise Refused(404, f"no bench command {what!r} (power, press, wait, safe)")
         station.bench.events.emit("operator", user["name"], new=what, via=user["via"])
-        message = await asyncio.wrap_future(station.command(what, *args))
+        message = await asyncio.wrap_future(station.command(what, *args, place=place_of(request)))
         return JSONResponse({"message": message, "t": station.clock.now()})
 
     @endpoint("operator", post=True)
@@ -252,6 +253,7 @@ def make_app(station, tokens: Tokens, sessions: Sessions | None = None, cli_toke
         data = await body(request)
         if not isinstance(data.get("serial"), str) or not data["serial"].strip():
             raise Refused(400, "the unit on the bench is {\"serial\": \"VW123\", \"profile\": \"vw-safe\"}")
+        station.lease.check(place_of(request))
         station.set_unit(data["serial"].strip(), str(data.get("profile") or ""))
         return JSONResponse({"ok": True})
 
@@ -267,12 +269,18 @@ def make_app(station, tokens: Tokens, sessions: Sessions | None = None, cli_toke
         Route("/api/bench/unit", bench_unit, methods=["POST"]),
         Route("/api/bench/{what}", bench_command, methods=["POST"]),
         *api_ledger.routes(station, endpoint, body, Refused),
+        *api_lab.routes(station, endpoint, body),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
         Route("/{rest:path}", not_found, methods=["GET", "POST", "PUT", "DELETE", "PATCH"]),
     ]
     app = Starlette(routes=routes)
     app.add_middleware(SecurityHeaders)
     return app
+
+
+def place_of(request: Request) -> str | None:
+    """The lab place a request comes through (``rig --place`` sends it), or None."""
+    return request.headers.get("x-rig-place", "").strip()[:100] or None
 
 
 def _number(value, what):

@@ -61,18 +61,28 @@ def find_server(url: str | None = None) -> "Client | None":
         except (OSError, ValueError):
             continue
         if _alive(info.get("pid")):  # a server that died (kill -9) leaves its file behind
-            return Client(info["url"], info.get("token"))
+            client = Client(info["url"], info.get("token"))
+            client._remote = False  # this machine's server: the same ledger as this CLI
+            return client
     return None
 
 
 class Client:
     """A few JSON calls to the server; errors come back as the rig's own errors (same exit codes)."""
 
-    def __init__(self, url: str, token: str | None):
+    def __init__(self, url: str, token: str | None, place: str | None = None):
         self.url, self.token = url, token
+        self.place = place  # the lab place this client holds (rig --place): the server checks it
+
+    @property
+    def remote(self) -> bool:
+        """Named by --server/--place, so perhaps another machine with its own ledger."""
+        return getattr(self, "_remote", True)
 
     def _headers(self) -> dict:
         h = {"content-type": "application/json", "x-rig-user": _user()}
+        if self.place:
+            h["x-rig-place"] = self.place
         if self.token:
             h["authorization"] = f"Bearer {self.token}"
         return h
@@ -96,7 +106,7 @@ class Client:
         except urllib.error.URLError as exc:
             raise ConfigError(f"the rig server at {self.url} does not answer ({exc.reason}); "
                               f"is `rig serve` running? (--server off ignores it)") from None
-        return json.loads(raw) if "json" in kind else raw
+        return json.loads(raw) if kind.split(";")[0].strip() == "application/json" else raw
 
     def get(self, path: str):
         return self.call("GET", path)

@@ -38,6 +38,7 @@ from ..secret import Redactor
 from ..session import BenchSession
 from .held import HeldBench, StoppableClock, Stopped
 from .hub import Hub, WebUI
+from .lease import Lease
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +48,9 @@ class Station:
 
     notify_after = 60.0  # a wait at least this long gets a notification and a sound when it ends
 
-    def __init__(self, wiring, make_backend, ledger_path: str, log_dir: str):
+    def __init__(self, wiring, make_backend, ledger_path: str, log_dir: str, lab: bool = False):
         self._pace = RealClock()
+        self.lease = Lease(lab)               # the lab place holding the bench (rig-lg-exporter says which)
         self.wiring, self.make_backend = wiring, make_backend
         self.ledger_path, self.log_dir = ledger_path, log_dir
         self.hub = Hub()
@@ -167,8 +169,11 @@ class Station:
             return f"{len(self.queued)} job(s) are queued on the bench"
         return None
 
-    def command(self, what: str, *args) -> concurrent.futures.Future:
-        """power/press/wait/safe on the worker thread; refused while a job runs or waits."""
+    def command(self, what: str, *args, place: str | None = None) -> concurrent.futures.Future:
+        """power/press/wait/safe on the worker thread; refused while a job runs or waits,
+        and, in a lab, from anyone but the place holding the bench (``safe`` is always allowed)."""
+        if what != "safe":
+            self.lease.check(place)
         reason = self.busy_reason()
         if reason:
             raise BenchBusy(reason + "; stop it first, or wait for it")
@@ -182,10 +187,16 @@ class Station:
         return fut
 
     # -- jobs -------------------------------------------------------------------
-    def submit(self, spec: dict, code, operator: str, via: str = "page", queue_it: bool = False) -> dict:
-        """Check a job exactly as ``rig run`` would (nothing moves on a bad one), then queue it."""
+    def submit(self, spec: dict, code, operator: str, via: str = "page", queue_it: bool = False,
+               place: str | None = None) -> dict:
+        """Check a job exactly as ``rig run`` would (nothing moves on a bad one), then queue it.
+
+        ``place``: the lab place the request came through (``rig --place``); while a
+        place holds the bench, only that one may run jobs on it.
+        """
         if self.closing:
             raise BenchBusy("the server is stopping")
+        self.lease.check(place)
         reason = self.busy_reason()
         if reason and not queue_it:
             raise BenchBusy(reason + "; queue this one (rig run --queue) or wait for it")
@@ -199,7 +210,7 @@ class Station:
             job.code = code
         item = {"id": next(self._ids), "procedure": proc.name, "unit": job.serial, "profile": job.profile_id,
                 "operator": operator, "via": via, "job": job, "proc": proc, "profile_obj": profile,
-                "queued_at": time.time()}
+                "queued_at": time.time(), "place": place}
         self.queued.append(item)
         self._q.put(item)
         self.changed()
@@ -219,8 +230,11 @@ class Station:
         self.changed()
         done = {"id": item["id"], "run_id": None, "procedure": item["procedure"], "unit": item["unit"]}
         try:
+            self.lease.check(item["place"])  # the place may have let go while this job waited its turn
             result = run_job(job, item.pop("proc"), profile)
             done.update(run_id=result.run_id, outcome=result.outcome, message=result.message)
+        except BenchBusy as exc:
+            done.update(outcome="refused", message=str(exc))
         except (RigError, ConfigError) as exc:
             done.update(outcome="error", message=str(exc))
         except Stopped:
@@ -274,6 +288,23 @@ class Station:
             return {}
         raise BenchBusy("no job is running")
 
+    def release_place(self, place: str, why: str) -> dict:
+        """The place let go of the bench (released, or forced off in labgrid): its jobs end safely.
+
+        A running job stops with the SIGTERM unwind (keys up, rails safe, recorded as
+        interrupted) and queued ones are dropped: nobody may drive a unit whose place
+        someone else may acquire next.
+        """
+        held = self.lease.release(place)
+        if held is None:
+            return {"released": None}
+        dropped = len(self.queued)
+        self.queued.clear()
+        stopped = self.stop(f"place {place} {why}", quiet=True) if self.current is not None else {}
+        self.changed()
+        return {"released": place, "stopped": stopped.get("stopped"), "run_id": stopped.get("run_id"),
+                "dropped": dropped}
+
     def answer(self, qid: int, answer: str, by: str) -> None:
         q = (self.current or {}).get("question")
         if not q or q["id"] != qid:
@@ -308,7 +339,8 @@ class Station:
             job = {k: v for k, v in self.current.items()}
         return {"bench": bench, "job": job, "busy": self.busy_reason(),
                 "queue": [{k: q[k] for k in ("id", "procedure", "unit", "operator")} for q in self.queued],
-                "last": self.last, "unit": self._standing(), "closing": self.closing, "wall": time.time()}
+                "last": self.last, "unit": self._standing(), "closing": self.closing, "wall": time.time(),
+                "place": self.lease.holder, "lab": self.lease.lab}
 
     def _standing(self) -> dict | None:
         key = (str(self.unit), self.jobs_done)
