@@ -63,13 +63,19 @@ setup(
         "rpigpio": [PI_RPIGPIO],
         # rig serve: the bench server and its page (in the Pi install line; the base install stays light)
         "serve": ["starlette>=0.40", "uvicorn>=0.30"],
+        # the lab (rig/lab): labgrid's coordinator, exporter and client. Pinned to the major version the
+        # lab was tested on: 25.0 changed the wire protocol (gRPC), so a 27 may too. labgrid brings
+        # pyserial-labgrid, which installs the same `serial` package as pyserial (labgrid #1245); both
+        # are 3.5 with the same API for what the tap uses (Serial, read, in_waiting), so either copy
+        # works. Never `pip uninstall pyserial-labgrid` alone: it deletes serial/ from under pyserial.
+        "lab": ["labgrid>=26.0.1,<27", "starlette>=0.40", "uvicorn>=0.30"],
         # hypothesis: property tests of every loader; httpx and playwright: the server's HTTP and browser tests
         "test": ["pytest>=7.4", "pytest-xdist>=3.5", "hypothesis>=6.80", "starlette>=0.40", "uvicorn>=0.30", "httpx>=0.27",
-                 "playwright>=1.40"],
+                 "playwright>=1.40", "labgrid>=26.0.1,<27"],  # labgrid: the lab's loopback tests
     },
     entry_points={
-        "console_scripts": ["rig=rig.cli:main"],
-        "pytest11": ["rig=rig.pytest_plugin"],
+        "console_scripts": ["rig=rig.cli:main", "rig-lg-exporter=rig.lab.exporter:main"],
+        "pytest11": ["rig=rig.pytest_plugin", "rig_lab=rig.pytest_lab"],
     },
     classifiers=[
         "Programming Language :: Python :: 3",

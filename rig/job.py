@@ -48,6 +48,7 @@ class Job:
     bench: object = None             # a bench a server holds open (rig serve): lent to the run, kept open
     new_unit: bool = False           # the serial is new to the ledger, on purpose (rig run --new-unit)
     command: str = "rig"             # how suggested commands start (the CLI adds the options typed)
+    ledger_here: bool = True         # False: the ledger is the remote bench's (rig --place/--server), checked there
 
 
 @dataclass
@@ -79,7 +80,7 @@ def prepare(job: Job):
     attempts), and a profile other than the one recorded is refused.
     """
     proc = load_procedure(job.procedure)
-    if job.serial and job.profile_id is None:
+    if job.serial and job.profile_id is None and job.ledger_here:
         job.profile_id = recorded_profile(job)  # the ledger knows what the unit is
     profile = None
     if job.profile_id:
@@ -95,7 +96,7 @@ def prepare(job: Job):
                                 "--code-file FILE or RIG_CODE"))
     if problems:
         raise ConfigError(problems)
-    if job.serial:
+    if job.serial and job.ledger_here:
         check_unit(job)
     return proc, profile
 

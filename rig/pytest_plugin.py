@@ -269,6 +269,10 @@ def rig_run(request, rig_wiring, rig_backend_factory, rig_ledger_path, rig_artif
     (``--answer``), ``yes``, ``allow_lockout``, ``allow_permanent``, ``junit``.
     Each run's properties are added to the test's JUnit record.
     """
+    if request.config.getoption("--rig-place", default=None):  # a lab's bench, through its rig serve
+        from .pytest_lab import place_runner
+
+        return place_runner(request, rig_artifacts, tmp_path)
     from .errors import ConfigError
     from .job import Job, run_job
     from .procedure import load_procedure

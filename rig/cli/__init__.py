@@ -33,6 +33,7 @@ COMMANDS = {
     "profiles": ("profile_cmds", "Head-unit profiles (from firmware_notes/): what each family shows and needs."),
     "run": ("run_cmds", "Run a procedure on the bench."),
     "report": ("serve_cmds", "Write a run's page as one self-contained HTML file (for a ticket or a CI artifact)."),
+    "lab": ("lab_cmds", "A lab of benches on labgrid: places, their units, who holds them."),
     "runs": ("ledger_cmds", "Runs in the ledger."),
     "serve": ("serve_cmds", "Hold the bench and serve its page: live state, runs, units."),
     "shell": ("bench_cmds", "One bench session across many commands."),
@@ -94,10 +95,13 @@ err = _Err()
 @click.option("--server", "server", metavar="URL", envvar="RIG_SERVER", show_envvar=True,
               help="Go through the rig server at URL (default: the one `rig serve` runs on this machine, if any; "
                    "off: never).")
+@click.option("--place", "place", metavar="NAME|+", envvar=["RIG_PLACE", "LG_PLACE"], show_envvar=True,
+              help="Run on the bench of this labgrid place, which you must have acquired (+: the place of the "
+                   "reservation in LG_TOKEN). The coordinator is LG_COORDINATOR; the bench's token RIG_TOKEN.")
 @click.option("-v", "--verbose", is_flag=True, help="Log every step to stderr.")
 @click.version_option(package_name="rig")
 @click.pass_context
-def cli(ctx, backend, wiring, sim_state, ledger, events, server, verbose, unit_model):
+def cli(ctx, backend, wiring, sim_state, ledger, events, server, verbose, unit_model, place):
     """Bench rig for removed car-stereo head units.
 
     The Pi switches the unit's power rails through relays and presses its
@@ -121,6 +125,9 @@ def cli(ctx, backend, wiring, sim_state, ledger, events, server, verbose, unit_m
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(message)s")
     ctx.obj = App(backend, wiring, sim_state, ledger, events, server)
     ctx.obj.unit_model = unit_model
+    if place and server:
+        raise click.UsageError("--place finds the bench's server through labgrid: leave out --server/RIG_SERVER")
+    ctx.obj.place = place
 
 
 def main(argv=None) -> int:

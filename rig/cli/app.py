@@ -82,10 +82,31 @@ class App:
             return Path(self.sim_state)
         return data_dir() / "sim-unit.json"
 
-    def server(self):
-        """The rig server holding this bench (rig serve), or None: then commands open the bench."""
-        from ..serve.client import find_server
+    place: str | None = None  # rig --place NAME|+ / RIG_PLACE / LG_PLACE: a lab place this user holds
+    _place_bench = None
 
+    def lab_bench(self):
+        """The bench of ``--place`` (asked of labgrid's coordinator once), or None without --place."""
+        if not self.place:
+            return None
+        if self._place_bench is None:
+            from ..lab.places import Lab
+
+            with Lab() as lab:
+                self._place_bench = lab.bench_of(self.place)
+        return self._place_bench
+
+    def server(self):
+        """The rig server holding this bench (rig serve), or None: then commands open the bench.
+
+        With ``--place``, the server of that place's bench, found through labgrid; its
+        token is ``RIG_TOKEN``, and every request names the place.
+        """
+        from ..serve.client import Client, find_server
+
+        pb = self.lab_bench()
+        if pb is not None:
+            return Client(pb.url, os.environ.get("RIG_TOKEN"), place=pb.place)
         return find_server(self.server_url)
 
     @contextmanager

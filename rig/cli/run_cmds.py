@@ -122,26 +122,34 @@ def run(app, procedure, profile_id, serial, sets, answers, yes, code_file, allow
       rig run lockout-wait --profile vw-safe --unit VW123 --junit out.xml
     """
     wiring = app.wiring()
+    client = app.server()  # first: with --place, the bench's unit is the default unit
+    pb = app.lab_bench()
+    if pb is not None:
+        serial = serial or (pb.bench or {}).get("serial") or None
+        profile_id = profile_id or (pb.bench or {}).get("profile") or None
     job = Job(procedure, wiring, app.make_backend, ledger_path(app), log_dir(), profile_id, serial,
               _pairs(sets, "--set"), None, _pairs(answers, "--answer"), yes, allow_lockout, allow_permanent,
               junit, make_ui, app.events_path, new_unit=new_unit)
-    if serial and not new_unit and sys.stdin.isatty() and sys.stderr.isatty():
+    job.ledger_here = client is None or not client.remote  # a remote bench checks its own ledger
+    if serial and not new_unit and job.ledger_here and sys.stdin.isatty() and sys.stderr.isatty():
         job.new_unit = _ask_new_unit(job)
     proc, profile = prepare(job)
     check_answers(proc, job.answers)
     if needs_code(proc):
         job.code = read_code(code_file)
-    client = app.server()
     if client is not None:  # a rig server holds the bench: the same job, run there
         from .serve_cmds import remote_run
 
-        result = remote_run(client, job, queue)
+        if pb is not None:
+            err.print(f"place {esc(pb.place)}: the bench at {esc(pb.url)}"
+                      + (f" with {esc(serial)} ({esc(profile_id)})" if serial else ""))
+        result = remote_run(client, job, queue, local_dir=log_dir() if client.remote else None)
     else:
         result = run_job(job, proc, profile)
     colour = {"passed": "green", "failed": "red", "error": "red", "refused": "yellow", "interrupted": "yellow"}[result.outcome]
     err.print(f"[bold {colour}]{result.outcome.upper()}[/]: {esc(with_context(result.message))}", markup=True)
     err.print(f"log: {esc(result.log)}\ntimeline: {esc(Path(result.log).with_suffix('.svg'))}")
-    if serial and profile is not None:
+    if serial and profile is not None and job.ledger_here:
         _standing_line(ledger_path(app), serial, profile)
     raise click.exceptions.Exit(result.exit_code)
 

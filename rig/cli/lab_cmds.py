@@ -1,0 +1,165 @@
+"""rig lab: the lab's places on labgrid, the benches behind them, and their tags."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import click
+
+from . import cli
+from .render import err, esc, out
+
+
+@cli.group()
+def lab():
+    """A lab of benches on labgrid: places, their units, who holds them.
+
+    Each Pi runs `rig serve --lab` and `rig-lg-exporter`; labgrid's
+    coordinator (LG_COORDINATOR) decides who holds which bench. Reserve by tag
+    with labgrid-client, acquire, then run with `rig --place +`.
+
+    \b
+    Examples:
+      rig lab status                     every place: unit, family, holder, what runs
+      rig lab sync-tags                  copy each bench's unit and family into its place's tags
+      eval "$(labgrid-client reserve --wait --shell family=vw-safe)"
+      labgrid-client -p + acquire && rig --place + run enter-code --code-file code.txt
+    """
+
+
+@lab.command()
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per place, for scripts.")
+@click.option("--coordinator", metavar="HOST:PORT", help="The coordinator (default: LG_COORDINATOR, else "
+              "127.0.0.1:20408).")
+def status(as_json, coordinator):
+    """Every place: its bench, unit, family, who holds it and what it runs.
+
+    What runs is asked of each bench's rig serve (with RIG_TOKEN); a bench that
+    does not answer shows as unavailable.
+
+    \b
+    Example:
+      LG_COORDINATOR=coord.lab:20408 rig lab status
+    """
+    from ..lab.places import Lab
+    from ..serve.client import Client
+
+    with Lab(coordinator) as lab_:
+        places = lab_.places()
+        me = lab_.me
+    rows = []
+    for pb in places:
+        row = {"place": pb.place, "tags": pb.tags, "acquired": pb.acquired, "mine": pb.acquired == me,
+               "reserved": bool(pb.reservation), "bench": pb.bench, "avail": pb.avail, "job": None}
+        if pb.bench and pb.avail:
+            host, port = pb.bench.get("host"), pb.bench.get("port")
+            try:
+                info = Client(f"http://{host}:{port}", os.environ.get("RIG_TOKEN")).call("GET", "/api/lab", timeout=3)
+                row["job"] = info.get("job")
+                row["bench_place"] = (info.get("place") or {}).get("place")
+            except Exception as exc:  # noqa: BLE001  (a status line per bench, never a traceback)
+                row["job"] = {"error": str(exc)}
+        rows.append(row)
+    if as_json:
+        for row in rows:
+            out.print(json.dumps(row), markup=False, highlight=False, soft_wrap=True)
+        return
+    if not rows:
+        err.print("no places on the coordinator yet: labgrid-client -p NAME create; "
+                  "labgrid-client -p NAME add-match EXPORTER/GROUP/RigBench")
+        return
+    from rich.table import Table
+
+    t = Table(box=None, pad_edge=False)
+    for col in ("place", "unit", "family", "bench", "held by", "running"):
+        t.add_column(col, no_wrap=col in ("place", "unit"))
+    for row in rows:
+        b = row["bench"] or {}
+        bench = "no RigBench matched" if not b else (f"{b.get('host')}:{b.get('port')}"
+                                                     + ("" if row["avail"] else " (not answering)"))
+        held = (row["acquired"] or "-") + (" (you)" if row["mine"] else "")
+        if not row["acquired"] and row["reserved"]:
+            held = "- (reserved)"
+        job = row["job"] or {}
+        running = ("?" if "error" in job else f"{job.get('procedure')}" + (f" run {job['run_id']}" if job.get("run_id")
+                                                                          else "")) if job else "-"
+        t.add_row(esc(row["place"]), esc(b.get("serial") or "-"), esc(b.get("family") or "-"), esc(bench),
+                  esc(held), esc(running))
+    out.print(t)
+
+
+@lab.command()
+@click.option("--place", "pattern", default="+", show_default=True, metavar="NAME|+",
+              help="The place to let go of (+: the place of the reservation in LG_TOKEN).")
+@click.option("--coordinator", metavar="HOST:PORT", help="The coordinator (default: LG_COORDINATOR).")
+def release(pattern, coordinator):
+    """Release your place and cancel your reservation, so the next job gets the bench at once.
+
+    labgrid's own `release` then `cancel-reservation` leave the next job waiting
+    for the coordinator's next pass (up to 15 s); this does the same two things in
+    the order that hands over within a second. Safe to run twice (a CI trap).
+
+    \b
+    Example (the end of a CI job):
+      trap 'rig lab release' EXIT
+    """
+    from ..lab.places import Lab
+
+    with Lab(coordinator) as lab_:
+        done = lab_.release(pattern)
+    out.print("; ".join(done) if done else "nothing to release (not acquired, no reservation of yours)",
+              markup=False)
+
+
+@lab.command("sync-tags")
+@click.option("--coordinator", metavar="HOST:PORT", help="The coordinator (default: LG_COORDINATOR).")
+def sync_tags(coordinator):
+    """Copy each bench's unit, profile and family into its place's tags.
+
+    Reservations filter on place tags only, so this is what lets
+    `labgrid-client reserve family=ford` find the bench with a Ford unit on it.
+    Run it after changing the unit on a bench (rig serve --unit), or nightly.
+
+    \b
+    Example:
+      rig lab sync-tags && labgrid-client reserve --wait --shell family=ford
+    """
+    from ..lab.places import Lab
+
+    with Lab(coordinator) as lab_:
+        changed = lab_.sync_tags()
+    for place, tags in changed:
+        out.print(f"{place}: " + " ".join(f"{k}={v}" if v else f"{k} (removed)" for k, v in sorted(tags.items())),
+                  markup=False)
+    if not changed:
+        out.print("every place's tags already match its bench")
+
+
+@lab.command()
+@click.argument("places_file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--coordinator", metavar="HOST:PORT", help="The coordinator (default: LG_COORDINATOR).")
+def apply(places_file, coordinator):
+    """Create the lab's places from a YAML file (again and again: only what differs changes).
+
+    The whole file is checked first; a mistake names file:line and changes nothing.
+    Then sync-tags copies each bench's unit and family into its place's tags.
+
+    \b
+    places.yaml:
+      places:
+        bench-01: {match: pi-01/bench-01/RigBench, tags: {shop: north}, comment: left bench}
+        bench-02: {match: pi-02/bench-02/RigBench}
+    \b
+    Example:
+      rig lab apply places.yaml
+    """
+    from ..lab.places import Lab, read_places_file
+
+    wanted = read_places_file(places_file)
+    with Lab(coordinator) as lab_:
+        for p in wanted:
+            done = lab_.add_place(p["name"], p["match"], p["tags"], p["comment"])
+            out.print(f"{p['name']}: " + (", ".join(done) if done else "as it should be"), markup=False)
+        for place, tags in lab_.sync_tags():
+            out.print(f"{place}: " + " ".join(f"{k}={v}" for k, v in sorted(tags.items()) if v), markup=False)

@@ -1,0 +1,153 @@
+"""A lab of benches on labgrid, on loopback: a real coordinator, real exporters, real rig serve.
+
+Jobs are what a CI job does: labgrid-client to reserve and acquire, `rig --place +` to run,
+release and cancel at the end. Nothing here is mocked; each test starts its own lab.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("labgrid", reason="the lab's tests need labgrid (pip install '.[test]')")
+
+BIN = Path(sys.executable).parent
+SAFE_RAILS = {"battery": "on", "acc": "off", "ignition": "off"}  # wiring/bench.yaml's safe states
+
+
+def lg(env, *args, timeout=30, check=True):
+    r = subprocess.run([str(BIN / "labgrid-client"), *args], env=env, capture_output=True, text=True, timeout=timeout)
+    if check and r.returncode:
+        raise AssertionError(f"labgrid-client {' '.join(args)}: {r.returncode}\n{r.stdout}\n{r.stderr}")
+    return r
+
+
+def rig(env, *args, timeout=60):
+    return subprocess.run([sys.executable, "-m", "rig", *args], env=env, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def reserve(env, **tags) -> subprocess.Popen:
+    return subprocess.Popen([str(BIN / "labgrid-client"), "reserve", "--wait", "--shell",
+                             *[f"{k}={v}" for k, v in tags.items()]], env=env, stdout=subprocess.PIPE, text=True)
+
+
+def token_of(proc: subprocess.Popen, timeout=30) -> str:
+    out, _ = proc.communicate(timeout=timeout)
+    assert proc.returncode == 0, out
+    return out.strip().split("LG_TOKEN=")[1].split()[0]
+
+
+def with_token(env, token) -> dict:
+    return dict(env, LG_TOKEN=token)
+
+
+def bench_get(bench, token, path):
+    req = urllib.request.Request(bench.url + path, headers={"authorization": f"Bearer {token}"})
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        return json.loads(resp.read())
+
+
+def place_of(env) -> str:
+    return lg(env, "-p", "+", "show").stdout.split("Place '")[1].split("'")[0]
+
+
+def test_jobs_reserving_by_family_get_the_right_bench_and_a_third_waits_its_turn(rig_lab, tmp_path):
+    rig_lab.add_sim_bench("bench-01", "vw-safe", code="1234", serial="VW1")
+    rig_lab.add_sim_bench("bench-02", "ford", code="1234", serial="F1")
+    a, b, c, d = (rig_lab.env(u) for u in ("ci-a", "ci-b", "ci-c", "ci-d"))
+
+    # the places carry the benches' units as tags, so reservations can find them
+    status = [json.loads(line) for line in rig(a, "lab", "status", "--json").stdout.splitlines()]
+    assert {(s["place"], s["tags"]["family"], s["tags"]["unit"]) for s in status} == {
+        ("bench-01", "vw-safe", "VW1"), ("bench-02", "ford", "F1")}
+
+    # two jobs at once, each by family
+    ra, rb = reserve(a, family="vw-safe"), reserve(b, family="ford")
+    a, b = with_token(a, token_of(ra)), with_token(b, token_of(rb))
+    lg(a, "-p", "+", "acquire")
+    lg(b, "-p", "+", "acquire")
+    assert place_of(a) == "bench-01" and place_of(b) == "bench-02"
+
+    # a third asks for a vw-safe bench while the only one is held: it waits
+    rc = reserve(c, family="vw-safe")
+    time.sleep(1.5)
+    assert rc.poll() is None, "the third job was given a bench that is held"
+
+    # the holder runs a procedure through --place + and gets its JUnit here
+    (tmp_path / "code").write_text("1234")
+    junit = tmp_path / "a.xml"
+    r = rig(a, "--place", "+", "run", "enter-code", "--code-file", str(tmp_path / "code"), "--junit", str(junit))
+    assert r.returncode == 0, r.stderr
+    assert "place bench-01" in r.stderr and "with VW1 (vw-safe)" in r.stderr
+    assert 'name="outcome" value="passed"' in junit.read_text()
+    local_log = Path(r.stderr.split("log: ")[1].split()[0])
+    assert local_log.is_file() and local_log.with_suffix(".svg").is_file()
+    assert str(local_log).startswith(str(rig_lab.root / "client-ci-a"))
+    assert "1234" not in local_log.read_text()
+
+    # a job that holds no place is refused, before anything moves on either bench
+    r = rig(d, "--place", "bench-02", "run", "enter-code", "--code-file", str(tmp_path / "code"))
+    assert r.returncode == 3, r.stderr
+    assert "not acquired by your user" in r.stderr and "acquire it first" in r.stderr
+    # and going round labgrid, straight to the bench's server, is refused there too
+    r = rig(d, "--server", rig_lab.benches["bench-02"].url, "press", "mode")
+    assert r.returncode == 3 and "held by lab place bench-02" in r.stderr, r.stderr
+
+    # the first job ends (its trap runs `rig lab release`); the third gets the bench within seconds,
+    # not after the coordinator's next 15 s pass
+    released = time.monotonic()
+    r = rig(a, "lab", "release")
+    assert r.returncode == 0 and "released bench-01" in r.stdout, r.stdout + r.stderr
+    c = with_token(c, token_of(rc, timeout=40))
+    handover = time.monotonic() - released
+    lg(c, "-p", "+", "acquire")
+    assert place_of(c) == "bench-01"
+    assert handover < 5, f"handover took {handover:.1f} s"
+    assert rig(a, "lab", "release").returncode == 0  # a trap may run it twice
+    r = rig(c, "--place", "+", "status")
+    assert r.returncode == 0, r.stderr
+    assert bench_get(rig_lab.benches["bench-01"], rig_lab.token, "/api/lab")["place"]["place"] == "bench-01"
+
+
+def test_a_forced_unlock_mid_wait_stops_the_run_safely_and_records_it_interrupted(rig_lab):
+    # a unit in its first lockout (vw-safe: one hour), simulated 600x faster than the wall clock
+    bench = rig_lab.add_sim_bench("bench-01", "vw-safe", code="1234", serial="VW9", state="lockout", speed=600)
+    job, admin = rig_lab.env("ci-a"), rig_lab.env("admin")
+    lg(job, "-p", "bench-01", "acquire")
+    run = subprocess.Popen([sys.executable, "-m", "rig", "--place", "bench-01", "run", "lockout-wait"], env=job,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        state = bench_get(bench, rig_lab.token, "/api/state")
+        if (state.get("job") or {}).get("progress"):
+            break
+        time.sleep(0.1)
+    else:
+        run.kill()
+        pytest.fail("the lockout wait never started:\n" + run.communicate()[1])
+    assert run.poll() is None
+
+    lg(admin, "-p", "bench-01", "release", "--kick")  # the lab admin takes the bench back
+    out, errs = run.communicate(timeout=30)
+    assert run.returncode == 130, errs
+    assert "INTERRUPTED" in errs
+
+    deadline = time.monotonic() + 10
+    while (state := bench_get(bench, rig_lab.token, "/api/state"))["job"] and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert state["job"] is None and state["place"] is None
+    b = state["bench"]
+    assert set(b["keys"].values()) == {"up"}, b["keys"]
+    assert b["rails"] == SAFE_RAILS, b["rails"]  # the declared safe state: constant power on, ACC off
+    run_id = state["last"]["run_id"]
+    assert bench_get(bench, rig_lab.token, f"/api/runs/{run_id}")["outcome"] == "interrupted"
+    # and the bench takes no job from the one who lost it
+    r = rig(job, "--place", "bench-01", "status")
+    assert r.returncode == 3 and "not acquired" in r.stderr, r.stderr
