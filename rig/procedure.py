@@ -25,6 +25,7 @@ from pathlib import Path
 
 from .durations import parse_duration
 from .errors import ConfigError, Problem, UsageError, did_you_mean, unknown
+from .references import Unresolved, durations, has, resolve  # noqa: F401  (runner, waits import them from here)
 from .stepcheck import CONDITIONS, LEDGER_STATES, StepChecker, is_ref, shown
 from .yamlfile import LineDict, load_file
 
@@ -45,7 +46,6 @@ SHORTHAND = {"press": "keys", "wait": "for", "call": "procedure", "end": "outcom
 COMMON = {"name", "if"}
 TOP = {"name", "description", "needs", "params", "steps"}
 NEEDS = {"profile", "unit", "code"}
-REF = re.compile(r"\$\{([a-z_]+)\.([a-z_.]+)\}")
 
 
 @dataclass
@@ -238,52 +238,6 @@ def _onoff(v):
     return {"on": True, "off": False}.get(str(v).lower())
 
 
-# -- references --------------------------------------------------------------
-class Unresolved(Exception):
-    pass
-
-
-def resolve(value, ctx):
-    """Replace ``${...}`` references; a whole-string reference keeps its type (a list stays a list)."""
-    if isinstance(value, list):
-        return [resolve(v, ctx) for v in value]
-    if isinstance(value, dict):
-        return {k: resolve(v, ctx) for k, v in value.items()}
-    if not isinstance(value, str) or "${" not in value:
-        return value
-    m = REF.fullmatch(value.strip())
-    if m:
-        return _lookup(m.group(1), m.group(2), ctx)
-    return REF.sub(lambda m: str(_lookup(m.group(1), m.group(2), ctx)), value)
-
-
-def _lookup(root, path, ctx):
-    if root not in ctx:
-        raise Unresolved(f"${{{root}.{path}}}: no {root!r} here (known: {', '.join(ctx)})")
-    obj = ctx[root]
-    for part in path.split("."):
-        if isinstance(obj, dict):
-            if part not in obj:
-                raise Unresolved(f"${{{root}.{path}}}: no {part!r}")
-            obj = obj[part]
-        elif hasattr(obj, "sections") and part in getattr(obj, "sections"):
-            obj = obj.sections[part]
-        elif hasattr(obj, part):
-            obj = getattr(obj, part)
-        else:
-            raise Unresolved(f"${{{root}.{path}}}: no {part!r}")
-        if callable(obj):
-            obj = obj()
-    return obj
-
-
-def durations(value) -> float:
-    """A duration, or a list of durations added up (``[${profile.arming.battery_off}, 5s]``)."""
-    if isinstance(value, list):
-        return sum(parse_duration(v) for v in value)
-    return parse_duration(value)
-
-
 # -- checking against the bench and the profile ---------------------------------
 def check(proc: Procedure, wiring, profile=None, params: dict | None = None, _seen=None) -> list[Problem]:
     """Every problem of ``proc`` and what it calls, against a pin map and a profile."""
@@ -384,21 +338,6 @@ def check_answers(proc: Procedure, answers: dict) -> None:
         if name not in names:
             raise UsageError(f"--answer {name}: {proc.name} has no prompt recording {name!r}"
                              f"{did_you_mean(name, names)} (it asks for: {', '.join(names) or 'nothing'})")
-
-
-def has(profile, what: str) -> bool:
-    """Static facts about a profile that steps can be conditional on."""
-    serial = profile.sections.get("serial")
-    facts = {
-        "serial_keys": bool(serial and serial.keys),
-        "serial_at_power_on": bool(serial and serial.keys and serial.at_power_on),
-        "entry_keys": bool(profile.entry.keys),
-        "confirm_keys": bool(profile.confirm.keys),
-        "wait_ends_power_off": profile.lockout.ends == "power_off",
-    }
-    if what not in facts:
-        raise Unresolved(f"has: {what!r} is not one of {', '.join(facts)}")
-    return facts[what]
 
 
 def static_false(cond, profile) -> bool:
