@@ -133,6 +133,9 @@ def test_a_forced_unlock_mid_wait_stops_the_run_safely_and_records_it_interrupte
         run.kill()
         pytest.fail("the lockout wait never started:\n" + run.communicate()[1])
     assert run.poll() is None
+    # the nightly sweep never takes a bench that is mid-wait, however short its idle allowance
+    r = rig(admin, "lab", "sweep", "--idle", "0s")
+    assert r.returncode == 0 and "bench-01: kept: held by localhost/ci-a; running lockout-wait" in r.stdout, r.stdout
 
     lg(admin, "-p", "bench-01", "release", "--kick")  # the lab admin takes the bench back
     out, errs = run.communicate(timeout=30)
@@ -151,3 +154,76 @@ def test_a_forced_unlock_mid_wait_stops_the_run_safely_and_records_it_interrupte
     # and the bench takes no job from the one who lost it
     r = rig(job, "--place", "bench-01", "status")
     assert r.returncode == 3 and "not acquired" in r.stderr, r.stderr
+
+    # a job that acquires and then vanishes: kept while young, swept once idle past the allowance
+    lg(job, "-p", "bench-01", "acquire")
+    assert "kept: held by localhost/ci-a; idle" in rig(admin, "lab", "sweep", "--idle", "1h").stdout
+    assert "would release" in rig(admin, "lab", "sweep", "--idle", "0s", "--dry-run").stdout
+    assert "released: held by localhost/ci-a" in rig(admin, "lab", "sweep", "--idle", "0s").stdout
+    assert "no place is acquired" in rig(admin, "lab", "sweep").stdout
+
+
+def test_a_labgrid_test_drives_the_bench_through_rig_driver(rig_lab, tmp_path, monkeypatch):
+    from labgrid import Environment
+
+    rig_lab.add_sim_bench("bench-01", "ford", code="2580", serial="M1")
+    env = rig_lab.env("ci-lg")
+    for k in ("LG_COORDINATOR", "LG_USERNAME", "LG_HOSTNAME", "RIG_TOKEN"):
+        monkeypatch.setenv(k, env[k])
+    lg(env, "-p", "bench-01", "acquire")
+    (tmp_path / "env.yaml").write_text(
+        "imports: [rig.lab.resource]\n"
+        "targets:\n  main:\n    resources: {RemotePlace: {name: bench-01}}\n    drivers: {RigDriver: {}}\n")
+    target = Environment(str(tmp_path / "env.yaml")).get_target("main")
+    rig_driver = target.get_driver("RigDriver")
+    assert rig_driver.bench.serial == "M1" and rig_driver.bench.family == "ford"
+
+    result = rig_driver.run("enter-code", code="2580")
+    assert result["outcome"] == "passed" and result["exit_code"] == 0, result
+    files = rig_driver.fetch_artifacts(result["run_id"], tmp_path / "artifacts")
+    assert [f.suffix for f in files] == [".jsonl", ".svg", ".xml"] and all(f.stat().st_size for f in files)
+    assert "2580" not in files[0].read_text()
+    assert rig_driver.status()["place"]["place"] == "bench-01"
+    target.deactivate_all_drivers()
+
+
+def test_pytest_with_rig_place_runs_rig_run_on_the_places_bench(rig_lab, tmp_path):
+    rig_lab.add_sim_bench("bench-01", "vw-safe", code="1234", serial="VW1")
+    env = rig_lab.env("ci-py")
+    lg(env, "-p", "bench-01", "acquire")
+    (tmp_path / "test_hil.py").write_text(
+        "def test_unlock(rig_run):\n"
+        "    r = rig_run('enter-code', code='1234')\n"
+        "    assert r.outcome == 'passed', r.message\n")
+    r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--rig-place", "bench-01",
+                        "--rig-artifacts", str(tmp_path / "art"), "--junitxml", str(tmp_path / "j.xml"),
+                        str(tmp_path / "test_hil.py")], env=env, capture_output=True, text=True, timeout=120,
+                       cwd=tmp_path)
+    assert r.returncode == 0, r.stdout + r.stderr
+    junit = (tmp_path / "j.xml").read_text()
+    assert 'name="rig_place" value="bench-01"' in junit and 'name="rig_unit" value="VW1"' in junit
+    assert list((tmp_path / "art").rglob("run-*.svg"))
+    # without the place acquired, the session says so plainly instead of running on a bench it does not hold
+    lg(env, "-p", "bench-01", "release")
+    r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--rig-place", "bench-01",
+                        str(tmp_path / "test_hil.py")], env=env, capture_output=True, text=True, timeout=120,
+                       cwd=tmp_path)
+    assert r.returncode == 1 and "not acquired" in r.stdout, r.stdout
+
+
+def test_the_shipped_places_file_reads_and_a_bad_one_names_file_and_line(tmp_path):
+    from rig.errors import ConfigError
+    from rig.lab.places import read_places_file
+
+    root = Path(__file__).resolve().parents[1]
+    places = read_places_file(root / "docs" / "lab" / "places.yaml")
+    assert [p["name"] for p in places] == ["bench-01", "bench-02"]
+    assert places[0]["match"] == ["pi-01/bench-01/RigBench"] and places[0]["tags"] == {"shop": "north"}
+
+    bad = tmp_path / "places.yaml"
+    bad.write_text("places:\n  bench-01:\n    match: pi-01\n    colour: red\n")
+    with pytest.raises(ConfigError) as e:
+        read_places_file(bad)
+    text = "\n".join(str(p) for p in e.value.problems)
+    assert f"{bad}:3" in text and "match is EXPORTER/GROUP/CLASS" in text
+    assert f"{bad}:4" in text and "unknown field 'colour'" in text

@@ -112,6 +112,39 @@ def release(pattern, coordinator):
               markup=False)
 
 
+@lab.command()
+@click.option("--idle", default="2h", show_default=True, metavar="DURATION",
+              help="Release a place whose bench has run nothing for this long (30m, 2h, ...).")
+@click.option("--dry-run", is_flag=True, help="Say what would be released; release nothing.")
+@click.option("--coordinator", metavar="HOST:PORT", help="The coordinator (default: LG_COORDINATOR).")
+def sweep(idle, dry_run, coordinator):
+    """Release places held by jobs that are gone (labgrid's locks never time out).
+
+    A place is released only when its bench answers, runs no job and has been
+    idle for --idle, and only from the user who held it (release-from), so a job
+    that has just acquired it keeps it. A bench mid-wait is never swept. Needs
+    RIG_TOKEN (a viewer token is enough) to ask the benches.
+
+    \b
+    Example (nightly, from the lab admin's cron or a systemd timer):
+      rig lab sweep --idle 2h
+    """
+    from ..durations import parse_duration
+    from ..errors import UsageError
+    from ..lab.places import Lab
+
+    try:
+        seconds = parse_duration(idle)
+    except ValueError as exc:
+        raise UsageError(f"--idle {idle}: {exc}") from None
+    with Lab(coordinator) as lab_:
+        report = lab_.sweep(seconds, os.environ.get("RIG_TOKEN"), dry_run)
+    for place, what in report:
+        out.print(f"{place}: {what}", markup=False)
+    if not report:
+        out.print("no place is acquired")
+
+
 @lab.command("sync-tags")
 @click.option("--coordinator", metavar="HOST:PORT", help="The coordinator (default: LG_COORDINATOR).")
 def sync_tags(coordinator):

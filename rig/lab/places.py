@@ -175,6 +175,47 @@ class Lab:
         run(self.session.sync_with_coordinator())
         return done
 
+    def sweep(self, idle: float, token: str | None, dry_run: bool = False) -> list[tuple[str, str]]:
+        """Release places whose bench has done nothing for ``idle`` seconds (labgrid's locks never expire).
+
+        A place is released only if its bench answers, runs no job and has been idle
+        that long, and only from the user who held it when we looked (labgrid's
+        ``release-from``), so a job that acquired it a moment ago keeps it.
+        Returns ``(place, what happened)`` for every acquired place.
+        """
+        from labgrid.remote.generated import labgrid_coordinator_pb2 as pb2
+
+        from ..durations import format_duration
+        from ..serve.client import Client
+
+        report = []
+        for pb in self.places():
+            if not pb.acquired:
+                continue
+            if pb.bench is None:
+                report.append((pb.place, f"kept: held by {pb.acquired}; no RigBench to ask"))
+                continue
+            try:
+                entry = self._bench_entry(self.session.places[pb.place])
+                info = Client(_url(entry), token).call("GET", "/api/lab", timeout=5)
+            except Exception as exc:  # noqa: BLE001  (one line per place, never a traceback)
+                report.append((pb.place, f"kept: held by {pb.acquired}; its bench does not answer ({exc})"))
+                continue
+            idle_for = info.get("idle_for")
+            if idle_for is None:
+                job = info.get("job") or {}
+                report.append((pb.place, f"kept: held by {pb.acquired}; running {job.get('procedure', 'a job')}"))
+            elif idle_for < idle:
+                report.append((pb.place, f"kept: held by {pb.acquired}; idle {format_duration(idle_for)}"))
+            elif dry_run:
+                report.append((pb.place, f"would release: held by {pb.acquired}, idle {format_duration(idle_for)}"))
+            else:
+                self.loop.run_until_complete(self.session.stub.ReleasePlace(pb2.ReleasePlaceRequest(
+                    placename=pb.place, fromuser=pb.acquired)))
+                report.append((pb.place, f"released: held by {pb.acquired}, idle {format_duration(idle_for)}"))
+        self.loop.run_until_complete(self.session.sync_with_coordinator())
+        return report
+
     def add_place(self, name: str, match: list[str], tags: dict | None = None, comment: str = "") -> list[str]:
         """Create a place (or bring an existing one up to date); returns what was done."""
         from labgrid.remote.generated import labgrid_coordinator_pb2 as pb2

@@ -11,6 +11,7 @@ the safe unwind and drops the queued ones.
 from __future__ import annotations
 
 import asyncio
+import time
 
 from starlette.responses import JSONResponse
 from starlette.routing import Route
@@ -30,12 +31,15 @@ def routes(station, endpoint, body) -> list[Route]:
             "healthy": station.healthy and not station.closing, "lab": station.lease.lab,
             "place": station.lease.holder, "unit": unit, "busy": station.busy_reason(),
             "job": None if job is None else {k: job.get(k) for k in ("procedure", "unit", "run_id", "operator")},
+            # seconds since the bench last did anything (None while a job runs): rig lab sweep's measure
+            "idle_for": None if job is not None or station.queued else max(0.0, time.time() - station.active_at),
         })
 
     @endpoint("operator", post=True)
     async def hold(request, user):
         data = await body(request)
         held = station.lease.hold(data.get("place"), user["name"])
+        station.active_at = time.time()  # a fresh holder gets the whole idle allowance
         station.bench.events.emit("operator", user["name"], new=f"place {held['place']} holds the bench")
         station.changed()
         return JSONResponse({"place": held})

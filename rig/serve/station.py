@@ -72,6 +72,7 @@ class Station:
         self._opened = threading.Event()
         self._open_error: BaseException | None = None
         self.jobs_done = 0
+        self.active_at = time.time()          # the last job's end, bench command or hold (rig lab sweep reads it)
 
     # -- life cycle ---------------------------------------------------------
     def open(self) -> None:
@@ -179,6 +180,7 @@ class Station:
             raise BenchBusy(reason + "; stop it first, or wait for it")
         if self.closing:
             raise BenchBusy("the server is stopping")
+        self.active_at = time.time()
         session = BenchSession(self.bench)
         fns = {"power": lambda: session.power(*args), "press": lambda: session.press(*args),
                "wait": lambda: session.wait(*args), "safe": lambda: self.bench.make_safe("by request") or "safe"}
@@ -247,6 +249,7 @@ class Station:
                 self._idle_redact = Redactor(None, profile.pattern("entry")).text
             self.current = None
             self.jobs_done += 1
+            self.active_at = time.time()
             _forget_pin_history(self.bench.backend.pin_factory)
             self.last = done  # only once the bench is free: whoever sees it may start the next job
         self.hub.publish("notice", {"kind": "result", "text": f"{self.last['procedure']}: {self.last['outcome']}"})
