@@ -77,7 +77,7 @@ def test_jobs_reserving_by_family_get_the_right_bench_and_a_third_waits_its_turn
 
     # a third asks for a vw-safe bench while the only one is held: it waits
     rc = reserve(c, family="vw-safe")
-    time.sleep(1.5)
+    time.sleep(0.8)  # its reserve has polled the coordinator at least once
     assert rc.poll() is None, "the third job was given a bench that is held"
 
     # the holder runs a procedure through --place + and gets its JUnit here
