@@ -116,3 +116,16 @@ def test_a_technician_at_the_page(served, page, tmp_path):
     page.click("#u-save")
     expect(page.locator("#u-saved")).to_have_text("saved")
     shot(page, tmp_path, "unit")
+
+
+def test_a_lab_bench_shows_which_place_holds_it(served, page, tmp_path):
+    expect = sync_api.expect
+    served.station.lease.lab = True
+    page.goto(served.server.login_link("alice"))
+    expect(page.locator("#bench")).to_contain_text("none holds it: jobs wait for labgrid")
+    served.station.lease.hold("bench-03", "exporter")
+    served.station.changed()
+    expect(page.locator("#bench")).to_contain_text("bench-03 holds it")
+    shot(page, tmp_path, "lab-held")
+    served.station.release_place("bench-03", "released")
+    expect(page.locator("#bench")).to_contain_text("none holds it")

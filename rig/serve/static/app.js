@@ -73,6 +73,9 @@ function render(s) {
     const down = Object.entries(b.keys).filter(([, v]) => v === "down").map(([k]) => k);
     row(t, ["keys", down.length ? el("span", down.join("+") + " DOWN", "pill warn") : el("span", "all up", "pill off")]);
     for (const [n, v] of Object.entries(b.senses)) row(t, ["sense " + n, pill(v)]);
+    // in a lab, who may drive the bench: only jobs through the place that holds it (rig --place)
+    if (s.place) row(t, ["lab place", el("span", `${s.place.place} holds it`, "pill warn")]);
+    else if (s.lab) row(t, ["lab place", el("span", "none holds it: jobs wait for labgrid", "pill off")]);
   }
   const u = s.unit, ut = $("unit"); ut.replaceChildren();
   $("unit-none").hidden = !!u;
