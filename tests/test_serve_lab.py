@@ -71,3 +71,37 @@ def test_letting_go_stops_the_running_job_safely_and_the_queued_one_never_starts
         runs = anyone.get("/api/runs").json()
         runs = runs.get("runs", runs) if isinstance(runs, dict) else runs
         assert [r["procedure"] for r in runs] == ["lockout-wait"]  # the queued enter-code never ran
+
+
+def test_the_exporter_keeps_the_bench_in_step_with_labgrid_after_either_restarts(served, monkeypatch):
+    import time
+
+    import pytest
+
+    pytest.importorskip("labgrid")
+    from rig.lab import exporter
+
+    monkeypatch.setattr(exporter, "CHECK_EVERY", 0.05)
+    watch = exporter.BenchWatch(served.url, served.operator)
+    try:
+        served.wait(lambda s: watch.avail, timeout=5)
+        watch.tell("bench-01")  # labgrid acquired the place
+        assert served.station.lease.holder["place"] == "bench-01"
+        served.station.lease.release("bench-01")  # rig serve restarted and forgot
+        served.wait(lambda s: (served.station.lease.holder or {}).get("place") == "bench-01", timeout=5)
+        watch.tell(None)  # labgrid released it
+        assert served.station.lease.holder is None
+        served.station.lease.hold("bench-07", "an exporter before a restart")  # a stale holder
+        served.wait(lambda s: served.station.lease.holder is None, timeout=5)
+    finally:
+        watch.close()
+
+    dead = exporter.BenchWatch("http://127.0.0.1:9", served.operator)  # nothing listens there
+    try:
+        dead.avail = True
+        deadline = time.monotonic() + 5
+        while dead.avail and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not dead.avail and dead.misses >= exporter.MISSES
+    finally:
+        dead.close()
