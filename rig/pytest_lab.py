@@ -91,7 +91,7 @@ def place_runner(request, artifacts: Path | None, tmp_path: Path):
     from .errors import RigError
     from .job import JobResult
     from .lab.artifacts import fetch_artifacts
-    from .lab.follow import follow_run
+    from .lab.follow import follow_run, procedure_fields
     from .lab.places import Lab
     from .serve.client import Client
 
@@ -105,7 +105,7 @@ def place_runner(request, artifacts: Path | None, tmp_path: Path):
     keep = artifacts or tmp_path / "runs"
 
     def run(procedure, profile=None, unit=None, code=None, **kw):
-        body = {"procedure": procedure, "profile": profile or pb.bench.get("profile") or None,
+        body = {**procedure_fields(procedure), "profile": profile or pb.bench.get("profile") or None,
                 "unit": unit or pb.bench.get("serial") or None, **{k: v for k, v in kw.items() if k != "junit"}}
         if code:
             body["code"] = str(code)

@@ -191,9 +191,14 @@ def test_pytest_with_rig_place_runs_rig_run_on_the_places_bench(rig_lab, tmp_pat
     rig_lab.add_sim_bench("bench-01", "vw-safe", code="1234", serial="VW1")
     env = rig_lab.env("ci-py")
     lg(env, "-p", "bench-01", "acquire")
+    (tmp_path / "mine.yaml").write_text(  # the CI repository's own procedure, not on the bench
+        "name: mine\nneeds: [unit]\nsteps:\n  - power: {acc: on}\n  - press: {keys: mode, hold: 0.2}\n")
     (tmp_path / "test_hil.py").write_text(
         "def test_unlock(rig_run):\n"
         "    r = rig_run('enter-code', code='1234')\n"
+        "    assert r.outcome == 'passed', r.message\n"
+        "def test_my_procedure(rig_run):\n"
+        "    r = rig_run('mine.yaml')\n"
         "    assert r.outcome == 'passed', r.message\n")
     r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--rig-place", "bench-01",
                         "--rig-artifacts", str(tmp_path / "art"), "--junitxml", str(tmp_path / "j.xml"),
@@ -227,3 +232,27 @@ def test_the_shipped_places_file_reads_and_a_bad_one_names_file_and_line(tmp_pat
     text = "\n".join(str(p) for p in e.value.problems)
     assert f"{bad}:3" in text and "match is EXPORTER/GROUP/CLASS" in text
     assert f"{bad}:4" in text and "unknown field 'colour'" in text
+
+
+def test_a_procedure_file_sent_to_the_bench_is_checked_there_and_the_error_names_the_users_file(tmp_path):
+    from rig.errors import ConfigError
+    from rig.lab.follow import follow_run, procedure_fields
+
+    bad = tmp_path / "mine.yaml"
+    bad.write_text("name: mine\nsteps:\n  - power: {acc: maybe}\n")
+    fields = procedure_fields(str(bad))
+    assert fields["procedure_file"] == {"name": "mine.yaml", "text": bad.read_text()}
+    assert procedure_fields("enter-code") == {"procedure": "enter-code"}
+
+    class Bench:  # what a bench's server answers to a file it checked
+        url = "http://bench"
+
+        def stream(self, timeout):
+            yield "state", {}
+
+        def post(self, path, body):
+            raise ConfigError("/var/lib/rig/runs/procedures/0123456789ab-mine.yaml:3: error: power: acc: 'maybe' ...")
+
+    with pytest.raises(ConfigError) as e:
+        follow_run(Bench(), dict(fields, code="1234"))
+    assert str(e.value).startswith("mine.yaml:3: error: power")

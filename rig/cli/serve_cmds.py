@@ -202,10 +202,12 @@ def remote_run(client, job, queue: bool = False, local_dir: str | None = None):
     """
     from ..job import EXIT, JobResult
 
-    procedure = job.procedure
-    if Path(procedure).exists():
+    procedure, upload = job.procedure, None
+    if Path(procedure).is_file():
+        if local_dir:  # another machine: send the file itself (it was checked here already)
+            upload = {"name": Path(procedure).name, "text": Path(procedure).read_text(encoding="utf-8")}
         procedure = str(Path(procedure).resolve())
-    body = {"procedure": procedure, "profile": job.profile_id, "unit": job.serial, "params": job.params,
+    body = {"procedure": procedure, "procedure_file": upload, "profile": job.profile_id, "unit": job.serial, "params": job.params,
             "answers": job.answers, "yes": job.yes, "allow_lockout": job.allow_lockout,
             "allow_permanent": job.allow_permanent, "queue": queue, "new_unit": job.new_unit}
     if job.code is not None:

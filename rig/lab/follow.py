@@ -6,10 +6,21 @@ True
 
 from __future__ import annotations
 
+import re
 import time
+from pathlib import Path
 
 from ..errors import ConfigError
 from ..job import EXIT
+
+
+def procedure_fields(procedure: str) -> dict:
+    """The request's procedure: a built-in by name, or a local YAML file sent whole to the bench."""
+    path = Path(procedure)
+    if path.is_file():
+        return {"procedure": path.name, "procedure_file": {"name": path.name,
+                                                           "text": path.read_text(encoding="utf-8")}}
+    return {"procedure": procedure}
 
 
 def follow_run(client, body: dict, timeout: float | None = None) -> dict:
@@ -22,6 +33,12 @@ def follow_run(client, body: dict, timeout: float | None = None) -> dict:
     next(events)  # subscribed before the job starts: none of its events are missed
     try:
         ticket = client.post("/api/runs", body)
+    except ConfigError as exc:
+        upload = body.get("procedure_file") or {}
+        if upload:  # the bench names its copy of the file: say the file the user has
+            raise ConfigError(re.sub(r"\S*/procedures/[0-9a-f]{12}-" + re.escape(upload["name"]), upload["name"],
+                                     str(exc))) from None
+        raise
     finally:
         body.pop("code", None)
     deadline = None if timeout is None else time.monotonic() + timeout

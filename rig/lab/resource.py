@@ -37,7 +37,7 @@ from labgrid.step import step
 
 from ..serve.client import Client
 from .artifacts import fetch_artifacts
-from .follow import follow_run
+from .follow import follow_run, procedure_fields
 
 
 @target_factory.reg_resource
@@ -106,7 +106,7 @@ class RigDriver(Driver):
         ``unit`` and ``profile`` default to the bench's unit. The code is read from
         ``code_file`` (or given as ``code``) and sent only to the bench's server.
         """
-        body = {"procedure": procedure, "unit": unit or self.bench.serial or None,
+        body = {**procedure_fields(procedure), "unit": unit or self.bench.serial or None,
                 "profile": profile or self.bench.profile or None, "params": params or {},
                 "answers": answers or {}, "yes": yes, "new_unit": new_unit,
                 "allow_lockout": allow_lockout, "allow_permanent": allow_permanent}

@@ -207,6 +207,8 @@ def make_app(station, tokens: Tokens, sessions: Sessions | None = None, cli_toke
         code = Code(code) if code else None
         spec = {k: data.get(k) for k in ("procedure", "profile", "unit", "params", "answers", "yes",
                                          "allow_lockout", "allow_permanent", "new_unit")}
+        if data.get("procedure_file") is not None:  # a procedure file from the client's machine
+            spec["procedure"] = _keep_procedure(station.log_dir, data["procedure_file"])
         for k in ("params", "answers"):
             if spec[k] is not None and not isinstance(spec[k], dict):
                 raise Refused(400, f"{k} must be an object of NAME: VALUE")
@@ -276,6 +278,31 @@ def make_app(station, tokens: Tokens, sessions: Sessions | None = None, cli_toke
     app = Starlette(routes=routes)
     app.add_middleware(SecurityHeaders)
     return app
+
+
+def _keep_procedure(log_dir: str, upload) -> str:
+    """Write a client's procedure file beside the runs (named by its content), for the job to load.
+
+    It is checked exactly like a file on this machine; a procedure it calls must be a
+    built-in or a file that is on this machine too.
+    """
+    import hashlib
+    import re as _re
+
+    if not isinstance(upload, dict) or not isinstance(upload.get("text"), str) \
+            or not isinstance(upload.get("name"), str):
+        raise Refused(400, "procedure_file is {\"name\": \"mine.yaml\", \"text\": \"...\"}")
+    name, text = upload["name"], upload["text"]
+    if not _re.fullmatch(r"[A-Za-z0-9_.-]{1,80}\.ya?ml", name):
+        raise Refused(400, f"procedure_file name {name[:80]!r}: a plain file name ending in .yaml")
+    if len(text.encode()) > 256 * 1024:
+        raise Refused(400, "procedure_file is over 256 KiB; a procedure is a page of YAML")
+    folder = Path(log_dir) / "procedures"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{hashlib.sha256(text.encode()).hexdigest()[:12]}-{name}"
+    if not path.exists():
+        path.write_text(text, encoding="utf-8")
+    return str(path)
 
 
 def place_of(request: Request) -> str | None:
