@@ -75,7 +75,7 @@ setup(
     },
     entry_points={
         "console_scripts": ["rig=rig.cli:main", "rig-lg-exporter=rig.lab.exporter:main"],
-        "pytest11": ["rig=rig.pytest_plugin", "rig_lab=rig.pytest_lab"],
+        "pytest11": ["rig=rig.pytest_plugin", "rig_lab=rig.pytest_plugin_lab"],
     },
     classifiers=[
         "Programming Language :: Python :: 3",

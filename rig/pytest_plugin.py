@@ -270,7 +270,7 @@ def rig_run(request, rig_wiring, rig_backend_factory, rig_ledger_path, rig_artif
     Each run's properties are added to the test's JUnit record.
     """
     if request.config.getoption("--rig-place", default=None):  # a lab's bench, through its rig serve
-        from .pytest_lab import place_runner
+        from .pytest_plugin_lab import place_runner
 
         return place_runner(request, rig_artifacts, tmp_path)
     from .errors import ConfigError

@@ -23,6 +23,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..clock import RealClock
 from ..errors import ConfigError
 
 START_TIMEOUT = 20.0
@@ -200,7 +201,7 @@ class LocalLab:
                 if pb.place == place and pb.avail and pb.bench and pb.bench.get("serial"):
                     return
             lab.loop.run_until_complete(lab.session.sync_with_coordinator())
-            time.sleep(0.1)
+            RealClock().sleep(0.1)
         raise ConfigError(f"the bench of {place} did not become available within {timeout:.0f} s")
 
     def stop_bench(self, place: str) -> None:
