@@ -61,23 +61,19 @@ def find_server(url: str | None = None) -> "Client | None":
         except (OSError, ValueError):
             continue
         if _alive(info.get("pid")):  # a server that died (kill -9) leaves its file behind
-            client = Client(info["url"], info.get("token"))
-            client._remote = False  # this machine's server: the same ledger as this CLI
-            return client
+            return Client(info["url"], info.get("token"), same_machine=True)
     return None
 
 
 class Client:
     """A few JSON calls to the server; errors come back as the rig's own errors (same exit codes)."""
 
-    def __init__(self, url: str, token: str | None, place: str | None = None):
+    def __init__(self, url: str, token: str | None, place: str | None = None, same_machine: bool = False):
         self.url, self.token = url, token
         self.place = place  # the lab place this client holds (rig --place): the server checks it
-
-    @property
-    def remote(self) -> bool:
-        """Named by --server/--place, so perhaps another machine with its own ledger."""
-        return getattr(self, "_remote", True)
+        # found through this machine's discovery file: the server shares this CLI's ledger and logs;
+        # one named by --server/--place may be another machine, with its own
+        self.remote = not same_machine
 
     def _headers(self) -> dict:
         h = {"content-type": "application/json", "x-rig-user": _user()}
