@@ -257,3 +257,13 @@ def test_a_procedure_file_sent_to_the_bench_is_checked_there_and_the_error_names
     with pytest.raises(ConfigError) as e:
         follow_run(Bench(), dict(fields, code="1234"))
     assert str(e.value).startswith("mine.yaml:3: error: power")
+
+
+def test_no_coordinator_is_one_clear_line_and_exit_2(tmp_path):
+    import os
+
+    env = dict(os.environ, LG_COORDINATOR="127.0.0.1:9", XDG_DATA_HOME=str(tmp_path))
+    r = rig(env, "lab", "status")
+    assert r.returncode == 2
+    assert r.stderr.strip() == ("rig: error: no labgrid coordinator answers at 127.0.0.1:9 (Could not connect to "
+                                "coordinator); set LG_COORDINATOR=HOST:PORT")

@@ -33,7 +33,9 @@ def lab():
 @click.option("--coordinator", metavar="HOST:PORT", help="The coordinator (default: LG_COORDINATOR, else "
               "127.0.0.1:20408).")
 def status(as_json, coordinator):
-    """Every place: its bench, unit, family, who holds it and what it runs.
+    """Every place: bench, unit, holder, what runs.
+
+    For each place: its bench, the unit and family on it, who holds it and what it runs.
 
     What runs is asked of each bench's rig serve (with RIG_TOKEN); a bench that
     does not answer shows as unavailable.
@@ -94,7 +96,9 @@ def status(as_json, coordinator):
               help="The place to let go of (+: the place of the reservation in LG_TOKEN).")
 @click.option("--coordinator", metavar="HOST:PORT", help="The coordinator (default: LG_COORDINATOR).")
 def release(pattern, coordinator):
-    """Release your place and cancel your reservation, so the next job gets the bench at once.
+    """Release your place and cancel your reservation.
+
+    The next job gets the bench at once.
 
     labgrid's own `release` then `cancel-reservation` leave the next job waiting
     for the coordinator's next pass (up to 15 s); this does the same two things in
@@ -118,7 +122,9 @@ def release(pattern, coordinator):
 @click.option("--dry-run", is_flag=True, help="Say what would be released; release nothing.")
 @click.option("--coordinator", metavar="HOST:PORT", help="The coordinator (default: LG_COORDINATOR).")
 def sweep(idle, dry_run, coordinator):
-    """Release places held by jobs that are gone (labgrid's locks never time out).
+    """Release the places of jobs that are gone.
+
+    labgrid's locks never time out, so a job that died without its trap keeps its place.
 
     A place is released only when its bench answers, runs no job and has been
     idle for --idle, and only from the user who held it (release-from), so a job
@@ -148,7 +154,9 @@ def sweep(idle, dry_run, coordinator):
 @lab.command("sync-tags")
 @click.option("--coordinator", metavar="HOST:PORT", help="The coordinator (default: LG_COORDINATOR).")
 def sync_tags(coordinator):
-    """Copy each bench's unit, profile and family into its place's tags.
+    """Copy each bench's unit and family into tags.
+
+    Each bench's unit, profile and family become its place's tags.
 
     Reservations filter on place tags only, so this is what lets
     `labgrid-client reserve family=ford` find the bench with a Ford unit on it.
@@ -173,7 +181,9 @@ def sync_tags(coordinator):
 @click.argument("places_file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--coordinator", metavar="HOST:PORT", help="The coordinator (default: LG_COORDINATOR).")
 def apply(places_file, coordinator):
-    """Create the lab's places from a YAML file (again and again: only what differs changes).
+    """Create the lab's places from a YAML file.
+
+    Run it again after any change: only what differs is changed.
 
     The whole file is checked first; a mistake names file:line and changes nothing.
     Then sync-tags copies each bench's unit and family into its place's tags.

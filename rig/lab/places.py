@@ -14,6 +14,7 @@ for ``rig lab status`` and copies each bench's unit into its place's tags for
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 from dataclasses import dataclass, field
 
@@ -47,13 +48,17 @@ class Lab:
 
         self.address = address or self.address_from_env(os.environ)
         loop = asyncio.new_event_loop()
+        quiet = _Quiet()  # labgrid logs a failed connect on the root logger; the error below says it once
+        logging.getLogger().addFilter(quiet)
         try:
             self.session = loop.run_until_complete(asyncio.wait_for(self._start(start_session, loop),
                                                                     CONNECT_TIMEOUT))
         except (asyncio.TimeoutError, ServerError, ConnectionError, OSError) as exc:
             loop.close()
-            raise ConfigError(f"no labgrid coordinator answers at {self.address} ({exc or 'timed out'}); "
-                              f"set LG_COORDINATOR=HOST:PORT") from None
+            raise ConfigError(f"no labgrid coordinator answers at {self.address} "
+                              f"({_said(exc) if str(exc) else 'timed out'}); set LG_COORDINATOR=HOST:PORT") from None
+        finally:
+            logging.getLogger().removeFilter(quiet)
         self.loop = loop
 
     async def _start(self, start_session, loop):
@@ -328,3 +333,8 @@ def _url(entry) -> str:
 def _said(exc) -> str:
     """labgrid's message without its "Error: " prefix."""
     return str(exc.args[0]) if exc.args else str(exc)
+
+
+class _Quiet(logging.Filter):
+    def filter(self, record) -> bool:
+        return "coordinator" not in record.getMessage()
