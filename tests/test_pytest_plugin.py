@@ -51,10 +51,20 @@ def readme_example() -> str:
     return re.search(r"<!-- plugin-example -->\s*```python\n(.*?)```", text, re.S).group(1)
 
 
-def run_pytest(where, *args, env=None, timeout=120):
-    """pytest in a child, in ``where``, as CI would run it; the child is reaped even on a timeout."""
+def run_pytest(where, *args, env=None, timeout=120, autoload=False):
+    """pytest in a child, in ``where``, as CI would run it; the child is reaped even on a timeout.
+
+    Only rig's plugin is loaded unless ``autoload``: this environment's other plugins
+    (hypothesis, xdist, labgrid's) cost the child ~1 s of start-up and play no part in what
+    these tests check. The README suite's own test loads them all, finding rig's plugin
+    through its entry point as CI does.
+    """
     full = dict(os.environ, XDG_DATA_HOME=str(where / "xdg-data"), **(env or {}))
-    return subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-rs", *args],
+    plugins = []
+    if not autoload:
+        full["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+        plugins = ["-p", "rig.pytest_plugin"]
+    return subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *plugins, "-rs", *args],
                           cwd=where, env=full, capture_output=True, text=True, timeout=timeout)
 
 
@@ -75,7 +85,8 @@ def ci_dir(tmp_path):
 
 
 def test_the_readme_suite_passes_under_sim_and_leaves_its_artifacts(ci_dir):
-    r = run_pytest(ci_dir, "--rig-backend", "sim", "--rig-artifacts", "art", "--junitxml", "report.xml")
+    r = run_pytest(ci_dir, "--rig-backend", "sim", "--rig-artifacts", "art", "--junitxml", "report.xml",
+                   autoload=True)
     assert r.returncode == 0, r.stdout + r.stderr
     cases = outcomes(ci_dir / "report.xml")
     assert {n: k for n, (k, _, _) in cases.items()} == {

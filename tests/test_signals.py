@@ -199,12 +199,12 @@ def test_a_listener_that_never_returns_cannot_keep_acc_on(tmp_path):
 
     clock = VirtualClock()
     backend = mock_backend(WIRING, clock)
-    stuck = threading.Event()
+    stuck, checked = threading.Event(), threading.Event()
 
     def blocking(event):
         if event.kind == "key" and event.new == "up":
             stuck.set()
-            threading.Event().wait(0.5)  # stands for a lock an interrupted path left held
+            checked.wait(10)  # stands for a lock an interrupted path left held: stuck until the pins are read
 
     with Bench(WIRING, backend) as bench:
         bench.power("acc", True)
@@ -213,7 +213,10 @@ def test_a_listener_that_never_returns_cannot_keep_acc_on(tmp_path):
         t = threading.Thread(target=bench.release)
         t.start()
         assert stuck.wait(5)
-        rails, keys = _pin_levels(backend)  # while the listener is still stuck
+        try:
+            rails, keys = _pin_levels(backend)  # while the listener is still stuck
+        finally:
+            checked.set()
         assert rails["acc"] is False and not any(keys.values())
         t.join()
 

@@ -25,7 +25,7 @@ if not Path(CHROMIUM).exists():
 CODE = "61524"
 
 
-served = serving(code=CODE, state="lockout", attempts=3, speed=1000, register=False)
+served = serving(code=CODE, state="lockout", attempts=3, speed=3000, register=False)
 
 
 @pytest.fixture
