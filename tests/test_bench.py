@@ -219,3 +219,26 @@ def test_a_second_ctrl_c_cannot_cut_a_release_short():
             os.kill(os.getpid(), signal.SIGTERM)
     finally:
         signals.uninstall()
+
+
+def test_a_press_on_the_real_clock_moves_its_pin_once_each_way_and_logs_both_edges(wiring, monkeypatch):
+    """The release is made up before the deadline and the final spin runs it with nothing to
+    move: the spin must neither move a pin nor log an edge, and the up edge still comes at
+    the deadline, logged like any other (time faked as in test_clock, so nothing sleeps)."""
+    import rig.clock
+    from rig.clock import RealClock
+
+    from .test_clock import _FakeTime
+
+    fake = _FakeTime()
+    monkeypatch.setattr(rig.clock, "time", fake)
+    backend = mock_backend(wiring, RealClock())
+    gpio = wiring.keys["preset1"].pin
+    with Bench(wiring, backend) as bench:
+        seen = []
+        bench.events.subscribe(lambda e: seen.append(e) if e.kind == "key" else None)
+        before = len(pin_states(bench, gpio))
+        bench.press("preset1", hold=0.05)
+        assert pin_states(bench, gpio)[before:] == [True, False]
+        assert [(e.what, e.new) for e in seen] == [("preset1", "down"), ("preset1", "up")]
+        assert seen[1].t - seen[0].t >= 0.05
