@@ -50,7 +50,7 @@ class _Proc:
         self.lines: list[str] = []
         self._seen = threading.Condition()
         self.p = subprocess.Popen(argv, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                  text=True, start_new_session=True)
+                                  text=True, start_new_session=True, preexec_fn=_die_with_parent)
         threading.Thread(target=self._read, daemon=True).start()
 
     def _read(self):
@@ -91,6 +91,17 @@ class _Proc:
             except subprocess.TimeoutExpired:
                 self.p.kill()
                 self.p.wait(5)
+
+
+def _die_with_parent() -> None:
+    """In the child: SIGTERM when the test process dies, even by kill -9, so no lab outlives its run
+    (a bench's rig serve then ends its job safely, as on a Pi)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass  # not Linux/glibc: close() still stops them
 
 
 class LocalLab:
