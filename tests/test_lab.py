@@ -219,7 +219,7 @@ def test_pytest_with_rig_place_runs_rig_run_on_the_places_bench(rig_lab, tmp_pat
 
 def test_the_shipped_places_file_reads_and_a_bad_one_names_file_and_line(tmp_path):
     from rig.errors import ConfigError
-    from rig.lab.places import read_places_file
+    from rig.lab.admin import read_places_file
 
     root = Path(__file__).resolve().parents[1]
     places = read_places_file(root / "docs" / "lab" / "places.yaml")

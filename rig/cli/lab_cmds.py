@@ -137,6 +137,7 @@ def sweep(idle, dry_run, coordinator):
     """
     from ..durations import parse_duration
     from ..errors import UsageError
+    from ..lab.admin import sweep as sweep_places
     from ..lab.places import Lab
 
     try:
@@ -144,7 +145,7 @@ def sweep(idle, dry_run, coordinator):
     except ValueError as exc:
         raise UsageError(f"--idle {idle}: {exc}") from None
     with Lab(coordinator) as lab_:
-        report = lab_.sweep(seconds, os.environ.get("RIG_TOKEN"), dry_run)
+        report = sweep_places(lab_, seconds, os.environ.get("RIG_TOKEN"), dry_run)
     for place, what in report:
         out.print(f"{place}: {what}", markup=False)
     if not report:
@@ -166,10 +167,11 @@ def sync_tags(coordinator):
     Example:
       rig lab sync-tags && labgrid-client reserve --wait --shell family=ford
     """
+    from ..lab.admin import sync_tags as sync
     from ..lab.places import Lab
 
     with Lab(coordinator) as lab_:
-        changed = lab_.sync_tags()
+        changed = sync(lab_)
     for place, tags in changed:
         out.print(f"{place}: " + " ".join(f"{k}={v}" if v else f"{k} (removed)" for k, v in sorted(tags.items())),
                   markup=False)
@@ -197,12 +199,13 @@ def apply(places_file, coordinator):
     Example:
       rig lab apply places.yaml
     """
-    from ..lab.places import Lab, read_places_file
+    from ..lab.admin import add_place, read_places_file, sync_tags as sync
+    from ..lab.places import Lab
 
     wanted = read_places_file(places_file)
     with Lab(coordinator) as lab_:
         for p in wanted:
-            done = lab_.add_place(p["name"], p["match"], p["tags"], p["comment"])
+            done = add_place(lab_, p["name"], p["match"], p["tags"], p["comment"])
             out.print(f"{p['name']}: " + (", ".join(done) if done else "as it should be"), markup=False)
-        for place, tags in lab_.sync_tags():
+        for place, tags in sync(lab_):
             out.print(f"{place}: " + " ".join(f"{k}={v}" for k, v in sorted(tags.items()) if v), markup=False)

@@ -197,12 +197,13 @@ class LocalLab:
         exporter.wait_for(r"connected to coordinator")
         b.procs = [exporter, serve]
         self.benches[place] = b
+        from .admin import add_place, sync_tags
         from .places import Lab
 
         with Lab(self.coordinator) as lab:
-            lab.add_place(place, [f"exp-{place}/{place}/RigBench"])
+            add_place(lab, place, [f"exp-{place}/{place}/RigBench"])
             self._wait_avail(lab, place)
-            lab.sync_tags()
+            sync_tags(lab)
         return b
 
     def _wait_avail(self, lab, place: str, timeout: float = START_TIMEOUT) -> None:
