@@ -255,6 +255,7 @@ def line_of(node, key=None) -> int | None:
 _DISK: dict = {"dir": None}
 _MISSING = object()
 _FORMAT = b"rig-yaml-1"  # bump when LineDict/LineList or the loader's rules change
+_KEEP = 200  # files kept: a bench's pin map, notes and procedures, and their last few edits
 
 
 def remember_parses(directory: str | Path | None) -> None:
@@ -313,5 +314,8 @@ def _remember(key: str, data) -> None:
         tmp = directory / f".{key}.{os.getpid()}"
         tmp.write_bytes(blob)
         os.replace(tmp, directory / key)  # whole or not at all, even with two commands at once
+        kept = sorted(directory.iterdir(), key=lambda p: p.stat().st_mtime)
+        for old in kept[:-_KEEP]:  # every edit of a file adds one: the oldest go (a miss re-parses)
+            old.unlink()
     except Exception:
         pass

@@ -103,3 +103,11 @@ def test_a_damaged_cache_is_ignored_and_errors_are_never_kept(remembered):
     for _ in range(2):
         with pytest.raises(ConfigError, match=r"bench.yaml:2"):
             load_text("keys: [mode\nrails: {\n", "bench.yaml")
+
+
+def test_the_cache_keeps_only_the_latest_files(remembered, monkeypatch):
+    monkeypatch.setattr(yamlfile, "_KEEP", 3)
+    for n in range(6):
+        load_text(f"pin: {n}\n", "bench.yaml")
+    assert len(list(remembered.iterdir())) == 3
+    assert load_text("pin: 0\n", "bench.yaml")["pin"] == 0  # dropped, so parsed again
