@@ -130,6 +130,7 @@ class Bench:
             got = self._releasing.acquire(timeout=2.0)  # another thread releasing: it is idempotent
             try:
                 if not self._open:
+                    self._drop_signals()  # released on another thread: the handlers go back from here
                     return
                 try:
                     with self.events.holding():
@@ -151,7 +152,9 @@ class Bench:
                     self._releasing.release()
 
     def _drop_signals(self) -> None:
-        if getattr(self, "_signals", False):
+        # Only the main thread can put signal handlers back: a release on another thread
+        # leaves them to the main thread's next release (its ``with`` block's end).
+        if getattr(self, "_signals", False) and threading.current_thread() is threading.main_thread():
             self._signals = False
             signals.uninstall()
 

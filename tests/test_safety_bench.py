@@ -120,6 +120,18 @@ def test_signal_handlers_are_put_back_after_the_release(wiring, clock):
     assert {s: signal.getsignal(s) for s in before} == before
 
 
+def test_signal_handlers_are_put_back_when_another_thread_released_the_bench(wiring, clock):
+    import threading
+
+    before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    with Bench(wiring, mock_backend(wiring, clock)) as bench:
+        t = threading.Thread(target=bench.release)  # a watchdog or a server's stop letting go
+        t.start()
+        t.join()
+        assert bench.released
+    assert {s: signal.getsignal(s) for s in before} == before
+
+
 def _open_fds() -> int:
     return len(os.listdir("/proc/self/fd"))
 
