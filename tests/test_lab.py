@@ -201,7 +201,10 @@ def test_pytest_with_rig_place_runs_rig_run_on_the_places_bench(rig_lab, tmp_pat
         "def test_my_procedure(rig_run):\n"
         "    r = rig_run('mine.yaml')\n"
         "    assert r.outcome == 'passed', r.message\n")
-    r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--rig-place", "bench-01",
+    # only rig's plugins in the child (labgrid's, xdist's and hypothesis's cost a second of start-up each)
+    env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+    plugins = ["-p", "no:cacheprovider", "-p", "rig.pytest_plugin", "-p", "rig.pytest_plugin_lab"]
+    r = subprocess.run([sys.executable, "-m", "pytest", "-q", *plugins, "--rig-place", "bench-01",
                         "--rig-artifacts", str(tmp_path / "art"), "--junitxml", str(tmp_path / "j.xml"),
                         str(tmp_path / "test_hil.py")], env=env, capture_output=True, text=True, timeout=120,
                        cwd=tmp_path)
@@ -211,7 +214,7 @@ def test_pytest_with_rig_place_runs_rig_run_on_the_places_bench(rig_lab, tmp_pat
     assert list((tmp_path / "art").rglob("run-*.svg"))
     # without the place acquired, the session says so plainly instead of running on a bench it does not hold
     lg(env, "-p", "bench-01", "release")
-    r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--rig-place", "bench-01",
+    r = subprocess.run([sys.executable, "-m", "pytest", "-q", *plugins, "--rig-place", "bench-01",
                         str(tmp_path / "test_hil.py")], env=env, capture_output=True, text=True, timeout=120,
                        cwd=tmp_path)
     assert r.returncode == 1 and "not acquired" in r.stdout, r.stdout
