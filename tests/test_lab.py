@@ -178,8 +178,13 @@ def test_a_labgrid_test_drives_the_bench_through_rig_driver(rig_lab, tmp_path, m
     rig_driver = target.get_driver("RigDriver")
     assert rig_driver.bench.serial == "M1" and rig_driver.bench.family == "ford"
 
+    from labgrid.step import steps
+
+    told = []  # what labgrid's step log (and any reporter on it) is given: never the code
+    steps.subscribe(lambda event: told.append(f"{event} {event.step.args!r} {event.data!r}"))
     result = rig_driver.run("enter-code", code="2580")
     assert result["outcome"] == "passed" and result["exit_code"] == 0, result
+    assert told and "enter-code" in " ".join(told) and "2580" not in " ".join(told)
     files = rig_driver.fetch_artifacts(result["run_id"], tmp_path / "artifacts")
     assert [f.suffix for f in files] == [".jsonl", ".svg", ".xml"] and all(f.stat().st_size for f in files)
     assert "2580" not in files[0].read_text()
