@@ -181,8 +181,14 @@ def test_a_labgrid_test_drives_the_bench_through_rig_driver(rig_lab, tmp_path, m
     from labgrid.step import steps
 
     told = []  # what labgrid's step log (and any reporter on it) is given: never the code
-    steps.subscribe(lambda event: told.append(f"{event} {event.step.args!r} {event.data!r}"))
-    result = rig_driver.run("enter-code", code="2580")
+    def listen(event):
+        told.append(f"{event} {event.step.args!r} {event.data!r}")
+
+    steps.subscribe(listen)
+    try:
+        result = rig_driver.run("enter-code", code="2580")
+    finally:
+        steps.unsubscribe(listen)
     assert result["outcome"] == "passed" and result["exit_code"] == 0, result
     assert told and "enter-code" in " ".join(told) and "2580" not in " ".join(told)
     files = rig_driver.fetch_artifacts(result["run_id"], tmp_path / "artifacts")
