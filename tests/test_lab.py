@@ -74,6 +74,10 @@ def test_jobs_reserving_by_family_get_the_right_bench_and_a_third_waits_its_turn
     lg(a, "-p", "+", "acquire")
     lg(b, "-p", "+", "acquire")
     assert place_of(a) == "bench-01" and place_of(b) == "bench-02"
+    table = rig(a, "lab", "status").stdout  # what a technician reads: whose bench is whose
+    rows = {line.split()[0]: line for line in table.splitlines()[1:]}
+    assert "VW1" in rows["bench-01"] and "localhost/ci-a (you)" in rows["bench-01"]
+    assert "F1" in rows["bench-02"] and "localhost/ci-b" in rows["bench-02"] and "(you)" not in rows["bench-02"]
 
     # a third asks for a vw-safe bench while the only one is held: it waits
     rc = reserve(c, family="vw-safe")
