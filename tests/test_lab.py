@@ -285,3 +285,18 @@ def test_no_coordinator_is_one_clear_line_and_exit_2(tmp_path):
     assert r.returncode == 2
     assert r.stderr.strip() == ("rig: error: no labgrid coordinator answers at 127.0.0.1:9 (Could not connect to "
                                 "coordinator); set LG_COORDINATOR=HOST:PORT")
+
+
+def test_rig_lab_apply_makes_the_places_once_and_then_changes_only_what_differs(rig_lab, tmp_path):
+    env = rig_lab.env("admin")
+    places = tmp_path / "places.yaml"
+    places.write_text("places:\n  bench-09:\n    match: pi-09/bench-09/RigBench\n    tags: {shop: north}\n"
+                      "    comment: far bench\n")
+    r = rig(env, "lab", "apply", str(places))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "bench-09: created, match pi-09/bench-09/RigBench, tags shop=north, comment"
+    assert rig(env, "lab", "apply", str(places)).stdout.strip() == "bench-09: as it should be"
+    places.write_text(places.read_text().replace("north", "south"))
+    assert rig(env, "lab", "apply", str(places)).stdout.strip() == "bench-09: tags shop=south"
+    shown = lg(env, "-p", "bench-09", "show").stdout
+    assert "shop=south" in shown and "pi-09/bench-09/RigBench" in shown and "far bench" in shown
