@@ -54,10 +54,9 @@ def status(as_json, coordinator):
     for pb in places:
         row = {"place": pb.place, "tags": pb.tags, "acquired": pb.acquired, "mine": pb.acquired == me,
                "reserved": bool(pb.reservation), "bench": pb.bench, "avail": pb.avail, "job": None}
-        if pb.bench and pb.avail:
-            host, port = pb.bench.get("host"), pb.bench.get("port")
+        if pb.url:
             try:
-                info = Client(f"http://{host}:{port}", os.environ.get("RIG_TOKEN")).call("GET", "/api/lab", timeout=3)
+                info = Client(pb.url, os.environ.get("RIG_TOKEN")).call("GET", "/api/lab", timeout=3)
                 row["job"] = info.get("job")
                 row["bench_place"] = (info.get("place") or {}).get("place")
             except Exception as exc:  # noqa: BLE001  (a status line per bench, never a traceback)

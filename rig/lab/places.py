@@ -104,6 +104,8 @@ class Lab:
             entry = self.bench_entry(p)
             if entry is not None:
                 pb.bench, pb.avail = dict(entry.args), bool(entry.avail)
+                if pb.avail:
+                    pb.url = entry_url(entry)
             out.append(pb)
         return out
 
@@ -183,10 +185,15 @@ class Lab:
 
 
 def entry_url(entry) -> str:
-    """The bench's address from its resource entry; through labgrid's SSH forwarding when the
+    """The bench's address from its resource entry on the coordinator."""
+    return bench_address(entry.args.get("host"), entry.args.get("port"), entry.extra)
+
+
+def bench_address(host, port, extra=None) -> str:
+    """``http://host:port`` of a bench's rig serve; through labgrid's SSH forwarding when the
     exporter runs isolated (``rig-lg-exporter --isolated``), as labgrid's own network resources are."""
-    host, port = str(entry.args.get("host") or "127.0.0.1"), int(entry.args.get("port") or 8470)
-    extra = entry.extra or {}
+    host, port = str(host or "127.0.0.1"), int(port or 8470)
+    extra = extra or {}
     if extra.get("proxy_required"):
         from labgrid.util.ssh import sshmanager
 

@@ -38,6 +38,7 @@ from labgrid.step import step
 from ..serve.client import Client
 from .artifacts import fetch_artifacts
 from .follow import follow_run, procedure_fields
+from .places import bench_address
 
 
 @target_factory.reg_resource
@@ -65,13 +66,9 @@ class RigBench(NetworkResource):
         return getattr(parent, "name", None) if parent is not None else None
 
 
-def bench_url(res) -> str:
-    """http://host:port of a bench, through labgrid's SSH forwarding when the exporter is isolated."""
-    from labgrid.util.proxy import proxymanager
-
-    host, port = proxymanager.get_host_and_port(res, default_port=8470)
-    shown = f"[{host}]" if ":" in host else host
-    return f"http://{shown}:{port}"
+def bench_url(res: RigBench) -> str:
+    """Where the resource's rig serve answers (through SSH when the exporter is isolated)."""
+    return bench_address(res.host, res.port, getattr(res, "extra", None))
 
 
 @target_factory.reg_driver
