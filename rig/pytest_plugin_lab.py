@@ -90,7 +90,7 @@ def place_runner(request, artifacts: Path | None, tmp_path: Path):
     """``rig_run`` for ``--rig-place``: the same call, run on the place's bench."""
     from .errors import RigError
     from .job import JobResult
-    from .lab.artifacts import fetch_artifacts
+    from .serve.artifacts import fetch_artifacts
     from .lab.follow import follow_run, procedure_fields
     from .lab.places import Lab
     from .serve.client import Client

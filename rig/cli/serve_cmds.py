@@ -252,7 +252,7 @@ def remote_run(client, job, queue: bool = False, local_dir: str | None = None):
     if run_id:
         log = client.get(f"/api/runs/{run_id}").get("log") or ""
         if local_dir:
-            from ..lab.artifacts import fetch_artifacts
+            from ..serve.artifacts import fetch_artifacts
 
             files = fetch_artifacts(client, run_id, Path(local_dir) / _host_dir(client))
             log = str(files[0])

@@ -36,7 +36,7 @@ from labgrid.resource.common import NetworkResource
 from labgrid.step import step
 
 from ..serve.client import Client
-from .artifacts import fetch_artifacts
+from ..serve.artifacts import fetch_artifacts
 from .follow import follow_run, procedure_fields
 from .places import bench_address
 

@@ -1,4 +1,4 @@
-"""A run's records, copied from the bench that ran it (labgrid not needed: ``rig --server`` uses it too)."""
+"""A run's records, copied from the bench server that ran it (for `rig --server`, `rig --place`, the lab)."""
 
 from __future__ import annotations
 
