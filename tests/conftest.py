@@ -15,8 +15,16 @@ from rig.backends import mock_backend
 from rig.bench import Bench
 from rig.clock import VirtualClock
 from rig.wiring import load_wiring
+from tests.rigcli import rig_child, rig_in_process
 
 REPO = Path(__file__).resolve().parent.parent
+
+# Where PYTHONDONTWRITEBYTECODE is set (containers often set it), every `rig` child the
+# suite starts (~150 of them) and every xdist worker would compile rig from source again:
+# ~40 ms a child, seconds in all. The suite's processes cache bytecode as Python does by
+# default (__pycache__ is git-ignored). Set before xdist starts its workers.
+if os.environ.pop("PYTHONDONTWRITEBYTECODE", None):
+    sys.dont_write_bytecode = False
 
 
 @pytest.fixture(scope="session")
@@ -99,18 +107,26 @@ def pin_durations(bench_or_backend, gpio: int) -> list[tuple[float, bool]]:
 
 @pytest.fixture
 def run_rig(tmp_path):
-    """Run the real `rig` command in a child process; returns CompletedProcess."""
+    """Run the `rig` command against this test's own unit, ledger and data folder; returns a
+    CompletedProcess. In this process by default (:func:`rig_in_process`); ``run_rig.child(...)``
+    starts a real ``python -m rig`` where the process itself is under test."""
 
-    def run(*args, input=None, env=None, timeout=60):
+    def environment(env):
         full_env = dict(os.environ)  # already free of the caller's RIG_* (see _hermetic)
         full_env["RIG_SIM_STATE"] = str(tmp_path / "sim-unit.json")
         full_env["RIG_LEDGER"] = str(tmp_path / "ledger.sqlite")
         full_env["XDG_DATA_HOME"] = str(tmp_path / "data")
         full_env["COLUMNS"] = "200"
         full_env.update(env or {})
-        return subprocess.run([sys.executable, "-m", "rig", *args], input=input, capture_output=True,
-                              text=True, env=full_env, timeout=timeout, cwd=tmp_path)
+        return full_env
 
+    def run(*args, input=None, env=None, timeout=60):
+        return rig_in_process(args, environment(env), tmp_path, input)
+
+    def child(*args, input=None, env=None, timeout=60):
+        return rig_child(args, environment(env), tmp_path, input, timeout)
+
+    run.child = child
     return run
 
 

@@ -31,11 +31,11 @@ def test_an_unshipped_unit_model_unlocks_from_the_cli(run_rig, tmp_path):
     model = ("--backend", "sim", "--unit-model", "alpine_psa:factory")
     r = run_rig("units", "add", "P1", "--profile", "alpine-psa", "--attempts-used", "0", env=env)
     assert r.returncode == 0, r.stderr
-    wrong = run_rig(*model, "run", "enter-code", "--profile", "alpine-psa", "--unit", "P1",
+    wrong = run_rig.child(*model, "run", "enter-code", "--profile", "alpine-psa", "--unit", "P1",
                     env={**env, "RIG_CODE": "11111"})
     assert wrong.returncode == 1, wrong.stdout + wrong.stderr
     assert json.loads(state.read_text())["failures"] == 1      # the model's own count
-    right = run_rig(*model, "run", "enter-code", "--profile", "alpine-psa", "--unit", "P1",
+    right = run_rig.child(*model, "run", "enter-code", "--profile", "alpine-psa", "--unit", "P1",
                     env={**env, "RIG_CODE": "12345"})
     assert right.returncode == 0, right.stdout + right.stderr
     assert "unlocked" in right.stdout and "12345" not in right.stdout + right.stderr
@@ -50,7 +50,7 @@ def test_a_unit_model_by_entry_point_name(run_rig, tmp_path):
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: alpine-models\nVersion: 1.0\n")
     (dist / "entry_points.txt").write_text("[rig.unit_models]\nalpine = alpine_psa:factory\n")
     alpine_psa.new_unit(tmp_path / "sim-unit.json", "12345")
-    r = run_rig("--backend", "sim", "--unit-model", "alpine", "shell", input="power acc on\nwait 2s\nstatus\n",
+    r = run_rig.child("--backend", "sim", "--unit-model", "alpine", "shell", input="power acc on\nwait 2s\nstatus\n",
                 env=_env(tmp_path, site))
     assert r.returncode == 0, r.stderr
     assert "display: CODE" in r.stdout and "sense unit_on: on" in r.stdout
@@ -62,7 +62,7 @@ def test_a_unit_model_that_cannot_be_loaded_is_a_clear_error(run_rig, tmp_path):
                        (("--backend", "sim", "--unit-model", "alpine_psa:nope"), "has no 'nope'"),
                        (("--backend", "sim", "--unit-model", "nameless"), "no unit model of that name"),
                        (("--backend", "mock", "--unit-model", "alpine_psa:factory"), "needs --backend sim")]:
-        r = run_rig(*args, "status", env=env)
+        r = run_rig.child(*args, "status", env=env)
         assert r.returncode == 2 and says in r.stderr and "Traceback" not in r.stderr, (args, r.stderr)
 
 
