@@ -27,6 +27,20 @@ if os.environ.pop("PYTHONDONTWRITEBYTECODE", None):
     sys.dont_write_bytecode = False
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_auto_num_workers(config):
+    """``-n auto``: one worker more than the CPUs this process may use. About a third of the
+    suite's time is spent waiting (on a lab's coordinator, Chromium, a child rig, a paced clock),
+    and the extra worker fills it: 34 s -> 29 s on 2 cores. PYTEST_XDIST_AUTO_NUM_WORKERS wins."""
+    if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
+        return int(os.environ["PYTEST_XDIST_AUTO_NUM_WORKERS"])
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:
+        cpus = os.cpu_count() or 1
+    return cpus + 1
+
+
 @pytest.fixture(scope="session")
 def _parsed_yaml_dir(tmp_path_factory):
     # rig's parsed-YAML cache is keyed by content, so the session's `rig` children share one

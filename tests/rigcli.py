@@ -23,8 +23,7 @@ def rig_in_process(args, env: dict, cwd=None, input: str | None = None) -> subpr
     widths = render.out._width, render.err._width  # rich fixed COLUMNS at import; put back after
     out, err = io.StringIO(), io.StringIO()
     try:
-        os.environ.clear()
-        os.environ.update({k: str(v) for k, v in env.items()})
+        _become(os.environ, {k: str(v) for k, v in env.items()})
         os.chdir(cwd or saved_cwd)
         sys.stdin = io.TextIOWrapper(io.BytesIO((input or "").encode()), encoding="utf-8")
         columns = int(env.get("COLUMNS") or 80)
@@ -35,9 +34,17 @@ def rig_in_process(args, env: dict, cwd=None, input: str | None = None) -> subpr
         sys.stdin = saved_stdin
         render.out._width, render.err._width = widths
         os.chdir(saved_cwd)
-        os.environ.clear()
-        os.environ.update(saved_env)
+        _become(os.environ, saved_env)
     return subprocess.CompletedProcess(["rig", *args], code, out.getvalue(), err.getvalue())
+
+
+def _become(environ, env: dict) -> None:
+    # key by key, never cleared: a server thread of the same test reads the environment meanwhile
+    for k in [k for k in environ if k not in env]:
+        del environ[k]
+    for k, v in env.items():
+        if environ.get(k) != v:
+            environ[k] = v
 
 
 def rig_child(args, env: dict, cwd=None, input: str | None = None, timeout: float = 60) -> subprocess.CompletedProcess:

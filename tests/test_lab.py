@@ -56,10 +56,6 @@ def bench_get(bench, token, path):
         return json.loads(resp.read())
 
 
-def place_of(env) -> str:
-    return lg(env, "-p", "+", "show").stdout.split("Place '")[1].split("'")[0]
-
-
 def test_jobs_reserving_by_family_get_the_right_bench_and_a_third_waits_its_turn(rig_lab, tmp_path):
     rig_lab.add_sim_bench("bench-01", "vw-safe", code="1234", serial="VW1")
     rig_lab.add_sim_bench("bench-02", "ford", code="1234", serial="F1")
@@ -75,8 +71,7 @@ def test_jobs_reserving_by_family_get_the_right_bench_and_a_third_waits_its_turn
     a, b = with_token(a, token_of(ra)), with_token(b, token_of(rb))
     lg(a, "-p", "+", "acquire")
     lg(b, "-p", "+", "acquire")
-    assert place_of(a) == "bench-01" and place_of(b) == "bench-02"
-    table = rig(a, "lab", "status").stdout  # what a technician reads: whose bench is whose
+    table = rig(a, "lab", "status").stdout  # whose bench is whose: each "+" went to its own family's
     rows = {line.split()[0]: line for line in table.splitlines()[1:]}
     assert "VW1" in rows["bench-01"] and "localhost/ci-a (you)" in rows["bench-01"]
     assert "F1" in rows["bench-02"] and "localhost/ci-b" in rows["bench-02"] and "(you)" not in rows["bench-02"]
@@ -114,11 +109,10 @@ def test_jobs_reserving_by_family_get_the_right_bench_and_a_third_waits_its_turn
     c = with_token(c, token_of(rc, timeout=40))
     handover = time.monotonic() - released
     lg(c, "-p", "+", "acquire")
-    assert place_of(c) == "bench-01"
     assert handover < 5, f"handover took {handover:.1f} s"
     assert rig(a, "lab", "release").returncode == 0  # a trap may run it twice
     r = rig(c, "--place", "+", "status")
-    assert r.returncode == 0, r.stderr
+    assert r.returncode == 0 and f"server: {rig_lab.benches['bench-01'].url} " in r.stdout, r.stdout + r.stderr
     assert bench_get(rig_lab.benches["bench-01"], rig_lab.token, "/api/lab")["place"]["place"] == "bench-01"
 
 

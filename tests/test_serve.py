@@ -135,7 +135,10 @@ def test_bad_requests_get_a_clear_4xx_and_nothing_moves(paced):
     paced.wait(lambda s: s["job"] is None)
 
 
-def test_headers_cookie_and_token_file(served, tmp_path):
+def test_headers_cookie_and_token_file(served, tmp_path, monkeypatch):
+    import rig.serve.app
+
+    monkeypatch.setattr(rig.serve.app, "FAILED_LOGIN_WAIT", 0.05)  # the refusals below, without the half-second each
     c, _ = served.page()
     r = c.get("/api/state", headers={"origin": "http://evil.example"})
     assert r.headers["content-security-policy"].startswith("default-src 'self'")

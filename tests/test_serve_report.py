@@ -63,11 +63,25 @@ def test_systemd_notify_ready_and_watchdog(tmp_path, monkeypatch):
         s.close()
         print(got)
     assert got[0].startswith("READY=1") and got[1:] == ["WATCHDOG=1", "WATCHDOG=1"]
-    sock.settimeout(1)
+    sock.setblocking(False)  # close() has joined the server's thread: all it ever sent is here
     after = []
     try:
         while True:
             after.append(sock.recv(200).decode())
-    except TimeoutError:
+    except BlockingIOError:
         pass
-    assert after[-1] == "STOPPING=1"  # and no watchdog ping after it
+    assert after and after[-1] == "STOPPING=1"  # and no watchdog ping after it
+
+
+def test_a_client_that_comes_the_moment_the_server_is_ready_is_answered(tmp_path, monkeypatch):
+    """READY=1 and the discovery file are written before uvicorn listens: the socket must already
+    queue connections then, or a `rig` command (or systemd's next unit) started on READY is refused."""
+    from rig.serve.auth import Tokens
+    from rig.serve.server import BenchServer
+
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path / "run"))
+    server = BenchServer(station=None, tokens=Tokens(tmp_path / "tokens.json"), port=0, discovery=False)
+    try:
+        socket.create_connection(("127.0.0.1", server.port), timeout=2).close()  # not yet run(): queued
+    finally:
+        server.sock.close()

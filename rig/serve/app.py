@@ -32,6 +32,7 @@ COOKIE = "rig_session"
 HEADERS = [(b"content-security-policy", b"default-src 'self'; frame-ancestors 'none'; form-action 'self'"),
            (b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"no-referrer"),
            (b"x-frame-options", b"DENY"), (b"cache-control", b"no-store")]
+FAILED_LOGIN_WAIT = 0.5  # s before a refused login is answered: a guesser gets two tries a second, not thousands
 
 
 class Refused(Exception):
@@ -146,7 +147,7 @@ def make_app(station, tokens: Tokens, sessions: Sessions | None = None, cli_toke
             return error(exc.status, str(exc))
         entry = sessions.redeem(data.get("once")) if data.get("once") else tokens.check(str(data.get("token", "")))
         if entry is None:
-            await asyncio.sleep(0.5)  # a guesser gets two tries a second, not thousands
+            await asyncio.sleep(FAILED_LOGIN_WAIT)
             return error(401, "that login link or token is not valid (links work once, for 10 minutes)")
         s = sessions.start({"name": entry["name"], "role": entry["role"]})
         resp = JSONResponse({"name": s["name"], "role": s["role"], "csrf": s["csrf"]})

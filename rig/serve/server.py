@@ -37,6 +37,9 @@ class BenchServer:
         self.sock = socket.socket(family, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind((host, port))
+        # listening from here on: READY=1 and the discovery file are written in the lifespan,
+        # before uvicorn's own listen(); a client that came then was refused, now it is queued
+        self.sock.listen(128)
         self.port = self.sock.getsockname()[1]
         shown = f"[{host}]" if ":" in host else host
         self.url = f"http://{shown}:{self.port}"
