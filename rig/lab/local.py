@@ -84,13 +84,19 @@ class _Proc:
                 self._seen.wait(min(left, 0.5))
 
     def stop(self, timeout: float = 10.0) -> None:
+        self.ask_to_stop()
+        self.wait_stopped(timeout)
+
+    def ask_to_stop(self) -> None:
         if self.p.poll() is None:
             self.p.send_signal(signal.SIGTERM)
-            try:
-                self.p.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.p.kill()
-                self.p.wait(5)
+
+    def wait_stopped(self, timeout: float) -> None:
+        try:
+            self.p.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+            self.p.wait(5)
 
 
 def _die_with_parent() -> None:
@@ -222,11 +228,17 @@ class LocalLab:
             p.stop()
 
     def close(self) -> None:
-        """Benches first (each ends its job safely), then the coordinator."""
-        for p in reversed(self._procs):
-            # the coordinator holds no state worth a graceful end here, and gRPC's graceful stop
-            # waits for every client stream to go: a moment is enough
-            p.stop(0.3 if p.name == "coordinator" else 10.0)
+        """Benches first, all at once (each ends its job safely), then the coordinator."""
+        benches = [p for p in self._procs if p.name != "coordinator"]
+        for p in benches:
+            p.ask_to_stop()
+        for p in benches:
+            p.wait_stopped(10.0)
+        for p in self._procs:
+            if p.name == "coordinator":
+                # it holds no state worth a graceful end here, and gRPC's graceful stop waits for
+                # every client stream to go: a moment is enough
+                p.stop(0.3)
         self._procs.clear()
 
     def __enter__(self):
