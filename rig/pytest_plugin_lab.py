@@ -91,7 +91,7 @@ def place_runner(request, artifacts: Path | None, tmp_path: Path):
     from .errors import RigError
     from .job import JobResult
     from .serve.artifacts import fetch_artifacts
-    from .lab.follow import follow_run, procedure_fields
+    from .serve.follow import follow_run, procedure_fields
     from .lab.places import Lab
     from .serve.client import Client
 

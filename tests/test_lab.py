@@ -251,7 +251,7 @@ def test_the_shipped_places_file_reads_and_a_bad_one_names_file_and_line(tmp_pat
 
 def test_a_procedure_file_sent_to_the_bench_is_checked_there_and_the_error_names_the_users_file(tmp_path):
     from rig.errors import ConfigError
-    from rig.lab.follow import follow_run, procedure_fields
+    from rig.serve.follow import follow_run, procedure_fields
 
     bad = tmp_path / "mine.yaml"
     bad.write_text("name: mine\nsteps:\n  - power: {acc: maybe}\n")

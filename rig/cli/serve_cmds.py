@@ -11,7 +11,7 @@ import click
 
 from ..errors import ConfigError
 from . import cli
-from .render import err, out, show_status
+from .render import err, esc, out, show_status
 
 
 def _config_dir() -> Path:
@@ -200,7 +200,8 @@ def remote_run(client, job, queue: bool = False, local_dir: str | None = None):
     ``local_dir``: for a server on another machine (--place, --server), the run's event
     log, timeline and JUnit are copied here, and the result names the local copies.
     """
-    from ..job import EXIT, JobResult
+    from ..job import JobResult
+    from ..serve.follow import follow_run
 
     procedure, upload = job.procedure, None
     if Path(procedure).is_file():
@@ -212,41 +213,23 @@ def remote_run(client, job, queue: bool = False, local_dir: str | None = None):
             "allow_permanent": job.allow_permanent, "queue": queue, "new_unit": job.new_unit}
     if job.code is not None:
         body["code"] = job.code.reveal()
-    events = client.stream()
-    next(events)  # connected, so nothing of this job is missed
-    ticket = client.post("/api/runs", body)
-    body.pop("code", None)
-    err.print(f"via the rig server at {client.url}" + ("; queued behind the running job" if ticket["queued"] else ""))
-    result, last_step, asked = None, None, set()
-    while result is None:
-        try:
-            for event, data in events:
-                if event == "result" and data.get("id") == ticket["id"]:
-                    result = data
-                    break
-                if event == "state":
-                    if (data.get("last") or {}).get("id") == ticket["id"]:
-                        result = data["last"]  # it ended while we were reconnecting
-                        break
-                    j = data.get("job") or {}
-                    if j.get("id") != ticket["id"]:
-                        continue
-                    if j.get("step") and j["step"] != last_step:
-                        last_step = j["step"]
-                        err.print(f"> {last_step}")
-                    q = j.get("question")
-                    if q and q["id"] not in asked:
-                        asked.add(q["id"])
-                        _answer(client, q)
-                elif event == "note":
-                    err.print(f"  {data['text']}")
-            else:
-                if result is None:
-                    raise ConfigError(f"the rig server at {client.url} went away before the job ended")
-        except KeyboardInterrupt:
-            err.print("stopping the job on the server (keys up, rails safe) ...")
-            client.post("/api/stop")
-            events = client.stream()
+    seen = {"step": None, "asked": set()}
+
+    def on_job(j):
+        if j.get("step") and j["step"] != seen["step"]:
+            seen["step"] = j["step"]
+            err.print(f"> {esc(j['step'])}")
+        q = j.get("question")
+        if q and q["id"] not in seen["asked"]:
+            seen["asked"].add(q["id"])
+            _answer(client, q)
+
+    result = follow_run(
+        client, body,
+        on_ticket=lambda t: err.print(f"via the rig server at {client.url}"
+                                      + ("; queued behind the running job" if t["queued"] else "")),
+        on_job=on_job, on_note=lambda text: err.print(f"  {esc(text)}"),
+        on_stop=lambda: err.print("stopping the job on the server (keys up, rails safe) ..."))
     run_id = result.get("run_id") or 0
     log = ""
     if run_id:
@@ -258,7 +241,7 @@ def remote_run(client, job, queue: bool = False, local_dir: str | None = None):
             log = str(files[0])
         if job.junit:
             Path(job.junit).write_bytes(client.get(f"/api/runs/{run_id}/junit.xml"))
-    return JobResult(result["outcome"], result["message"], run_id, log, EXIT.get(result["outcome"], 1))
+    return JobResult(result["outcome"], result["message"], run_id, log, result["exit_code"])
 
 
 def _host_dir(client) -> str:

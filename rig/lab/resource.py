@@ -37,7 +37,7 @@ from labgrid.step import step
 
 from ..serve.client import Client
 from ..serve.artifacts import fetch_artifacts
-from .follow import follow_run, procedure_fields
+from ..serve.follow import follow_run, procedure_fields
 from .places import bench_address
 
 

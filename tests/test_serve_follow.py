@@ -1,0 +1,115 @@
+"""Following a job on a rig server (rig run --server/--place, RigDriver, --rig-place): one loop for all.
+
+A scripted server stands in for the real one, so each way a stream can end is played exactly:
+it drops mid-job and the job is still running, it drops and the job ended meanwhile, the server
+is going away, a Ctrl-C at the client.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from rig.errors import ConfigError
+from rig.serve.follow import follow_run
+
+
+class ScriptedServer:
+    """What a rig server answers: each ``stream()`` plays the next list of events, then ends."""
+
+    url = "http://bench"
+
+    def __init__(self, streams, states=(), interrupt_after=None):
+        self.streams, self.states = list(streams), list(states)
+        self.posted: list[tuple[str, dict | None]] = []
+        self.interrupt_after = interrupt_after  # raise Ctrl-C after this many events of the first stream
+
+    def stream(self, timeout=60.0):
+        events = self.streams.pop(0)
+        interrupt = self.interrupt_after
+        self.interrupt_after = None
+
+        def gen():
+            yield "state", {}  # the subscription
+            for i, event in enumerate(events):
+                if interrupt is not None and i == interrupt:
+                    raise KeyboardInterrupt
+                yield event
+
+        return gen()
+
+    def post(self, path, body=None):
+        self.posted.append((path, dict(body) if body else None))
+        return {"id": 7, "queued": False} if path == "/api/runs" else {}
+
+    def get(self, path):
+        if path.startswith("/api/runs/"):
+            return {"log": "/var/lib/rig/runs/run-3.jsonl"}
+        assert path == "/api/state"
+        return self.states.pop(0)
+
+
+def running(step):
+    return "state", {"job": {"id": 7, "step": step}, "last": None}
+
+
+def result(outcome, run_id=3):
+    return "result", {"id": 7, "outcome": outcome, "message": outcome, "run_id": run_id}
+
+
+def test_a_stream_that_drops_mid_job_is_listened_to_again_until_the_result():
+    server = ScriptedServer(streams=[[running("sit out the lockout first")],  # a proxy's idle timeout
+                                     [running("enter the code"), result("passed")]],
+                            states=[{"job": {"id": 7}, "last": None}])
+    steps = []
+    r = follow_run(server, {"procedure": "unlock", "code": "1234"}, on_job=lambda j: steps.append(j["step"]))
+    assert r["outcome"] == "passed" and r["exit_code"] == 0
+    assert steps == ["sit out the lockout first", "enter the code"]  # every step, across the reconnect
+
+
+def test_a_job_that_ended_while_the_stream_was_down_is_read_from_the_state():
+    ended = {"id": 7, "outcome": "failed", "message": "wrong code", "run_id": 4}
+    server = ScriptedServer(streams=[[running("enter the code")]], states=[{"job": None, "last": ended}])
+    r = follow_run(server, {"procedure": "enter-code"})
+    assert r["outcome"] == "failed" and r["exit_code"] == 1 and r["run_id"] == 4
+
+
+def test_a_server_going_away_mid_job_is_one_clear_error():
+    server = ScriptedServer(streams=[[running("enter the code")]], states=[{"closing": True, "last": None}])
+    with pytest.raises(ConfigError, match="stopped before the job ended"):
+        follow_run(server, {"procedure": "enter-code"})
+
+
+def test_ctrl_c_stops_the_job_on_the_bench_and_follows_it_to_interrupted():
+    server = ScriptedServer(streams=[[running("sit out the lockout first"), result("passed")],
+                                     [result("interrupted")]],
+                            states=[{"job": {"id": 7}, "last": None}], interrupt_after=1)
+    told = []
+    r = follow_run(server, {"procedure": "lockout-wait"}, on_stop=lambda: told.append("stopping"))
+    assert told == ["stopping"] and ("/api/stop", None) in server.posted
+    assert r["outcome"] == "interrupted" and r["exit_code"] == 130
+
+
+def test_the_code_is_sent_once_and_not_kept():
+    server = ScriptedServer(streams=[[result("passed")]])
+    body = {"procedure": "enter-code", "code": "1234"}
+    follow_run(server, body)
+    assert server.posted[0] == ("/api/runs", {"procedure": "enter-code", "code": "1234"})
+    assert "code" not in body  # nothing left to log or to send again
+
+
+def test_rig_run_through_a_server_rides_out_a_dropped_stream(capsys):
+    """The CLI's own path (rig run --server/--place): before, a dropped stream ended it with "went away"
+    while the job ran on."""
+    from types import SimpleNamespace
+
+    from rig.cli.serve_cmds import remote_run
+
+    server = ScriptedServer(streams=[[running("sit out the lockout first")], [result("passed")]],
+                            states=[{"job": {"id": 7}, "last": None}])
+    job = SimpleNamespace(procedure="lockout-wait", profile_id="vw-safe", serial="VW1", params={}, answers={},
+                          yes=False, allow_lockout=False, allow_permanent=False, new_unit=False, code=None,
+                          junit=None)
+    r = remote_run(server, job)
+    assert r.outcome == "passed" and r.exit_code == 0 and r.run_id == 3
+    said = capsys.readouterr().err
+    assert "via the rig server at http://bench" in said and "> sit out the lockout first" in said
