@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import ssl
 import threading
 import time
 from pathlib import Path
@@ -16,6 +17,9 @@ from rig.serve.server import BenchServer
 from rig.serve.station import Station
 from rig.sim.backend import reset_unit, sim_backend
 from rig.wiring import load_wiring
+
+
+_TLS = ssl.create_default_context()
 
 
 class Served:
@@ -53,6 +57,7 @@ class Served:
 
     def client(self, token=None, **kw) -> httpx.Client:
         headers = {"authorization": f"Bearer {token}"} if token else {}
+        kw.setdefault("verify", _TLS)  # plain http on loopback; one context, not one per client (~20 ms each)
         return httpx.Client(base_url=self.url, headers=headers, timeout=20, **kw)
 
     def page(self) -> tuple[httpx.Client, str]:
