@@ -19,23 +19,32 @@ def rig_in_process(args, env: dict, cwd=None, input: str | None = None) -> subpr
     """
     from rig.cli import main, render
 
-    saved_env, saved_cwd, saved_stdin = dict(os.environ), os.getcwd(), sys.stdin
+    saved_cwd, saved_stdin = os.getcwd(), sys.stdin
     widths = render.out._width, render.err._width  # rich fixed COLUMNS at import; put back after
     out, err = io.StringIO(), io.StringIO()
-    try:
-        _become(os.environ, {k: str(v) for k, v in env.items()})
-        os.chdir(cwd or saved_cwd)
-        sys.stdin = io.TextIOWrapper(io.BytesIO((input or "").encode()), encoding="utf-8")
-        columns = int(env.get("COLUMNS") or 80)
-        render.out.width = render.err.width = columns  # rich read COLUMNS once, at import
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            code = main([str(a) for a in args])
-    finally:
-        sys.stdin = saved_stdin
-        render.out._width, render.err._width = widths
-        os.chdir(saved_cwd)
-        _become(os.environ, saved_env)
+    with environment(env):
+        try:
+            os.chdir(cwd or saved_cwd)
+            sys.stdin = io.TextIOWrapper(io.BytesIO((input or "").encode()), encoding="utf-8")
+            render.out.width = render.err.width = int(env.get("COLUMNS") or 80)
+            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+                code = main([str(a) for a in args])
+        finally:
+            sys.stdin = saved_stdin
+            render.out._width, render.err._width = widths
+            os.chdir(saved_cwd)
     return subprocess.CompletedProcess(["rig", *args], code, out.getvalue(), err.getvalue())
+
+
+@contextlib.contextmanager
+def environment(env: dict):
+    """This process's environment is exactly ``env`` inside the block, and as before after it."""
+    saved = dict(os.environ)
+    _become(os.environ, {k: str(v) for k, v in env.items()})
+    try:
+        yield
+    finally:
+        _become(os.environ, saved)
 
 
 def _become(environ, env: dict) -> None:

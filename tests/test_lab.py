@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.rigcli import rig_in_process
+from tests.rigcli import environment, rig_in_process
 
 pytest.importorskip("labgrid", reason="the lab's tests need labgrid (pip install '.[test]')")
 
@@ -33,6 +33,17 @@ def lg(env, *args, timeout=30, check=True):
 def rig(env, *args):
     """`rig ARGS` as the CI job runs it, in this process (a child's start-up is ~0.4 s with labgrid)."""
     return rig_in_process(args, env)
+
+
+def acquire(env, place):
+    """What `labgrid-client -p PLACE acquire` does, in this process, where taking the place is only the
+    test's set-up (the first test acquires with labgrid-client itself, as a CI job does)."""
+    from labgrid.remote.generated import labgrid_coordinator_pb2 as pb2
+
+    from rig.lab.places import Lab
+
+    with environment(env), Lab() as lab:  # the session is LG_USERNAME's, as labgrid-client's would be
+        lab.loop.run_until_complete(lab.session.stub.AcquirePlace(pb2.AcquirePlaceRequest(placename=place)))
 
 
 def reserve(env, **tags) -> subprocess.Popen:
@@ -120,7 +131,7 @@ def test_a_forced_unlock_mid_wait_stops_the_run_safely_and_records_it_interrupte
     # a unit in its first lockout (vw-safe: one hour), simulated 600x faster than the wall clock
     bench = rig_lab.add_sim_bench("bench-01", "vw-safe", code="1234", serial="VW9", state="lockout", speed=600)
     job, admin = rig_lab.env("ci-a"), rig_lab.env("admin")
-    lg(job, "-p", "bench-01", "acquire")
+    acquire(job, "bench-01")
     run = subprocess.Popen([sys.executable, "-m", "rig", "--place", "bench-01", "run", "lockout-wait"], env=job,
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 20
@@ -156,7 +167,7 @@ def test_a_forced_unlock_mid_wait_stops_the_run_safely_and_records_it_interrupte
     assert r.returncode == 3 and "not acquired" in r.stderr, r.stderr
 
     # a job that acquires and then vanishes: kept while young, swept once idle past the allowance
-    lg(job, "-p", "bench-01", "acquire")
+    acquire(job, "bench-01")
     assert "kept: held by localhost/ci-a; idle" in rig(admin, "lab", "sweep", "--idle", "1h").stdout
     assert "would release" in rig(admin, "lab", "sweep", "--idle", "0s", "--dry-run").stdout
     assert "released: held by localhost/ci-a" in rig(admin, "lab", "sweep", "--idle", "0s").stdout
@@ -170,7 +181,7 @@ def test_a_labgrid_test_drives_the_bench_through_rig_driver(rig_lab, tmp_path, m
     env = rig_lab.env("ci-lg")
     for k in ("LG_COORDINATOR", "LG_USERNAME", "LG_HOSTNAME", "RIG_TOKEN"):
         monkeypatch.setenv(k, env[k])
-    lg(env, "-p", "bench-01", "acquire")
+    acquire(env, "bench-01")
     (tmp_path / "env.yaml").write_text(
         "imports: [rig.lab.resource]\n"
         "targets:\n  main:\n    resources: {RemotePlace: {name: bench-01}}\n    drivers: {RigDriver: {}}\n")
@@ -202,7 +213,7 @@ def test_a_labgrid_test_drives_the_bench_through_rig_driver(rig_lab, tmp_path, m
 def test_pytest_with_rig_place_runs_rig_run_on_the_places_bench(rig_lab, tmp_path):
     rig_lab.add_sim_bench("bench-01", "vw-safe", code="1234", serial="VW1")
     env = rig_lab.env("ci-py")
-    lg(env, "-p", "bench-01", "acquire")
+    acquire(env, "bench-01")
     (tmp_path / "mine.yaml").write_text(  # the CI repository's own procedure, not on the bench
         "name: mine\nneeds: [unit]\nsteps:\n  - power: {acc: on}\n  - press: {keys: mode, hold: 0.2}\n")
     (tmp_path / "test_hil.py").write_text(
@@ -224,7 +235,7 @@ def test_pytest_with_rig_place_runs_rig_run_on_the_places_bench(rig_lab, tmp_pat
     assert 'name="rig_place" value="bench-01"' in junit and 'name="rig_unit" value="VW1"' in junit
     assert list((tmp_path / "art").rglob("run-*.svg"))
     # without the place acquired, the session says so plainly instead of running on a bench it does not hold
-    lg(env, "-p", "bench-01", "release")
+    assert "released bench-01" in rig(env, "lab", "release", "--place", "bench-01").stdout
     r = subprocess.run([sys.executable, "-m", "pytest", "-q", *plugins, "--rig-place", "bench-01",
                         str(tmp_path / "test_hil.py")], env=env, capture_output=True, text=True, timeout=120,
                        cwd=tmp_path)

@@ -219,7 +219,7 @@ class LocalLab:
                 if pb.place == place and pb.avail and pb.bench and pb.bench.get("serial"):
                     return
             lab.loop.run_until_complete(lab.session.sync_with_coordinator())
-            RealClock().sleep(0.1)
+            RealClock().sleep(0.03)
         raise ConfigError(f"the bench of {place} did not become available within {timeout:.0f} s")
 
     def stop_bench(self, place: str) -> None:
