@@ -15,7 +15,6 @@ from pathlib import Path
 from unittest import mock
 
 import pytest
-import setuptools
 from packaging.requirements import Requirement
 
 from rig.backends import choose_pin_factory, gpio_outputs_persist, kill9_warnings, mock_backend
@@ -333,6 +332,8 @@ def test_rig_status_shows_the_pin_library(run_rig):
 
 
 def setup_kwargs() -> dict:
+    import setuptools  # here, not at the top: 0.2 s of imports for the workers that never run these
+
     captured = {}
     with mock.patch.object(setuptools, "setup", lambda **kw: captured.update(kw)):
         runpy.run_path(str(REPO / "setup.py"))
