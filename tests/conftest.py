@@ -20,9 +20,9 @@ from tests.rigcli import rig_child, rig_in_process
 
 REPO = Path(__file__).resolve().parent.parent
 
-# Where PYTHONDONTWRITEBYTECODE is set (containers often set it), every `rig` child the
-# suite starts (~150 of them) and every xdist worker would compile rig from source again:
-# ~40 ms a child, seconds in all. The suite's processes cache bytecode as Python does by
+# Where PYTHONDONTWRITEBYTECODE is set (containers often set it), every child the suite
+# starts (rig, rig serve, pytest, a lab's exporters) and every xdist worker would compile
+# rig from source again: ~40 ms each. The suite's processes cache bytecode as Python does by
 # default (__pycache__ is git-ignored). Set before xdist starts its workers.
 if os.environ.pop("PYTHONDONTWRITEBYTECODE", None):
     sys.dont_write_bytecode = False

@@ -60,7 +60,7 @@ def follow_run(client, body: dict, timeout: float | None = None, *, on_ticket: C
     deadline = None if timeout is None else time.monotonic() + timeout
     while True:
         try:
-            result = _until_result(client, events, ticket["id"], deadline, on_job, on_note)
+            result = _until_result(events, ticket["id"], deadline, on_job, on_note)
             if result is not None:
                 return dict(result, exit_code=EXIT.get(result.get("outcome"), 1))
         except KeyboardInterrupt:
@@ -87,7 +87,7 @@ class _TimedOut(Exception):
     pass
 
 
-def _until_result(client, events, job_id, deadline, on_job, on_note) -> dict | None:
+def _until_result(events, job_id, deadline, on_job, on_note) -> dict | None:
     """This job's result from the stream, or None when the stream ends first."""
     for event, data in events:
         if event == "result" and data.get("id") == job_id:
