@@ -17,6 +17,13 @@ from .render import esc, out, table
 from .app import ledger_path
 
 
+def _open(app) -> Ledger:
+    """The ledger for this command, closed when the command ends, however it ends."""
+    led = Ledger(ledger_path(app))
+    click.get_current_context().call_on_close(led.close)
+    return led
+
+
 @cli.group()
 def units():
     """Units in the ledger: history, attempts left, lockouts."""
@@ -33,7 +40,7 @@ def units_list(app, as_json):
       rig units list
       rig units list --json
     """
-    led = Ledger(ledger_path(app))
+    led = _open(app)
     profiles = load_profiles()
     rows = []
     for u in led.units():
@@ -99,7 +106,7 @@ def units_add(app, serial, profile_id, attempts_used, model, vin, notes):
       rig units add W0L1234567 --profile vauxhall-opel --attempts-used 3 --model CDR500
     """
     profile = _profile(profile_id)
-    led = Ledger(ledger_path(app))
+    led = _open(app)
     led.add_unit(serial, profile_id, model=model, vin=vin, notes=notes)
     if attempts_used:
         led.set_attempts_used(serial, attempts_used, profile, "used before it reached the bench (rig units add)")
@@ -129,7 +136,7 @@ def units_set(app, serial, profile_id, attempts_used, model, vin, notes, reason)
       rig units set VW123 --profile vw-concert-us --reason "label says Concert, US"
       rig units set W0L1234567 --attempts-used 3 --reason "display shows 7 SAFE"
     """
-    led = Ledger(ledger_path(app))
+    led = _open(app)
     unit = _known(led, serial)
     if profile_id is None and attempts_used is None and not any((model, vin, notes)):
         raise click.UsageError("nothing to change: give --profile, --attempts-used, --model, --vin or --notes")
@@ -160,7 +167,7 @@ def units_remove(app, serial, reason, yes):
     Example:
       rig units remove DEMO-1 --reason "practice unit, scrapped"
     """
-    led = Ledger(ledger_path(app))
+    led = _open(app)
     _known(led, serial)
     if not yes and not click.confirm(f"Forget {serial} and its attempt count? The next run would start it afresh",
                                      default=False, err=True):
@@ -180,7 +187,7 @@ def units_show(app, serial, as_json):
     Example:
       rig units show VW123
     """
-    led = Ledger(ledger_path(app))
+    led = _open(app)
     u = _known(led, serial)
     p = load_profiles().get(u["profile"])
     st = led.standing(serial, p) if p else None
@@ -243,7 +250,7 @@ def runs_list(app, serial, limit, since, as_json):
       rig runs list --since 2h --limit 5
     """
     t0 = _since(since) if since else None
-    led = Ledger(ledger_path(app))
+    led = _open(app)
     rows = [r for r in led.runs(serial, limit=10**6) if t0 is None or r["started"] >= t0][:limit]
     if as_json:
         click.echo(json.dumps(rows, indent=2))
@@ -271,7 +278,7 @@ def runs_show(app, run_id, max_events, as_json):
     Example:
       rig runs show 3
     """
-    led = Ledger(ledger_path(app))
+    led = _open(app)
     r = led.run(run_id)
     if r is None:
         raise UsageError(f"no run {run_id} in the ledger {led.path}; rig runs list shows them")
