@@ -66,7 +66,7 @@ def needs_code(proc: Procedure, _seen=None) -> bool:
         if step.kind == "enter_code":
             return True
         if step.kind == "call":
-            sub = load_procedure(str(step.args.get("procedure")))
+            sub = load_procedure(str(step.args.get("procedure")), beside=step.file)
             if sub.source not in seen and needs_code(sub, seen):
                 return True
     return False

@@ -108,8 +108,12 @@ def builtin_names() -> list[str]:
     return sorted(p.stem for p in builtin_dir().glob("*.yaml"))
 
 
-def find_procedure(name_or_path: str) -> Path:
+def find_procedure(name_or_path: str, beside: str | None = None) -> Path:
+    """A built-in by name, or a YAML file. ``beside``: the calling file, for a ``call:`` - a
+    relative path is looked for next to it first, then from the working directory."""
     p = Path(name_or_path)
+    if beside and p.suffix in (".yaml", ".yml") and not p.is_absolute() and (Path(beside).parent / p).is_file():
+        return Path(beside).parent / p
     if p.suffix in (".yaml", ".yml") or p.exists():
         if not p.exists():
             raise ConfigError([Problem(str(p), None, "no such procedure file")])
@@ -123,9 +127,9 @@ def find_procedure(name_or_path: str) -> Path:
                              f"built-in ones are {', '.join(builtin_names())}, or give a path to a YAML file"))
 
 
-def load_procedure(name_or_path: str) -> Procedure:
+def load_procedure(name_or_path: str, beside: str | None = None) -> Procedure:
     """Load and check one procedure file (not the ones it calls): every problem of every step at once."""
-    path = find_procedure(name_or_path)
+    path = find_procedure(name_or_path, beside)
     data = load_file(path)
     src = str(path)
     problems: list[Problem] = []
@@ -278,7 +282,7 @@ def check(proc: Procedure, wiring, profile=None, params: dict | None = None, _se
                     f"(the attempt is counted against the unit), e.g. needs: [profile, unit, code]")
         if step.kind == "call":
             try:
-                sub = load_procedure(str(args.get("procedure")))
+                sub = load_procedure(str(args.get("procedure")), beside=step.file)
             except ConfigError as exc:
                 # a problem inside the called file keeps its own file:line; one about finding or
                 # reading it (no line) belongs to this call step
@@ -323,7 +327,7 @@ def prompt_records(proc: Procedure, _seen=None) -> list[str]:
             names.append(step.args["record"])
         elif step.kind == "call" and isinstance(step.args.get("procedure"), str) and not is_ref(step.args["procedure"]):
             try:
-                sub = load_procedure(step.args["procedure"])
+                sub = load_procedure(step.args["procedure"], beside=step.file)
             except ConfigError:
                 continue
             if sub.source not in seen:

@@ -84,6 +84,7 @@ class Runner:
             if self.ui:
                 self.ui.step(step.label)
             args = resolve(dict(step.args), self._refs(values))
+            self._at = step  # a call's file is found beside the calling one
             try:
                 getattr(self, "_" + step.kind)(args)
             except (RigError, DisplayError) as exc:
@@ -319,7 +320,7 @@ class Runner:
             self.ctx.ledger.record(self.ctx.serial, self.ctx.run_id, name, value)
 
     def _call(self, a):
-        sub = load_procedure(str(a["procedure"]))
+        sub = load_procedure(str(a["procedure"]), beside=self._at.file)
         self._steps(sub, a.get("with") or {})
 
     def _sheet(self, a):

@@ -279,7 +279,7 @@ def test_a_procedure_file_sent_to_the_bench_is_checked_there_and_the_error_names
             yield "state", {}
 
         def post(self, path, body):
-            raise ConfigError("/var/lib/rig/runs/procedures/0123456789ab-mine.yaml:3: error: power: acc: 'maybe' ...")
+            raise ConfigError("/var/lib/rig/runs/procedures/0123456789ab/mine.yaml:3: error: power: acc: 'maybe' ...")
 
     with pytest.raises(ConfigError) as e:
         follow_run(Bench(), dict(fields, code="1234"))

@@ -201,14 +201,11 @@ def remote_run(client, job, queue: bool = False, local_dir: str | None = None):
     log, timeline and JUnit are copied here, and the result names the local copies.
     """
     from ..job import JobResult
-    from ..serve.follow import follow_run
+    from ..serve.follow import follow_run, procedure_fields
 
-    procedure, upload = job.procedure, None
-    if Path(procedure).is_file():
-        if local_dir:  # another machine: send the file itself (it was checked here already)
-            upload = {"name": Path(procedure).name, "text": Path(procedure).read_text(encoding="utf-8")}
-        procedure = str(Path(procedure).resolve())
-    body = {"procedure": procedure, "procedure_file": upload, "profile": job.profile_id, "unit": job.serial, "params": job.params,
+    # a file of the user's (checked here already) is sent whole with the files it calls, even to a
+    # server on this machine: its working directory is not the user's, so a relative call would miss
+    body = {**procedure_fields(job.procedure), "profile": job.profile_id, "unit": job.serial, "params": job.params,
             "answers": job.answers, "yes": job.yes, "allow_lockout": job.allow_lockout,
             "allow_permanent": job.allow_permanent, "queue": queue, "new_unit": job.new_unit}
     if job.code is not None:

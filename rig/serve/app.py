@@ -13,6 +13,8 @@ from __future__ import annotations
 import asyncio
 import hmac
 import json
+import os
+import secrets
 import time
 from pathlib import Path
 
@@ -282,28 +284,46 @@ def make_app(station, tokens: Tokens, sessions: Sessions | None = None, cli_toke
 
 
 def _keep_procedure(log_dir: str, upload) -> str:
-    """Write a client's procedure file beside the runs (named by its content), for the job to load.
+    """Write a client's procedure file, and the files it calls, beside the runs (in a folder named
+    by their content), for the job to load; returns the procedure's path there.
 
-    It is checked exactly like a file on this machine; a procedure it calls must be a
-    built-in or a file that is on this machine too.
+    It is checked exactly like a file on this machine. Each called file sits where its caller's
+    ``call:`` finds it, beside the caller; anything else it calls must be a built-in or a file
+    on this machine.
     """
     import hashlib
     import re as _re
+    from pathlib import PurePosixPath
 
     if not isinstance(upload, dict) or not isinstance(upload.get("text"), str) \
             or not isinstance(upload.get("name"), str):
         raise Refused(400, "procedure_file is {\"name\": \"mine.yaml\", \"text\": \"...\"}")
-    name, text = upload["name"], upload["text"]
+    name, text, calls = upload["name"], upload["text"], upload.get("calls") or []
     if not _re.fullmatch(r"[A-Za-z0-9_.-]{1,80}\.ya?ml", name):
         raise Refused(400, f"procedure_file name {name[:80]!r}: a plain file name ending in .yaml")
-    if len(text.encode()) > 256 * 1024:
-        raise Refused(400, "procedure_file is over 256 KiB; a procedure is a page of YAML")
-    folder = Path(log_dir) / "procedures"
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{hashlib.sha256(text.encode()).hexdigest()[:12]}-{name}"
-    if not path.exists():
-        path.write_text(text, encoding="utf-8")
-    return str(path)
+    if not isinstance(calls, list) or len(calls) > 64:
+        raise Refused(400, "procedure_file calls: a list of at most 64 {\"path\": ..., \"text\": ...}")
+    files = {name: text}
+    for c in calls:
+        path = c.get("path") if isinstance(c, dict) else None
+        parts = PurePosixPath(path).parts if isinstance(path, str) else ()
+        if not parts or not isinstance(c.get("text"), str) or PurePosixPath(path).is_absolute() \
+                or not all(_re.fullmatch(r"[A-Za-z0-9_.-]{1,80}", part) and part not in (".", "..") for part in parts) \
+                or not _re.search(r"\.ya?ml$", path) or path in files:
+            raise Refused(400, f"procedure_file calls: {str(path)[:80]!r} is not a relative path to a .yaml file "
+                               "below the procedure's folder")
+        files[path] = c["text"]
+    if sum(len(t.encode()) for t in files.values()) > 256 * 1024:
+        raise Refused(400, "procedure_file is over 256 KiB with what it calls; a procedure is a page of YAML")
+    digest = hashlib.sha256(repr(sorted(files.items())).encode()).hexdigest()[:12]
+    folder = Path(log_dir) / "procedures" / digest
+    for path, body in files.items():
+        target = folder / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        part = target.with_name(f".{target.name}.{secrets.token_hex(4)}")
+        part.write_text(body, encoding="utf-8")
+        os.replace(part, target)  # whole or not at all, however two uploads of the same files meet
+    return str(folder / name)
 
 
 def place_of(request: Request) -> str | None:

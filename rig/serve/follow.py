@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 import time
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Callable
 
 from ..errors import ConfigError
@@ -23,12 +23,55 @@ from ..job import EXIT
 
 
 def procedure_fields(procedure: str) -> dict:
-    """The request's procedure: a built-in by name, or a local YAML file sent whole to the bench."""
+    """The request's procedure: a built-in by name, or a local YAML file sent whole to the bench,
+    with every local file it calls (``calls``: each at the path its caller names, from the
+    caller's folder, where the bench's copy of the caller will find it)."""
     path = Path(procedure)
     if path.is_file():
-        return {"procedure": path.name, "procedure_file": {"name": path.name,
-                                                           "text": path.read_text(encoding="utf-8")}}
+        upload = {"name": path.name, "text": path.read_text(encoding="utf-8")}
+        calls = _calls_to_send(path)
+        if calls:
+            upload["calls"] = calls
+        return {"procedure": path.name, "procedure_file": upload}
     return {"procedure": procedure}
+
+
+def _calls_to_send(top: Path) -> list[dict]:
+    """Each local file ``top`` calls, and those call, at the path (from the bench's copy of ``top``)
+    where its caller's ``call:`` finds it beside the caller."""
+    from ..errors import Problem
+    from ..procedure import builtin_dir, find_procedure, load_procedure
+    from ..stepcheck import is_ref
+
+    out: dict[str, str] = {}
+
+    def walk(path: Path, stored: PurePosixPath, chain: tuple) -> None:
+        try:
+            steps = load_procedure(str(path)).steps
+        except ConfigError:
+            return  # the bench checks the file and says what is wrong with it, naming it as the user has it
+        for step in steps:
+            target = step.args.get("procedure") if step.kind == "call" else None
+            if not isinstance(target, str) or is_ref(target):
+                continue
+            try:
+                found = find_procedure(target, beside=str(path))
+            except ConfigError:
+                continue  # not there: the bench's check says so at this call's line
+            if found.resolve().parent == builtin_dir():
+                continue
+            where = PurePosixPath(stored.parent, target)
+            if where.is_absolute() or ".." in where.parts:
+                raise ConfigError([Problem(step.file, step.line, f"call: {target}: a procedure sent to a bench's server "
+                                           f"takes along only files in or below {top.name}'s folder; move it "
+                                           f"there, or copy it to the bench and call it by its path there")])
+            if found.resolve() in chain or str(where) in out:
+                continue  # a file calling itself is the bench's check to refuse, with its line
+            out[str(where)] = found.read_text(encoding="utf-8")
+            walk(found, where, chain + (found.resolve(),))
+
+    walk(top, PurePosixPath(top.name), (top.resolve(),))
+    return [{"path": k, "text": v} for k, v in out.items()]
 
 
 def follow_run(client, body: dict, timeout: float | None = None, *, on_ticket: Callable | None = None,
@@ -49,9 +92,8 @@ def follow_run(client, body: dict, timeout: float | None = None, *, on_ticket: C
         ticket = client.post("/api/runs", body)
     except ConfigError as exc:
         upload = body.get("procedure_file") or {}
-        if upload:  # the bench names its copy of the file: say the file the user has
-            raise ConfigError(re.sub(r"\S*/procedures/[0-9a-f]{12}-" + re.escape(upload["name"]), upload["name"],
-                                     str(exc))) from None
+        if upload:  # the bench names its copies of the files: say the files the user has
+            raise ConfigError(re.sub(r"\S*/procedures/[0-9a-f]{12}/", "", str(exc))) from None
         raise
     finally:
         body.pop("code", None)
