@@ -197,6 +197,8 @@ def test_sigkill_between_attempt_and_confirm_leaves_the_attempt_counted(tmp_path
     else:
         child.kill()
         pytest.fail("the child never reached the confirm")
+    with open(f"/proc/{child.pid}/cmdline", "rb") as fh:  # what ps and top show, mid-entry
+        assert b"5173" not in fh.read()
     child.send_signal(signal.SIGKILL)
     child.wait(timeout=10)
     db = sqlite3.connect(tmp_path / "l.sqlite")
