@@ -19,6 +19,7 @@ file:line before any pin moves.
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -112,8 +113,10 @@ def find_procedure(name_or_path: str, beside: str | None = None) -> Path:
     """A built-in by name, or a YAML file. ``beside``: the calling file, for a ``call:`` - a
     relative path is looked for next to it first, then from the working directory."""
     p = Path(name_or_path)
-    if beside and p.suffix in (".yaml", ".yml") and not p.is_absolute() and (Path(beside).parent / p).is_file():
-        return Path(beside).parent / p
+    if beside and p.suffix in (".yaml", ".yml") and not p.is_absolute():
+        near = Path(os.path.normpath(Path(beside).parent / p))  # one spelling per file: a loop is seen as one
+        if near.is_file():
+            return near
     if p.suffix in (".yaml", ".yml") or p.exists():
         if not p.exists():
             raise ConfigError([Problem(str(p), None, "no such procedure file")])

@@ -81,3 +81,10 @@ def test_the_server_keeps_an_uploaded_file_only_below_its_own_folder(served, pat
                                                                   "calls": [{"path": path, "text": MODE}]}})
     assert r.status_code == 400 and "relative path to a .yaml file" in r.json()["error"], r.text
     assert not list(served.logs.rglob("evil*"))
+
+
+def test_a_call_loop_spelled_through_its_parent_folder_is_one_clear_error(run_rig, tmp_path):
+    (tmp_path / "dir").mkdir()
+    (tmp_path / "dir" / "a.yaml").write_text("name: a\nsteps:\n  - call: ../dir/a.yaml\n")
+    r = run_rig("--backend", "mock", "run", "dir/a.yaml")
+    assert r.returncode == 2 and "dir/a.yaml:3: error: call: a calls itself" in r.stderr, r.stderr
