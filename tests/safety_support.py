@@ -252,3 +252,20 @@ def sigkill_when_stopped(argv: list[str], env: dict, timeout: float = 30) -> Non
             child.kill()
             child.wait(timeout=10)
         child.stderr.close()
+
+
+def open_on(path) -> list[str]:
+    """What this process holds open on ``path`` or on files whose names start with it (``ledger.sqlite``
+    takes in its -wal and -shm): read from /proc, not a count of every descriptor, which another
+    test's leftovers closed by the garbage collector would move."""
+    import os
+
+    held = []
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:  # the listing's own descriptor, gone already
+            continue
+        if target.startswith(str(path)):
+            held.append(target)
+    return held

@@ -162,20 +162,9 @@ def test_a_run_left_running_by_a_dead_process_is_resolved_as_interrupted(tmp_pat
 def test_the_units_and_runs_commands_close_the_ledger(run_rig, tmp_path):
     """In-process (rig.cli.main from Python, or a long-lived caller) no command leaves SQLite open:
     before, every `rig units ...`/`rig runs ...` left its connection to the garbage collector."""
-    import os
-
-    def open_on_ledger() -> list[str]:
-        out = []
-        for fd in os.listdir("/proc/self/fd"):
-            try:
-                target = os.readlink(f"/proc/self/fd/{fd}")
-            except OSError:
-                continue
-            if target.startswith(str(tmp_path / "ledger.sqlite")):
-                out.append(target)
-        return out
+    from tests.safety_support import open_on
 
     assert run_rig("units", "add", "F1", "--profile", "ford").returncode == 0
     for args in (["units", "list"], ["units", "show", "F1"], ["runs", "list"], ["units", "show", "NOPE"]):
         run_rig(*args)
-        assert open_on_ledger() == [], args
+        assert open_on(tmp_path / "ledger.sqlite") == [], args

@@ -9,7 +9,6 @@ again.
 
 from __future__ import annotations
 
-import os
 import signal
 
 import pytest
@@ -22,7 +21,7 @@ from rig.pytest_plugin import held_bench
 from rig.sim.backend import reset_unit, sim_backend
 
 from .conftest import pin_states
-from .safety_support import PinTape
+from .safety_support import PinTape, open_on
 
 
 def taped(wiring, clock, **kw):
@@ -132,28 +131,16 @@ def test_signal_handlers_are_put_back_when_another_thread_released_the_bench(wir
     assert {s: signal.getsignal(s) for s in before} == before
 
 
-def _fds_on(path) -> int:
-    """This process's descriptors open on ``path`` (not a count of all of them: another test's
-    leftovers, closed by the garbage collector meanwhile, must not move the figure)."""
-    n = 0
-    for fd in os.listdir("/proc/self/fd"):
-        try:
-            n += os.readlink(f"/proc/self/fd/{fd}") == str(path)
-        except OSError:  # the listing's own descriptor, gone already
-            pass
-    return n
-
-
 def test_a_bench_released_and_opened_again_in_one_process(wiring, clock, tmp_path):
     lock_path = tmp_path / "bench.lock"
     backend = mock_backend(wiring, clock, lock_path=str(lock_path))
     for _ in range(3):  # the same pins and lock file, three times: devices and descriptor were given back
         with Bench(wiring, backend) as bench:
             bench.power("acc", True)
-            assert _fds_on(lock_path) == 1
+            assert open_on(lock_path) == [str(lock_path)]
             with pytest.raises(Exception, match="in use"):
                 BenchLock(lock_path).acquire()
-        assert _fds_on(lock_path) == 0
+        assert open_on(lock_path) == []
     other = BenchLock(lock_path)
     other.acquire()  # nothing of ours still holds the lock
     other.release()
