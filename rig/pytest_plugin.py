@@ -91,7 +91,7 @@ def pytest_collection_modifyitems(config, items):
 def rig_wiring(request):
     """The pin map: --rig-wiring, else $RIG_WIRING, else the packaged one."""
     from .errors import ConfigError
-    from .wiring import load_wiring
+    from .bench.wiring import load_wiring
 
     try:
         return load_wiring(request.config.getoption("--rig-wiring") or os.environ.get("RIG_WIRING") or None)
@@ -160,8 +160,8 @@ def rig_backend_factory(request, rig_sim_state):
     pytest way (an error naming what to add, a skip naming why), not with a
     traceback from deep inside the rig.
     """
-    from .backends import hardware_backend, mock_backend
-    from .clock import VirtualClock
+    from .bench.backends import hardware_backend, mock_backend
+    from .bench.clock import VirtualClock
     from .errors import ConfigError, NoGPIO
 
     name = request.config.getoption("--rig-backend")
@@ -196,7 +196,7 @@ def rig_backend_factory(request, rig_sim_state):
         for warning in backend.warnings:
             warnings.warn(warning, stacklevel=2)
         if w.display is not None and backend.display is None:  # the bench's serial tap, as rig run opens it
-            from .display import SerialTap
+            from .unit.display import SerialTap
 
             backend.display = SerialTap(w.display.port, w.display.baud, backend.clock)
             backend.closers.append(backend.display.close)
@@ -213,14 +213,14 @@ def held_bench(wiring, backend_factory, log_path=None):
     With ``log_path`` the bench's events go to that JSON-lines log, and its
     timeline picture is drawn next to it when the bench is released.
     """
-    from .bench import Bench
-    from .events import EventBus
+    from .bench.bench import Bench
+    from .records.events import EventBus
 
     backend = backend_factory(wiring)
     log = None
     events = EventBus(backend.clock)
     if log_path is not None:
-        from .report import EventLog
+        from .records.report import EventLog
 
         log = EventLog(log_path)
         events.subscribe(log.write)
@@ -237,9 +237,9 @@ def held_bench(wiring, backend_factory, log_path=None):
 
 
 def _draw(log_path, title: str) -> None:
-    from .job import timeline_path
-    from .report import read_events
-    from .timeline import render_svg
+    from .run.job import timeline_path
+    from .records.report import read_events
+    from .records.timeline import render_svg
 
     timeline_path(log_path).write_text(render_svg(read_events(log_path), title))
 
@@ -262,10 +262,10 @@ def rig_bench(request, rig_wiring, rig_backend_factory, rig_artifacts):
 
 @pytest.fixture
 def rig_run(request, rig_wiring, rig_backend_factory, rig_ledger_path, rig_artifacts, tmp_path):
-    """Run a procedure as ``rig run`` would; returns a :class:`rig.job.JobResult`.
+    """Run a procedure as ``rig run`` would; returns a :class:`rig.run.job.JobResult`.
 
     ``rig_run(procedure, profile=None, unit=None, code=None, **kw)``; ``kw`` are
-    :class:`rig.job.Job` fields: ``params`` (``--set``), ``answers``
+    :class:`rig.run.job.Job` fields: ``params`` (``--set``), ``answers``
     (``--answer``), ``yes``, ``allow_lockout``, ``allow_permanent``, ``junit``.
     Each run's properties are added to the test's JUnit record.
     """
@@ -274,9 +274,9 @@ def rig_run(request, rig_wiring, rig_backend_factory, rig_ledger_path, rig_artif
 
         return place_runner(request, rig_artifacts, tmp_path)
     from .errors import ConfigError
-    from .job import Job, run_job
-    from .procedure import load_procedure
-    from .secret import Code
+    from .run.job import Job, run_job
+    from .run.procedure import load_procedure
+    from .records.secret import Code
 
     if rig_artifacts is not None:
         logs = rig_artifacts
@@ -342,7 +342,7 @@ def wiring_hash(wiring) -> str:
 
 
 def _attempts_used(ledger_path, unit, run_id) -> int:
-    from .ledger import Ledger
+    from .records.ledger import Ledger
 
     if not unit:
         return 0
@@ -354,7 +354,7 @@ def _attempts_used(ledger_path, unit, run_id) -> int:
 
 
 def _unknown_unit(ledger_path, serial) -> bool:
-    from .ledger import Ledger
+    from .records.ledger import Ledger
 
     led = Ledger(ledger_path)
     try:

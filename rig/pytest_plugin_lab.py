@@ -58,8 +58,8 @@ class SimLab:
         path = self.lab.root / f"{place}-unit.json"
         mem = reset_unit(path, profile, code, state=state, attempts=attempts, serial=serial, knobs=knobs, ideal=ideal)
         if known and mem.wrong_in_window:  # the bench's ledger knows what the unit has used, as a lab's would
-            from .ledger import Ledger
-            from .profiles import load_profiles
+            from .records.ledger import Ledger
+            from .unit.profiles import load_profiles
 
             led = Ledger(str(self.lab.root / f"{place}.sqlite"))
             try:
@@ -89,7 +89,7 @@ def rig_lab(tmp_path_factory):
 def place_runner(request, artifacts: Path | None, tmp_path: Path):
     """``rig_run`` for ``--rig-place``: the same call, run on the place's bench."""
     from .errors import RigError
-    from .job import JobResult
+    from .run.job import JobResult
     from .serve.artifacts import fetch_artifacts
     from .serve.follow import follow_run, procedure_fields
     from .lab.places import Lab

@@ -13,7 +13,7 @@ import sys
 
 import click
 
-from .. import signals
+from ..bench import signals
 from ..errors import RigError
 from .exitcodes import EPILOG, add_exit_codes
 
@@ -179,7 +179,7 @@ def _late(exc) -> None:
 
 
 def _interrupted(exc, when: str = "") -> int:
-    bench = sys.modules.get("rig.bench")
+    bench = sys.modules.get("rig.bench.bench")
     if bench is not None:
         bench._release_all()  # before saying so: "rails safe" is printed only once it is true
     try:

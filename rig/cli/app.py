@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 # The bench's modules (gpiozero above all) are imported when a command first needs
 # them, not when the CLI starts: `rig --help` and `rig profiles list` never touch a pin.
 if TYPE_CHECKING:
-    from ..wiring import Wiring
+    from ..bench.wiring import Wiring
 
 
 class App:
@@ -31,7 +31,7 @@ class App:
 
     def wiring(self) -> Wiring:
         if self._wiring is None:
-            from ..wiring import load_wiring
+            from ..bench.wiring import load_wiring
             from .render import err
 
             self._wiring = load_wiring(self.wiring_path)
@@ -45,8 +45,8 @@ class App:
 
             raise ConfigError(f"--unit-model {self.unit_model}: a unit model needs --backend sim "
                               f"(the backend is {self.backend_name})")
-        from ..backends import hardware_backend, mock_backend
-        from ..clock import RealClock, VirtualClock
+        from ..bench.backends import hardware_backend, mock_backend
+        from ..bench.clock import RealClock, VirtualClock
         from .render import err
 
         if self.backend_name == "mock":
@@ -61,7 +61,7 @@ class App:
         for w in backend.warnings:
             err.print(f"[yellow]warning: {w}[/]")
         if wiring.display is not None:
-            from ..display import SerialTap
+            from ..unit.display import SerialTap
 
             backend.display = SerialTap(wiring.display.port, wiring.display.baud, backend.clock)
             backend.closers.append(backend.display.close)
@@ -112,9 +112,9 @@ class App:
     @contextmanager
     def bench(self):
         """Open the bench for one command; it is released safely however the command ends."""
-        from ..bench import Bench
-        from ..events import EventBus
-        from ..report import EventLog
+        from ..bench.bench import Bench
+        from ..records.events import EventBus
+        from ..records.report import EventLog
 
         wiring = self.wiring()
         client = self.server()

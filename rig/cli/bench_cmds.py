@@ -8,7 +8,7 @@ import click
 
 from ..durations import MAX_HOLD, MAX_WAIT, MIN_HOLD, format_duration, format_limit, parse_duration
 from ..errors import RigError
-from ..session import BenchSession, UsageError, check_press, check_rail
+from ..run.session import BenchSession, UsageError, check_press, check_rail
 from . import cli
 from .render import err, esc, out, show_status
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import click
 
-from ..job import Job, run_job
-from ..ledger import LedgerRefused
-from ..secret import Code
+from ..run.job import Job, run_job
+from ..records.ledger import LedgerRefused
+from ..records.secret import Code
 from . import cli
 from .app import data_dir
 from .render import err, out

@@ -10,8 +10,8 @@ import click
 
 from ..durations import format_duration, parse_duration
 from ..errors import ConfigError, UsageError, did_you_mean, unknown
-from ..ledger import Ledger
-from ..profiles import load_profiles
+from ..records.ledger import Ledger
+from ..unit.profiles import load_profiles
 from . import cli
 from .render import esc, out, table
 from .app import ledger_path
@@ -305,7 +305,7 @@ def runs_show(app, run_id, max_events, as_json):
 def _events(log) -> list | None:
     if not log or not Path(log).exists():
         return None
-    from ..report import read_events
+    from ..records.report import read_events
 
     try:
         return read_events(log)

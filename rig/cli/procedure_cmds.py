@@ -7,7 +7,7 @@ import json
 import click
 
 from ..errors import UsageError, unknown
-from ..procedure import builtin_names, find_procedure, load_procedure
+from ..run.procedure import builtin_names, find_procedure, load_procedure
 from . import cli
 from .render import esc, out, table
 

@@ -9,7 +9,7 @@ import click
 
 from ..durations import format_duration
 from ..errors import UsageError, unknown
-from ..profiles import load_profiles, note_sources
+from ..unit.profiles import load_profiles, note_sources
 from . import cli
 from .render import esc, out, table
 

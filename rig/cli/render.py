@@ -9,7 +9,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..errors import BenchBusy, ConfigError, RigError, SafetyRefusal
-from ..wiring import HEADER, Wiring, boot_pulls_high
+from ..bench.wiring import HEADER, Wiring, boot_pulls_high
 from .exitcodes import with_context
 
 

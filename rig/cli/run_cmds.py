@@ -10,11 +10,11 @@ from pathlib import Path
 import click
 
 from ..errors import ConfigError
-from ..job import Job, needs_code, prepare, run_job
-from ..ledger import Ledger
-from ..procedure import builtin_names, check_answers
-from ..secret import Code
-from ..ui import LivePanel, Plain
+from ..run.job import Job, needs_code, prepare, run_job
+from ..records.ledger import Ledger
+from ..run.procedure import builtin_names, check_answers
+from ..records.secret import Code
+from .ui import LivePanel, Plain
 from . import cli
 from .app import ledger_path, log_dir
 from .exitcodes import with_context

@@ -83,7 +83,7 @@ def serve(ctx, host, port, speed, tokens_path, access_log, serial, profile_id, l
     if speed is not None:
         if app.backend_name != "sim":
             raise click.UsageError("--speed paces a simulated unit: use it with --backend sim")
-        from ..clock import PacedClock
+        from ..bench.clock import PacedClock
         from ..sim.backend import sim_backend  # the edge may import the simulator
 
         def make_backend(w):
@@ -200,7 +200,7 @@ def remote_run(client, job, queue: bool = False, local_dir: str | None = None):
     ``local_dir``: for a server on another machine (--place, --server), the run's event
     log, timeline and JUnit are copied here, and the result names the local copies.
     """
-    from ..job import JobResult
+    from ..run.job import JobResult
     from ..serve.follow import follow_run, procedure_fields
 
     # a file of the user's (checked here already) is sent whole with the files it calls, even to a

@@ -51,7 +51,7 @@ def reset(app, profile_id, code, state, attempts, serial, drop, knob_args, ideal
     from ..sim.backend import reset_unit
     from ..sim.knobs import parse_assignment
 
-    from ..benchlock import BenchLock
+    from ..bench.benchlock import BenchLock
 
     knobs = dict(parse_assignment(a) for a in knob_args)
     path = app.sim_state_path()

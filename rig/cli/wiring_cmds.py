@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from ..errors import ConfigError
-from ..wiring import load_wiring
+from ..bench.wiring import load_wiring
 from . import cli
 from .render import err, out, wiring_table
 
@@ -71,7 +71,7 @@ def diagram(app, file, output):
       rig wiring diagram my-bench.yaml -o my-bench.svg
       rig wiring diagram -o - | rsvg-convert -o bench.png
     """
-    from ..diagram import render_svg
+    from ..bench.diagram import render_svg
 
     w = _load(file or app.wiring_path, ": fix the pin map first")
     svg = render_svg(w)

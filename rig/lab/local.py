@@ -23,7 +23,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..clock import RealClock
+from ..bench.clock import RealClock
 from ..errors import ConfigError
 
 START_TIMEOUT = 20.0
@@ -176,7 +176,7 @@ class LocalLab:
         ``known``: the bench's ledger already has the unit (as a lab's benches would).
         ``speed``: simulated seconds per wall second (None: waits jump, as in tests).
         """
-        from ..ledger import Ledger
+        from ..records.ledger import Ledger
 
         b = LocalBench(place, serial, profile, ledger=self.root / f"{place}.sqlite", state=Path(state))
         if known:

@@ -16,7 +16,7 @@ import time
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from ..profiles import load_profiles
+from ..unit.profiles import load_profiles
 
 
 def routes(station, endpoint, body) -> list[Route]:

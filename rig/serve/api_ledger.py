@@ -10,10 +10,10 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Route
 
 from ..errors import ConfigError
-from ..ledger import Ledger
-from ..procedure import builtin_names
-from ..profiles import load_profiles
-from ..report import write_junit
+from ..records.ledger import Ledger
+from ..run.procedure import builtin_names
+from ..unit.profiles import load_profiles
+from ..records.report import write_junit
 from .report import load_run, render_run
 
 

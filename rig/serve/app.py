@@ -25,7 +25,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from ..errors import BenchBusy, BenchRefused, ConfigError, RigError
-from ..secret import Code
+from ..records.secret import Code
 from . import api_lab, api_ledger
 from .auth import Sessions, Tokens, csrf_ok
 

@@ -19,7 +19,7 @@ from pathlib import Path, PurePosixPath
 from typing import Callable
 
 from ..errors import ConfigError
-from ..job import EXIT
+from ..run.job import EXIT
 
 
 def procedure_fields(procedure: str) -> dict:
@@ -40,8 +40,8 @@ def _calls_to_send(top: Path) -> list[dict]:
     """Each local file ``top`` calls, and those call, at the path (from the bench's copy of ``top``)
     where its caller's ``call:`` finds it beside the caller."""
     from ..errors import Problem
-    from ..procedure import builtin_dir, find_procedure, load_procedure
-    from ..stepcheck import is_ref
+    from ..run.procedure import builtin_dir, find_procedure, load_procedure
+    from ..run.stepcheck import is_ref
 
     out: dict[str, str] = {}
 

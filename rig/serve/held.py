@@ -6,7 +6,7 @@ thread. :class:`StoppableClock` wraps the backend's clock: a stop from the page
 so the job unwinds through the bench exactly as it does for SIGTERM: keys up,
 rails safe, run recorded as interrupted.
 
->>> from rig.clock import VirtualClock
+>>> from rig.bench.clock import VirtualClock
 >>> clock = StoppableClock(VirtualClock())
 >>> clock.interrupt(Stopped("the page (alice)"))
 >>> try:
@@ -21,7 +21,7 @@ from __future__ import annotations
 import time
 from contextlib import contextmanager
 
-from ..bench import Bench, _quietly
+from ..bench.bench import Bench, _quietly
 
 
 class Stopped(KeyboardInterrupt):
@@ -29,7 +29,7 @@ class Stopped(KeyboardInterrupt):
 
     def __init__(self, by: str = "a stop"):
         super().__init__(by)
-        self.by = by  # rig.job words the interrupted message with it
+        self.by = by  # rig.run.job words the interrupted message with it
 
 
 class StoppableClock:

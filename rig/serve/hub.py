@@ -83,7 +83,7 @@ def sse(event: str, data) -> str:
 
 
 class WebUI:
-    """What a run shows, for the page: the same calls as rig.ui.Plain, published instead of printed.
+    """What a run shows, for the page: the same calls as rig.cli.ui.Plain, published instead of printed.
 
     Every text passes through the run's redactor first. ``ask`` blocks the job's
     thread until someone answers in the page (or the CLI), or the job is stopped.

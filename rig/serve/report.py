@@ -21,8 +21,8 @@ from html import escape
 from pathlib import Path
 
 from ..durations import format_duration
-from ..ledger import Ledger
-from ..report import read_events
+from ..records.ledger import Ledger
+from ..records.report import read_events
 
 CSS_FILE = Path(__file__).resolve().parent / "static" / "style.css"
 OUTCOME_COLOUR = {"passed": "ok", "failed": "bad", "error": "bad", "refused": "warn", "interrupted": "warn"}
@@ -31,7 +31,7 @@ OUTCOME_COLOUR = {"passed": "ok", "failed": "bad", "error": "bad", "refused": "w
 def load_run(ledger_path: str, run_id: int) -> tuple[dict, list[dict], str]:
     """The ledger's row, the run's events and its timeline SVG (drawn now if the file is missing)."""
     from ..errors import ConfigError
-    from ..timeline import render_svg
+    from ..records.timeline import render_svg
 
     led = Ledger(ledger_path)
     try:

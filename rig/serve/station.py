@@ -3,12 +3,12 @@
 Opened once, the bench stays open between jobs with its rails in their safe
 state. Every pin move - a job, or a bench command from the CLI or the page -
 happens on the station's one worker thread, so nothing ever switches under a
-running job. Jobs go through :func:`rig.job.run_job`, the same as ``rig run``:
+running job. Jobs go through :func:`rig.run.job.run_job`, the same as ``rig run``:
 same checks, ledger, logs and refusals.
 
->>> from rig.wiring import load_wiring
->>> from rig.backends import mock_backend
->>> from rig.clock import VirtualClock
+>>> from rig.bench.wiring import load_wiring
+>>> from rig.bench.backends import mock_backend
+>>> from rig.bench.clock import VirtualClock
 >>> import tempfile
 >>> d = tempfile.mkdtemp()
 >>> st = Station(load_wiring(), lambda w: mock_backend(w, VirtualClock()), d + "/ledger.sqlite", d + "/runs")
@@ -27,15 +27,15 @@ import queue
 import threading
 import time
 
-from ..clock import RealClock
+from ..bench.clock import RealClock
 from ..errors import BenchBusy, ConfigError, RigError
-from ..events import EventBus
-from ..job import Job, needs_code, prepare, run_job
-from ..codeentry import check_code
-from ..ledger import Ledger
-from ..profiles import load_profiles
-from ..secret import Redactor
-from ..session import BenchSession
+from ..records.events import EventBus
+from ..run.job import Job, needs_code, prepare, run_job
+from ..run.codeentry import check_code
+from ..records.ledger import Ledger
+from ..unit.profiles import load_profiles
+from ..records.secret import Redactor
+from ..run.session import BenchSession
 from .held import HeldBench, StoppableClock, Stopped
 from .hub import Hub, WebUI
 from .lease import Lease

@@ -1,8 +1,8 @@
 """The ``sim`` backend: MockFactory pins watched by a SimUnit, its display on a pty.
 
 >>> import tempfile, os
->>> from rig.wiring import load_wiring
->>> from rig.bench import Bench
+>>> from rig.bench.wiring import load_wiring
+>>> from rig.bench.bench import Bench
 >>> state = os.path.join(tempfile.mkdtemp(), "unit.json")
 >>> _ = reset_unit(state, "vw-safe", "1234")
 >>> w = load_wiring()
@@ -25,13 +25,13 @@ import tty
 from pathlib import Path
 from typing import Callable
 
-from ..backends import Backend, ClockedMockPin, mock_factory
-from ..benchlock import BenchLock
-from ..clock import VirtualClock
-from ..display import SerialTap
+from ..bench.backends import Backend, ClockedMockPin, mock_factory
+from ..bench.benchlock import BenchLock
+from ..bench.clock import VirtualClock
+from ..unit.display import SerialTap
 from ..errors import ConfigError, Problem
-from ..profiles import load_profiles
-from ..wiring import Wiring
+from ..unit.profiles import load_profiles
+from ..bench.wiring import Wiring
 from . import knobs as knobs_mod
 from .connector import Connector
 from .memory import UnitMemory

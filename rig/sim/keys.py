@@ -162,7 +162,7 @@ class KeyScan:
                 self._show(self._text(self.p.confirm.until))
 
     def _serial_check(self, started: float) -> None:
-        from ..templates import render
+        from ..unit.templates import render
 
         serial = self.p.sections["serial"]
         if not (self.on and all(self.keys_down.get(k, float("inf")) <= started for k in serial.keys)):

@@ -35,8 +35,8 @@ name registered in the ``rig.unit_models`` entry-point group, or from Python wit
 ...     def acc(self, name, on):
 ...         self.io.drive("unit_on", on)
 ...         self.io.show("ON" if on else "")
->>> from rig.wiring import load_wiring
->>> from rig.bench import Bench
+>>> from rig.bench.wiring import load_wiring
+>>> from rig.bench.bench import Bench
 >>> import tempfile, os
 >>> w = load_wiring()
 >>> from rig.sim.backend import sim_backend

@@ -12,7 +12,7 @@ from __future__ import annotations
 import random
 from typing import Callable
 
-from ..profiles import Profile
+from ..unit.profiles import Profile
 from . import knobs as knobs_mod
 from .keys import RESULT_DELAY, SERIAL_SHOWN, SERIAL_STEP, KeyScan
 from .memory import UnitMemory
@@ -183,7 +183,7 @@ class SimUnit(KeyScan, UnitModel):
 
     def _text(self, name: str, which: int = 0) -> str:
         """A display's text with every placeholder filled from the unit's state."""
-        from ..templates import render
+        from ..unit.templates import render
 
         m, p = self.mem, self.p
         if p.attempts.counter_shown == "left":

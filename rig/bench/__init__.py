@@ -1,0 +1,1 @@
+"""The bench: what is wired (pin map), how it moves (rails, keys, senses, clock), and how it is let go safely."""

@@ -1,0 +1,150 @@
+"""The bench's channels: a Rail (relay), a Key (opto across a button), a Sense (GPIO input).
+
+Each is one gpiozero device owned by a :class:`rig.bench.bench.Bench`, which opens
+them in their safe state and releases them in the safe order.
+"""
+
+from __future__ import annotations
+
+from . import gpiozero_lazy  # noqa: F401  (before gpiozero)
+from gpiozero import DigitalInputDevice, OutputDevice  # noqa: E402
+
+from ..errors import BenchRefused
+from .heartbeat import call_later
+from .wiring import KeySpec, RailSpec, SenseSpec
+
+
+class _HeldOutput(OutputDevice):
+    """An OutputDevice that stays put when collected.
+
+    gpiozero closes a device in ``__del__``, which drops its relay (gpiozero
+    #1058). The bench closes its devices itself, in the safe order.
+    """
+
+    def __del__(self):
+        pass
+
+
+class _HeldInput(DigitalInputDevice):
+    def __del__(self):
+        pass
+
+
+def parse_combo(combo) -> list[str]:
+    """``"mode+scan"`` or ``["mode", "scan"]`` -> ``["mode", "scan"]``."""
+    if isinstance(combo, str):
+        names = [p.strip() for p in combo.split("+")]
+    else:
+        names = [str(p).strip() for p in combo]
+    if not names or any(not n for n in names):
+        raise BenchRefused(f"{combo!r} is not a key or combo (write e.g. mode or mode+scan)")
+    return names
+
+
+class Rail:
+    """A supply rail switched by a relay; ``on`` means the unit gets power on it."""
+
+    def __init__(self, spec: RailSpec, device: OutputDevice, bench):
+        self.spec, self._device, self._bench = spec, device, bench
+        self.name = spec.name
+        self._last_switch: float | None = None
+        self.sense: "Sense | None" = None  # measures the rail at the connector, where wired
+
+    @property
+    def switched_at(self) -> float:
+        """Clock time of the relay's last switch (the bench's opening, if it has not moved since)."""
+        return self._last_switch if self._last_switch is not None else self._bench.opened_at
+
+    @property
+    def sensed(self) -> bool | None:
+        """What the rail's sense measures at the connector (None: no sense wired)."""
+        return None if self.sense is None else self.sense.value
+
+    @property
+    def is_on(self) -> bool:
+        return bool(self._device.value) == self.spec.energised_for(True)
+
+    @property
+    def is_safe(self) -> bool:
+        return self.is_on == self.spec.safe_on
+
+    def set(self, on: bool) -> None:
+        """Switch the rail, waiting out the relay's minimum dwell first."""
+        bench = self._bench
+        bench._check_open()
+        if self.is_on == on:
+            return
+        bench._interlock(self, on)
+        dwell = bench.wiring.timing.relay_dwell
+        if self._last_switch is not None:
+            ready = self._last_switch + dwell
+            if bench.clock.now() < ready:
+                bench.events.emit("dwell", self.name, wait=round(ready - bench.clock.now(), 6))
+                bench.clock.sleep_until(ready)
+        # Told once the relay moved; whatever it set off (the unit waking) follows it in the log.
+        bench._drive([(self._device, self.spec.energised_for(on), "rail", self.name, _onoff(not on), _onoff(on))])
+        self._last_switch = bench.clock.now()
+        if bench.backend.lock is not None:  # the next process waits out this dwell too
+            bench.backend.lock.switched(self.name)
+
+    def on(self) -> None:
+        self.set(True)
+
+    def off(self) -> None:
+        self.set(False)
+
+
+class Key:
+    """An optocoupler across a button's contacts; ``down`` means pressed."""
+
+    def __init__(self, spec: KeySpec, device: OutputDevice, bench):
+        self.spec, self._device, self._bench = spec, device, bench
+        self.name = spec.name
+
+    @property
+    def is_down(self) -> bool:
+        return bool(self._device.value)
+
+    def _set(self, down: bool) -> None:
+        self._bench._move([self], down)
+
+
+class Sense:
+    """A GPIO input, such as ``unit_on`` from the amp-remote lead.
+
+    With ``debounce`` in the pin map a new level counts (and is told as an
+    event) only once it has held that long: relay contacts bounce for a few
+    ms, and a slow amp-remote edge can cross the threshold more than once.
+    """
+
+    def __init__(self, spec: SenseSpec, device: DigitalInputDevice, bench):
+        self.spec, self._device, self._bench = spec, device, bench
+        self.name = spec.name
+        self._stable = bool(device.value)
+        self._edge_seq = 0
+        device.when_activated = lambda: self._edge(True)
+        device.when_deactivated = lambda: self._edge(False)
+
+    def _edge(self, level: bool) -> None:
+        if self.spec.debounce <= 0:
+            self._settle(level)
+            return
+        self._edge_seq += 1
+        seq = self._edge_seq
+        call_later(self._bench.clock, self.spec.debounce,
+                    lambda: seq == self._edge_seq and self._settle(bool(self._device.value)))
+
+    def _settle(self, level: bool) -> None:
+        if level != self._stable:
+            self._stable = level
+            self._bench.events.emit("sense", self.name, not level, level)
+
+    @property
+    def value(self) -> bool:
+        if self.spec.debounce <= 0:
+            return bool(self._device.value)
+        return self._stable
+
+
+def _onoff(v: bool) -> str:
+    return "on" if v else "off"

@@ -1,0 +1,313 @@
+"""The rig's pin map: load a wiring YAML, check it whole, report every problem with file:line.
+
+Nothing here touches a pin. A map that loads is one the bench can open
+without a relay ever passing through its unsafe state.
+
+>>> from rig.bench.wiring import load_wiring
+>>> w = load_wiring()              # the packaged default, wiring/bench.yaml
+>>> w.rails["acc"].pin, w.rails["battery"].safe_on
+(27, True)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..durations import parse_duration
+from ..errors import ConfigError, Problem
+from ..yamlfile import LineDict, load_file
+
+from .pinmap import (  # noqa: F401  (the pin map's objects; imported from here by the rest of rig)
+    RESERVED, SHARED, HEADER, NAME, REQUIRED_RAILS, boot_pulls_high, RailSpec, KeySpec, SenseSpec, DisplaySpec, HeartbeatSpec, ComboSpec, Timing, Wiring,
+)
+
+
+def default_wiring_path() -> Path:
+    """The packaged default map (wiring/bench.yaml, shipped inside the package too)."""
+    here = Path(__file__).resolve().parent.parent  # rig/
+    for candidate in (here.parent / "wiring" / "bench.yaml", here / "data" / "bench.yaml"):
+        if candidate.exists():
+            return candidate
+    return here / "data" / "bench.yaml"
+
+
+class _Checker:
+    """Collects problems while walking the YAML; raises once, with all of them."""
+
+    def __init__(self, filename: str):
+        self.file = filename
+        self.problems: list[Problem] = []
+        self.pins: dict[int, str] = {}
+
+    def error(self, line, msg):
+        self.problems.append(Problem(self.file, line, msg))
+
+    def warn(self, line, msg):
+        self.problems.append(Problem(self.file, line, msg, "warning"))
+
+    def fields(self, node: LineDict, where: str, allowed: set, required: set = frozenset()):
+        for k in node:
+            if k not in allowed:
+                self.error(node.line_of(k), f"{where}: unknown field {k!r} (allowed: {', '.join(sorted(allowed))})")
+        for k in sorted(required - set(node)):
+            self.error(node.line, f"{where}: missing field {k!r}")
+
+    def mapping(self, node, where, line) -> LineDict | None:
+        if node is None:
+            return LineDict()
+        if not isinstance(node, dict):
+            self.error(line, f"{where}: expected a mapping, got {type(node).__name__}")
+            return None
+        return node
+
+    def pin(self, node: LineDict, where: str, output: bool = True):
+        if "pin" not in node:
+            return None
+        line, pin = node.line_of("pin"), node["pin"]
+        if isinstance(pin, bool) or not isinstance(pin, int):
+            self.error(line, f"{where}.pin: {pin!r} is not a BCM pin number")
+            return None
+        if not 0 <= pin <= 27:
+            self.error(line, f"{where}.pin: GPIO{pin} is outside 0-27 (BCM numbering)")
+            return None
+        if pin in RESERVED:
+            self.error(line, f"{where}.pin: GPIO{pin} is reserved ({RESERVED[pin]})")
+        elif pin in SHARED and output:  # an input on a shared pin cannot switch anything; a clash fails at open
+            self.warn(line, f"{where}.pin: GPIO{pin} is also {SHARED[pin]}; make sure nothing else uses it")
+        if pin in self.pins:
+            self.error(line, f"{where}.pin: GPIO{pin} is already used by {self.pins[pin]}")
+        else:
+            self.pins[pin] = where
+        return pin
+
+    def boolean(self, node, key, where, default):
+        v = node.get(key, default)
+        if not isinstance(v, bool):
+            self.error(node.line_of(key), f"{where}.{key}: expected true or false, got {v!r}")
+            return default
+        return v
+
+    def output_pull(self, node, where, active_high, pin) -> str:
+        """An output's external pull: released, the pin floats (both pin libraries switch the
+        Pi's pull off on open and close, gpiozero #1146), so only this resistor holds it off."""
+        pull = self.choice(node, "pull", where, ("down", "up"), "down")
+        if not active_high and pull != "up" and (pin is None or boot_pulls_high(pin)):
+            # (on GPIO9-27 the boot-pull check already rejects an active-low output)
+            self.error(node.line_of("active_high"), f"{where}: an active-low output is switched on by a released, "
+                       f"floating pin unless an external pull-up holds it off; fit a 10k pull-up and declare it "
+                       f"(pull: up)")
+        elif active_high and pull == "up":
+            self.error(node.line_of("pull"), f"{where}: a pull-up on an active-high output switches it on "
+                       f"whenever the pin is released; fit the 10k pull-down (pull: down)")
+        return pull
+
+    def duration(self, node, key, where, default: float) -> float:
+        if key not in node:
+            return default
+        try:
+            return parse_duration(node[key])
+        except ValueError as exc:
+            self.error(node.line_of(key), f"{where}.{key}: {exc}")
+            return default
+
+    def choice(self, node, key, where, choices, default):
+        v = node.get(key, default)
+        if isinstance(v, bool):  # someone wrote true/false for on/off
+            v = "on" if v else "off"
+        v = str(v).lower() if v is not None else v
+        if v not in choices:
+            self.error(node.line_of(key), f"{where}.{key}: {node.get(key)!r} is not one of {', '.join(choices)}")
+            return default
+        return v
+
+
+def load_wiring(path: str | Path | None = None) -> Wiring:
+    """Load and validate a pin map; raise ConfigError listing every problem.
+
+    Warnings do not raise; they are kept in ``Wiring.warnings``.
+    """
+    path = Path(path) if path else default_wiring_path()
+    data = load_file(path)
+    c = _Checker(str(path))
+    if not isinstance(data, dict):
+        raise ConfigError([Problem(str(path), 1, "a pin map is a YAML mapping with rails:, keys:, senses:")])
+    c.fields(data, "pin map", {"name", "rails", "keys", "senses", "display", "timing", "heartbeat", "combos"},
+             {"rails", "keys"})
+
+    rails: dict[str, RailSpec] = {}
+    rails_node = c.mapping(data.get("rails"), "rails", data.line_of("rails")) if "rails" in data else None
+    if rails_node is not None:
+        for name in REQUIRED_RAILS:
+            if name not in rails_node:
+                c.error(rails_node.line or data.line_of("rails"), f"rails: missing required rail {name!r}")
+        for name, node in rails_node.items():
+            spec = _rail(c, name, node, rails_node.line_of(name))
+            if spec:
+                rails[name] = spec
+
+    keys: dict[str, KeySpec] = {}
+    keys_node = c.mapping(data.get("keys"), "keys", data.line_of("keys")) if "keys" in data else None
+    for name, node in (keys_node or {}).items():
+        where = f"keys.{name}"
+        node = c.mapping(node, where, keys_node.line_of(name))
+        if node is None:
+            continue
+        if not NAME.match(str(name)):
+            c.error(keys_node.line_of(name), f"{where}: a key name is lowercase letters, digits and _")
+        if name in rails:
+            c.error(keys_node.line_of(name), f"{where}: {name!r} is already a rail name")
+        c.fields(node, where, {"pin", "active_high", "line", "switch", "pull", "note"}, {"pin"})
+        pin = c.pin(node, where)
+        active_high = c.boolean(node, "active_high", where, True)
+        if pin is not None and boot_pulls_high(pin) == active_high:
+            c.error(node.line_of("pin"), f"{where}: the Pi pulls GPIO{pin} {'high' if boot_pulls_high(pin) else 'low'} "
+                    f"at boot, which would press this {'active-high' if active_high else 'active-low'} key")
+        pull = c.output_pull(node, where, active_high, pin)
+        switch = c.choice(node, "switch", where, ("photomos", "pc817"), "photomos")
+        ladder = node.get("line")
+        if ladder is not None and (isinstance(ladder, bool) or not isinstance(ladder, (str, int))):
+            c.error(node.line_of("line"), f"{where}.line: {ladder!r} is not a key line name (e.g. line: ladder1)")
+            ladder = None
+        if pin is not None:
+            keys[name] = KeySpec(name, pin, active_high, node.line, None if ladder is None else str(ladder),
+                                 switch, pull)
+
+    senses: dict[str, SenseSpec] = {}
+    senses_node = c.mapping(data.get("senses"), "senses", data.line_of("senses")) if "senses" in data else LineDict()
+    for name, node in (senses_node or {}).items():
+        where = f"senses.{name}"
+        node = c.mapping(node, where, senses_node.line_of(name))
+        if node is None:
+            continue
+        c.fields(node, where, {"pin", "pull", "active", "rail", "debounce", "note"}, {"pin"})
+        debounce = c.duration(node, "debounce", where, 0.0)
+        pin = c.pin(node, where, output=False)
+        rail = node.get("rail")
+        if rail is not None and (not isinstance(rail, str) or rail not in rails):
+            c.error(node.line_of("rail"), f"{where}.rail: {rail!r} is not a rail of this pin map "
+                    f"(rails: {', '.join(rails)})")
+            rail = None
+        pull = c.choice(node, "pull", where, ("up", "down", "none"), "up")
+        default_active = {"up": "low", "down": "high"}.get(pull)
+        if pull == "none" and "active" not in node:
+            c.error(node.line, f"{where}: with pull: none, say which level is active (active: high|low)")
+        active = c.choice(node, "active", where, ("high", "low"), default_active or "high")
+        if pin is not None:
+            senses[name] = SenseSpec(name, pin, pull, active == "high", node.line, rail, debounce)
+    if senses_node is not None and "unit_on" not in senses:
+        c.warn(getattr(senses_node, "line", None) or 1,
+               "senses: no 'unit_on' sense; the rig cannot see whether the unit is on")
+
+    display = None
+    if data.get("display") is not None:
+        node = c.mapping(data["display"], "display", data.line_of("display"))
+        if node is not None:
+            c.fields(node, "display", {"port", "baud", "note"}, {"port"})
+            baud = node.get("baud", 115200)
+            if isinstance(baud, bool) or not isinstance(baud, int) or not 0 < baud <= 4_000_000:
+                shown = baud if len(str(baud)) < 20 else str(baud)[:17] + "..."
+                c.error(node.line_of("baud"), f"display.baud: {shown!r} is not a baud rate (1 to 4000000)")
+                baud = 115200
+            if "port" in node:
+                display = DisplaySpec(str(node["port"]), baud, node.line)
+
+    timing = Timing()
+    if data.get("timing") is not None:
+        node = c.mapping(data["timing"], "timing", data.line_of("timing"))
+        if node is not None:
+            c.fields(node, "timing", {"press", "gap", "relay_dwell"})
+            values = {}
+            for k in ("press", "gap", "relay_dwell"):
+                if k in node:
+                    try:
+                        values[k] = parse_duration(node[k])
+                    except ValueError as exc:
+                        c.error(node.line_of(k), f"timing.{k}: {exc}")
+            timing = Timing(**values)
+
+    heartbeat = _heartbeat(c, data)
+    combos = _combos(c, data, keys)
+
+    errors = [p for p in c.problems if p.severity == "error"]
+    if errors:
+        raise ConfigError(c.problems)
+    return Wiring(str(data.get("name") or path.stem), str(path), rails, keys, senses, display, timing,
+                  [p for p in c.problems if p.severity == "warning"], heartbeat, combos)
+
+
+def _heartbeat(c: _Checker, data) -> HeartbeatSpec | None:
+    if data.get("heartbeat") is None:
+        return None
+    node = c.mapping(data["heartbeat"], "heartbeat", data.line_of("heartbeat"))
+    if node is None:
+        return None
+    c.fields(node, "heartbeat", {"pin", "every", "note"}, {"pin"})
+    pin = c.pin(node, "heartbeat")
+    every = c.duration(node, "every", "heartbeat", 0.25)
+    if not 0.01 <= every <= 5:
+        c.error(node.line_of("every"), f"heartbeat.every: {every:g}s is outside 10ms-5s")
+    if pin is not None and boot_pulls_high(pin):
+        # held high by the boot pull, the dead-man's input would sit at a level, not toggle, and
+        # one glitch at power-on could trigger it: keep it on a quiet pulled-down pin
+        c.error(node.line_of("pin"), f"heartbeat.pin: GPIO{pin} is pulled high at boot; use one of GPIO9-27")
+    return HeartbeatSpec(pin, every, node.line) if pin is not None else None
+
+
+def _combos(c: _Checker, data, keys) -> dict[frozenset, ComboSpec]:
+    out: dict[frozenset, ComboSpec] = {}
+    if data.get("combos") is None:
+        return out
+    node = c.mapping(data["combos"], "combos", data.line_of("combos"))
+    for name, spec in (node or {}).items():
+        where = f"combos.{name}"
+        line = node.line_of(name)
+        names = [p.strip() for p in str(name).split("+")]
+        if len(names) < 2 or not all(names):
+            c.error(line, f"{where}: a combo is two or more keys joined by + (e.g. mode+scan)")
+            continue
+        for n in names:
+            if n not in keys:
+                c.error(line, f"{where}: no key {n!r} in this pin map")
+        spec = c.mapping(spec, where, line)
+        if spec is None:
+            continue
+        c.fields(spec, where, {"stagger", "note"})
+        stagger = c.duration(spec, "stagger", where, 0.0)
+        if stagger > 0.5:
+            c.error(spec.line_of("stagger"), f"{where}.stagger: {stagger:g}s; a person staggers by tens of ms, "
+                    f"and past half a second the unit may see two single presses")
+        out[frozenset(names)] = ComboSpec(tuple(names), stagger, line)
+    return out
+
+
+def _rail(c: _Checker, name, node, line) -> RailSpec | None:
+    where = f"rails.{name}"
+    node = c.mapping(node, where, line)
+    if node is None:
+        return None
+    if not NAME.match(str(name)):
+        c.error(line, f"{where}: a rail name is lowercase letters, digits and _")
+    c.fields(node, where, {"pin", "active_high", "contact", "safe", "required", "iso", "pull", "note"},
+             {"pin", "safe"})
+    pin = c.pin(node, where)
+    active_high = c.boolean(node, "active_high", where, True)
+    pull = c.output_pull(node, where, active_high, pin)
+    contact = c.choice(node, "contact", where, ("no", "nc"), "no")
+    safe_on = c.choice(node, "safe", where, ("on", "off"), "off") == "on"
+    required = c.boolean(node, "required", where, True)
+    if pin is None:
+        return None
+    spec = RailSpec(name, pin, active_high, contact, safe_on, required, str(node.get("iso", "")), node.line, pull)
+    released_on = contact == "nc"
+    if "safe" in node and released_on != safe_on:
+        c.error(node.line_of("safe"), f"{where}: safe state is {'on' if safe_on else 'off'} but a released relay "
+                f"on its {contact.upper()} contact leaves the rail {'on' if released_on else 'off'}; "
+                f"a crash or power loss on the Pi would leave it unsafe (wire it through the "
+                f"{'NC' if safe_on else 'NO'} contact)")
+    energised_at_boot = boot_pulls_high(pin) == active_high
+    on_at_boot = spec.energised_for(True) == energised_at_boot
+    if "safe" in node and on_at_boot != safe_on:
+        c.error(node.line_of("pin"), f"{where}: the Pi pulls GPIO{pin} {'high' if boot_pulls_high(pin) else 'low'} at "
+                f"boot, which energises this {'active-high' if active_high else 'active-low'} relay and switches "
+                f"{name} {'on' if on_at_boot else 'off'}; its safe state is {'on' if safe_on else 'off'}")
+    return spec

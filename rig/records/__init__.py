@@ -1,0 +1,1 @@
+"""What a run leaves behind: the ledger, the event log, JUnit, the timeline picture, and the code's redactor."""

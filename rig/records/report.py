@@ -1,0 +1,93 @@
+"""Records of a run: the JSON-lines event log (the source of truth), and views of it."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from .events import Event
+
+
+class EventLog:
+    """Appends each event as one JSON line, written at once, so a crash loses nothing.
+
+    One ``write(2)`` per line on an ``O_APPEND`` descriptor, and no lock: the kernel
+    keeps concurrent appends whole, and the bench's release - which logs after the
+    pins have moved - can never wait on a lock an interrupted write left held.
+
+    >>> import tempfile, os
+    >>> from rig.records.events import Event
+    >>> path = os.path.join(tempfile.mkdtemp(), "run.jsonl")
+    >>> log = EventLog(path); log.write(Event(1.5, "rail", "acc", "off", "on")); log.close()
+    >>> open(path).read()
+    '{"t": 1.5, "kind": "rail", "what": "acc", "from": "off", "to": "on"}\\n'
+    """
+
+    def __init__(self, path: str | Path, redact=None):
+        self.path = Path(path)
+        self.redact = redact  # e.g. Redactor.record: nothing reaches the file unmasked
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+
+    def write(self, event: Event) -> None:
+        record = event.as_dict()
+        if self.redact is not None:
+            record = self.redact(record)
+        data = (json.dumps(record, default=str) + "\n").encode("utf-8")
+        fd = self._fd
+        if fd < 0:
+            return  # closed: the run is over, nothing more belongs in its log
+        try:
+            os.write(fd, data)
+        except OSError:
+            pass  # a full disk must not stop a release; the line is lost, the run goes on
+
+    def close(self) -> None:
+        fd, self._fd = self._fd, -1
+        if fd >= 0:
+            os.close(fd)
+
+
+def read_events(path: str | Path) -> list[dict]:
+    """Every event of a log, skipping a torn last line."""
+    out = []
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        try:
+            out.append(json.loads(line))
+        except ValueError:
+            continue
+    return out
+
+
+def write_junit(events: list[dict], path: str | Path, suite: str, properties: dict) -> None:
+    """JUnit XML from a run's event log: one test case per step (for CI dashboards)."""
+    from xml.etree import ElementTree as ET
+
+    cases, open_steps = [], {}
+    for e in events:
+        if e.get("kind") != "step":
+            continue
+        key = (e.get("what"), e.get("where"))
+        if e.get("to") == "started":
+            open_steps[key] = e["t"]
+        elif e.get("to") in ("passed", "failed", "skipped"):
+            start = open_steps.pop(key, e["t"])
+            cases.append((e.get("what"), e.get("where"), e["to"], e["t"] - start, e.get("message", "")))
+    for (what, where), start in open_steps.items():  # a step cut short (interrupted)
+        cases.append((what, where, "failed", 0.0, "interrupted"))
+    root = ET.Element("testsuite", name=suite, tests=str(len(cases)),
+                      failures=str(sum(c[2] == "failed" for c in cases)),
+                      skipped=str(sum(c[2] == "skipped" for c in cases)))
+    props = ET.SubElement(root, "properties")
+    for k, v in properties.items():
+        ET.SubElement(props, "property", name=str(k), value=str(v))
+    for what, where, status, seconds, message in cases:
+        case = ET.SubElement(root, "testcase", classname=suite, name=str(what), file=str(where),
+                             time=f"{seconds:.3f}")
+        if status == "failed":
+            ET.SubElement(case, "failure", message=str(message)).text = str(message)
+        elif status == "skipped":
+            ET.SubElement(case, "skipped")
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    ET.ElementTree(root).write(path, encoding="utf-8", xml_declaration=True)

@@ -1,0 +1,249 @@
+"""One run of a procedure from start to record: check, open, run, release, record.
+
+This is what ``rig run`` does, kept out of the CLI so the pytest plugin and
+``rig demo`` run jobs exactly the same way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from ..bench import signals
+from ..bench.bench import Bench
+from .codeentry import check_code
+from ..errors import ConfigError, Problem, SafetyRefusal, UsageError, unknown
+from ..records.events import EventBus
+from ..records.ledger import Ledger, LedgerRefused
+from .procedure import Procedure, check, load_procedure
+from ..unit.profiles import load_profiles
+from ..records.report import EventLog, read_events, write_junit
+from .runner import RunContext, Runner
+from ..records.secret import Redactor
+
+EXIT = {"passed": 0, "failed": 1, "error": 2, "refused": 3, "interrupted": 130}
+
+
+@dataclass
+class Job:
+    """What to run, on what, with what."""
+
+    procedure: str
+    wiring: object
+    make_backend: Callable
+    ledger_path: str
+    log_dir: str
+    profile_id: str | None = None
+    serial: str | None = None
+    params: dict = field(default_factory=dict)
+    code: object = None
+    answers: dict = field(default_factory=dict)
+    yes: bool = False
+    allow_lockout: bool = False
+    allow_permanent: bool = False
+    junit: str | None = None
+    make_ui: Callable | None = None  # (bench, redact) -> ui
+    events_path: str | None = None   # an extra copy of the event log (rig --events FILE)
+    bench: object = None             # a bench a server holds open (rig serve): lent to the run, kept open
+    new_unit: bool = False           # the serial is new to the ledger, on purpose (rig run --new-unit)
+    command: str = "rig"             # how suggested commands start (the CLI adds the options typed)
+    ledger_here: bool = True         # False: the ledger is the remote bench's (rig --place/--server), checked there
+
+
+@dataclass
+class JobResult:
+    outcome: str
+    message: str
+    run_id: int
+    log: str
+    exit_code: int
+
+
+def needs_code(proc: Procedure, _seen=None) -> bool:
+    seen = (_seen or set()) | {proc.source}
+    for step in proc.steps:
+        if step.kind == "enter_code":
+            return True
+        if step.kind == "call":
+            sub = load_procedure(str(step.args.get("procedure")), beside=step.file)
+            if sub.source not in seen and needs_code(sub, seen):
+                return True
+    return False
+
+
+def prepare(job: Job):
+    """Load and check everything; ConfigError (file:line) before any pin moves.
+
+    The unit is checked against the ledger here too: a serial it has never seen
+    needs ``new_unit`` (a typo must not start a fresh unit with a full set of
+    attempts), and a profile other than the one recorded is refused.
+    """
+    proc = load_procedure(job.procedure)
+    if job.serial and job.profile_id is None and job.ledger_here:
+        job.profile_id = recorded_profile(job)  # the ledger knows what the unit is
+    profile = None
+    if job.profile_id:
+        profiles = load_profiles()
+        if job.profile_id not in profiles:
+            raise UsageError(unknown("profile", job.profile_id, profiles, "rig profiles list shows them"))
+        profile = profiles[job.profile_id]
+    problems = check(proc, job.wiring, profile, job.params)
+    if "unit" in proc.needs and not job.serial:
+        problems.append(Problem(proc.source, 1, f"{proc.name} needs the unit's serial: --unit SERIAL"))
+    if "code" in job.params:
+        problems.append(Problem("--set", None, "a code never goes on the command line: use the hidden prompt, "
+                                "--code-file FILE or RIG_CODE"))
+    if problems:
+        raise ConfigError(problems)
+    if job.serial and job.ledger_here:
+        check_unit(job)
+    return proc, profile
+
+
+def check_unit(job: Job) -> None:
+    """The serial against the ledger: known, or new on purpose; its recorded profile, or changed on purpose."""
+    led = Ledger(job.ledger_path)
+    try:
+        unit = led.unit(job.serial)
+        if unit is None:
+            if job.new_unit:
+                return
+            near = led.closest(job.serial)
+            hint = f" Did you mean {' or '.join(near)}?" if near else ""
+            raise LedgerRefused(f"the ledger has never seen a unit {job.serial!r}.{hint} If it is a new unit, "
+                                f"run again with --new-unit (it starts with a full set of attempts)")
+        if job.new_unit:
+            raise LedgerRefused(f"--new-unit: the ledger already has {job.serial} ({unit['profile']}, since "
+                                f"{_day(unit['created'])}); drop --new-unit to carry on with its record")
+        recorded = unit["profile"]
+        if recorded and job.profile_id != recorded:
+            raise SafetyRefusal(f"{job.serial} is recorded as {recorded}; --profile {job.profile_id} would count "
+                                f"its attempts and lockouts by another family's rules. If the unit really is "
+                                f"{job.profile_id}, change it on purpose: {job.command} units set {job.serial} "
+                                f"--profile {job.profile_id} --reason '...'")
+    finally:
+        led.close()
+
+
+def recorded_profile(job: Job) -> str | None:
+    led = Ledger(job.ledger_path)
+    try:
+        unit = led.unit(job.serial)
+        return unit["profile"] if unit else None
+    finally:
+        led.close()
+
+
+def _day(t) -> str:
+    import time
+
+    return time.strftime("%Y-%m-%d", time.localtime(t))
+
+
+def run_job(job: Job, proc: Procedure | None = None, profile=None) -> JobResult:
+    if proc is None:
+        proc, profile = prepare(job)
+    if needs_code(proc):
+        check_code(job.code, profile)
+    redactor = Redactor(job.code, profile.pattern("entry") if profile is not None else None)
+    # The backend first: a bench that cannot open (no GPIO, busy, no simulated unit) is a
+    # configuration error, not a run, and leaves no trace in the ledger.
+    backend = job.bench.backend if job.bench is not None else job.make_backend(job.wiring)
+    ledger = run_id = log = log_path = ui = ctx = None
+    outcome, message = "failed", ""
+    try:
+        with signals.shielded():  # a signal waits until the run is on record with its log open
+            ledger = Ledger(job.ledger_path)
+            ledger.sweep_stale_runs()
+            if job.serial and ledger.unit(job.serial) is None:
+                ledger.add_unit(job.serial, profile.id if profile else None)
+            run_id = ledger.start_run(proc.name, job.serial, profile.id if profile else None, backend.name, "")
+            log_path = Path(job.log_dir) / f"run-{run_id:05d}-{proc.name}.jsonl"
+            ledger.set_log(run_id, str(log_path))
+            log = EventLog(log_path, redact=redactor.record)
+        events = EventBus(backend.clock)
+        events.subscribe(log.write)
+        if job.events_path:
+            extra = EventLog(job.events_path, redact=redactor.record)
+            events.subscribe(extra.write)
+            backend.closers.append(extra.close)
+        events.emit("run", proc.name, new="started", run=run_id, profile=profile.id if profile else None,
+                    unit=job.serial, backend=backend.name)
+        try:
+            held = job.bench.lend(events) if job.bench is not None else None
+            with held or Bench(job.wiring, backend, events=events) as bench:
+                if profile is not None and profile.display_pattern and hasattr(bench.display, "pattern"):
+                    import re  # the unit's own debug UART instead of a tap board: pick the display out
+
+                    bench.display.pattern = re.compile(profile.display_pattern)
+                if job.make_ui:
+                    ui = job.make_ui(bench, redactor.text)
+                    events.subscribe(ui.event)
+                if bench.display is None and ui is not None and ui.can_ask:
+                    from ..unit.display import OperatorTap
+
+                    bench.display = OperatorTap(bench.clock, lambda q: ui.ask(q, "text"))
+                    events.subscribe(lambda e, tap=bench.display: tap.touched() if e.kind in ("rail", "key") else None)
+                ctx = RunContext(bench, profile, ledger, job.serial, run_id, job.code, job.answers, job.yes, ui,
+                                 job.allow_lockout, job.allow_permanent, command=job.command)
+                outcome, message = Runner(ctx).run(proc, job.params)
+        except KeyboardInterrupt as exc:
+            outcome, message = "interrupted", _interrupted(exc, proc, ctx)
+        message = redactor.text(message)
+        events.emit("result", outcome, message=message)
+    except KeyboardInterrupt as exc:  # before the bench opened, or while the result was told
+        if run_id is None:
+            raise  # not on record yet: nothing to finish
+        outcome, message = "interrupted", _interrupted(exc, proc, ctx)
+    finally:  # the record is finished before a signal can land
+        signals.finish(_record, job, ui, backend, log, ledger, run_id, outcome, message)
+    _write_timeline(log_path, proc.name, job.serial)
+    if job.junit:
+        write_junit(read_events(log_path), job.junit, proc.name,
+                    {"profile": profile.id if profile else "", "unit": job.serial or "", "outcome": outcome,
+                     "log": str(log_path), "backend": backend.name if backend else ""})
+    return JobResult(outcome, message, run_id, str(log_path), EXIT[outcome])
+
+
+def _interrupted(exc, proc, ctx) -> str:
+    kind = getattr(exc, "by", None) or signals.describe(exc)  # a served job says who stopped it
+    kept = ctx.notes.get("interrupted") if ctx is not None else None  # what a lockout wait kept, or lost
+    return f"interrupted by {kind}; keys released, rails safe. " + (
+        f"The lockout wait: {kept}" if kept else "Run the same command to carry on")
+
+
+def _record(job, ui, backend, log, ledger, run_id, outcome, message) -> None:
+    if ui is not None:
+        _quietly(ui.close)
+    if job.bench is None:
+        backend.close()
+    if log is not None:
+        log.close()
+    if ledger is not None:
+        if run_id is not None:
+            ledger.end_run(run_id, outcome, message)
+        ledger.close()
+
+
+def _quietly(fn) -> None:
+    try:
+        fn()
+    except Exception:  # a panel that fails to close must not keep the run off the record
+        pass
+
+
+def timeline_path(log_path) -> Path:
+    return Path(log_path).with_suffix(".svg")
+
+
+def _write_timeline(log_path, name, serial) -> None:
+    """The picture a technician looks at first, next to the log it is drawn from."""
+    from ..records.timeline import draw_later, write_timeline
+
+    try:
+        # a very long run's picture is drawn by a detached process: the exit never waits on it
+        if not draw_later(log_path, timeline_path(log_path), f"{name}  {serial or ''}"):
+            write_timeline(log_path, timeline_path(log_path), f"{name}  {serial or ''}")
+    except OSError:
+        pass  # a picture is not worth failing a run for

@@ -1,0 +1,155 @@
+"""Waits that count only powered time: ``wait_until``, and the base of the lockout wait.
+
+A powered wait accrues time only while every rail it names is switched on and,
+where the rail has a sense, measured at the connector; a rail whose sense
+disagrees with its relay stops it. :mod:`rig.run.lockoutwait` builds the lockout
+wait on it.
+
+The wait sleeps until the next thing that can change it (a display line, a
+sense edge, its own end, a checkpoint), so an hour of simulated waiting costs
+a handful of wake-ups; on the real clock it also wakes every second for the
+countdown.
+"""
+
+from __future__ import annotations
+
+from ..unit.display import OperatorTap
+from ..durations import format_duration
+from ..errors import StepFailed
+from ..bench.power import powered, rail_faults
+from .procedure import durations
+
+CHECKPOINT_REAL = 30.0       # seconds of wall time between ledger saves on the real clock
+CHECKPOINT_VIRTUAL = 900.0   # a few per simulated hour
+COUNTDOWN = 1.0              # the real clock wakes at least this often, for the countdown
+
+
+class PoweredWait:
+    """Accrue powered time until a condition holds or ``max`` of it has passed."""
+
+    def __init__(self, runner, a):
+        self.runner, self.ctx, self.clock, self.bench = runner, runner.ctx, runner.clock, runner.bench
+        rails = a.get("rails") or []
+        self.rails = rails if isinstance(rails, list) else [rails]
+        until = a.get("until") or []
+        self.until = until if isinstance(until, list) else [until]
+        self.label = str(a.get("label", "wait"))
+        self.on_max = str(a.get("on_max", "passed"))
+        self.total = durations(a["max"]) if "max" in a else None
+        self.served = 0.0
+        self.ended = ""
+        self._events = []
+        self._unsub = None
+
+    # -- what the loop needs to know -------------------------------------------
+    def _listen(self) -> None:
+        self._unsub = self.bench.events.subscribe(lambda e: self._events.append(e)
+                                                  if e.kind in ("sense", "display") else None)
+
+    def accruing(self, now: float) -> bool:
+        return powered(self.bench, self.rails)
+
+    def check_faults(self) -> None:
+        faults = rail_faults(self.bench, self.rails)
+        if faults:
+            self.fault(faults[0].message)
+
+    def fault(self, message: str) -> None:
+        raise StepFailed(f"{self.label}: {message}; {format_duration(self.served)} of powered time served")
+
+    def finished(self, now: float) -> bool:
+        for cond in self.until:
+            if self._condition(cond):
+                self.ended = "condition"
+                return True
+        if self.served >= self.total - 1e-9:
+            self.ended = "time"
+            return True
+        return False
+
+    def _condition(self, cond) -> bool:
+        # checked at every wake-up: never ask an operator (the no-tap bench) from here
+        if isinstance(self.bench.display, OperatorTap) and "display" in repr(cond):
+            return False
+        return self.runner.condition(cond)
+
+    def next_wake(self, now: float) -> float:
+        return now + (self.total - self.served) if self.accruing(now) else now + 3600.0
+
+    def save(self, final: bool = False) -> None:
+        pass
+
+    def start(self) -> None:
+        if self.total is None:
+            raise StepFailed(f"{self.label}: no max given")
+
+    def end(self) -> None:
+        if self.ended != "condition" and self.on_max == "failed":
+            raise StepFailed(f"{self.label}: nothing happened within {format_duration(self.total)} of powered time")
+
+    def progress(self, done: bool = False) -> None:
+        if self.ctx.ui:
+            self.ctx.ui.progress(self.label, min(self.served, self.total), self.total, done=done)
+
+    # -- the loop ----------------------------------------------------------------
+    def run(self) -> None:
+        self._listen()
+        started = False
+        try:
+            self.start()
+            started = True
+            self.runner.events.emit("wait", self.label, new="started", total=self.total, served=self.served)
+            self._loop()
+        finally:
+            if self._unsub:
+                self._unsub()
+            if started:  # a wait that never began (the unit never came on) has nothing to report or save
+                self.save(final=True)
+                self.progress(done=True)
+                self.runner.events.emit("measurement", f"{self.label} powered time", new=round(self.served, 3),
+                                        limit=self.total, ended=self.ended or "stopped")
+        self.end()
+
+    def _loop(self) -> None:
+        clock = self.clock
+        last = clock.now()
+        was_on = self.accruing(last)
+        next_save = self._next_checkpoint(last)
+        while True:
+            try:
+                now = clock.now()
+                on = self.accruing(now)
+                # The stretch since the last wake-up counts if it began powered. The virtual clock wakes
+                # at every event, so a change happened just now; the real clock wakes every second, and
+                # a stretch that ends unpowered is not counted at all (it errs by under a second, short).
+                if was_on and (on or clock.virtual):
+                    self.served += now - last
+                last, was_on = now, on
+                self.check_faults()
+                if now >= next_save:
+                    self.save()
+                    next_save = self._next_checkpoint(now)
+                self.progress()
+                if self.finished(now):
+                    return
+                wake = min(self.next_wake(now), next_save)
+                if clock.virtual:
+                    nxt = clock.next_wake() if hasattr(clock, "next_wake") else clock.next_event()
+                    if nxt is not None:
+                        wake = min(wake, nxt)
+                else:
+                    wake = min(wake, now + COUNTDOWN)
+                clock.sleep_until(max(wake, now + 1e-6))
+            except KeyboardInterrupt as exc:
+                now = clock.now()  # served up to the interrupt counts, if the unit was powered all along
+                if was_on and self.accruing(now):
+                    self.served += max(0.0, now - last)
+                last = now
+                self.interrupted(exc)
+                was_on = self.accruing(last)  # the wait goes on
+
+    def interrupted(self, exc: KeyboardInterrupt) -> None:
+        raise exc
+
+    def _next_checkpoint(self, now: float) -> float:
+        return now + (CHECKPOINT_VIRTUAL if self.clock.virtual else CHECKPOINT_REAL)
