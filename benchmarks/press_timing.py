@@ -11,7 +11,7 @@ and max of the hold error; asserts nothing.
     python benchmarks/press_timing.py [--n 200] [--hold 0.05] [--rt]
 
 ``--rt`` first asks for real-time priority and a CPU of its own
-(``rig.clock.realtime``), where the OS allows it.
+(``rig.bench.clock.realtime``), where the OS allows it.
 """
 
 from __future__ import annotations
@@ -27,13 +27,13 @@ import tty
 from contextlib import contextmanager
 from pathlib import Path
 
-from rig.backends import mock_backend
-from rig.bench import Bench
-from rig.clock import RealClock, ordinary
-from rig.display import SerialTap
-from rig.events import EventBus
-from rig.report import EventLog
-from rig.wiring import load_wiring
+from rig.bench.backends import mock_backend
+from rig.bench.bench import Bench
+from rig.bench.clock import RealClock, ordinary
+from rig.unit.display import SerialTap
+from rig.records.events import EventBus
+from rig.records.report import EventLog
+from rig.bench.wiring import load_wiring
 
 KEY = "preset1"
 
@@ -150,7 +150,7 @@ def main():
     ap.add_argument("--rt", action="store_true", help="ask for real-time priority and a CPU of its own")
     args = ap.parse_args()
     if args.rt:
-        from rig.clock import realtime
+        from rig.bench.clock import realtime
 
         print("real time:", realtime())
     wiring = load_wiring()

@@ -25,13 +25,13 @@ from pathlib import Path
 
 import httpx
 
-from rig.ledger import Ledger
+from rig.records.ledger import Ledger
 from rig.serve.auth import Tokens
-from rig.clock import PacedClock
+from rig.bench.clock import PacedClock
 from rig.serve.server import BenchServer
 from rig.serve.station import Station
 from rig.sim.backend import reset_unit, sim_backend
-from rig.wiring import load_wiring
+from rig.bench.wiring import load_wiring
 
 CODE = "61524"
 MIX = [

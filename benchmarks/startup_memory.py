@@ -20,10 +20,10 @@ import time
 
 CHATTY = """
 import resource, sys, tempfile, time
-from rig.clock import VirtualClock
-from rig.display import SerialTap
-from rig.events import EventBus
-from rig.report import EventLog
+from rig.bench.clock import VirtualClock
+from rig.unit.display import SerialTap
+from rig.records.events import EventBus
+from rig.records.report import EventLog
 rate = int(sys.argv[1])
 clock = VirtualClock()
 tap = SerialTap("loop://", 115200, clock)
@@ -65,7 +65,7 @@ def main():
     h, p = statistics.median(helps), statistics.median(passes)
     print(f"rig --help {h * 1000:.0f} ms, python -c pass {p * 1000:.0f} ms (median of {args.runs}; "
           f"rig's own share {(h - p) * 1000:.0f} ms; target <= 100 ms)")
-    base = subprocess.run([sys.executable, "-c", "import rig.display, rig.report, resource; "
+    base = subprocess.run([sys.executable, "-c", "import rig.unit.display, rig.records.report, resource; "
                            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"],
                           capture_output=True, text=True, check=True).stdout.split()[-1]
     out = subprocess.run([sys.executable, "-c", CHATTY, str(args.rate)], capture_output=True, text=True, check=True)

@@ -19,8 +19,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from rig.report import read_events  # noqa: E402
-from rig.timeline import LABEL_W, render_svg  # noqa: E402
+from rig.records.report import read_events  # noqa: E402
+from rig.records.timeline import LABEL_W, render_svg  # noqa: E402
 
 
 def events(n: int) -> list[dict]:

@@ -108,3 +108,21 @@ class StepFailed(RigError):
     """A step's expectation was not met (a display, a sense, a wrong code). Exit code 1."""
 
     exit_code = 1
+
+
+def shown(value) -> str:
+    """A value in the words it was written in: ``'abc'``, ``SAFE, x``, never a Python list or object."""
+    if isinstance(value, str):
+        return repr(value) if len(value) <= 40 else repr(value[:37] + "...")
+    if isinstance(value, list):
+        return "[" + ", ".join(shown(v) for v in value[:6]) + (", ..." if len(value) > 6 else "") + "]"
+    if isinstance(value, dict):
+        return "a mapping {" + ", ".join(str(k) for k in list(value)[:6]) + "}"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "nothing"
+    if isinstance(value, (int, float)):
+        text = f"{value:g}" if isinstance(value, float) else str(value)
+        return text if len(text) <= 24 else text[:21] + "..."
+    return "a section of the profile" if type(value).__name__ == "Section" else type(value).__name__

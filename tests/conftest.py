@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from rig.backends import mock_backend
-from rig.bench import Bench
-from rig.clock import VirtualClock
-from rig.wiring import load_wiring
+from rig.bench.backends import mock_backend
+from rig.bench.bench import Bench
+from rig.bench.clock import VirtualClock
+from rig.bench.wiring import load_wiring
 from tests.rigcli import rig_child, rig_in_process
 
 REPO = Path(__file__).resolve().parent.parent

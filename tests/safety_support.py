@@ -14,14 +14,14 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
-from rig.job import Job, run_job
-from rig.ledger import Ledger
-from rig.profiles import load_profiles
-from rig.secret import Code
+from rig.run.job import Job, run_job
+from rig.records.ledger import Ledger
+from rig.unit.profiles import load_profiles
+from rig.records.secret import Code
 from rig.sim.backend import reset_unit, sim_backend
 from rig.sim.memory import UnitMemory
-from rig.ui import Plain
-from rig.wiring import load_wiring
+from rig.cli.ui import Plain
+from rig.bench.wiring import load_wiring
 
 
 @dataclass(frozen=True)
@@ -110,7 +110,7 @@ def committed_attempts(ledger_path, serial: str) -> list[str]:
 
 
 class Lines:
-    """A stream for rig.ui.Plain: what the technician's screen showed, line by line."""
+    """A stream for rig.cli.ui.Plain: what the technician's screen showed, line by line."""
 
     def __init__(self):
         self.lines: list[str] = []

@@ -1,13 +1,13 @@
 """A simulated bench for job-level tests: a simulated unit, a ledger and a log dir in tmp_path."""
 
-from rig.job import Job, run_job
-from rig.ledger import Ledger
-from rig.profiles import load_profiles
+from rig.run.job import Job, run_job
+from rig.records.ledger import Ledger
+from rig.unit.profiles import load_profiles
 from rig.sim.backend import reset_unit, sim_backend
 from rig.sim.memory import UnitMemory
-from rig.secret import Code
-from rig.ui import Plain
-from rig.wiring import load_wiring
+from rig.records.secret import Code
+from rig.cli.ui import Plain
+from rig.bench.wiring import load_wiring
 
 
 class Bench:

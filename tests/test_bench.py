@@ -10,10 +10,10 @@ import time
 
 import pytest
 
-from rig.backends import mock_backend
-from rig.bench import Bench, _HeldOutput
+from rig.bench.backends import mock_backend
+from rig.bench.bench import Bench, _HeldOutput
 from rig.errors import BenchBusy, BenchRefused
-from rig.wiring import load_wiring
+from rig.bench.wiring import load_wiring
 
 from .conftest import pin_durations, pin_states
 
@@ -134,7 +134,7 @@ def test_a_forgotten_bench_is_not_switched_off_by_the_garbage_collector(wiring, 
     del dev
     gc.collect()
     assert backend.pin_factory.pin(7).state is True
-    from rig.bench import _release_all
+    from rig.bench.bench import _release_all
     _release_all()
     assert backend.pin_factory.pin(27).state is False
 
@@ -205,7 +205,7 @@ def test_second_process_is_refused_naming_the_holder(wiring, tmp_path, clock):
 
 
 def test_a_second_ctrl_c_cannot_cut_a_release_short():
-    from rig import signals
+    from rig.bench.bench import signals
 
     assert signals.install()
     try:
@@ -225,13 +225,13 @@ def test_a_press_on_the_real_clock_moves_its_pin_once_each_way_and_logs_both_edg
     """The release is made up before the deadline and the final spin runs it with nothing to
     move: the spin must neither move a pin nor log an edge, and the up edge still comes at
     the deadline, logged like any other (time faked as in test_clock, so nothing sleeps)."""
-    import rig.clock
-    from rig.clock import RealClock
+    import rig.bench.clock
+    from rig.bench.clock import RealClock
 
     from .test_clock import _FakeTime
 
     fake = _FakeTime()
-    monkeypatch.setattr(rig.clock, "time", fake)
+    monkeypatch.setattr(rig.bench.clock, "time", fake)
     backend = mock_backend(wiring, RealClock())
     gpio = wiring.keys["preset1"].pin
     with Bench(wiring, backend) as bench:

@@ -2,7 +2,7 @@
 
 import time
 
-from rig.clock import RealClock, VirtualClock
+from rig.bench.clock import RealClock, VirtualClock
 
 
 def test_one_hour_virtual_wait_is_instant():
@@ -76,10 +76,10 @@ class _FakeTime:
 def test_a_hold_ends_on_a_short_warm_spin_and_is_let_go_at_the_deadline(monkeypatch):
     import sys
 
-    import rig.clock
+    import rig.bench.clock
 
     fake, switch = _FakeTime(), sys.getswitchinterval()
-    monkeypatch.setattr(rig.clock, "time", fake)
+    monkeypatch.setattr(rig.bench.clock, "time", fake)
     clock = RealClock()
     deadline = clock.now() + 0.1
     seen = []
@@ -93,7 +93,7 @@ def test_a_hold_ends_on_a_short_warm_spin_and_is_let_go_at_the_deadline(monkeypa
 
 
 def test_helper_threads_hush_while_a_hold_ends():
-    from rig.clock import _enter_precise, _leave_precise, hush
+    from rig.bench.clock import _enter_precise, _leave_precise, hush
 
     clock = RealClock()
     until = clock.now() + 0.01

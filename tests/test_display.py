@@ -7,8 +7,8 @@ import tty
 
 import pytest
 
-from rig.clock import RealClock, VirtualClock
-from rig.display import DisplayTimeout, ForbiddenDisplay, OperatorTap, SerialTap, TapError
+from rig.bench.clock import RealClock, VirtualClock
+from rig.unit.display import DisplayTimeout, ForbiddenDisplay, OperatorTap, SerialTap, TapError
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 """A chatty tap for an hour: memory stays flat, the recent lines stay at hand."""
 
-from rig.clock import VirtualClock
-from rig.display import HISTORY, KEPT, SerialTap
+from rig.bench.clock import VirtualClock
+from rig.unit.display import HISTORY, KEPT, SerialTap
 
 
 def _rss_kib() -> int:

@@ -8,10 +8,10 @@ a profile; a procedure that only works on a tidy unit fails here.
 
 import pytest
 
-from rig.ledger import Ledger
-from rig.profiles import load_profiles
+from rig.records.ledger import Ledger
+from rig.unit.profiles import load_profiles
 from rig.sim.knobs import realistic_for
-from rig.wiring import load_wiring
+from rig.bench.wiring import load_wiring
 
 from .simbench import Bench
 

@@ -24,9 +24,9 @@ from hypothesis import strategies as st
 
 from rig.durations import MAX_WAIT, format_duration, parse_duration
 from rig.errors import ConfigError
-from rig.procedure import builtin_dir, check, load_procedure
-from rig.profiles import load_profiles
-from rig.wiring import load_wiring
+from rig.run.procedure import builtin_dir, check, load_procedure
+from rig.unit.profiles import load_profiles
+from rig.bench.wiring import load_wiring
 from rig.yamlfile import LineDict, LineList, load_file, load_text
 
 REPO = Path(__file__).resolve().parent.parent
@@ -158,7 +158,7 @@ def test_a_mutated_pin_map_loads_or_names_file_and_line(tmp_path_factory, doc):
 
 # -- profiles ------------------------------------------------------------------------------
 def _front(path: Path):
-    from rig.profiles import front_matter
+    from rig.unit.profiles import front_matter
 
     text, first = front_matter(path.read_text(encoding="utf-8"), str(path))
     return plain(load_text(text, str(path), first_line=first))
@@ -218,7 +218,7 @@ def cli_env(tmp_path_factory):
 @given(COMMANDS, st.lists(st.one_of(WORDS, st.text(max_size=8)), max_size=3))
 def test_the_command_line_refuses_with_exit_2_and_moves_nothing(cli_env, monkeypatch, capsys, command, words):
     from rig.cli import main
-    from rig.ledger import Ledger
+    from rig.records.ledger import Ledger
 
     monkeypatch.setenv("RIG_CLOCK", "virtual")
     monkeypatch.setenv("RIG_LEDGER", str(cli_env / "ledger.sqlite"))

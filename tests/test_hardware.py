@@ -17,11 +17,11 @@ from unittest import mock
 import pytest
 from packaging.requirements import Requirement
 
-from rig.backends import choose_pin_factory, gpio_outputs_persist, kill9_warnings, mock_backend
-from rig.bench import Bench
-from rig.benchlock import BenchLock
+from rig.bench.backends import choose_pin_factory, gpio_outputs_persist, kill9_warnings, mock_backend
+from rig.bench.bench import Bench
+from rig.bench.benchlock import BenchLock
 from rig.errors import BenchBusy, BenchRefused, ConfigError, NoGPIO
-from rig.wiring import load_wiring
+from rig.bench.wiring import load_wiring
 
 from .conftest import REPO, pin_durations, pin_states
 
@@ -220,7 +220,7 @@ def _refuse(monkeypatch, modes):
             raise PermissionError(13, "Permission denied")
         return real_open(path, flags, *a)
 
-    monkeypatch.setattr("rig.benchlock.os.open", fake_open)
+    monkeypatch.setattr("rig.bench.benchlock.os.open", fake_open)
 
 
 def test_a_lock_file_another_user_may_not_open_says_busy_not_a_traceback(tmp_path, monkeypatch):
@@ -359,8 +359,8 @@ def test_gpiozero_without_the_two_pi5_defects_is_required():
 
 
 def test_a_profile_combo_on_one_key_line_is_refused_until_the_profile_verifies_it(write_yaml, tmp_path):
-    from rig.procedure import check, load_procedure
-    from rig.profiles import load_profiles
+    from rig.run.procedure import check, load_procedure
+    from rig.unit.profiles import load_profiles
 
     from .test_profiles import GOOD
 
@@ -383,7 +383,7 @@ def test_a_profile_combo_on_one_key_line_is_refused_until_the_profile_verifies_i
 
 
 def test_a_bad_verified_combo_says_where(tmp_path):
-    from rig.profiles import load_profiles
+    from rig.unit.profiles import load_profiles
 
     from .test_profiles import GOOD
 
@@ -398,7 +398,7 @@ def test_a_bad_verified_combo_says_where(tmp_path):
 
 
 def test_the_committed_wiring_picture_matches_bench_yaml():
-    from rig.diagram import render_svg
+    from rig.bench.diagram import render_svg
 
     committed = (REPO / "wiring" / "bench.svg").read_text(encoding="utf-8")
     assert render_svg(load_wiring()) == committed, "re-draw it: rig wiring diagram wiring/bench.yaml -o wiring/bench.svg"
@@ -418,7 +418,7 @@ def test_wiring_diagram_command_draws_lines_switches_and_safe_states(run_rig, wr
 
 
 def test_the_display_tap_opens_without_asserting_dtr_or_rts(clock):
-    from rig.display import SerialTap
+    from rig.unit.display import SerialTap
 
     tap = SerialTap("loop://", 115200, clock)
     try:

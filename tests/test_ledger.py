@@ -5,7 +5,7 @@ import sqlite3
 import pytest
 
 from rig.errors import ConfigError
-from rig.ledger import SCHEMA_VERSION, Ledger
+from rig.records.ledger import SCHEMA_VERSION, Ledger
 
 from .test_waits import ledger_dump
 

@@ -6,13 +6,13 @@ import time
 
 from rich.console import Console
 
-from rig.job import Job, run_job
-from rig.ledger import Ledger
-from rig.procedure import builtin_names, load_procedure
-from rig.profiles import load_profiles
+from rig.run.job import Job, run_job
+from rig.records.ledger import Ledger
+from rig.run.procedure import builtin_names, load_procedure
+from rig.unit.profiles import load_profiles
 from rig.sim.backend import reset_unit, sim_backend
-from rig.ui import LivePanel
-from rig.wiring import load_wiring
+from rig.cli.ui import LivePanel
+from rig.bench.wiring import load_wiring
 
 CONTROL = re.compile(r"\x1b\[(\??)(\d*)([A-Za-z])|\r|\n|[^\x1b\r\n]+")
 

@@ -41,7 +41,7 @@ def test_a_mistyped_name_is_a_command_line_error_with_a_suggestion(rig, args, sa
 
 
 def test_an_unknown_unit_or_run_is_a_command_line_error(rig, tmp_path):
-    from rig.ledger import Ledger
+    from rig.records.ledger import Ledger
 
     led = Ledger(tmp_path / "ledger.sqlite")
     led.add_unit("VW123", "vw-safe")
@@ -63,7 +63,7 @@ def test_command_line_mistakes_exit_2_before_the_bench_opens(rig, args, tmp_path
 
 
 def test_a_busy_bench_is_refused_for_safety_exit_3(rig, tmp_path, monkeypatch):
-    from rig.benchlock import BenchLock
+    from rig.bench.benchlock import BenchLock
 
     lock = BenchLock(tmp_path / "bench.lock")
     lock.acquire()

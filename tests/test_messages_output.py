@@ -8,7 +8,7 @@ import time
 import pytest
 
 from rig.durations import format_duration
-from rig.ledger import Ledger
+from rig.records.ledger import Ledger
 
 
 @pytest.fixture
@@ -38,7 +38,7 @@ def history(tmp_path):
 
 
 def test_profile_ids_are_never_cut_at_80_columns(rig_main):
-    from rig.profiles import load_profiles
+    from rig.unit.profiles import load_profiles
 
     code, out, _ = rig_main("profiles", "list")
     assert code == 0

@@ -3,10 +3,10 @@
 import pytest
 
 from rig.errors import ConfigError
-from rig.ledger import Ledger
-from rig.profiles import load_profiles
-from rig.ui import Plain
-from rig.wiring import load_wiring
+from rig.records.ledger import Ledger
+from rig.unit.profiles import load_profiles
+from rig.cli.ui import Plain
+from rig.bench.wiring import load_wiring
 
 from .simbench import Bench, _Lines
 

@@ -4,9 +4,9 @@ import json
 
 
 from rig.errors import ConfigError
-from rig.procedure import builtin_names, check, load_procedure
-from rig.profiles import load_profiles
-from rig.wiring import load_wiring
+from rig.run.procedure import builtin_names, check, load_procedure
+from rig.unit.profiles import load_profiles
+from rig.bench.wiring import load_wiring
 
 
 def errors_of(path, profile="vw-safe", wiring=None, params=None):

@@ -3,19 +3,19 @@
 import pytest
 
 from rig.errors import ConfigError
-from rig.profiles import load_profiles
+from rig.unit.profiles import load_profiles
 from tests.test_profiles import GOOD
 
 
 def test_the_same_notes_give_the_same_profiles_without_parsing_again(tmp_path, monkeypatch):
     (tmp_path / "t.md").write_text(GOOD)
     first = load_profiles([tmp_path])
-    import rig.profiles
+    import rig.unit.profiles
 
     def no_parse(*_a, **_k):
         raise AssertionError("parsed again")
 
-    monkeypatch.setattr(rig.profiles, "load_text", no_parse)
+    monkeypatch.setattr(rig.unit.profiles, "load_text", no_parse)
     again = load_profiles([tmp_path])
     assert again["t1"] is first["t1"]
     again.pop("t1")  # the caller's dict is its own

@@ -3,7 +3,7 @@
 import pytest
 
 from rig.errors import ConfigError
-from rig.profiles import load_profiles
+from rig.unit.profiles import load_profiles
 
 GOOD = """---
 family: test
@@ -116,7 +116,7 @@ def test_display_pattern_for_a_debug_uart(tmp_path):
 
 def test_display_patterns_that_share_placeholders_combine():
     import re
-    from rig.templates import either, group, to_regex
+    from rig.unit.templates import either, group, to_regex
 
     wrong = to_regex(["SAFE", "{n} SAFE", "SAFE {n}"])
     entry = to_regex(["{n} {digits}"])

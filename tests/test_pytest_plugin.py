@@ -179,7 +179,7 @@ def test_the_rig_bench_fixture_lets_keys_go_before_rails_when_a_test_fails(tmp_p
     assert r.returncode == 1 and "mid-press" in r.stdout
     (kept,) = (tmp_path / "art").iterdir()
     assert (kept / "bench.svg").read_text().startswith("<svg")
-    from rig.report import read_events
+    from rig.records.report import read_events
 
     moves = [(e["kind"], e["what"], e.get("to")) for e in read_events(kept / "bench.jsonl")
              if e["kind"] in ("key", "rail", "bench")]

@@ -9,15 +9,15 @@ import time
 
 import pytest
 
-from rig.job import Job, run_job
-from rig.ledger import Ledger
-from rig.profiles import load_profiles
-from rig.report import read_events
-from rig.secret import Code
+from rig.run.job import Job, run_job
+from rig.records.ledger import Ledger
+from rig.unit.profiles import load_profiles
+from rig.records.report import read_events
+from rig.records.secret import Code
 from rig.sim.backend import reset_unit, sim_backend
 from rig.sim.memory import UnitMemory
-from rig.ui import Plain
-from rig.wiring import load_wiring
+from rig.cli.ui import Plain
+from rig.bench.wiring import load_wiring
 
 from .simbench import Bench, _Lines
 

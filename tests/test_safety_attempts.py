@@ -13,8 +13,8 @@ import sys
 
 import pytest
 
-from rig.ledger import Ledger
-from rig.profiles import load_profiles
+from rig.records.ledger import Ledger
+from rig.unit.profiles import load_profiles
 
 from .safety_support import SimBench, committed_attempts, sigkill_when_stopped, write_profile
 
@@ -59,7 +59,7 @@ def test_the_attempt_is_committed_before_the_confirm_key_goes_down(tmp_path, pro
 # Run by the child: freeze the process at the instant the confirm key's pin goes down.
 _STOP_AT_PIN = r"""
 import os, signal, sys
-import rig.backends as backends
+import rig.bench.backends as backends
 
 GPIO = "GPIO" + os.environ["STOP_AT_GPIO"]
 _change = backends.ClockedMockPin._change_state
@@ -78,7 +78,7 @@ sys.exit(main())
 
 def test_sigkill_at_the_confirm_press_leaves_the_attempt_counted(tmp_path):
     from rig.sim.backend import reset_unit
-    from rig.wiring import load_wiring
+    from rig.bench.wiring import load_wiring
 
     reset_unit(tmp_path / "unit.json", "ford", "2580", ideal=True)
     gpio = load_wiring().keys["preset5"].pin  # ford's confirm key

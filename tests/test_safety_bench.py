@@ -13,9 +13,9 @@ import signal
 
 import pytest
 
-from rig.backends import mock_backend
-from rig.bench import Bench
-from rig.benchlock import BenchLock
+from rig.bench.backends import mock_backend
+from rig.bench.bench import Bench
+from rig.bench.benchlock import BenchLock
 from rig.errors import BenchRefused
 from rig.pytest_plugin import held_bench
 from rig.sim.backend import reset_unit, sim_backend

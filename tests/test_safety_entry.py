@@ -18,9 +18,9 @@ import re
 
 import pytest
 
-from rig.profiles import load_profiles
-from rig.secret import Code, Redactor
-from rig.templates import render
+from rig.unit.profiles import load_profiles
+from rig.records.secret import Code, Redactor
+from rig.unit.templates import render
 
 from .safety_support import SimBench, write_profile
 

@@ -14,11 +14,11 @@ import textwrap
 
 import pytest
 
-from rig.waits import CHECKPOINT_VIRTUAL
+from rig.run.waits import CHECKPOINT_VIRTUAL
 
-from rig.clock import VirtualClock
-from rig.profiles import load_profiles
-from rig.report import read_events
+from rig.bench.clock import VirtualClock
+from rig.unit.profiles import load_profiles
+from rig.records.report import read_events
 
 from .safety_support import SimBench, sigkill_when_stopped
 
@@ -139,7 +139,7 @@ def test_a_wait_that_restarts_after_power_loss_does_not_resume_old_progress(tmp_
 # -- powered-time checkpoints ----------------------------------------------------------
 _STOP_AT_TIME = r"""
 import os, signal, sys
-import rig.clock as clock
+import rig.bench.clock as clock
 
 STOP = float(os.environ["STOP_AT_T"])
 _now = clock.VirtualClock.now
@@ -167,7 +167,7 @@ def test_sigkill_mid_wait_loses_at_most_a_minute_of_served_time(tmp_path):
     sigkill_when_stopped([sys.executable, "-c", _STOP_AT_TIME, "--backend", "sim", "run", "lockout-wait",
                           "--profile", "becker-mercedes", "--unit", "U1", "--new-unit"], env)
     served = 1000 - _wait_started(next((tmp_path / "runs").glob("*.jsonl")))
-    from rig.ledger import Ledger
+    from rig.records.ledger import Ledger
 
     led = Ledger(tmp_path / "l.sqlite")
     try:

@@ -15,10 +15,10 @@ import sqlite3
 
 import pytest
 
-from rig.profiles import load_profiles
-from rig.report import read_events
-from rig.secret import Redactor
-from rig.templates import render
+from rig.unit.profiles import load_profiles
+from rig.records.report import read_events
+from rig.records.secret import Redactor
+from rig.unit.templates import render
 
 from .test_run import Bench
 

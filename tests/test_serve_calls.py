@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from rig.errors import ConfigError
-from rig.procedure import load_procedure
+from rig.run.procedure import load_procedure
 from rig.serve.client import Client
 from rig.serve.follow import follow_run, procedure_fields
 from tests.browser.served import serving

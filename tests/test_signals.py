@@ -18,13 +18,13 @@ from pathlib import Path
 
 import pytest
 
-from rig import signals
-from rig.backends import mock_backend
-from rig.bench import Bench
-from rig.clock import VirtualClock
-from rig.events import EventBus
-from rig.report import EventLog, read_events
-from rig.wiring import load_wiring
+from rig.bench.bench import signals
+from rig.bench.backends import mock_backend
+from rig.bench.bench import Bench
+from rig.bench.clock import VirtualClock
+from rig.records.events import EventBus
+from rig.records.report import EventLog, read_events
+from rig.bench.wiring import load_wiring
 
 WIRING = load_wiring()
 FUNCS = [Bench.open, Bench._open_now, Bench.release, Bench.__enter__, Bench.__exit__]
@@ -224,7 +224,7 @@ def test_a_listener_that_never_returns_cannot_keep_acc_on(tmp_path):
 def test_the_event_log_takes_no_lock(tmp_path):
     log = EventLog(tmp_path / "log.jsonl")
     assert not any("lock" in type(v).__name__.lower() for v in vars(log).values())
-    from rig.events import Event
+    from rig.records.events import Event
 
     log.write(Event(1.0, "rail", "acc", "off", "on"))
     log.close()

@@ -3,8 +3,8 @@
 import json
 import time
 
-from rig import timeline
-from rig.timeline import MAX_WIDTH, render_svg
+from rig.records import timeline
+from rig.records.timeline import MAX_WIDTH, render_svg
 
 
 def _busy(n):

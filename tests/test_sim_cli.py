@@ -3,9 +3,9 @@
 import json
 import time
 
-from rig.bench import Bench
+from rig.bench.bench import Bench
 from rig.sim.backend import reset_unit, sim_backend
-from rig.wiring import load_wiring
+from rig.bench.wiring import load_wiring
 
 
 def test_locked_seed_unit_in_a_piped_shell(run_rig):

@@ -9,7 +9,7 @@ import sys
 import rig.cli
 from rig.cli import COMMANDS, cli
 
-HEAVY = ("gpiozero", "yaml", "rich", "serial", "sqlite3", "rig.profiles", "rig.bench", "rig.wiring", "rig.job")
+HEAVY = ("gpiozero", "yaml", "rich", "serial", "sqlite3", "rig.unit.profiles", "rig.bench.bench", "rig.bench.wiring", "rig.run.job")
 
 
 def test_rig_help_imports_neither_the_pins_nor_the_profiles():

@@ -5,10 +5,10 @@ the display texts. RIG_TIMELINE_PNG=DIR also writes PNGs there (with rsvg-conver
 import os
 import re
 
-from rig.ledger import Ledger
-from rig.profiles import load_profiles
-from rig.report import read_events
-from rig.timeline import clock, render_svg
+from rig.records.ledger import Ledger
+from rig.unit.profiles import load_profiles
+from rig.records.report import read_events
+from rig.records.timeline import clock, render_svg
 
 from .simbench import Bench
 

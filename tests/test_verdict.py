@@ -3,10 +3,10 @@
 import copy
 from types import SimpleNamespace
 
-from rig.clock import VirtualClock
-from rig.codeentry import _verdict
-from rig.display import DisplayTap
-from rig.profiles import load_profiles
+from rig.bench.clock import VirtualClock
+from rig.run.codeentry import _verdict
+from rig.unit.display import DisplayTap
+from rig.unit.profiles import load_profiles
 
 
 class ScriptedTap(DisplayTap):
@@ -64,7 +64,7 @@ def test_nothing_new_while_it_keeps_its_lock_text_is_a_rejection_and_nothing_rea
 
 def test_the_masked_entry_takes_as_long_whatever_the_code(tmp_path):
     """4/1/7/3 presses from 1000 is 5173: the span of an increment entry must not count them."""
-    from rig.report import read_events
+    from rig.records.report import read_events
 
     from .simbench import Bench
 

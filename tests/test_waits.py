@@ -8,12 +8,12 @@ unit is still in.
 
 import pytest
 
-from rig.ledger import Ledger
-from rig.profiles import load_profiles
-from rig.report import read_events
-from rig.signals import Terminated
-from rig.ui import Plain
-from rig.wiring import load_wiring
+from rig.records.ledger import Ledger
+from rig.unit.profiles import load_profiles
+from rig.records.report import read_events
+from rig.bench.signals import Terminated
+from rig.cli.ui import Plain
+from rig.bench.wiring import load_wiring
 
 from .simbench import Bench, _Lines
 

@@ -3,7 +3,7 @@
 import pytest
 
 from rig.errors import ConfigError
-from rig.wiring import load_wiring
+from rig.bench.wiring import load_wiring
 
 GOOD = """
 rails:

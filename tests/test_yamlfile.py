@@ -6,7 +6,7 @@ import pytest
 
 from rig import yamlfile
 from rig.errors import ConfigError
-from rig.profiles import front_matter
+from rig.unit.profiles import front_matter
 from rig.yamlfile import LineDict, LineList, load_text
 
 REPO = Path(__file__).resolve().parent.parent

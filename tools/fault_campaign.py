@@ -75,9 +75,9 @@ def _child(trial: Trial, sandbox: Path) -> None:
 
     from gpiozero.pins.mock import MockPin
 
-    import rig.bench
+    import rig.bench.bench
     import rig.cli
-    from rig.backends import ClockedMockPin
+    from rig.bench.backends import ClockedMockPin
 
     # as a process started from a shell prompt begins, whatever this campaign was started under
     # (a background job inherits SIGINT ignored, and Python then leaves it ignored)
@@ -126,7 +126,7 @@ def _child(trial: Trial, sandbox: Path) -> None:
 
     os._exit = exit_
 
-    bench_codes = {getattr(rig.bench.Bench, n).__code__ for n in BENCH_FUNCS if hasattr(rig.bench.Bench, n)}
+    bench_codes = {getattr(rig.bench.bench.Bench, n).__code__ for n in BENCH_FUNCS if hasattr(rig.bench.bench.Bench, n)}
     rig_dir = str(Path(rig.__file__).parent)
     count = [0]
     first: dict = {}  # (file, line) -> the event index at which it first ran
@@ -205,7 +205,7 @@ def _child(trial: Trial, sandbox: Path) -> None:
 
 # -- judging ----------------------------------------------------------------------------
 def _wiring():
-    from rig.wiring import load_wiring
+    from rig.bench.wiring import load_wiring
 
     return load_wiring()
 
@@ -366,11 +366,11 @@ def _preload() -> None:
     import importlib
 
     import rig.cli
-    from rig.profiles import load_profiles
+    from rig.unit.profiles import load_profiles
 
     for name in set(m for m, _ in rig.cli.COMMANDS.values()):
         importlib.import_module(f"rig.cli.{name}")
-    for name in ("rig.job", "rig.runner", "rig.codeentry", "rig.sim.backend", "rig.timeline", "rig.ui"):
+    for name in ("rig.run.job", "rig.run.runner", "rig.run.codeentry", "rig.sim.backend", "rig.records.timeline", "rig.cli.ui"):
         importlib.import_module(name)
     load_profiles()
 

@@ -25,9 +25,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..durations import parse_duration
-from ..errors import ConfigError, Problem, UsageError, did_you_mean, unknown
+from ..errors import ConfigError, Problem, UsageError, did_you_mean, shown, unknown
 from .references import Unresolved, durations, has, resolve  # noqa: F401  (runner, waits import them from here)
-from .stepcheck import CONDITIONS, LEDGER_STATES, StepChecker, is_ref, shown
+from .stepcheck import CONDITIONS, LEDGER_STATES, StepChecker, is_ref
 from ..yamlfile import LineDict, load_file
 
 KINDS = {

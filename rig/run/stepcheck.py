@@ -12,31 +12,13 @@ from __future__ import annotations
 import re
 
 from ..durations import MAX_HOLD, MAX_TIMES, MAX_WAIT, format_limit, parse_duration
-from ..errors import did_you_mean
+from ..errors import did_you_mean, shown
 
 DISPLAY_NAMES = ("locked", "entry", "wrong", "lockout", "unlocked", "ready", "permanent", "serial")
 CONDITIONS = ("display", "sense", "ledger", "has", "tap", "not", "any", "all")
 LEDGER_STATES = ("locked_out", "unlocked", "permanent", "attempts_left")
 HAS_FACTS = ("serial_keys", "serial_at_power_on", "entry_keys", "confirm_keys", "wait_ends_power_off")
 _NAME_LIKE = re.compile(r"^[a-z_]+$")  # a word like this is a display name, not text the unit shows
-
-
-def shown(value) -> str:
-    """A value in the words it was written in: ``'abc'``, ``SAFE, x``, never a Python list or object."""
-    if isinstance(value, str):
-        return repr(value) if len(value) <= 40 else repr(value[:37] + "...")
-    if isinstance(value, list):
-        return "[" + ", ".join(shown(v) for v in value[:6]) + (", ..." if len(value) > 6 else "") + "]"
-    if isinstance(value, dict):
-        return "a mapping {" + ", ".join(str(k) for k in list(value)[:6]) + "}"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if value is None:
-        return "nothing"
-    if isinstance(value, (int, float)):
-        text = f"{value:g}" if isinstance(value, float) else str(value)
-        return text if len(text) <= 24 else text[:21] + "..."
-    return "a section of the profile" if type(value).__name__ == "Section" else type(value).__name__
 
 
 def is_ref(value) -> bool:

@@ -7,7 +7,7 @@ value, collecting each problem with its file:line.
 from __future__ import annotations
 
 from ..durations import parse_duration
-from ..run.stepcheck import shown
+from ..errors import shown
 
 CONFIDENCE = ("sourced", "single-report", "assumed")
 DISPLAYS_REQUIRED = ("locked", "entry", "wrong", "lockout", "unlocked")

@@ -12,11 +12,11 @@ import httpx
 import pytest
 
 from rig.serve.auth import Tokens
-from rig.clock import PacedClock
+from rig.bench.clock import PacedClock
 from rig.serve.server import BenchServer
 from rig.serve.station import Station
 from rig.sim.backend import reset_unit, sim_backend
-from rig.wiring import load_wiring
+from rig.bench.wiring import load_wiring
 
 
 _TLS = ssl.create_default_context()
@@ -46,8 +46,8 @@ class Served:
 
     def _register(self, serial, profile, used):
         """The unit on the bench, as the technician told the ledger (rig units add)."""
-        from rig.ledger import Ledger
-        from rig.profiles import load_profiles
+        from rig.records.ledger import Ledger
+        from rig.unit.profiles import load_profiles
 
         led = Ledger(self.ledger)
         led.add_unit(serial, profile)

@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from rig.bench import Bench
-from rig.profiles import load_profiles
+from rig.bench.bench import Bench
+from rig.unit.profiles import load_profiles
 from rig.sim.backend import reset_unit, sim_backend
 from rig.sim.knobs import REALISTIC, realistic_for
 from rig.sim.unit import RESULT_DELAY  # only to time a verdict the display does not show (VW: SAFE -> SAFE)
-from rig.wiring import load_wiring
+from rig.bench.wiring import load_wiring
 
 RADIO = "FM1 87.5"  # the notes' example of the normal radio display
 

@@ -4,11 +4,11 @@ import json
 
 import pytest
 
-from rig.benchlock import BenchLock
+from rig.bench.benchlock import BenchLock
 from rig.errors import ConfigError
 from rig.sim.backend import sim_backend
 from rig.sim.knobs import parse_assignment
-from rig.wiring import load_wiring
+from rig.bench.wiring import load_wiring
 
 
 def test_knobs_are_stored_with_the_unit(run_rig):

@@ -9,10 +9,10 @@ import json
 import os
 from pathlib import Path
 
-from rig.bench import Bench
+from rig.bench.bench import Bench
 from rig.sim.backend import sim_backend
 from rig.sim.model import UnitModel
-from rig.wiring import load_wiring
+from rig.bench.wiring import load_wiring
 
 from . import alpine_psa
 
