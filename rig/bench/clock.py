@@ -25,6 +25,8 @@ from abc import ABC, abstractmethod
 from contextlib import contextmanager
 from typing import Callable
 
+from . import signals
+
 _quiet_until = 0.0  # perf_counter time: helper threads keep off the GIL until then
 _precise = 0        # deadlines in their final moments right now (any thread)
 _precise_lock = threading.Lock()
@@ -233,6 +235,11 @@ class VirtualClock(Clock):
     registered *settle hooks* run: they block until data the callback put in
     flight (a line written to a pty, say) has been taken in, so the clock never
     jumps past it.
+
+    A callback and its settling run whole: a Ctrl-C or SIGTERM that arrives meanwhile
+    is raised after them, to whoever is sleeping. Cut short, a callback leaves its
+    owner half-changed (a simulated unit that never started its own lockout timer),
+    and a wait that goes on after a first Ctrl-C would go on with that.
     """
 
     virtual = True
@@ -324,13 +331,15 @@ class VirtualClock(Clock):
                 if nxt is None or nxt > deadline:
                     break
                 _, _, timer = heapq.heappop(self._queue)
-            self._run_periodic(timer.when)
-            self._now = max(self._now, timer.when)
-            timer.fn()
+            with signals.shielded():
+                self._run_periodic(timer.when)
+                self._now = max(self._now, timer.when)
+                timer.fn()
+                self.settle()
+        with signals.shielded():
+            self._run_periodic(deadline)
+            self._now = max(self._now, deadline)
             self.settle()
-        self._run_periodic(deadline)
-        self._now = max(self._now, deadline)
-        self.settle()
 
     def wait_for(self, condition, timeout, poll=None):
         step = self.max_step if poll is None else max(poll, 1e-6)

@@ -113,16 +113,23 @@ def uninstall() -> None:
         _state["saved"].clear()
 
 
+_MAIN = threading.main_thread().ident
+
+
 class shielded:
     """Hold signals back for the duration; raise the first one held back at the end.
 
     A class, not a generator: its ``__exit__`` runs directly in the frame of the ``with``,
-    so it can mark that frame's protected work as finished.
+    so it can mark that frame's protected work as finished. Only the main thread's shields
+    count: signals reach only the main thread, and a shield up on another thread (the
+    server's bench worker) would hold the main thread's signal back, then raise it there.
     """
 
     __slots__ = ()
 
     def __enter__(self):
+        if threading.get_ident() != _MAIN:
+            return self
         _state["shield"] += 1  # first: a loop below is a point where a signal can land
         if _state["shield"] == 1 and _state["finished"]:
             # frames finished earlier that are no longer running are forgotten
@@ -135,6 +142,8 @@ class shielded:
         return self
 
     def __exit__(self, *exc_info):
+        if threading.get_ident() != _MAIN:
+            return False
         if _state["shield"] == 1:
             caller = sys._getframe(1)
             if caller.f_code in _PROTECTED:

@@ -16,6 +16,7 @@ from __future__ import annotations
 from ..unit.display import OperatorTap
 from ..durations import format_duration
 from ..errors import StepFailed
+from ..bench import signals
 from ..bench.power import powered, rail_faults
 from .procedure import durations
 
@@ -115,30 +116,37 @@ class PoweredWait:
         last = clock.now()
         was_on = self.accruing(last)
         next_save = self._next_checkpoint(last)
+        done = False
         while True:
             try:
-                now = clock.now()
-                on = self.accruing(now)
-                # The stretch since the last wake-up counts if it began powered. The virtual clock wakes
-                # at every event, so a change happened just now; the real clock wakes every second, and
-                # a stretch that ends unpowered is not counted at all (it errs by under a second, short).
-                if was_on and (on or clock.virtual):
-                    self.served += now - last
-                last, was_on = now, on
-                self.check_faults()
-                if now >= next_save:
-                    self.save()
-                    next_save = self._next_checkpoint(now)
-                self.progress()
-                if self.finished(now):
+                # The bookkeeping runs whole (a ledger save half done would count served time twice):
+                # a signal that arrives meanwhile, or inside a clock callback, is raised here, at the
+                # shield's end, or in the sleep.
+                with signals.shielded():
+                    now = clock.now()
+                    on = self.accruing(now)
+                    # The stretch since the last wake-up counts if it began powered. The virtual clock wakes
+                    # at every event, so a change happened just now; the real clock wakes every second, and
+                    # a stretch that ends unpowered is not counted at all (it errs by under a second, short).
+                    if was_on and (on or clock.virtual):
+                        self.served += now - last
+                    last, was_on = now, on
+                    self.check_faults()
+                    if now >= next_save:
+                        self.save()
+                        next_save = self._next_checkpoint(now)
+                    self.progress()
+                    done = self.finished(now)
+                    if not done:
+                        wake = min(self.next_wake(now), next_save)
+                        if clock.virtual:
+                            nxt = clock.next_wake() if hasattr(clock, "next_wake") else clock.next_event()
+                            if nxt is not None:
+                                wake = min(wake, nxt)
+                        else:
+                            wake = min(wake, now + COUNTDOWN)
+                if done:
                     return
-                wake = min(self.next_wake(now), next_save)
-                if clock.virtual:
-                    nxt = clock.next_wake() if hasattr(clock, "next_wake") else clock.next_event()
-                    if nxt is not None:
-                        wake = min(wake, nxt)
-                else:
-                    wake = min(wake, now + COUNTDOWN)
                 clock.sleep_until(max(wake, now + 1e-6))
             except KeyboardInterrupt as exc:
                 now = clock.now()  # served up to the interrupt counts, if the unit was powered all along
@@ -146,6 +154,8 @@ class PoweredWait:
                     self.served += max(0.0, now - last)
                 last = now
                 self.interrupted(exc)
+                if done:
+                    return  # it had ended as the signal came: a Ctrl-C asked about changes nothing
                 was_on = self.accruing(last)  # the wait goes on
 
     def interrupted(self, exc: KeyboardInterrupt) -> None:
