@@ -168,3 +168,26 @@ def test_the_units_and_runs_commands_close_the_ledger(run_rig, tmp_path):
     for args in (["units", "list"], ["units", "show", "F1"], ["runs", "list"], ["units", "show", "NOPE"]):
         run_rig(*args)
         assert open_on(tmp_path / "ledger.sqlite") == [], args
+
+
+def test_one_registration_for_every_path_keeps_who_and_why_and_refuses_another_family(tmp_path):
+    from rig.errors import SafetyRefusal
+    from rig.records.ledger import LedgerRefused
+    from rig.unit.profiles import load_profiles
+
+    profiles = load_profiles()
+    led = Ledger(tmp_path / "ledger.sqlite")
+    with pytest.raises(LedgerRefused, match="registered with its profile"):
+        led.register("F1", None, who="alice", why="typo")
+    assert led.register("F1", profiles["ford"], who="alice", why="arrived from a shop", attempts_used=2) \
+        == "registered"
+    assert led.standing("F1", profiles["ford"]).used == 2
+    assert led.register("F1", profiles["ford"], who="ci-42", why="rig serve --unit F1") == "known"
+    with pytest.raises(SafetyRefusal, match="F1 is recorded as ford") as refused:
+        led.register("F1", profiles["vw-safe"], who="bob", why="wrong bench")
+    assert refused.value.exit_code == 3
+    with pytest.raises(LedgerRefused, match="already has F1"):
+        led.register("F1", profiles["ford"], who="bob", why="rig units add", new=True)
+    changes = [(c["field"], c["new"], c["who"]) for c in led.changes("F1")]
+    assert changes == [("registered", "ford", "alice"), ("attempts_used", "2", "alice")]
+    led.close()

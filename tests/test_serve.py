@@ -168,5 +168,7 @@ def test_units_added_and_notes_edited_from_the_page_are_recorded(served):
     assert c.post("/api/units/OP1/notes", headers=h, json={"notes": "knob cracked"}).status_code == 200
     u = c.get("/api/units/OP1").json()
     assert u["notes"] == "knob cracked" and u["used"] == 2
-    assert [r["value"] for r in u["records"]] == ["by alice (page), 2 attempt(s) already used",
-                                                 "edited by alice: knob cracked"]
+    assert [r["value"] for r in u["records"]] == ["edited by alice: knob cracked"]
+    registered = u["changes"][0]  # who put it on record, and why, kept with the unit
+    assert (registered["field"], registered["new"], registered["who"]) == ("registered", "vauxhall-opel", "alice (page)")
+    assert u["changes"][1]["field"] == "attempts_used" and u["changes"][1]["new"] == "2"

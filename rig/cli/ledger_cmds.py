@@ -10,7 +10,7 @@ import click
 
 from ..durations import format_duration, parse_duration
 from ..errors import ConfigError, UsageError, did_you_mean, unknown
-from ..records.ledger import Ledger
+from ..records.ledger import Ledger, local_user
 from ..unit.profiles import load_profiles
 from . import cli
 from .render import esc, out, table
@@ -107,9 +107,8 @@ def units_add(app, serial, profile_id, attempts_used, model, vin, notes):
     """
     profile = _profile(profile_id)
     led = _open(app)
-    led.add_unit(serial, profile_id, model=model, vin=vin, notes=notes)
-    if attempts_used:
-        led.set_attempts_used(serial, attempts_used, profile, "used before it reached the bench (rig units add)")
+    led.register(serial, profile, who=local_user(), why="rig units add", new=True, attempts_used=attempts_used,
+                 model=model, vin=vin, notes=notes)
     st = led.standing(serial, profile)
     out.print(f"{esc(serial)}: {profile_id}, {st.used} attempt(s) used; {st.describe()}")
 
@@ -142,15 +141,15 @@ def units_set(app, serial, profile_id, attempts_used, model, vin, notes, reason)
         raise click.UsageError("nothing to change: give --profile, --attempts-used, --model, --vin or --notes")
     if profile_id is not None:
         _profile(profile_id)
-        led.change(serial, "profile", profile_id, reason)
+        led.change(serial, "profile", profile_id, reason, local_user())
     for field, value in (("model", model), ("vin", vin), ("notes", notes)):
         if value is not None:
-            led.change(serial, field, value, reason)
+            led.change(serial, field, value, reason, local_user())
     profile_now = load_profiles().get(profile_id or unit["profile"])
     if attempts_used is not None:
         if profile_now is None:
             raise ConfigError(f"{serial} has no known profile; set --profile first")
-        led.set_attempts_used(serial, attempts_used, profile_now, reason)
+        led.set_attempts_used(serial, attempts_used, profile_now, reason, local_user())
     if profile_now is not None:
         out.print(f"{esc(serial)}: {profile_now.id}; {led.standing(serial, profile_now).describe()}")
 
@@ -223,8 +222,10 @@ def units_show(app, serial, as_json):
                   + (f"ended {_when(lk['ended'])} ({ENDED.get(lk.get('end_reason'), 'how: not recorded')})"
                      if lk["ended"] else "OPEN"))
     for c in led.changes(serial):
-        out.print(f"changed {esc(c['field'])}: {esc(c['old'] or '-')} -> {esc(c['new'] or '-')}  "
-                  f"({_when(c['t'])}; {esc(c['reason'] or '')})")
+        who = f"by {c['who']}; " if c.get("who") else ""
+        what = (f"registered as {esc(c['new'] or '-')}" if c["field"] == "registered" else
+                f"changed {esc(c['field'])}: {esc(c['old'] or '-')} -> {esc(c['new'] or '-')}")
+        out.print(f"{what}  ({_when(c['t'])}; {esc(who)}{esc(c['reason'] or '')})")
     for r in led.records(serial):
         out.print(f"record {esc(r['name'])}: {esc(r['value'])}  ({_when(r['t'])}, run {r['run_id']})")
 

@@ -68,6 +68,21 @@ def _ask_new_unit(job) -> bool:
     return click.confirm("Start it as a new unit, with a full set of attempts?", default=False, err=True)
 
 
+def _ask_profile(serial) -> str:
+    """A new unit is registered with its profile: at a terminal, asked for (no default)."""
+    from ..errors import did_you_mean
+    from ..unit.profiles import load_profiles
+
+    profiles = load_profiles()
+    err.print(f"{serial} is registered with its profile (its family's attempt rules): "
+              f"{', '.join(profiles)}", markup=False)
+    while True:
+        answer = click.prompt("Profile of this unit", err=True).strip()
+        if answer in profiles:
+            return answer
+        err.print(f"no profile {answer!r}{did_you_mean(answer, profiles)}", markup=False)
+
+
 def _pairs(values, what):
     out_ = {}
     for v in values:
@@ -133,6 +148,8 @@ def run(app, procedure, profile_id, serial, sets, answers, yes, code_file, allow
     job.ledger_here = client is None or not client.remote  # a remote bench checks its own ledger
     if serial and not new_unit and job.ledger_here and sys.stdin.isatty() and sys.stderr.isatty():
         job.new_unit = _ask_new_unit(job)
+    if job.new_unit and not job.profile_id and job.ledger_here and sys.stdin.isatty() and sys.stderr.isatty():
+        job.profile_id = _ask_profile(serial)
     proc, profile = prepare(job)
     check_answers(proc, job.answers)
     if needs_code(proc):

@@ -23,10 +23,10 @@ import sqlite3
 import time
 from pathlib import Path
 
-from ..errors import ConfigError, Problem, UsageError
+from ..errors import ConfigError, Problem, SafetyRefusal, UsageError
 from .standing import Standing
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 TABLES = """
 CREATE TABLE IF NOT EXISTS units (
     serial TEXT PRIMARY KEY, profile TEXT, model TEXT, vin TEXT, notes TEXT,
@@ -53,6 +53,9 @@ ALTER TABLE lockouts ADD COLUMN end_reason TEXT;
 CREATE TABLE IF NOT EXISTS unit_changes (
     id INTEGER PRIMARY KEY, serial TEXT NOT NULL, t REAL NOT NULL, field TEXT NOT NULL,
     old TEXT, new TEXT, reason TEXT);
+""",
+    3: """
+ALTER TABLE unit_changes ADD COLUMN who TEXT;
 """,
 }
 OUTCOMES = ("accepted", "rejected", "unknown")
@@ -117,6 +120,61 @@ class Ledger:
         self.db.execute("INSERT INTO units(serial, profile, model, vin, notes, created) VALUES (?,?,?,?,?,?)",
                         (serial, profile, fields.get("model"), fields.get("vin"), fields.get("notes"), time.time()))
 
+    def register(self, serial: str, profile, *, who: str, why: str, new: bool | None = None,
+                 attempts_used: int = 0, **fields) -> str:
+        """Put a unit on record with its profile, saying who and why: the one way every path
+        (``rig run --new-unit``, ``rig units add``, ``rig serve --unit``, the page) registers a unit.
+
+        ``profile`` is the profile object (a unit is never registered without one). Returns
+        ``"registered"`` (new to the ledger, with the attempts it arrived with), ``"profile
+        recorded"`` (known, but recorded without a profile by an older rig) or ``"known"``
+        (already on record as this profile: nothing changes). A known unit recorded as another
+        profile is refused (exit 3): its attempts would be counted by another family's rules.
+        ``new=True`` refuses a known serial, ``new=False`` an unknown one.
+
+        >>> from types import SimpleNamespace
+        >>> led = Ledger(":memory:")
+        >>> vw = SimpleNamespace(id="vw-safe")  # a profile (rig.unit.profiles), as far as this needs
+        >>> led.register("VW123", vw, who="alice", why="on the bench for a code")
+        'registered'
+        >>> led.register("VW123", vw, who="bob", why="CI job")
+        'known'
+        >>> led.changes("VW123")[0]["who"], led.changes("VW123")[0]["new"]
+        ('alice', 'vw-safe')
+        """
+        if profile is None:
+            raise LedgerRefused(f"{serial}: a unit is registered with its profile (rig profiles list shows them)")
+        unit = self.unit(serial)
+        if unit is None and new is False:
+            raise LedgerRefused(f"the ledger has no unit {serial!r}")
+        if unit is not None and new:
+            raise LedgerRefused(f"the ledger already has {serial} ({unit['profile'] or 'no profile'}); change it "
+                                f"with `rig units set {serial} ...` (the reason is recorded)")
+        if unit is not None and unit["profile"] not in (None, "", profile.id):
+            raise SafetyRefusal(f"{serial} is recorded as {unit['profile']}; {profile.id} would count its attempts "
+                                f"and lockouts by another family's rules. If the unit really is {profile.id}, "
+                                f"change it on purpose: rig units set {serial} --profile {profile.id} --reason '...'")
+        if unit is not None and unit["profile"] == profile.id:
+            return "known"
+        self.db.execute("BEGIN IMMEDIATE")  # the unit, its profile and what it arrived with, or nothing
+        try:
+            if unit is None:
+                self.db.execute("INSERT INTO units(serial, profile, model, vin, notes, created) VALUES (?,?,?,?,?,?)",
+                                (serial, profile.id, fields.get("model"), fields.get("vin"), fields.get("notes"),
+                                 time.time()))
+                self._changed(serial, "registered", None, profile.id, why, who)
+            else:
+                self.db.execute("UPDATE units SET profile=? WHERE serial=?", (profile.id, serial))
+                self._changed(serial, "profile", None, profile.id, why, who)
+            if attempts_used:
+                self.set_attempts_used(serial, attempts_used, profile, f"arrived with {attempts_used} used: {why}",
+                                       who=who)
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        return "registered" if unit is None else "profile recorded"
+
     def unit(self, serial: str) -> dict | None:
         row = self.db.execute("SELECT * FROM units WHERE serial=?", (serial,)).fetchone()
         return dict(row) if row else None
@@ -130,7 +188,7 @@ class Ledger:
         near = difflib.get_close_matches(serial, known, n=n, cutoff=0.6)
         return near or difflib.get_close_matches(serial.upper(), [k.upper() for k in known], n=n, cutoff=0.6)
 
-    def change(self, serial: str, field: str, new, reason: str) -> None:
+    def change(self, serial: str, field: str, new, reason: str, who: str | None = None) -> None:
         """Change a unit's profile, model, vin or notes by hand; the old value and the reason are kept."""
         unit = self.unit(serial)
         if unit is None:
@@ -138,12 +196,12 @@ class Ledger:
         if field not in ("profile", "model", "vin", "notes"):
             raise ValueError(field)
         self.db.execute(f"UPDATE units SET {field}=? WHERE serial=?", (new, serial))
-        self._changed(serial, field, unit[field], new, reason)
+        self._changed(serial, field, unit[field], new, reason, who)
 
-    def _changed(self, serial, field, old, new, reason) -> None:
-        self.db.execute("INSERT INTO unit_changes(serial, t, field, old, new, reason) VALUES (?,?,?,?,?,?)",
+    def _changed(self, serial, field, old, new, reason, who=None) -> None:
+        self.db.execute("INSERT INTO unit_changes(serial, t, field, old, new, reason, who) VALUES (?,?,?,?,?,?,?)",
                         (serial, time.time(), field, None if old is None else str(old),
-                         None if new is None else str(new), reason))
+                         None if new is None else str(new), reason, who))
 
     def changes(self, serial: str) -> list[dict]:
         return [dict(r) for r in self.db.execute("SELECT * FROM unit_changes WHERE serial=? ORDER BY id", (serial,))]
@@ -211,7 +269,7 @@ class Ledger:
     def attempts(self, serial: str) -> list[dict]:
         return [dict(r) for r in self.db.execute("SELECT * FROM attempts WHERE serial=? ORDER BY id", (serial,))]
 
-    def set_attempts_used(self, serial: str, used: int, profile, reason: str) -> None:
+    def set_attempts_used(self, serial: str, used: int, profile, reason: str, who: str | None = None) -> None:
         """What the unit itself says it has used (Opel shows 7 SAFE): counted attempts are added
         as 'unknown', or the oldest of the window are marked 'cleared'; a unit that has used them
         all is locked out."""
@@ -222,7 +280,7 @@ class Ledger:
         elif used < before.used:
             window = [a["id"] for a in self._window(serial)][: before.used - used]
             self.db.executemany("UPDATE attempts SET outcome='cleared' WHERE id=?", [(i,) for i in window])
-        self._changed(serial, "attempts_used", before.used, used, reason)
+        self._changed(serial, "attempts_used", before.used, used, reason, who)
         self.open_lockout_if_spent(serial, profile, None)
 
     def open_lockout_if_spent(self, serial: str, profile, run_id: int | None) -> dict | None:
@@ -294,6 +352,16 @@ class Ledger:
             unlocked=bool(attempts) and attempts[-1]["outcome"] == "accepted",
             permanent=bool(unit.get("permanent")),
         )
+
+
+def local_user() -> str:
+    """Who is at this machine, for the ledger's "who" (the login name)."""
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except Exception:  # no user name in this environment (a container's bare uid)
+        return f"uid {os.getuid()}"
 
 
 def _alive(pid: int) -> bool:

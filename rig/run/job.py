@@ -15,7 +15,7 @@ from ..bench.bench import Bench
 from .codeentry import check_code
 from ..errors import ConfigError, Problem, SafetyRefusal, UsageError, unknown
 from ..records.events import EventBus
-from ..records.ledger import Ledger, LedgerRefused
+from ..records.ledger import Ledger, LedgerRefused, local_user
 from .procedure import Procedure, check, load_procedure
 from ..unit.profiles import load_profiles
 from ..records.report import EventLog, read_events, write_junit
@@ -49,6 +49,7 @@ class Job:
     new_unit: bool = False           # the serial is new to the ledger, on purpose (rig run --new-unit)
     command: str = "rig"             # how suggested commands start (the CLI adds the options typed)
     ledger_here: bool = True         # False: the ledger is the remote bench's (rig --place/--server), checked there
+    who: str | None = None           # who started it (the ledger keeps it with a unit it registers)
 
 
 @dataclass
@@ -75,19 +76,20 @@ def needs_code(proc: Procedure, _seen=None) -> bool:
 def prepare(job: Job):
     """Load and check everything; ConfigError (file:line) before any pin moves.
 
-    The unit is checked against the ledger here too: a serial it has never seen
-    needs ``new_unit`` (a typo must not start a fresh unit with a full set of
-    attempts), and a profile other than the one recorded is refused.
+    The unit is checked against the ledger first: a serial it has never seen
+    needs ``new_unit`` and a profile (a typo must not start a fresh unit with a
+    full set of attempts), and a profile other than the one recorded is refused.
     """
     proc = load_procedure(job.procedure)
-    if job.serial and job.profile_id is None and job.ledger_here:
-        job.profile_id = recorded_profile(job)  # the ledger knows what the unit is
-    profile = None
-    if job.profile_id:
-        profiles = load_profiles()
-        if job.profile_id not in profiles:
-            raise UsageError(unknown("profile", job.profile_id, profiles, "rig profiles list shows them"))
-        profile = profiles[job.profile_id]
+    profiles = load_profiles()
+    if job.profile_id and job.profile_id not in profiles:
+        raise UsageError(unknown("profile", job.profile_id, profiles, "rig profiles list shows them"))
+    if job.serial and job.ledger_here:
+        check_unit(job)  # fills in the recorded profile: the ledger knows what the unit is
+    profile = profiles.get(job.profile_id) if job.profile_id else None
+    if profile is None and job.serial and job.ledger_here and "profile" in proc.needs:
+        raise UsageError(f"{job.serial} has no profile on record (a ledger from an older rig): give "
+                         f"--profile ID once and it is recorded with the unit; rig profiles list shows them")
     problems = check(proc, job.wiring, profile, job.params)
     if "unit" in proc.needs and not job.serial:
         problems.append(Problem(proc.source, 1, f"{proc.name} needs the unit's serial: --unit SERIAL"))
@@ -96,41 +98,38 @@ def prepare(job: Job):
                                 "--code-file FILE or RIG_CODE"))
     if problems:
         raise ConfigError(problems)
-    if job.serial and job.ledger_here:
-        check_unit(job)
     return proc, profile
 
 
 def check_unit(job: Job) -> None:
-    """The serial against the ledger: known, or new on purpose; its recorded profile, or changed on purpose."""
+    """The serial against the ledger: known, or new on purpose with a profile; its recorded
+    profile (filled in when none was given), or changed on purpose."""
     led = Ledger(job.ledger_path)
     try:
         unit = led.unit(job.serial)
         if unit is None:
-            if job.new_unit:
-                return
-            near = led.closest(job.serial)
-            hint = f" Did you mean {' or '.join(near)}?" if near else ""
-            raise LedgerRefused(f"the ledger has never seen a unit {job.serial!r}.{hint} If it is a new unit, "
-                                f"run again with --new-unit (it starts with a full set of attempts)")
+            if not job.new_unit:
+                near = led.closest(job.serial)
+                hint = f" Did you mean {' or '.join(near)}?" if near else ""
+                raise LedgerRefused(f"the ledger has never seen a unit {job.serial!r}.{hint} If it is a new unit, "
+                                    f"run again with --new-unit and its --profile (it starts with a full set of "
+                                    f"attempts)")
+            if not job.profile_id:
+                raise LedgerRefused(f"--new-unit {job.serial}: a new unit is registered with its profile, so its "
+                                    f"attempts are counted by its own family's rules: add --profile ID "
+                                    f"(rig profiles list shows them)")
+            return
         if job.new_unit:
             raise LedgerRefused(f"--new-unit: the ledger already has {job.serial} ({unit['profile']}, since "
                                 f"{_day(unit['created'])}); drop --new-unit to carry on with its record")
         recorded = unit["profile"]
+        if recorded and job.profile_id is None:
+            job.profile_id = recorded
         if recorded and job.profile_id != recorded:
             raise SafetyRefusal(f"{job.serial} is recorded as {recorded}; --profile {job.profile_id} would count "
                                 f"its attempts and lockouts by another family's rules. If the unit really is "
                                 f"{job.profile_id}, change it on purpose: {job.command} units set {job.serial} "
                                 f"--profile {job.profile_id} --reason '...'")
-    finally:
-        led.close()
-
-
-def recorded_profile(job: Job) -> str | None:
-    led = Ledger(job.ledger_path)
-    try:
-        unit = led.unit(job.serial)
-        return unit["profile"] if unit else None
     finally:
         led.close()
 
@@ -156,8 +155,9 @@ def run_job(job: Job, proc: Procedure | None = None, profile=None) -> JobResult:
         with signals.shielded():  # a signal waits until the run is on record with its log open
             ledger = Ledger(job.ledger_path)
             ledger.sweep_stale_runs()
-            if job.serial and ledger.unit(job.serial) is None:
-                ledger.add_unit(job.serial, profile.id if profile else None)
+            if job.serial and profile is not None and job.ledger_here:
+                # a new unit is put on record with its profile; an old record without one gets it now
+                ledger.register(job.serial, profile, who=job.who or local_user(), why=f"{proc.name} (rig run)")
             run_id = ledger.start_run(proc.name, job.serial, profile.id if profile else None, backend.name, "")
             log_path = Path(job.log_dir) / f"run-{run_id:05d}-{proc.name}.jsonl"
             ledger.set_log(run_id, str(log_path))

@@ -110,10 +110,9 @@ def routes(station, endpoint, body, Refused) -> list[Route]:
         try:
             if led.unit(serial) is not None:
                 raise Refused(409, f"{serial} is in the ledger already; edit its notes instead")
-            led.add_unit(serial, profile, model=data.get("model"), vin=data.get("vin"))
-            if used:
-                led.set_attempts_used(serial, used, load_profiles()[profile], "used before it reached the bench")
-            led.record(serial, None, "added", f"by {user['name']} ({user['via']}), {used} attempt(s) already used")
+            led.register(serial, load_profiles()[profile], who=f"{user['name']} ({user['via']})",
+                         why="added from the page", new=True, attempts_used=used,
+                         model=_text(data.get("model")), vin=_text(data.get("vin")))
         finally:
             led.close()
         return JSONResponse({"serial": serial}, status_code=201)
@@ -154,6 +153,10 @@ def routes(station, endpoint, body, Refused) -> list[Route]:
     ]
 
 
+def _text(value) -> str | None:
+    return None if value is None else str(value)[:200]
+
+
 def _attach(name: str, inline=None) -> dict:
     return {} if inline else {"content-disposition": f'attachment; filename="{name}"'}
 
@@ -187,7 +190,7 @@ def _unit(station, serial: str, Refused) -> dict:
             u.update(state=st.describe(), used=st.used, left=st.left, allowed=st.allowed,
                      lockout_left=st.lockout_left)
         u.update(runs=led.runs(serial, 200), attempts=led.attempts(serial), lockouts=led.lockouts(serial),
-                 records=led.records(serial))
+                 records=led.records(serial), changes=led.changes(serial))
         return u
     finally:
         led.close()

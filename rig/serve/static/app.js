@@ -196,6 +196,10 @@ async function showUnit(serial) {
   const tb = $("u-runs"); tb.replaceChildren();
   for (const r of u.runs) row(tb, [link(`/runs/${r.id}`, String(r.id)), r.procedure, r.outcome || "running", when(r.started)]);
   const rec = $("u-records"); rec.replaceChildren();
+  for (const c of u.changes || []) {
+    const what = c.field === "registered" ? `registered as ${c.new}` : `${c.field}: ${c.old || "-"} -> ${c.new || "-"}`;
+    rec.append(el("li", `${when(c.t)} ${what}` + (c.who ? ` by ${c.who}` : "") + (c.reason ? ` (${c.reason})` : "")));
+  }
   for (const r of u.records) rec.append(el("li", `${when(r.t)} ${r.name}: ${r.value}`));
 }
 $("u-save").addEventListener("click", async () => {
