@@ -15,8 +15,9 @@ import os
 import signal
 
 from ..unit.display import OperatorTap, normalise
+from .attempts import check_attempts, settle_attempt
 from ..durations import format_duration
-from ..errors import ConfigError, SafetyRefusal, StepFailed
+from ..errors import ConfigError, StepFailed
 from ..unit.templates import group, spoken
 
 MARGIN = 0.3  # extra hold beyond what the unit needs, when holding blind
@@ -93,17 +94,13 @@ def enter_code(runner, verify: bool = True) -> None:
     outcome, shown = _verdict(runner, tap, released)
     led.resolve_attempt(attempt, outcome)
     runner.events.emit("attempt", "resolved", new=outcome, attempt=attempt)
-    standing = led.standing(ctx.serial, p)
     if outcome == "accepted":
         if ctx.ui:
             ctx.ui.note("code accepted: the unit is unlocked")
         return
-    if standing.permanent_left == 0:
-        led.mark_permanent(ctx.serial)
-    else:
-        opened = led.open_lockout_if_spent(ctx.serial, p, ctx.run_id)
-        if opened:
-            runner.events.emit("lockout", "opened", wait=opened["wait"])
+    opened = settle_attempt(led, ctx.serial, p, outcome, ctx.run_id)
+    if opened:
+        runner.events.emit("lockout", "opened", wait=opened["wait"])
     if outcome == "unknown":
         raise StepFailed(f"the unit's answer could not be read (it showed {shown}); the attempt is counted as "
                          f"used. Check the unit, then {ctx.command} units show {ctx.serial}")
@@ -117,31 +114,10 @@ def enter_code(runner, verify: bool = True) -> None:
 
 
 def _check_attempts(runner) -> None:
-    ctx, p = runner.ctx, runner.ctx.profile
-    st = ctx.ledger.standing(ctx.serial, p)
-    unit = f"--unit {ctx.serial}"
-    rig = ctx.command
-    if st.permanent:
-        raise SafetyRefusal(f"the ledger marks {ctx.serial} as permanently locked; only the maker's service can help")
-    if st.lockout is not None:
-        raise SafetyRefusal(f"{ctx.serial} is locked out: {format_duration(st.lockout_left)} of powered wait left. "
-                            f"Run `{rig} run lockout-wait {unit}` first (or `{rig} run unlock {unit}`)")
-    if st.left <= 0:  # a ledger that says so without an open lockout was edited by hand
-        raise SafetyRefusal(f"no attempts left on {ctx.serial} by the ledger and no lockout open; see "
-                            f"`{rig} units show {ctx.serial}`")
-    if st.permanent_left is not None and st.permanent_left <= 1:
-        if not ctx.allow_permanent:
-            raise SafetyRefusal(f"a wrong code now would lock {ctx.serial} PERMANENTLY ({st.total} of "
-                                f"{st.permanent_after} used). If you are certain of the code, run again with "
-                                f"--allow-permanent-lock")
-        _loud(runner, "--allow-permanent-lock: a wrong code now locks the unit for good")
-    if st.left == 1:
-        wait = format_duration(p.lockout_wait(len(ctx.ledger.lockouts(ctx.serial)) + 1))
-        if not ctx.allow_lockout:
-            raise SafetyRefusal(f"this is the last attempt before {ctx.serial} locks out ({wait} powered wait): "
-                                f"a wrong code would trigger it. If you are sure of the code, run again with "
-                                f"--allow-lockout")
-        _loud(runner, f"--allow-lockout: this is the last attempt; a wrong code starts a {wait} lockout")
+    ctx = runner.ctx
+    for message in check_attempts(ctx.ledger, ctx.serial, ctx.profile, ctx.allow_lockout, ctx.allow_permanent,
+                                  ctx.command):
+        _loud(runner, message)
 
 
 def _loud(runner, message: str) -> None:
