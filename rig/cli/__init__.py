@@ -98,10 +98,13 @@ err = _Err()
 @click.option("--place", "place", metavar="NAME|+", envvar=["RIG_PLACE", "LG_PLACE"], show_envvar=True,
               help="Run on the bench of this labgrid place, which you must have acquired (+: the place of the "
                    "reservation in LG_TOKEN). The coordinator is LG_COORDINATOR; the bench's token RIG_TOKEN.")
+@click.option("--ca", "ca", type=click.Path(dir_okay=False), envvar="RIG_CA", show_envvar=True,
+              help="The lab's CA certificate (PEM): an https:// bench's certificate must be signed by it "
+                   "(default: the system's trust store).")
 @click.option("-v", "--verbose", is_flag=True, help="Log every step to stderr.")
 @click.version_option(package_name="rig")
 @click.pass_context
-def cli(ctx, backend, wiring, sim_state, ledger, events, server, verbose, unit_model, place):
+def cli(ctx, backend, wiring, sim_state, ledger, events, server, ca, verbose, unit_model, place):
     """Bench rig for removed car-stereo head units.
 
     The Pi switches the unit's power rails through relays and presses its
@@ -128,6 +131,7 @@ def cli(ctx, backend, wiring, sim_state, ledger, events, server, verbose, unit_m
     if place and server:
         raise click.UsageError("--place finds the bench's server through labgrid: leave out --server/RIG_SERVER")
     ctx.obj.place = place
+    ctx.obj.ca = ca
 
 
 def main(argv=None) -> int:

@@ -82,6 +82,7 @@ class App:
             return Path(self.sim_state)
         return data_dir() / "sim-unit.json"
 
+    ca: str | None = None  # rig --ca / RIG_CA: the lab CA an https:// bench's certificate is checked against
     place: str | None = None  # rig --place NAME|+ / RIG_PLACE / LG_PLACE: a lab place this user holds
     _place_bench = None
 
@@ -106,8 +107,8 @@ class App:
 
         pb = self.lab_bench()
         if pb is not None:
-            return Client(pb.url, os.environ.get("RIG_TOKEN"), place=pb.place)
-        return find_server(self.server_url)
+            return Client(pb.url, os.environ.get("RIG_TOKEN"), place=pb.place, ca=self.ca)
+        return find_server(self.server_url, ca=self.ca)
 
     @contextmanager
     def bench(self):

@@ -56,7 +56,8 @@ def status(as_json, coordinator):
                "reserved": bool(pb.reservation), "bench": pb.bench, "avail": pb.avail, "job": None}
         if pb.url:
             try:
-                info = Client(pb.url, os.environ.get("RIG_TOKEN")).call("GET", "/api/lab", timeout=3)
+                ca = getattr(click.get_current_context().find_root().obj, "ca", None)  # rig --ca
+                info = Client(pb.url, os.environ.get("RIG_TOKEN"), ca=ca).call("GET", "/api/lab", timeout=3)
                 row["job"] = info.get("job")
                 row["bench_place"] = (info.get("place") or {}).get("place")
             except Exception as exc:  # noqa: BLE001  (a status line per bench, never a traceback)

@@ -9,6 +9,10 @@ labgrid's own exporter, with all its options. In the exporter's YAML::
         url: http://127.0.0.1:8470  # the bench's rig serve (on the same Pi)
         token_file: /etc/rig/exporter.token   # an operator token of that server (else RIG_TOKEN)
 
+A bench serving HTTPS (``rig serve --tls-cert ...``) is ``url: https://pi-07.lab:8470``
+with ``ca_file: /etc/rig/lab-ca.crt`` (else ``RIG_CA``): the exporter checks the
+bench's certificate against it, and tells clients (``tls: true``) to do the same.
+
 The export is *available* only while ``rig serve`` answers and says its bench is
 healthy (three misses in a row, about five seconds, before it is marked gone, so a
 slow answer does not drop a running job). When labgrid acquires the place, the
@@ -46,8 +50,8 @@ MISSES = 3          # checks missed in a row before the bench counts as gone
 class BenchWatch:
     """Asks ``rig serve`` how the bench is, from its own thread (labgrid's poll must never block)."""
 
-    def __init__(self, url: str, token: str | None):
-        self.client = Client(url.rstrip("/"), token)
+    def __init__(self, url: str, token: str | None, ca: str | None = None):
+        self.client = Client(url.rstrip("/"), token, ca=ca)
         self.avail = False
         self.info: dict = {}
         self.want: str | None = None       # the place labgrid says holds the bench (None: none)
@@ -116,12 +120,13 @@ class RigBenchExport(lg_exporter.ResourceExport):
         url = self.local_params.get("url") or "http://127.0.0.1:8470"
         token = _token(self.local_params)
         self.url = urlparse(url)
-        self.local = BenchWatch(url, token)
+        self.local = BenchWatch(url, token, self.local_params.get("ca_file"))
 
     def _get_params(self):
         unit = (self.local.info or {}).get("unit") or {}
         return {"host": self.host, "port": self.url.port or 8470, "serial": unit.get("serial") or "",
-                "profile": unit.get("profile") or "", "family": unit.get("family") or ""}
+                "profile": unit.get("profile") or "", "family": unit.get("family") or "",
+                "tls": self.url.scheme == "https"}
 
     def _get_start_params(self):
         return {"place": self.acquired}

@@ -186,12 +186,15 @@ class Lab:
 
 def entry_url(entry) -> str:
     """The bench's address from its resource entry on the coordinator."""
-    return bench_address(entry.args.get("host"), entry.args.get("port"), entry.extra)
+    return bench_address(entry.args.get("host"), entry.args.get("port"), entry.extra, entry.args.get("tls"))
 
 
-def bench_address(host, port, extra=None) -> str:
-    """``http://host:port`` of a bench's rig serve; through labgrid's SSH forwarding when the
-    exporter runs isolated (``rig-lg-exporter --isolated``), as labgrid's own network resources are."""
+def bench_address(host, port, extra=None, tls=False) -> str:
+    """``http(s)://host:port`` of a bench's rig serve; through labgrid's SSH forwarding when the
+    exporter runs isolated (``rig-lg-exporter --isolated``), as labgrid's own network resources are.
+
+    ``tls``: the bench serves HTTPS (its exporter's ``url`` is https://); clients verify its
+    certificate against the lab's CA (``RIG_CA``)."""
     host, port = str(host or "127.0.0.1"), int(port or 8470)
     extra = extra or {}
     if extra.get("proxy_required"):
@@ -200,7 +203,7 @@ def bench_address(host, port, extra=None) -> str:
         port = sshmanager.request_forward(extra.get("proxy"), host, port)
         host = "localhost"
     shown = f"[{host}]" if ":" in host else host
-    return f"http://{shown}:{port}"
+    return f"{'https' if tls else 'http'}://{shown}:{port}"
 
 
 def _said(exc) -> str:

@@ -52,12 +52,14 @@ class RigBench(NetworkResource):
         serial (str): the unit on the bench ('' when none is declared)
         profile (str): that unit's profile id
         family (str): that profile's family (what ``reserve family=...`` matches)
+        tls (bool): the bench serves HTTPS; its certificate is checked against ``RIG_CA``
     """
 
     port = attr.ib(default=8470, validator=attr.validators.instance_of(int))
     serial = attr.ib(default="", validator=attr.validators.instance_of(str))
     profile = attr.ib(default="", validator=attr.validators.instance_of(str))
     family = attr.ib(default="", validator=attr.validators.instance_of(str))
+    tls = attr.ib(default=False, validator=attr.validators.instance_of(bool))
 
     @property
     def place(self) -> str | None:
@@ -68,7 +70,7 @@ class RigBench(NetworkResource):
 
 def bench_url(res: RigBench) -> str:
     """Where the resource's rig serve answers (through SSH when the exporter is isolated)."""
-    return bench_address(res.host, res.port, getattr(res, "extra", None))
+    return bench_address(res.host, res.port, getattr(res, "extra", None), res.tls)
 
 
 @target_factory.reg_driver

@@ -4,7 +4,10 @@ While ``rig serve`` holds the bench, ``rig status/run/press/power/shell`` go
 through it instead of being refused. On the same machine the server is found
 through a 0600 file in the user's runtime directory, which also carries a
 token only that user can read; ``rig --server URL`` (or ``RIG_SERVER``) names
-another machine, with its token in ``RIG_TOKEN``.
+another machine, with its token in ``RIG_TOKEN``. An ``https://`` server's
+certificate is verified against ``RIG_CA`` (the lab's CA; ``rig --ca FILE``), or
+the system's trust store; the local server's own certificate is pinned through
+its discovery file.
 
 >>> find_server("off") is None
 True
@@ -21,6 +24,10 @@ from ..errors import BenchBusy, BenchRefused, ConfigError, RigError
 
 
 def runtime_dir() -> Path:
+    """systemd's ``RuntimeDirectory=`` (``$RUNTIME_DIRECTORY``), else the login session's, else /tmp/rig-UID."""
+    own = os.environ.get("RUNTIME_DIRECTORY")
+    if own:
+        return Path(own.split(":")[0])
     base = os.environ.get("XDG_RUNTIME_DIR")
     return Path(base) / "rig" if base else Path(f"/tmp/rig-{os.getuid()}")
 
@@ -34,7 +41,8 @@ def _candidates() -> list[Path]:
     # A server started by systemd has no login session's XDG_RUNTIME_DIR: it writes to
     # /tmp/rig-UID, and the same user's shell (which has one) must still find it.
     uid = os.getuid()
-    paths = [discovery_path(), Path(f"/run/user/{uid}/rig/server.json"), Path(f"/tmp/rig-{uid}/server.json")]
+    paths = [discovery_path(), Path("/run/rig/server.json"),  # RuntimeDirectory=rig in rig-serve.service
+             Path(f"/run/user/{uid}/rig/server.json"), Path(f"/tmp/rig-{uid}/server.json")]
     return list(dict.fromkeys(paths))
 
 
@@ -46,12 +54,12 @@ def _alive(pid) -> bool:
         return False
 
 
-def find_server(url: str | None = None) -> "Client | None":
+def find_server(url: str | None = None, ca: str | None = None) -> "Client | None":
     """``url`` from --server/RIG_SERVER; else the discovery file; ``off`` means never."""
     if url and url.lower() in ("off", "none", "no"):
         return None
     if url:
-        return Client(url.rstrip("/"), os.environ.get("RIG_TOKEN"))
+        return Client(url.rstrip("/"), os.environ.get("RIG_TOKEN"), ca=ca)
     for path in _candidates():
         try:
             st = path.stat()
@@ -61,15 +69,18 @@ def find_server(url: str | None = None) -> "Client | None":
         except (OSError, ValueError):
             continue
         if _alive(info.get("pid")):  # a server that died (kill -9) leaves its file behind
-            return Client(info["url"], info.get("token"), same_machine=True)
+            return Client(info["url"], info.get("token"), same_machine=True, pin=info.get("cert"))
     return None
 
 
 class Client:
     """A few JSON calls to the server; errors come back as the rig's own errors (same exit codes)."""
 
-    def __init__(self, url: str, token: str | None, place: str | None = None, same_machine: bool = False):
+    def __init__(self, url: str, token: str | None, place: str | None = None, same_machine: bool = False,
+                 ca: str | None = None, pin: str | None = None):
         self.url, self.token = url, token
+        self.ca = ca or os.environ.get("RIG_CA") or None  # the lab's CA, for an https:// bench
+        self.pin = pin  # the local server's own certificate (from its discovery file)
         self.place = place  # the lab place this client holds (rig --place): the server checks it
         # found through this machine's discovery file: the server shares this CLI's ledger and logs;
         # one named by --server/--place may be another machine, with its own
@@ -83,6 +94,14 @@ class Client:
             h["authorization"] = f"Bearer {self.token}"
         return h
 
+    def _context(self):
+        """The TLS context for an https:// server (None for http)."""
+        if not self.url.startswith("https:"):
+            return None
+        from .tls import client_context, pinned_context
+
+        return pinned_context(self.pin) if self.pin else client_context(self.ca)
+
     def call(self, method: str, path: str, data: dict | None = None, timeout: float = 30.0):
         import urllib.error  # here, not at the top: most commands find no server and never send (~20 ms)
         import urllib.request
@@ -90,7 +109,7 @@ class Client:
         body = None if data is None else json.dumps(data).encode()
         req = urllib.request.Request(self.url + path, data=body, method=method, headers=self._headers())
         try:
-            with urllib.request.urlopen(req, timeout=timeout) as resp:
+            with urllib.request.urlopen(req, timeout=timeout, context=self._context()) as resp:
                 raw = resp.read()
                 kind = resp.headers.get("content-type", "")
         except urllib.error.HTTPError as exc:
@@ -100,8 +119,7 @@ class Client:
                 message = str(exc.reason)
             raise _error(exc.code, message) from None
         except urllib.error.URLError as exc:
-            raise ConfigError(f"the rig server at {self.url} does not answer ({exc.reason}); "
-                              f"is `rig serve` running? (--server off ignores it)") from None
+            raise _unreachable(self, exc) from None
         return json.loads(raw) if kind.split(";")[0].strip() == "application/json" else raw
 
     def get(self, path: str):
@@ -117,7 +135,7 @@ class Client:
 
         req = urllib.request.Request(self.url + "/api/stream", headers=self._headers())
         try:
-            resp = urllib.request.urlopen(req, timeout=timeout)
+            resp = urllib.request.urlopen(req, timeout=timeout, context=self._context())
         except urllib.error.HTTPError as exc:
             raise _error(exc.code, exc.reason) from None
         with resp:
@@ -132,6 +150,17 @@ class Client:
                     event = line[6:].strip()
                 elif line.startswith("data:"):
                     data.append(line[5:].strip())
+
+
+def _unreachable(client: Client, exc) -> ConfigError:
+    import ssl
+
+    if isinstance(exc.reason, ssl.SSLCertVerificationError):
+        return ConfigError(f"the rig server at {client.url} is not the bench it claims to be: its certificate "
+                           f"does not verify ({exc.reason.verify_message}) against "
+                           f"{client.ca or 'the system trust store'}; give the lab's CA with --ca FILE or RIG_CA")
+    return ConfigError(f"the rig server at {client.url} does not answer ({exc.reason}); "
+                       f"is `rig serve` running? (--server off ignores it)")
 
 
 def _user() -> str:
