@@ -25,6 +25,9 @@ def _tokens(path=None):
     return Tokens(path or os.environ.get("RIG_TOKENS") or _config_dir() / "serve-tokens.json")
 
 
+CLEARTEXT = "--unencrypted-codes-and-tokens-on-the-network"
+
+
 def _user() -> str:
     try:
         return getpass.getuser()
@@ -34,7 +37,8 @@ def _user() -> str:
 
 @cli.group(invoke_without_command=True)
 @click.option("--host", default="127.0.0.1", show_default=True,
-              help="Address to listen on. Anything but loopback exposes the bench: use a VPN or an SSH tunnel.")
+              help="Address to listen on. Anything but loopback needs --tls-cert/--tls-key (or "
+                   f"{CLEARTEXT}).")
 @click.option("--port", type=click.IntRange(0, 65535), default=8470, show_default=True)
 @click.option("--speed", type=click.FloatRange(min=0, min_open=True), default=None,
               help="With --backend sim: simulated time runs this many times faster than the wall clock "
@@ -45,10 +49,22 @@ def _user() -> str:
 @click.option("--unit", "serial", metavar="SERIAL", help="The unit on the bench (the page and a lab's place tags "
               "show it; jobs default to it).")
 @click.option("--profile", "profile_id", metavar="ID", help="The profile of the unit on the bench (with --unit).")
+@click.option("--tls-cert", type=click.Path(dir_okay=False), envvar="RIG_TLS_CERT", show_envvar=True,
+              help="Serve HTTPS with this certificate (PEM; from your lab CA, README 'A lab CA').")
+@click.option("--tls-key", type=click.Path(dir_okay=False), envvar="RIG_TLS_KEY", show_envvar=True,
+              help="The certificate's private key (PEM, mode 600).")
+@click.option("--allow-host", "allow_hosts", multiple=True, metavar="NAME", envvar="RIG_ALLOW_HOSTS",
+              show_envvar=True, help="Another name clients reach this bench by (the Host header; repeat it). "
+              "Loopback, the --host address and this machine's name are always allowed; any other is refused, "
+              "so a web page cannot reach the bench through a DNS name of its own.")
+@click.option(CLEARTEXT, "cleartext", is_flag=True,
+              help="Listen off loopback WITHOUT TLS: anyone on the network can read the codes, tokens and "
+                   "session cookies sent to the bench. Only for a network that is the bench's alone.")
 @click.option("--lab", is_flag=True, help="The bench belongs to a labgrid lab: jobs and bench commands are refused "
               "unless they come through the place holding it (rig --place). See README, 'A lab of benches'.")
 @click.pass_context
-def serve(ctx, host, port, speed, tokens_path, access_log, serial, profile_id, lab):
+def serve(ctx, host, port, speed, tokens_path, access_log, serial, profile_id, tls_cert, tls_key, allow_hosts,
+          cleartext, lab):
     """Hold the bench and serve its page: live state, runs, units.
 
     The bench is opened once and held between jobs (rails safe), and jobs run
@@ -63,6 +79,7 @@ def serve(ctx, host, port, speed, tokens_path, access_log, serial, profile_id, l
       rig --backend sim serve --speed 60           a simulated unit whose hour passes in a minute
       rig serve token new --role viewer --name tablet
       rig serve --lab --unit VW123 --profile vw-safe   a lab bench (with rig-lg-exporter beside it)
+      rig serve --host 0.0.0.0 --tls-cert pi-07.crt --tls-key pi-07.key --allow-host pi-07.lab
     """
     if ctx.invoked_subcommand is not None:
         return
@@ -71,13 +88,21 @@ def serve(ctx, host, port, speed, tokens_path, access_log, serial, profile_id, l
     from ..serve.station import Station
     from .app import ledger_path, log_dir
 
+    from ..serve.tls import check_files
+
+    tls = check_files(tls_cert, tls_key)
+    if not is_loopback(host) and tls is None and not cleartext:
+        raise click.UsageError(f"--host {host} without TLS would send codes, tokens and session cookies in clear "
+                               f"over the network: give --tls-cert/--tls-key (README, 'A lab CA'), or say "
+                               f"{CLEARTEXT} if that network is the bench's alone")
     tokens = _tokens(tokens_path)
     first = None
     if not tokens.entries():
         first = tokens.new("operator", _user())
     if not is_loopback(host):
-        err.print(f"[yellow]warning: listening on {host}: anyone who can reach it can try to log in. "
-                  "Every action needs a token; prefer a VPN or `ssh -L 8470:127.0.0.1:8470`.[/]")
+        err.print(f"[yellow]warning: listening on {host}"
+                  + ("" if tls else " WITHOUT TLS: codes and tokens cross the network in clear") +
+                  ": anyone who can reach it can try to log in. Prefer a VPN or `ssh -L 8470:127.0.0.1:8470`.[/]")
     wiring = app.wiring()
     make_backend = app.make_backend
     if speed is not None:
@@ -96,7 +121,8 @@ def serve(ctx, host, port, speed, tokens_path, access_log, serial, profile_id, l
         station.set_unit(serial, profile_id)  # an unknown profile is refused here, before the bench opens
     station.open()  # a busy bench or a missing simulated unit is refused here, before anything listens
     try:
-        server = BenchServer(station, tokens, host, port, log_level="info" if access_log else "warning")
+        server = BenchServer(station, tokens, host, port, log_level="info" if access_log else "warning",
+                             tls=tls, allow_hosts=allow_hosts)
     except OSError as exc:
         station.close()
         raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}") from None

@@ -29,6 +29,7 @@ def routes(station, endpoint, body) -> list[Route]:
         job = station.current
         return JSONResponse({
             "healthy": station.healthy and not station.closing, "lab": station.lease.lab,
+            "problem": "the server is stopping" if station.closing else station.problem(),
             "place": station.lease.holder, "unit": unit, "busy": station.busy_reason(),
             "job": None if job is None else {k: job.get(k) for k in ("procedure", "unit", "run_id", "operator")},
             # seconds since the bench last did anything (None while a job runs): rig lab sweep's measure

@@ -23,10 +23,10 @@ def _ledger(station) -> Ledger:
 
 def routes(station, endpoint, body, Refused) -> list[Route]:
     def run_id(request) -> int:
-        try:
-            return int(request.path_params["run"])
-        except ValueError:
-            raise Refused(404, f"no run {request.path_params['run']!r}") from None
+        text = request.path_params["run"]
+        if not (text.isascii() and text.isdigit()) or len(text) > 18:  # SQLite's integers end at 2**63: more is no run, not a 500
+            raise Refused(404, f"no run {text[:40]!r}")
+        return int(text)
 
     def loaded(request):
         try:
@@ -98,10 +98,15 @@ def routes(station, endpoint, body, Refused) -> list[Route]:
     @endpoint("operator", post=True)
     async def add_unit(request, user):
         data = await body(request)
-        serial, profile = str(data.get("serial") or "").strip(), str(data.get("profile") or "")
+        if not all(isinstance(data.get(k), (str, type(None))) for k in ("serial", "profile")):
+            raise Refused(400, "a unit is {\"serial\": \"VW123\", \"profile\": \"vw-safe\", ...}")
+        serial, profile = (data.get("serial") or "").strip(), data.get("profile") or ""
         used = data.get("attempts_used", 0)
         if not serial:
             raise Refused(400, "a unit needs its serial")
+        for k in ("model", "vin"):
+            if not isinstance(data.get(k), (str, type(None))) or len(data.get(k) or "") > 200:
+                raise Refused(400, f"{k} is text (at most 200 characters), or left out")
         if profile not in load_profiles():
             raise Refused(400, f"no profile {profile!r}; pick one of the profiles list")
         if not isinstance(used, int) or isinstance(used, bool) or not 0 <= used <= 100:

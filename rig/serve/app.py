@@ -28,6 +28,8 @@ from ..errors import BenchBusy, BenchRefused, ConfigError, RigError
 from ..records.secret import Code
 from . import api_lab, api_ledger
 from .auth import Sessions, Tokens, csrf_ok
+from .commands import press_args, wait_seconds
+from .limits import LOOPBACK_NAMES, Bounded
 
 STATIC = Path(__file__).resolve().parent / "static"
 COOKIE = "rig_session"
@@ -66,8 +68,9 @@ class SecurityHeaders:
 
 
 def make_app(station, tokens: Tokens, sessions: Sessions | None = None, cli_token: str | None = None,
-             cli_name: str = "cli") -> Starlette:
-    """The ASGI app for one station. ``cli_token`` is the CLI's operator token on this machine."""
+             cli_name: str = "cli", hosts=LOOPBACK_NAMES) -> Starlette:
+    """The ASGI app for one station. ``cli_token`` is the CLI's operator token on this machine;
+    ``hosts``: the names a request's ``Host`` may give (any other is refused: DNS rebinding)."""
     sessions = sessions or Sessions()
 
     def who(request: Request) -> dict | None:
@@ -104,9 +107,10 @@ def make_app(station, tokens: Tokens, sessions: Sessions | None = None, cli_toke
 
     async def body(request: Request) -> dict:
         try:
-            data = json.loads(await request.body() or b"{}")
-        except ValueError:
-            raise Refused(400, "the request body is not JSON") from None
+            data = json.loads(await request.body() or b"{}", parse_constant=_no_constant)
+        except (ValueError, RecursionError):  # RecursionError: [[[[... nested past Python's limit
+            raise Refused(400, "the request body is not JSON (plain numbers only: no NaN or Infinity, "
+                               "and not nested that deep)") from None
         if not isinstance(data, dict):
             raise Refused(400, "the request body must be a JSON object")
         return data
@@ -147,7 +151,10 @@ def make_app(station, tokens: Tokens, sessions: Sessions | None = None, cli_toke
             data = await body(request)
         except Refused as exc:
             return error(exc.status, str(exc))
-        entry = sessions.redeem(data.get("once")) if data.get("once") else tokens.check(str(data.get("token", "")))
+        once, token = data.get("once"), data.get("token")
+        if not isinstance(once, (str, type(None))) or not isinstance(token, (str, type(None))):
+            return error(400, "a login is {\"once\": \"CODE FROM THE LINK\"} or {\"token\": \"TOKEN\"}")
+        entry = sessions.redeem(once) if once else tokens.check(token)
         if entry is None:
             await asyncio.sleep(FAILED_LOGIN_WAIT)
             return error(401, "that login link or token is not valid (links work once, for 10 minutes)")
@@ -208,6 +215,9 @@ def make_app(station, tokens: Tokens, sessions: Sessions | None = None, cli_toke
         if code is not None and not isinstance(code, str):
             raise Refused(400, "the code must be a string of digits")
         code = Code(code) if code else None
+        for k in ("profile", "unit"):
+            if not isinstance(data.get(k), (str, type(None))):
+                raise Refused(400, f"{k} is a string (\"{'honda' if k == 'profile' else 'H1'}\"), or left out")
         spec = {k: data.get(k) for k in ("procedure", "profile", "unit", "params", "answers", "yes",
                                          "allow_lockout", "allow_permanent", "new_unit")}
         if data.get("procedure_file") is not None:  # a procedure file from the client's machine
@@ -242,15 +252,15 @@ def make_app(station, tokens: Tokens, sessions: Sessions | None = None, cli_toke
         elif what == "press":
             if not isinstance(data.get("combo"), str):
                 raise Refused(400, "press is {\"combo\": \"mode+scan\", \"hold\": 2, \"times\": 1}")
-            args = (data["combo"], _number(data.get("hold"), "hold"), int(_number(data.get("times"), "times") or 1))
+            args = (data["combo"], *press_args(data.get("hold"), data.get("times")))
         elif what == "wait":
-            args = (_number(data.get("seconds"), "seconds") or 0.0,)
+            args = (wait_seconds(data.get("seconds", 0)),)
         elif what == "safe":
             args = ()
         else:
             raise Refused(404, f"no bench command {what!r} (power, press, wait, safe)")
-        station.bench.events.emit("operator", user["name"], new=what, via=user["via"])
-        message = await asyncio.wrap_future(station.command(what, *args, place=place_of(request)))
+        fut = station.command(what, *args, place=place_of(request), by=user["name"], via=user["via"])
+        message = await asyncio.wrap_future(fut)
         return JSONResponse({"message": message, "t": station.clock.now()})
 
     @endpoint("operator", post=True)
@@ -279,7 +289,8 @@ def make_app(station, tokens: Tokens, sessions: Sessions | None = None, cli_toke
         Route("/{rest:path}", not_found, methods=["GET", "POST", "PUT", "DELETE", "PATCH"]),
     ]
     app = Starlette(routes=routes)
-    app.add_middleware(SecurityHeaders)
+    app.add_middleware(Bounded, hosts=hosts)
+    app.add_middleware(SecurityHeaders)  # the outer one: Bounded's refusals get the headers too
     return app
 
 
@@ -331,12 +342,8 @@ def place_of(request: Request) -> str | None:
     return request.headers.get("x-rig-place", "").strip()[:100] or None
 
 
-def _number(value, what):
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-        raise Refused(400, f"{what} must be a number of seconds (or a count), not {value!r}")
-    return float(value)
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not a number a bench can use")
 
 
 def _sse(event: str, data) -> str:

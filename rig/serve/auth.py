@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 import os
 import secrets
 import threading
@@ -27,6 +28,8 @@ import time
 from pathlib import Path
 
 from ..errors import ConfigError
+
+log = logging.getLogger(__name__)
 
 ROLES = ("viewer", "operator")
 SESSION_HOURS = 12
@@ -90,7 +93,12 @@ class Tokens:
         if not secret:
             return None
         want, found = _digest(secret), None
-        for e in self.entries():
+        try:
+            entries = self.entries()
+        except ConfigError as exc:  # fail closed: a file others could read (or a broken one) logs nobody in
+            log.error("no token is accepted: %s", exc)
+            return None
+        for e in entries:
             if hmac.compare_digest(want, str(e.get("sha256", ""))):
                 found = e
         return found

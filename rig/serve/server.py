@@ -20,17 +20,23 @@ import uvicorn
 from .app import make_app
 from .auth import Sessions, Tokens, write_private
 from .client import discovery_path
+from .limits import LOOPBACK_NAMES, uvicorn_limits
 from .notify import Notifier
 
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
+WILDCARDS = ("0.0.0.0", "::", "")
 
 
 class BenchServer:
     """One station served over HTTP; :meth:`run` blocks until stopped (SIGTERM, Ctrl-C, :meth:`stop`)."""
 
     def __init__(self, station, tokens: Tokens, host: str = "127.0.0.1", port: int = 8470,
-                 discovery: bool = True, log_level: str = "warning"):
+                 discovery: bool = True, log_level: str = "warning", tls: tuple[str, str] | None = None,
+                 allow_hosts=()):
+        """``tls``: ``(cert, key)`` PEM files (see :mod:`rig.serve.tls`); ``allow_hosts``: more names
+        the bench answers to besides loopback, the address it listens on and this machine's name."""
         self.station, self.tokens, self.host = station, tokens, host
+        self.tls = tls
         self.sessions = Sessions()
         self.cli_token = secrets.token_urlsafe(32)
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -42,14 +48,22 @@ class BenchServer:
         self.sock.listen(128)
         self.port = self.sock.getsockname()[1]
         shown = f"[{host}]" if ":" in host else host
-        self.url = f"http://{shown}:{self.port}"
+        scheme = "https" if tls else "http"
+        self.url = f"{scheme}://{shown}:{self.port}"
+        # the CLI on this machine reaches a server listening everywhere through loopback
+        local = ("[::1]" if ":" in host else "127.0.0.1") if host in WILDCARDS else shown
+        self.local_url = f"{scheme}://{local}:{self.port}"
+        self.hosts = {*LOOPBACK_NAMES, socket.gethostname(), *allow_hosts}
+        if host not in WILDCARDS:
+            self.hosts.add(host)
         self.discovery = discovery
         self.notifier = Notifier()
         self.stopped_by: str | None = None
-        app = make_app(station, tokens, self.sessions, self.cli_token)
+        app = make_app(station, tokens, self.sessions, self.cli_token, hosts=self.hosts)
         app.router.lifespan_context = self._lifespan
         config = uvicorn.Config(app, log_level=log_level, lifespan="on", timeout_graceful_shutdown=3,
-                                access_log=log_level in ("info", "debug"))
+                                access_log=log_level in ("info", "debug"), **uvicorn_limits(),
+                                **({"ssl_certfile": tls[0], "ssl_keyfile": tls[1]} if tls else {}))
         self.uvicorn = _Server(config, self)
         self.started = threading.Event()
 
@@ -59,8 +73,9 @@ class BenchServer:
     @asynccontextmanager
     async def _lifespan(self, app):
         if self.discovery:
-            write_private(discovery_path(), json.dumps({"url": self.url, "pid": os.getpid(),
-                                                        "token": self.cli_token}))
+            write_private(discovery_path(), json.dumps({"url": self.local_url, "pid": os.getpid(),
+                                                        "token": self.cli_token,
+                                                        "cert": self.tls[0] if self.tls else None}))
         watchdog = asyncio.create_task(self._watchdog())
         self.notifier.send("READY=1", f"STATUS=serving {self.url}")
         self.started.set()

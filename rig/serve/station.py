@@ -13,7 +13,7 @@ same checks, ledger, logs and refusals.
 >>> d = tempfile.mkdtemp()
 >>> st = Station(load_wiring(), lambda w: mock_backend(w, VirtualClock()), d + "/ledger.sqlite", d + "/runs")
 >>> st.open()
->>> st.command("press", "mode+scan", 2.0).result(5)
+>>> st.command("press", "mode+scan", 2.0, 1).result(5)
 'pressed mode+scan for 2s'
 >>> st.close()
 """
@@ -32,13 +32,14 @@ from ..errors import BenchBusy, ConfigError, RigError
 from ..records.events import EventBus
 from ..run.job import Job, needs_code, prepare, run_job
 from ..run.codeentry import check_code
-from ..records.ledger import Ledger
 from ..unit.profiles import load_profiles
 from ..records.secret import Redactor
 from ..run.session import BenchSession
+from .commands import CommandSlot, expected_wall
 from .held import HeldBench, StoppableClock, Stopped
 from .hub import Hub, WebUI
 from .lease import Lease
+from .ledgerview import forget_pin_history, open_run_id, sweep_runs, unit_standing
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +61,7 @@ class Station:
         self.last: dict | None = None         # the last finished job
         self.unit: dict | None = None         # the unit on the bench: {"serial", "profile"}
         self.closing = False
+        self.commands = CommandSlot()         # the bench command running on the worker, if any
         self._q: queue.Queue = queue.Queue()
         self._ids = itertools.count(1)
         self.question_ids = itertools.count(1)
@@ -77,6 +79,7 @@ class Station:
     # -- life cycle ---------------------------------------------------------
     def open(self) -> None:
         """Open the bench on the worker thread (it moves every pin from then on)."""
+        sweep_runs(self.ledger_path)  # a run a killed server left RUNNING is marked interrupted, honestly
         self._worker = threading.Thread(target=self._work, name="rig-bench", daemon=True)
         self._worker.start()
         self._opened.wait()
@@ -100,9 +103,17 @@ class Station:
 
     @property
     def healthy(self) -> bool:
-        """The worker is alive and its clock ticked lately (a waiting job ticks too)."""
-        return (self._worker is not None and self._worker.is_alive() and self.bench is not None
-                and self.bench.is_open and time.monotonic() - self.clock.alive < 15)
+        """The worker is alive, its clock ticked lately (a waiting job ticks too), and no bench
+        command is stuck past its end."""
+        return self.problem() is None
+
+    def problem(self) -> str | None:
+        """Why the bench is not healthy, or None (what the watchdog and ``GET /api/lab`` go by)."""
+        if self._worker is None or not self._worker.is_alive() or self.bench is None or not self.bench.is_open:
+            return "the bench worker is not running"
+        if time.monotonic() - self.clock.alive >= 15:
+            return "the bench worker has not ticked for 15 s"
+        return self.commands.stuck()
 
     def _work(self) -> None:
         try:
@@ -128,15 +139,27 @@ class Station:
                 if isinstance(item, dict):
                     self._run(item)
                 else:
-                    fut, fn = item
-                    if fut.set_running_or_notify_cancel():
-                        try:
-                            fut.set_result(fn())
-                        except BaseException as exc:  # noqa: BLE001  (handed to the caller)
-                            fut.set_exception(exc)
+                    self._command(*item)
         finally:
             self.bench.release("server stopped")
             backend.close()
+            self.changed()
+
+    def _command(self, fut, fn, what: str, by: str, expected: float) -> None:
+        """One bench command on the worker; a stop (or a ``safe``) cuts it short and makes the bench safe."""
+        if not fut.set_running_or_notify_cancel():
+            return
+        self.commands.start(what, by, expected)
+        self.changed()
+        try:
+            fut.set_result(fn())
+        except Stopped as exc:
+            self.bench.make_safe("interrupted")
+            fut.set_exception(BenchBusy(f"{what} stopped ({exc.by}): keys released, rails safe"))
+        except BaseException as exc:  # noqa: BLE001  (handed to the caller)
+            fut.set_exception(exc)
+        finally:
+            self.commands.end(self.clock)
             self.changed()
 
     def _publish(self) -> None:
@@ -162,6 +185,8 @@ class Station:
 
     # -- bench commands (no job running) --------------------------------------
     def busy_reason(self) -> str | None:
+        if self.commands.running is not None:
+            return self.commands.busy_reason()
         if self.current is not None:
             j = self.current
             return (f"the bench is running {j['procedure']}" + (f" on {j['unit']}" if j.get("unit") else "")
@@ -170,12 +195,16 @@ class Station:
             return f"{len(self.queued)} job(s) are queued on the bench"
         return None
 
-    def command(self, what: str, *args, place: str | None = None) -> concurrent.futures.Future:
-        """power/press/wait/safe on the worker thread; refused while a job runs or waits,
-        and, in a lab, from anyone but the place holding the bench (``safe`` is always allowed)."""
-        if what != "safe":
+    def command(self, what: str, *args, place: str | None = None, by: str = "operator",
+                via: str = "api") -> concurrent.futures.Future:
+        """power/press/wait/safe on the worker thread; refused while a job or another command runs
+        or waits, and, in a lab, from anyone but the place holding the bench. ``safe`` is always
+        allowed but during a job: it cuts a running command short first (``by`` names who asked)."""
+        if what == "safe":
+            self.commands.interrupt(self.clock, Stopped(f"a safe from {by}"))
+        else:
             self.lease.check(place)
-        reason = self.busy_reason()
+        reason = None if what == "safe" and self.current is None and not self.queued else self.busy_reason()
         if reason:
             raise BenchBusy(reason + "; stop it first, or wait for it")
         if self.closing:
@@ -185,8 +214,18 @@ class Station:
         fns = {"power": lambda: session.power(*args), "press": lambda: session.press(*args),
                "wait": lambda: session.wait(*args), "safe": lambda: self.bench.make_safe("by request") or "safe"}
         fut: concurrent.futures.Future = concurrent.futures.Future()
-        self._q.put((fut, fns[what]))
+        self.bench.events.emit("operator", by, new=what, via=via)  # only once accepted: a refusal writes nothing
+        self._q.put((fut, fns[what], what, by, expected_wall(self.clock, self._takes(what, args))))
         return fut
+
+    def _takes(self, what: str, args) -> float:
+        """The bench-clock seconds a command should take (its deadline, before the grace)."""
+        if what == "wait":
+            return args[0]
+        if what == "press":
+            hold = self.wiring.timing.press if args[1] is None else args[1]
+            return args[2] * (2 * hold + 1.0)  # each press, its gap and the relays' dwell, generously
+        return 1.0
 
     # -- jobs -------------------------------------------------------------------
     def submit(self, spec: dict, code, operator: str, via: str = "page", queue_it: bool = False,
@@ -250,7 +289,7 @@ class Station:
             self.current = None
             self.jobs_done += 1
             self.active_at = time.time()
-            _forget_pin_history(self.bench.backend.pin_factory)
+            forget_pin_history(self.bench.backend.pin_factory)
             self.last = done  # only once the bench is free: whoever sees it may start the next job
         self.hub.publish("notice", {"kind": "result", "text": f"{self.last['procedure']}: {self.last['outcome']}"})
         self.hub.publish("result", self.last)
@@ -259,30 +298,25 @@ class Station:
     def _make_ui(self, item):
         def make(bench, redact):
             self._redact = redact
-            self.current["run_id"] = self._run_id(item)
+            self.current["run_id"] = open_run_id(self.ledger_path, item["procedure"])
             started = bench.events.emit("operator", item["operator"], new="started", via=item["via"])
             ui = WebUI(self, redact)
             ui.event(started)  # told before the run subscribed the page to its events
             return ui
         return make
 
-    def _run_id(self, item) -> int | None:
-        led = Ledger(self.ledger_path)
-        try:
-            row = led.db.execute("SELECT id FROM runs WHERE procedure=? AND outcome IS NULL ORDER BY id DESC LIMIT 1",
-                                 (item["procedure"],)).fetchone()
-            return row[0] if row else None
-        finally:
-            led.close()
-
     def stop(self, by: str, quiet: bool = False) -> dict:
-        """Stop the running job with the SIGTERM unwind, or take the next queued one off the queue."""
+        """Stop the running job with the SIGTERM unwind, or a running bench command, or take the
+        next queued job off the queue."""
         if self.current is not None:
             self.bench.events.emit("operator", by, new="stop")
             self.clock.interrupt(Stopped(by))
             with self._answered:
                 self._answered.notify_all()
             return {"stopped": self.current["procedure"], "run_id": self.current.get("run_id")}
+        running = self.commands.interrupt(self.clock, Stopped(by))
+        if running is not None:
+            return {"stopped": f"bench command {running['what']}"}
         if self.queued:
             item = self.queued.pop(0)
             self.changed()
@@ -351,32 +385,12 @@ class Station:
             self._standing_key, self._standing_val = key, self.standing()
         return self._standing_val
 
+    def standing(self) -> dict | None:
+        """The unit on the bench as the ledger sees it (attempts used and left, lockout), or None."""
+        return unit_standing(self.ledger_path, self.unit)
+
     def set_unit(self, serial: str, profile: str) -> None:
         if profile not in load_profiles():
             raise ConfigError(f"no profile {profile!r}; rig profiles list shows them")
         self.unit = {"serial": serial, "profile": profile}
         self.changed()
-
-    def standing(self) -> dict | None:
-        if not self.unit:
-            return None
-        profiles = load_profiles()
-        p = profiles.get(self.unit["profile"])
-        led = Ledger(self.ledger_path)
-        try:
-            if p is None or led.unit(self.unit["serial"]) is None:
-                return dict(self.unit, state="not in the ledger yet", known=False)
-            st = led.standing(self.unit["serial"], p)
-        finally:
-            led.close()
-        return dict(self.unit, known=True, state=st.describe(), used=st.used, allowed=st.allowed, left=st.left,
-                    lockout_left=st.lockout_left, unlocked=st.unlocked, permanent=st.permanent)
-
-
-def _forget_pin_history(factory) -> None:
-    """Mock pins (sim, mock) keep every level they ever had; a server running for weeks must not.
-    The run's event log has the edges already."""
-    for pin in list(getattr(factory, "pins", {}).values()):
-        clear = getattr(pin, "clear_states", None)
-        if clear is not None:
-            clear()

@@ -26,7 +26,8 @@ class Served:
     """``rig serve`` in a thread: its URL, an operator and a viewer token, and the files it writes."""
 
     def __init__(self, tmp: Path, profile="honda", code="12345", state="lockout", attempts=3, speed=None,
-                 register=True):
+                 register=True, tls=False, allow_hosts=()):
+        """``tls``: serve HTTPS with a certificate from a throwaway lab CA (``self.ca``, tests/tlsfiles.py)."""
         self.tmp = tmp
         self.sim_state = tmp / "sim-unit.json"
         reset_unit(self.sim_state, profile, code, state=state, attempts=attempts)
@@ -40,7 +41,13 @@ class Served:
         self.tokens = Tokens(tmp / "tokens.json")
         self.operator = self.tokens.new("operator", "alice")
         self.viewer = self.tokens.new("viewer", "tablet")
-        self.server = BenchServer(self.station, self.tokens, "127.0.0.1", 0)
+        self.ca, files = None, None
+        if tls:
+            from tests.tlsfiles import lab_ca
+
+            self.ca = lab_ca(tmp / "ca")
+            files = tuple(str(p) for p in self.ca.bench("bench", "127.0.0.1", "localhost"))
+        self.server = BenchServer(self.station, self.tokens, "127.0.0.1", 0, tls=files, allow_hosts=allow_hosts)
         self.url = self.server.url
         self.thread = self.server.run_in_thread()
 
@@ -57,7 +64,8 @@ class Served:
 
     def client(self, token=None, **kw) -> httpx.Client:
         headers = {"authorization": f"Bearer {token}"} if token else {}
-        kw.setdefault("verify", _TLS)  # plain http on loopback; one context, not one per client (~20 ms each)
+        # plain http on loopback: one context, not one per client (~20 ms each); https: the lab CA's
+        kw.setdefault("verify", ssl.create_default_context(cafile=str(self.ca.crt)) if self.ca else _TLS)
         return httpx.Client(base_url=self.url, headers=headers, timeout=20, **kw)
 
     def page(self) -> tuple[httpx.Client, str]:
