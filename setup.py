@@ -12,8 +12,9 @@ from setuptools import find_packages, setup
 from setuptools.command.build_py import build_py
 
 HERE = Path(__file__).resolve().parent
-ARM = "platform_system == 'Linux' and (platform_machine == 'aarch64' or platform_machine == 'armv7l' " \
-      "or platform_machine == 'armv6l')"
+# armv8l: a 32-bit userland on a 64-bit kernel (Raspberry Pi OS 32-bit on a Pi 4 or 5)
+ARM = "platform_system == 'Linux' and (platform_machine == 'aarch64' or platform_machine == 'armv8l' " \
+      "or platform_machine == 'armv7l' or platform_machine == 'armv6l')"
 PI_LGPIO = f"lgpio>=0.2.2; {ARM}"
 PI_RPIGPIO = f"RPi.GPIO>=0.7.1; {ARM}"
 

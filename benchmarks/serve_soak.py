@@ -27,7 +27,7 @@ import httpx
 
 from rig.records.ledger import Ledger
 from rig.serve.auth import Tokens
-from rig.bench.clock import PacedClock
+from rig.bench.pacedclock import PacedClock
 from rig.serve.server import BenchServer
 from rig.serve.station import Station
 from rig.sim.backend import reset_unit, sim_backend

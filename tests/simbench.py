@@ -9,6 +9,8 @@ from rig.records.secret import Code
 from rig.cli.ui import Plain
 from rig.bench.wiring import load_wiring
 
+from .spare_keys import SPARE_WIRING
+
 
 class Bench:
     """A simulated unit, a ledger and a log dir in tmp_path; runs jobs in-process."""
@@ -18,7 +20,7 @@ class Bench:
         self.state = tmp_path / "unit.json"
         self.ledger = str(tmp_path / "ledger.sqlite")
         self.logs = str(tmp_path / "runs")
-        self.wiring = wiring or load_wiring()
+        self.wiring = wiring or load_wiring(SPARE_WIRING)  # the default's eight keys and the spares
         self.lines = []
         reset.setdefault("serial", "SIM-1")
         reset_unit(self.state, profile, code, **reset)

@@ -61,12 +61,12 @@ def test_combo_keys_go_down_and_up_together_for_the_hold(bench, clock):
     # mode=GPIO13, scan=GPIO18: identical histories, down after 1 s, held exactly 2 s
     assert pin_durations(bench, 13) == [(0.0, False), (1.0, True), (2.0, False)]
     assert pin_durations(bench, 18) == [(0.0, False), (1.0, True), (2.0, False)]
-    assert pin_durations(bench, 23) == [(0.0, False)]  # preset1 untouched
+    assert pin_durations(bench, 19) == [(0.0, False)]  # preset1 untouched
 
 
 def test_repeated_presses_use_hold_and_gap(bench):
     bench.press("preset1", hold=0.3, times=3, gap=0.2)
-    assert pin_durations(bench, 23) == [(0.0, False), (0.0, True), (0.3, False), (0.2, True),
+    assert pin_durations(bench, 19) == [(0.0, False), (0.0, True), (0.3, False), (0.2, True),
                                         (0.3, False), (0.2, True), (0.3, False)]
 
 
@@ -116,7 +116,7 @@ def test_keyboard_interrupt_mid_hold_is_safe(wiring, clock):
         with Bench(wiring, backend) as bench:
             bench.power("acc", True)
             bench.press("preset1", hold=10)
-    assert pin_states(backend, 23) == [False, True, False]
+    assert pin_states(backend, 19) == [False, True, False]
     assert pin_states(backend, 27)[-1] is False
 
 

@@ -14,9 +14,10 @@ from rig.sim.knobs import realistic_for
 from rig.bench.wiring import load_wiring
 
 from .simbench import Bench
+from .spare_keys import SPARE_WIRING
 
 PROFILES = load_profiles()
-DRIVABLE = sorted(p.id for p in PROFILES.values() if p.keys_needed <= set(load_wiring().keys))
+DRIVABLE = sorted(p.id for p in PROFILES.values() if p.keys_needed <= set(load_wiring(SPARE_WIRING).keys))
 
 
 def codes(p):

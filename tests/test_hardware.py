@@ -24,6 +24,7 @@ from rig.errors import BenchBusy, BenchRefused, ConfigError, NoGPIO
 from rig.bench.wiring import load_wiring
 
 from .conftest import REPO, pin_durations, pin_states
+from .spare_keys import SPARE_WIRING
 
 # -- the interlock: ACC off first, then constant power ---------------------------------
 
@@ -45,6 +46,17 @@ def test_acc_is_not_switched_on_without_constant_power(bench):
     assert pin_states(bench, 27) == [False]
 
 
+def test_ignition_follows_the_same_order_as_acc(bench):
+    bench.power("ignition", True)
+    with pytest.raises(BenchRefused, match="refusing to cut battery while ignition is on"):
+        bench.power("battery", False)
+    bench.power("ignition", False)
+    bench.power("battery", False)
+    with pytest.raises(BenchRefused, match="refusing to switch ignition on while battery is cut"):
+        bench.power("ignition", True)
+    assert pin_states(bench, 22) == [False, True, False]  # K3 only ever moved when constant power was on
+
+
 def test_the_release_restores_constant_power_with_acc_left_off(bench):
     bench.power("battery", False)
     bench.release()  # battery back ON is always allowed: that is the safe state
@@ -57,7 +69,7 @@ def test_the_release_restores_constant_power_with_acc_left_off(bench):
 
 def test_heartbeat_toggles_while_the_bench_is_held_and_stops_when_released(wiring, clock):
     hb = wiring.heartbeat
-    assert hb is not None and hb.pin == 10  # the default rig declares one, on the freed key channel
+    assert hb is not None and hb.pin == 26  # the default rig declares one, on a pin no peripheral toggles
     with Bench(wiring, mock_backend(wiring, clock)) as bench:
         clock.sleep(10 * hb.every + 0.01)
         bench.press("mode", hold=0.25)
@@ -76,7 +88,7 @@ def test_a_press_is_not_delayed_by_the_heartbeat(wiring, clock):
     with Bench(wiring, mock_backend(wiring, clock)) as bench:
         clock.sleep(0.3)
         bench.press("preset1", hold=3.0)  # several beats fall inside the hold
-    assert pin_durations(bench, 23) == [(0.0, False), (0.3, True), (3.0, False)]
+    assert pin_durations(bench, 19) == [(0.0, False), (0.3, True), (3.0, False)]  # preset1
 
 
 def test_heartbeat_on_a_pin_pulled_high_at_boot_is_refused(write_yaml):
@@ -340,7 +352,7 @@ def setup_kwargs() -> dict:
     return captured
 
 
-@pytest.mark.parametrize("machine, wanted", [("armv6l", {"lgpio"}), ("armv7l", {"lgpio"}),
+@pytest.mark.parametrize("machine, wanted", [("armv6l", {"lgpio"}), ("armv7l", {"lgpio"}), ("armv8l", {"lgpio"}),
                                              ("aarch64", {"lgpio"}), ("x86_64", set())])
 def test_the_pi_extra_installs_lgpio_on_every_pi_and_nothing_on_x86(machine, wanted):
     env = {"platform_machine": machine, "platform_system": "Linux", "extra": "pi"}
@@ -364,7 +376,7 @@ def test_a_profile_combo_on_one_key_line_is_refused_until_the_profile_verifies_i
 
     from .test_profiles import GOOD
 
-    ladder = load_wiring().source
+    ladder = SPARE_WIRING  # t2 presses tp+rds
     text = Path(ladder).read_text().replace("mode:    {pin: 13}", "mode:    {pin: 13, line: ladder1}") \
                                   .replace("scan:    {pin: 18}", "scan:    {pin: 18, line: ladder1}")
     w = load_wiring(write_yaml(text))
@@ -426,3 +438,90 @@ def test_the_display_tap_opens_without_asserting_dtr_or_rts(clock):
         assert tap.port.is_open and tap.port.dtr is False and tap.port.rts is False
     finally:
         tap.close()
+
+
+# -- the dead-man as a safety function: latched trips, progress, the read-back ---------
+
+
+def test_a_trip_seen_on_the_read_back_latches_until_the_bench_is_opened_again(wiring, clock):
+    backend = mock_backend(wiring, clock)
+    deadman = backend.pin_factory.deadman
+    hb = wiring.heartbeat
+    with pytest.raises(BenchRefused, match="dead-man has cut the relay and key supply"):
+        with Bench(wiring, backend) as bench:
+            bench.power("acc", True)
+            assert deadman.on()
+            deadman.stuck_on, deadman.timeout = False, 0.0  # the supply drops (a glitch, a stall the rig missed)
+            beats = len(pin_states(bench, hb.pin))
+            clock.sleep(5 * hb.every)
+            bench.press("preset1")  # the first energising move after the trip is refused...
+    assert len(pin_states(backend, hb.pin)) <= beats + 1  # ...and no beat re-armed it meanwhile
+    assert pin_states(backend, 19) == [False]  # preset1 never went down
+    assert pin_states(backend, 27)[-1] is False  # ACC released all the same
+    deadman.timeout = hb.timeout  # a fresh open re-arms, with everything safe
+    with Bench(wiring, mock_backend(wiring, clock)) as bench:
+        bench.press("preset1")
+
+
+def test_a_dead_man_stuck_on_is_refused_at_open(wiring, clock):
+    backend = mock_backend(wiring, clock)
+    backend.pin_factory.deadman.stuck_on = True
+    with pytest.raises(BenchRefused, match="stuck on"):
+        Bench(wiring, backend).open()
+    assert pin_states(backend, 27) == [False]  # and released: nothing was switched
+
+
+def test_a_dead_man_that_never_switches_on_is_refused_at_open(wiring, clock):
+    backend = mock_backend(wiring, clock)
+    backend.pin_factory.deadman.timeout = 0.0  # no supply whatever the beat does
+    with pytest.raises(BenchRefused, match="did not switch the relay and key supply on"):
+        Bench(wiring, backend).open()
+
+
+def test_the_beat_stops_when_the_run_makes_no_progress(wiring):
+    from rig.bench.clock import RealClock
+    from rig.bench.heartbeat import Heartbeat
+
+    clock = RealClock()
+    spec = wiring.heartbeat
+    backend = mock_backend(wiring, clock)
+    out = backend.pin_factory.pin(spec.pin)
+    from gpiozero import OutputDevice
+
+    hb = Heartbeat(spec, OutputDevice(spec.pin, pin_factory=backend.pin_factory), clock, start=False)
+    hb._thread = object()  # the real clock's beating thread, driven here by hand with made-up times
+    hb._toggle()
+    t0 = clock.now()
+    clock.progress()
+    assert hb.tick(t0 + spec.every)  # progress is fresh: it beats
+    clock._stamp -= spec.timeout  # the main thread hung for T, inside nothing the clock knows
+    assert not hb.tick(t0 + 2 * spec.every)
+    assert "no progress" in hb.tripped
+    clock.progress()  # it comes back: the trip stays latched
+    assert not hb.tick(t0 + 3 * spec.every)
+    with clock.outside("the operator"):  # waiting on purpose is not a hang...
+        hb.tripped = None
+        clock._stamp -= spec.timeout
+        assert hb.tick(t0 + 3 * spec.every)
+    hb.tripped = None
+    clock.progress()
+    assert not hb.tick(hb._last_rise + spec.timeout)  # ...but a beat that comes this late (SIGSTOP) latches
+    assert "stalled" in hb.tripped
+    assert len(out.states) == 4
+
+
+def test_beats_against_a_dead_man_time_they_cannot_hold_are_refused(write_yaml):
+    base = textwrap.dedent("""
+        rails:
+          battery: {pin: 17, contact: nc, safe: on}
+          acc: {pin: 27, contact: "no", safe: off}
+        keys:
+          mode: {pin: 13}
+    """)
+    with pytest.raises(ConfigError, match="heartbeat.every: 5s against a dead-man time of 4.7s"):
+        load_wiring(write_yaml(base + "heartbeat: {pin: 26, every: 5s, timeout: 4.7s}\n"))
+    with pytest.raises(ConfigError, match="missing field 'timeout'"):
+        load_wiring(write_yaml(base + "heartbeat: {pin: 26, every: 1s}\n"))
+    with pytest.raises(ConfigError, match="GPIO10 is also SPI0 MOSI, which can toggle it by itself"):
+        load_wiring(write_yaml(base + "heartbeat: {pin: 10, every: 1s, timeout: 4.7s}\n"))
+    assert load_wiring(write_yaml(base + "heartbeat: {pin: 26, every: 1s, timeout: 4.7s}\n")).heartbeat.timeout == 4.7

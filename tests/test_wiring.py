@@ -118,7 +118,7 @@ def test_bad_durations_in_timing(write_yaml):
 def test_wiring_check_command(run_rig, write_yaml):
     ok = run_rig("wiring", "check")
     assert ok.returncode == 0, ok.stderr
-    assert "battery" in ok.stdout and "unit_on" in ok.stdout and "ok: 3 rails, 13 keys, 3 senses" in ok.stdout
+    assert "battery" in ok.stdout and "unit_on" in ok.stdout and "ok: 3 rails, 8 keys, 3 senses, heartbeat on GPIO26" in ok.stdout
     bad = run_rig("wiring", "check", str(write_yaml(GOOD.replace("scan: {pin: 18}", "scan: {pin: 13}"))))
     assert bad.returncode == 1
     assert "bench.yaml:6: error: keys.scan.pin: GPIO13 is already used by keys.mode" in bad.stderr

@@ -24,7 +24,9 @@ from gpiozero.pins.mock import MockFactory, MockPin, PinState  # noqa: E402
 
 from .benchlock import BenchLock
 from .clock import Clock, RealClock
-from ..errors import NoGPIO
+from .mockcircuit import attach_deadman
+from ..errors import ConfigError, NoGPIO
+from .pinclaims import claim_problems, claimed_pins, line_consumers, lgpio_line_info
 from .wiring import Wiring, boot_pulls_high
 
 log = logging.getLogger(__name__)
@@ -68,6 +70,7 @@ class ClockedMockPin(MockPin):
     """
 
     external_pull: str | None = None  # "down" | "up" | None, from the pin map
+    last_rise: float | None = None    # clock time of the last rising edge (a dead-man listens for them)
 
     def _now(self) -> float:
         clock = getattr(self.factory, "clock", None)
@@ -79,6 +82,8 @@ class ClockedMockPin(MockPin):
             self._state = value
             self.states.append(PinState(t - self._last_change, value))
             self._last_change = t
+            if value:
+                self.last_rise = t
             return True
         return False
 
@@ -94,15 +99,19 @@ class ClockedMockPin(MockPin):
             self._change_state(self.external_pull == "up")
 
 
-def mock_factory(wiring: Wiring, clock: Clock, pin_class=ClockedMockPin) -> MockFactory:
+def mock_factory(wiring: Wiring, clock: Clock, pin_class=ClockedMockPin, deadman: dict | None = None) -> MockFactory:
     """A MockFactory whose pins start as a Pi's do at power-on.
 
     Each wired pin begins as an input held by its boot-time pull (GPIO0-8 up,
     9-27 down), so a test can see that opening the bench never passes an
-    output through its active level.
+    output through its active level. A pin map with a dead-man read-back gets
+    the dead-man too (``factory.deadman``; ``deadman`` are its faults, see
+    :class:`rig.bench.mockcircuit.MockDeadman`).
     """
     factory = MockFactory(pin_class=pin_class)
     factory.clock = clock
+    factory.deadman = None
+    attach_deadman(factory, wiring, clock, **(deadman or {}))
     external = {r.pin: r.pull for r in wiring.rails.values()}
     external.update({k.pin: k.pull for k in wiring.keys.values()})
     if wiring.heartbeat is not None:
@@ -134,16 +143,104 @@ def default_lock_path() -> Path:
 
 
 def hardware_backend(wiring: Wiring, display=None, sys_root: str = "/sys") -> Backend:
-    """gpiozero's pin factory on a real Pi; a clear error anywhere else."""
+    """gpiozero's pin factory on a real Pi, lgpio unless another is named on purpose; a clear error anywhere else."""
+    wanted = wanted_library(wiring)
+    if wanted == "lgpio":
+        lgpio_can_start()
     factory, library = choose_pin_factory()
-    if type(factory).__name__ == "LGPIOFactory":
+    name = _LIBRARIES.get(type(factory).__name__, type(factory).__name__)
+    if name != wanted and name != "mock":
+        _close(factory)
+        raise NoGPIO(f"the pin library is {library}, and this bench runs on {wanted} "
+                     f"({'the default' if wanted == 'lgpio' else 'as asked'}): "
+                     + (f"lgpio is the only one whose lines the kernel releases when rig dies, and the only one on "
+                        f"a Pi 5. Install python3-lgpio (README: Installing on a Raspberry Pi), or name another on "
+                        f"purpose: pin_library: {name} in the pin map, or RIG_PIN_LIBRARY={name}"
+                        if wanted == "lgpio" else f"install it, or change pin_library / RIG_PIN_LIBRARY"))
+    if name == "lgpio":
         apply_lgpio_workaround()
+        problem = chip_problem(*chip_identity(factory))
+        if problem:
+            _close(factory)
+            raise NoGPIO(problem)
+    held = claimed_pins(sys_root)  # a pin a peripheral or another consumer has: refused before any claim
+    if name == "lgpio":
+        for pin, who in line_consumers(wiring.pins(), lgpio_line_info(factory)).items():
+            held.setdefault(pin, who)
+    problems = claim_problems(wiring, held)
+    if problems:
+        _close(factory)
+        raise ConfigError(problems)
+    kept = kill9_warnings(factory, sys_root)
+    if wiring.heartbeat is None and any("keeps GPIO outputs driven" in w for w in kept):
+        _close(factory)  # a kill would leave a relay or key on, and nothing in copper would drop it
+        raise NoGPIO(kept[0].replace("Add dtparam", "This pin map has no dead-man (heartbeat:), so rig will "
+                                     "not open the bench: add dtparam") )
     backend = Backend("hardware", factory, RealClock(), display=display, lock=BenchLock(default_lock_path()),
                       pin_library=library)
-    backend.warnings += kill9_warnings(factory, sys_root)
+    backend.warnings += kept
     if display is not None:
         backend.closers.append(display.close)
     return backend
+
+
+def wanted_library(wiring: Wiring) -> str:
+    """lgpio, unless the pin map (``pin_library:``), RIG_PIN_LIBRARY or GPIOZERO_PIN_FACTORY names another."""
+    named = (os.environ.get("RIG_PIN_LIBRARY") or getattr(wiring, "pin_library", None)
+             or os.environ.get("GPIOZERO_PIN_FACTORY") or "lgpio")
+    return {"rpigpio": "RPi.GPIO", "rpi.gpio": "RPi.GPIO"}.get(named.lower(), named.lower())
+
+
+def lgpio_can_start(cwd: str | None = None) -> None:
+    """lgpio makes its notification pipe (.lgd-nfy*) in the working directory when imported
+    (gpiozero #1106, lg #22): in an unwritable one it fails and gpiozero silently falls back.
+    """
+    cwd = cwd or os.getcwd()
+    if os.environ.get("LG_WD") or os.access(cwd, os.W_OK):
+        return
+    raise NoGPIO(f"lgpio needs a working directory it can write (it makes its notification pipe there, "
+                 f"gpiozero #1106) and {cwd} is not one: run rig from a directory you own; rig-serve.service sets "
+                 f"WorkingDirectory=/run/rig")
+
+
+# The GPIO chips behind the 40-pin header, by the label their kernel driver gives them. A Pi 5
+# (or CM5, Pi 500) on a kernel before 6.6.45 numbers RP1 gpiochip4 and its SoC's own gpio-brcmstb
+# chips 0-3 (raspberrypi/linux #6144): a gpiozero that opened chip 0 there drives no header pin.
+HEADER_CHIPS = ("pinctrl-rp1", "pinctrl-bcm2711", "pinctrl-bcm2835")
+
+
+def chip_identity(factory) -> tuple[int | None, str]:
+    """(chip number, label) of the chip lgpio opened, from lgpio's own chip info."""
+    chip = getattr(factory, "_chip", getattr(factory, "chip", None))
+    try:
+        import lgpio
+
+        status, _lines, _name, label = lgpio.gpio_get_chip_info(factory._handle)
+    except Exception as exc:  # an lgpio without chip info: say so rather than guess
+        return chip, f"unknown ({type(exc).__name__})"
+    return chip, str(label)
+
+
+def chip_problem(chip, label: str) -> str | None:
+    """Why this chip is not the header's, or None.
+
+    >>> chip_problem(0, "pinctrl-rp1") is None
+    True
+    >>> chip_problem(0, "gpio-brcmstb@107d508500")  # doctest: +ELLIPSIS
+    'gpiochip0 is gpio-brcmstb@107d508500, not the 40-pin header...'
+    """
+    if label in HEADER_CHIPS or label.startswith("unknown"):
+        return None
+    return (f"gpiochip{chip} is {label}, not the 40-pin header's chip ({', '.join(HEADER_CHIPS)}): on a Pi 5, CM5 "
+            f"or Pi 500 with a kernel before 6.6.45 the header is gpiochip4. Update the kernel (sudo apt full-upgrade) "
+            f"and gpiozero (>= 2.0.1.post3)")
+
+
+def _close(factory) -> None:
+    try:
+        factory.close()
+    except Exception:
+        pass
 
 
 def choose_pin_factory():

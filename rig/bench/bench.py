@@ -34,7 +34,7 @@ from . import signals
 from ..errors import BenchRefused
 from ..records.events import Event, EventBus
 from .channels import Key, Rail, Sense, _HeldInput, _HeldOutput, _onoff, parse_combo  # noqa: F401
-from .heartbeat import Heartbeat
+from .heartbeat import DeadmanTripped, open_heartbeat
 from .wiring import Wiring
 
 log = logging.getLogger(__name__)
@@ -100,9 +100,8 @@ class Bench:
                     if spec.rail in self.rails:
                         self.rails[spec.rail].sense = self.senses[spec.name]
                 self._carry_dwell()
-                hb = self.wiring.heartbeat
-                self._heartbeat = hb and Heartbeat(hb, _HeldOutput(hb.pin, initial_value=False, pin_factory=factory),
-                                                   self.clock)
+                hb = self.wiring.heartbeat  # last: every output already sits safe when the supply comes on
+                self._heartbeat = hb and open_heartbeat(hb, factory, self.clock, _HeldOutput, _HeldInput)
             except BaseException:
                 self._close_devices()
                 if self.backend.lock is not None:
@@ -117,6 +116,34 @@ class Bench:
         self._open = True
         _open_benches.add(self)
         self.events.emit("bench", "open", backend=self.backend.name)
+
+    def rearm(self) -> None:
+        """After the dead-man tripped: with every key up and every rail safe, beat again (on purpose).
+
+        Refused while anything is still driven: re-arming would switch the supply back on under it.
+        """
+        self._check_open()
+        hb = getattr(self, "_heartbeat", None)
+        if hb is None or hb.tripped is None:
+            return
+        busy = [k.name for k in self.keys.values() if k.is_down] + [r.name for r in self.rails.values() if not r.is_safe]
+        if busy:
+            raise DeadmanTripped(f"not re-arming the dead-man while {', '.join(busy)} is driven: release them first")
+        hb.rearm()
+        self.events.emit("bench", "rearmed")
+
+    @property
+    def deadman_tripped(self) -> str | None:
+        """Why the dead-man cut the supply (the beat is latched off), or None while it holds it on."""
+        hb = getattr(self, "_heartbeat", None)
+        return None if hb is None else hb.check()
+
+    def _armed_or_refuse(self) -> None:
+        why = self.deadman_tripped
+        if why is not None:
+            self.events.emit("bench", "deadman", reason=why)
+            raise DeadmanTripped(f"the dead-man has cut the relay and key supply ({why}); nothing is switched "
+                                 f"on again until the bench is released and opened again, which re-arms it")
 
     @signals.protect
     def release(self, reason: str = "end") -> None:
@@ -214,27 +241,6 @@ class Bench:
         if not self._open:
             raise BenchRefused("the bench is not open (it was released)")
 
-    def _interlock(self, rail: Rail, on: bool) -> None:
-        """A car never cuts constant power with ACC on, nor has ACC without constant power.
-
-        Cutting the constant feed under a running unit is the brown-out that arms SAFE or
-        corrupts its EEPROM write; so the order is ACC off, then battery off (and back:
-        battery on, then ACC on). Putting constant power back on is always allowed, so a
-        release (battery on, ACC off) never trips it. Only ACC: ``ignition`` is a logic
-        feed on the units that need it, not the load that browns a supply out.
-        """
-        acc = self.rails.get("acc")
-        if acc is None or rail is acc and not on:
-            return
-        if rail.spec.safe_on and not on and acc.is_on:
-            raise BenchRefused(f"refusing to cut {rail.name} while acc is on (a car never does that, and it "
-                               f"can arm SAFE or corrupt the unit's memory): switch acc off first")
-        if rail is acc and on:
-            cut = [r.name for r in self.rails.values() if r.spec.safe_on and not r.is_on]
-            if cut:
-                raise BenchRefused(f"refusing to switch acc on while {' and '.join(cut)} is cut: "
-                                   f"switch {' and '.join(cut)} on first")
-
     def _carry_dwell(self) -> None:
         """Relays another process switched moments ago still get their full dwell."""
         if self.backend.lock is None:
@@ -274,6 +280,12 @@ class Bench:
         # The pins change back to back, so a combo's keys move within microseconds of
         # each other; they are told after (telling never lengthens a hold).
         changing = [k for k in keys if k.is_down != down]
+        if down:
+            held = {k.name for k in self.keys.values() if k.is_down} | {k.name for k in keys}
+            if len(held) > self.wiring.max_keys_down:
+                raise BenchRefused(f"refusing to hold {len(held)} keys down at once ({', '.join(sorted(held))}): "
+                                   f"the pin map allows {self.wiring.max_keys_down} (max_keys_down: each key's LED "
+                                   f"draws from the Pi's 3.3 V header)")
         combo = self.wiring.combo(k.name for k in keys) if down and len(changing) > 1 else None
         if combo is not None and combo.stagger > 0:
             return self._staggered(changing, combo)
@@ -285,6 +297,8 @@ class Bench:
         moves set off meanwhile (the unit's answer, on any thread) is told after them.
         A signal waits until the edges are told, so the log never misses a pin that moved.
         Returns the clock time once the pins have moved."""
+        if any(move[1] for move in moves):  # energising: never under a tripped dead-man
+            self._armed_or_refuse()
         with signals.shielded(), self.events.holding() as edges:
             for device, value, kind, what, old, new in moves:
                 t = self.clock.now()

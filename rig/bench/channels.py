@@ -74,7 +74,7 @@ class Rail:
         bench._check_open()
         if self.is_on == on:
             return
-        bench._interlock(self, on)
+        interlock(bench, self, on)
         dwell = bench.wiring.timing.relay_dwell
         if self._last_switch is not None:
             ready = self._last_switch + dwell
@@ -93,6 +93,30 @@ class Rail:
     def off(self) -> None:
         self.set(False)
 
+
+def interlock(bench, rail: Rail, on: bool) -> None:
+    """A car never cuts constant power with ACC or ignition on, nor has either without constant power.
+
+    Cutting the constant feed under a running unit is the brown-out that arms SAFE or
+    corrupts its EEPROM write; so the order is ACC and ignition off, then battery off
+    (and back: battery on, then ACC and ignition). A constant feed is a rail whose safe
+    state is on, a switched one a rail whose safe state is off. Putting constant power
+    back on is always allowed, so a release (battery on, the rest off) never trips it.
+    Wired as wiring/README.md section 3 says, K1's second pole also opens the switched
+    relays' coils while it cuts constant power: the same rule in copper.
+    """
+    rails = bench.rails.values()
+    if rail.spec.safe_on and not on:
+        live = [r.name for r in rails if not r.spec.safe_on and r.is_on]
+        if live:
+            raise BenchRefused(f"refusing to cut {rail.name} while {' and '.join(live)} "
+                               f"{'is' if len(live) == 1 else 'are'} on (a car never does that, and it can arm SAFE "
+                               f"or corrupt the unit's memory): switch {' and '.join(live)} off first")
+    if not rail.spec.safe_on and on:
+        cut = [r.name for r in rails if r.spec.safe_on and not r.is_on]
+        if cut:
+            raise BenchRefused(f"refusing to switch {rail.name} on while {' and '.join(cut)} is cut: "
+                               f"switch {' and '.join(cut)} on first")
 
 class Key:
     """An optocoupler across a button's contacts; ``down`` means pressed."""

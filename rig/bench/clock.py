@@ -30,6 +30,8 @@ from . import signals
 _quiet_until = 0.0  # perf_counter time: helper threads keep off the GIL until then
 _precise = 0        # deadlines in their final moments right now (any thread)
 _precise_lock = threading.Lock()
+_outside_lock = threading.Lock()
+CHUNK = 0.25        # a long real wait wakes this often to say the run is still making progress
 _SWITCH = sys.getswitchinterval()
 
 
@@ -108,9 +110,38 @@ def ordinary() -> None:
 
 
 class Clock(ABC):
-    """What rig needs of time: now, sleep, sleep until, wait for a condition."""
+    """What rig needs of time: now, sleep, sleep until, wait for a condition; and the stamp
+    of progress the heartbeat reads (every wait and step refreshes it; a wait on purpose
+    outside the clock says so with :meth:`outside`; a thread hung elsewhere lets it age)."""
 
     virtual = False
+    _stamp: float | None = None  # perf_counter() of the last sign of progress
+    _outside = 0                 # threads waiting on purpose outside the clock
+
+    def progress(self) -> None:
+        """The run moved on (a wait, a step): the heartbeat may keep beating."""
+        self._stamp = time.perf_counter()
+
+    def since_progress(self) -> float:
+        """Seconds of real time since the last sign of progress."""
+        return 0.0 if self._stamp is None else time.perf_counter() - self._stamp
+
+    @property
+    def blocked(self) -> bool:
+        """Some thread is waiting on purpose outside the clock (see :meth:`outside`)."""
+        return self._outside > 0
+
+    @contextmanager
+    def outside(self, what: str = "the operator"):
+        """Around a wait that is not the clock's (a prompt, a queue): the run is not hung while inside."""
+        with _outside_lock:
+            self._outside += 1
+        try:
+            yield
+        finally:
+            with _outside_lock:
+                self._outside -= 1
+            self.progress()
 
     @abstractmethod
     def now(self) -> float:
@@ -176,12 +207,14 @@ class RealClock(Clock):
         self.end_hold(deadline, None)
 
     def end_hold(self, deadline: float, release, warm=None) -> None:
+        self.progress()
         left = deadline - time.perf_counter()
         # Wake early enough that a thread holding the GIL for a whole switch interval
         # still hands it over before the quiet moments begin.
         early = self.quiet + _SWITCH
-        if left > early:
-            time.sleep(left - early)
+        while left > early:  # in pieces: each one is a sign of progress for the heartbeat
+            time.sleep(min(left - early, CHUNK))
+            self.progress()
             left = deadline - time.perf_counter()
         if left <= 0:
             if release is not None:
@@ -206,12 +239,13 @@ class RealClock(Clock):
         poll = 0.01 if poll is None else poll
         deadline = self.now() + timeout
         while True:
+            self.progress()
             if condition():
                 return True
             now = self.now()
             if now >= deadline:
                 return False
-            time.sleep(min(poll, deadline - now))
+            time.sleep(min(poll, deadline - now, CHUNK))
 
 
 class _Timer:
@@ -355,29 +389,3 @@ class VirtualClock(Clock):
             if nxt is not None and nxt < target:
                 target = nxt
             self.sleep_until(target)
-
-
-class PacedClock(VirtualClock):
-    """A VirtualClock whose waits take ``1/speed`` of their length in wall time.
-
-    A plain VirtualClock jumps: an hour of lockout wait is over in milliseconds, which
-    is what tests want and what nobody can watch. ``rig serve --backend sim --speed 60``
-    runs the simulated unit on a PacedClock: an hour passes in a minute, and the page's
-    countdown moves.
-
-    >>> import time; clock = PacedClock(speed=1000.0); t0 = time.monotonic(); clock.sleep(50)
-    >>> round(clock.now()), 0.04 <= time.monotonic() - t0 < 1
-    (50, True)
-    """
-
-    def __init__(self, speed: float, start: float = 0.0, max_step: float = 1.0):
-        super().__init__(start, max_step)
-        self.speed = float(speed)
-
-    def sleep_until(self, deadline: float) -> None:
-        # Cut into short pieces of wall time so timers fire on time and a stop gets in.
-        while self.now() < deadline:
-            target = min(deadline, self.now() + 0.05 * self.speed)
-            time.sleep((target - self.now()) / self.speed)
-            super().sleep_until(target)
-        super().sleep_until(deadline)

@@ -29,6 +29,12 @@ KINDS = {  # kind: (colour, legend)
     "heartbeat": ("#7b3294", "heartbeat"),
 }
 POWER = {1: "3V3", 17: "3V3", 2: "5V", 4: "5V", 27: "ID", 28: "ID"}
+BCM = {phys: bcm for bcm, phys in HEADER.items()}
+# Pins the rig leaves free on purpose, named on the header (wiring/README.md section 12).
+KEEP_FREE = {8: "CAN CS (CE0)", 9: "CAN MISO", 10: "CAN MOSI", 11: "CAN SCLK", 25: "CAN INT",
+             7: "CAN-2 CS (CE1)", 23: "CAN-2 INT", 14: "UART TX (tap)", 15: "UART RX (tap)", 2: "I2C1 SDA",
+             3: "I2C1 SCL"}
+FREE_FILL, CAN_FILL = "#ffffff", "#fde7c8"
 POWER.update({p: "GND" for p in (6, 9, 14, 20, 25, 30, 34, 39)})
 ISO = {"A4": "A4 +12 V constant (yellow)", "A7": "A7 +12 V ACC (red)", "A8": "A8 ground (black)"}
 W, ROW = 1320, 30
@@ -58,9 +64,9 @@ def channels(w: Wiring) -> list[Channel]:
                            f"NPN + SRD-05VDC (7 A form C), 10k pull-{r.pull}", lands,
                            f"{r.name} {'ON' if r.safe_on else 'OFF'}"))
     for k in w.keys.values():
-        part = "PhotoMOS CPC1017N" if k.switch == "photomos" else "PC817 (one way only)"
+        part = "PhotoMOS CPC1017N / AQY212EH" if k.switch == "photomos" else "PC817 (one way only)"
         line = f", key line {k.ladder}" if k.ladder else ", key line not measured"
-        out.append(Channel("key", k.name, k.pin, f"{part}", f"470R to the LED, 10k pull-{k.pull}",
+        out.append(Channel("key", k.name, k.pin, f"{part}", f"330R to the LED, 10k pull-{k.pull}",
                            f"button '{k.name}'{line}", "open (not pressed)"))
     for s in w.senses.values():
         rail = w.rails.get(s.rail) if s.rail else None
@@ -77,9 +83,14 @@ def channels(w: Wiring) -> list[Channel]:
                            f"{active} = on{debounce}", lands, "input (unwired reads off)"))
     if w.heartbeat is not None:
         hb = w.heartbeat
-        out.append(Channel("heartbeat", "heartbeat", hb.pin, "retriggerable monostable",
-                           f"toggles every {hb.every:g} s, 10k pull-down", "relay + key supply (dead-man)",
-                           "no beats: supply off"))
+        out.append(Channel("heartbeat", "heartbeat", hb.pin, "retriggerable monostable (sheet 6)",
+                           f"toggles every {hb.every:g} s; T {hb.timeout:g} s; 10k pull-down",
+                           "relay + key supply (dead-man)", "no beats: supply off"))
+        if hb.readback is not None:
+            level = "HIGH" if hb.armed_high else "LOW"
+            out.append(Channel("heartbeat", "readback", hb.readback, "dead-man read-back (sheet 6)",
+                               f"{level} = supply on; {'Pi 1.8k pull-up' if hb.readback in (2, 3) else 'pull-up'}",
+                               "the monostable's output Q", "reads tripped"))
     order = {"relay": 0, "railsense": 1, "sense": 1, "heartbeat": 2, "key": 3}
     return sorted(out, key=lambda c: (order[c.kind], HEADER.get(c.pin, 99)))
 
@@ -88,7 +99,7 @@ def render_svg(w: Wiring) -> str:
     """The whole picture as an SVG document."""
     rows = channels(w)
     by_pin = {HEADER[c.pin]: c for c in rows if c.pin in HEADER}
-    top = 300
+    top = 340
     height = top + ROW * (len(rows) + 1) + 70
     o = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{height}" viewBox="0 0 {W} {height}" '
          f'font-family="DejaVu Sans, Arial, sans-serif" font-size="13">',
@@ -97,8 +108,8 @@ def render_svg(w: Wiring) -> str:
          _text(20, 30, f"{w.name}", size=20, weight="bold"),
          _text(20, 52, "Raspberry Pi 40-pin header, board seen from above, USB ports to the right. "
                        "BCM GPIO numbers in the pins.", fill="#555")]
-    o += _header(by_pin, 60, 80)
-    o += _legend(760, 94)
+    o += _header(by_pin, 60, 110)
+    o += _legend(760, 110)
     o += _rows(rows, top)
     foot = top + ROW * (len(rows) + 1) + 22
     o.append(_text(20, foot, "Every output is active-high with a 10k pull-down: a released, floating or "
@@ -119,24 +130,29 @@ def _header(by_pin: dict[int, Channel], x0: int, y0: int) -> list[str]:
         col, edge = (phys - 1) // 2, phys % 2 == 0  # even pins on the board's edge row (top here)
         cx, cy = x0 + col * pitch, y0 + 49 + (0 if edge else pitch)
         ch = by_pin.get(phys)
+        spare = None
         if ch is not None:
             fill, label, fg = KINDS[ch.kind][0], str(ch.pin), "#fff"
         elif phys in POWER:
             fill = {"3V3": "#f4a300", "5V": "#e8590c", "GND": "#555", "ID": "#999"}[POWER[phys]]
             label, fg = "", "#fff"
-        else:
-            fill, label, fg = "#d9d9d9", "", "#000"
-        shape = (f'<rect x="{cx - 11}" y="{cy - 11}" width="22" height="22" fill="{fill}"/>' if phys == 1 else
-                 f'<circle cx="{cx}" cy="{cy}" r="11" fill="{fill}"/>')
+        else:  # a GPIO the rig does not use: kept free for a CAN HAT or the tap's UART, or free
+            bcm = BCM.get(phys)
+            spare = KEEP_FREE.get(bcm, "free")
+            fill = CAN_FILL if bcm in KEEP_FREE else FREE_FILL
+            label, fg = str(bcm), "#333"
+        stroke = ' stroke="#777" stroke-width="1.5"' if spare else ""
+        shape = (f'<rect x="{cx - 11}" y="{cy - 11}" width="22" height="22" fill="{fill}"{stroke}/>' if phys == 1 else
+                 f'<circle cx="{cx}" cy="{cy}" r="11" fill="{fill}"{stroke}/>')
         o.append(shape)
         if label:
             o.append(_text(cx, cy + 4, label, size=11, anchor="middle", fill=fg, weight="bold"))
         # the name outside the header: above the edge row, below the inner row
-        name = ch.name if ch is not None else POWER.get(phys, "")
+        name = ch.name if ch is not None else POWER.get(phys, spare or "")
         if name:
             ty = cy - 18 if edge else cy + 22
             rot = -55 if edge else 55
-            colour = KINDS[ch.kind][0] if ch is not None else "#777"
+            colour = KINDS[ch.kind][0] if ch is not None else ("#b05a00" if spare and spare != "free" else "#777")
             o.append(f'<text x="{cx}" y="{ty}" font-size="11" fill="{colour}" '
                      f'text-anchor="{"start"}" transform="rotate({rot} {cx} {ty})">{escape(name)}</text>')
     o.append(_text(x0 - 22, y0 + 53, "2", size=11, anchor="end", fill="#555"))
@@ -149,11 +165,13 @@ def _header(by_pin: dict[int, Channel], x0: int, y0: int) -> list[str]:
 def _legend(x: int, y: int) -> list[str]:
     o = [_text(x, y, "Colour = what the pin drives", weight="bold")]
     items = [(c, t) for c, t in KINDS.values()] + [("#f4a300", "3.3 V"), ("#e8590c", "5 V"), ("#555", "ground"),
-                                                   ("#d9d9d9", "free")]
-    for i, (colour, text) in enumerate(items):
-        cy = y + 22 + i * 20
-        o.append(f'<circle cx="{x + 8}" cy="{cy - 4}" r="7" fill="{colour}"/>')
-        o.append(_text(x + 22, cy, text))
+                                                   (CAN_FILL, "kept free: CAN HAT, UART, I2C"),
+                                                   (FREE_FILL, "free GPIO")]
+    for i, (colour, text) in enumerate(items):  # two columns
+        cx, cy = x + (i // 6) * 230, y + 22 + (i % 6) * 20
+        edge = ' stroke="#777" stroke-width="1.5"' if colour in (CAN_FILL, FREE_FILL) else ""
+        o.append(f'<circle cx="{cx + 8}" cy="{cy - 4}" r="7" fill="{colour}"{edge}/>')
+        o.append(_text(cx + 22, cy, text))
     return o
 
 

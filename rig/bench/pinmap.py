@@ -15,8 +15,18 @@ from ..errors import Problem
 # the UART whose TX toggles at boot (14/15).
 RESERVED = {0: "ID EEPROM (ID_SD)", 1: "ID EEPROM (ID_SC)", 2: "I2C1 SDA, 1.8k pull-up on board",
             3: "I2C1 SCL, 1.8k pull-up on board", 14: "UART TX, toggles at boot", 15: "UART RX"}
-# Pins with another common job: allowed, but worth a word.
-SHARED = {4: "1-Wire / GPCLK0", 7: "SPI0 CE1", 8: "SPI0 CE0"}
+# Pins with another common job: allowed, but a peripheral switched on in config.txt takes
+# them over (the Pi's pinmux is not strict: a GPIO claim and the peripheral fight, silently).
+# The bench refuses at open a pin the live pinmux or another consumer holds (pinclaims.py).
+SHARED = {4: "1-Wire / GPCLK0", 7: "SPI0 CE1", 8: "SPI0 CE0", 9: "SPI0 MISO", 10: "SPI0 MOSI", 11: "SPI0 SCLK",
+          18: "PCM CLK (I2S)", 19: "PCM FS (I2S)", 20: "PCM DIN (I2S)", 21: "PCM DOUT (I2S)"}
+# The CAN-HAT pin plan (wiring/README.md section 12): what an MCP2515 HAT takes, which the
+# default pin map leaves free. One channel: SPI0 with CE0 and its interrupt on GPIO25
+# (dtparam=spi=on, dtoverlay=mcp2515-can0,...,interrupt=25); a two-channel HAT adds CE1 and
+# a second interrupt (the Waveshare 2-CH CAN HAT's SPI0 build: can0 on GPIO23, can1 on 25).
+CAN_HAT = {7: "SPI0 CE1, a 2-channel CAN HAT's second chip select", 8: "SPI0 CE0, the CAN HAT's chip select",
+           9: "SPI0 MISO, the CAN HAT's", 10: "SPI0 MOSI, the CAN HAT's", 11: "SPI0 SCLK, the CAN HAT's",
+           23: "a 2-channel CAN HAT's second interrupt", 25: "the CAN HAT's interrupt"}
 # BCM number -> physical pin on the 40-pin header.
 HEADER = {2: 3, 3: 5, 4: 7, 17: 11, 27: 13, 22: 15, 10: 19, 9: 21, 11: 23, 0: 27, 5: 29, 6: 31, 13: 33,
           19: 35, 26: 37, 14: 8, 15: 10, 18: 12, 23: 16, 24: 18, 25: 22, 8: 24, 7: 26, 1: 28, 12: 32,
@@ -109,12 +119,18 @@ class HeartbeatSpec:
 
     A retriggerable monostable on this pin keeps the relay and key supply on;
     when the toggling stops (rig hung, killed, kernel dead) the supply drops
-    and every relay and key falls to its released, safe state.
+    and every relay and key falls to its released, safe state. ``timeout`` is
+    the monostable's time T (measured at commissioning); ``readback`` the input
+    the monostable's output is read back on, and ``armed_high`` the level it
+    reads while the supply is on (wiring/README.md section 11).
     """
 
     pin: int
     every: float = 0.25  # seconds between level changes
     line: int = 0
+    timeout: float = 5.0  # T: the dead-man drops the supply this long after the last rising edge
+    readback: int | None = None
+    armed_high: bool = False  # the default circuit pulls the readback LOW while the supply is on
 
 
 @dataclass(frozen=True)
@@ -131,6 +147,7 @@ class Timing:
     press: float = 0.25
     gap: float = 0.25
     relay_dwell: float = 0.5
+    rail_settle: float = 0.5  # how long a rail's sense may take to follow its relay (rig selftest measures it)
 
 
 @dataclass
@@ -147,6 +164,9 @@ class Wiring:
     warnings: list[Problem] = field(default_factory=list)
     heartbeat: HeartbeatSpec | None = None
     combos: dict[frozenset, ComboSpec] = field(default_factory=dict)
+    notes: list[Problem] = field(default_factory=list)  # said by `rig wiring check` only (a shared pin, say)
+    pin_library: str | None = None  # named on purpose in the pin map; None: lgpio
+    max_keys_down: int = 3          # keys down at once, at most (their LED current comes from the header)
 
     def combo(self, names) -> ComboSpec | None:
         """The pin map's ``combos:`` entry for these keys (any order), if it has one."""
@@ -186,4 +206,6 @@ class Wiring:
         out.update({s.pin: f"sense {s.name}" for s in self.senses.values()})
         if self.heartbeat is not None:
             out[self.heartbeat.pin] = "heartbeat"
+            if self.heartbeat.readback is not None:
+                out[self.heartbeat.readback] = "heartbeat readback"
         return out

@@ -18,8 +18,13 @@ from ..errors import ConfigError, Problem
 from ..yamlfile import LineDict, load_file
 
 from .pinmap import (  # noqa: F401  (the pin map's objects; imported from here by the rest of rig)
-    RESERVED, SHARED, HEADER, NAME, REQUIRED_RAILS, boot_pulls_high, RailSpec, KeySpec, SenseSpec, DisplaySpec, HeartbeatSpec, ComboSpec, Timing, Wiring,
+    RESERVED, SHARED, CAN_HAT, HEADER, NAME, REQUIRED_RAILS, boot_pulls_high, RailSpec, KeySpec, SenseSpec, DisplaySpec, HeartbeatSpec, ComboSpec, Timing, Wiring,
 )
+
+
+LIBRARIES = ("lgpio", "rpigpio", "pigpio", "native")
+KEYS_DOWN = 3       # a combo is two or three keys
+MAX_KEYS_DOWN = 6   # 6 x 6.5 mA of LED current, with the relay drivers' bases, stays near the header's ~50 mA
 
 
 def default_wiring_path() -> Path:
@@ -45,6 +50,9 @@ class _Checker:
     def warn(self, line, msg):
         self.problems.append(Problem(self.file, line, msg, "warning"))
 
+    def note(self, line, msg):
+        self.problems.append(Problem(self.file, line, msg, "note"))
+
     def fields(self, node: LineDict, where: str, allowed: set, required: set = frozenset()):
         for k in node:
             if k not in allowed:
@@ -60,20 +68,25 @@ class _Checker:
             return None
         return node
 
-    def pin(self, node: LineDict, where: str, output: bool = True):
-        if "pin" not in node:
+    def pin(self, node: LineDict, where: str, output: bool = True, key: str = "pin", allow=()):
+        if key not in node:
             return None
-        line, pin = node.line_of("pin"), node["pin"]
+        line, pin = node.line_of(key), node[key]
         if isinstance(pin, bool) or not isinstance(pin, int):
-            self.error(line, f"{where}.pin: {pin!r} is not a BCM pin number")
+            self.error(line, f"{where}.{key}: {pin!r} is not a BCM pin number")
             return None
         if not 0 <= pin <= 27:
-            self.error(line, f"{where}.pin: GPIO{pin} is outside 0-27 (BCM numbering)")
+            self.error(line, f"{where}.{key}: GPIO{pin} is outside 0-27 (BCM numbering)")
             return None
-        if pin in RESERVED:
-            self.error(line, f"{where}.pin: GPIO{pin} is reserved ({RESERVED[pin]})")
-        elif pin in SHARED and output:  # an input on a shared pin cannot switch anything; a clash fails at open
-            self.warn(line, f"{where}.pin: GPIO{pin} is also {SHARED[pin]}; make sure nothing else uses it")
+        if pin in RESERVED and pin not in allow:
+            self.error(line, f"{where}.{key}: GPIO{pin} is reserved ({RESERVED[pin]})")
+        elif pin in CAN_HAT:
+            # the CAN work builds on these pins: a channel here is taken from under a CAN HAT
+            self.warn(line, f"{where}.{key}: GPIO{pin} is {CAN_HAT[pin]} in the CAN-HAT pin plan "
+                      f"(wiring/README.md section 12); a CAN HAT and this channel cannot share it")
+        elif pin in SHARED:  # a clash with a peripheral switched on in config.txt is refused at open
+            self.note(line, f"{where}.{key}: GPIO{pin} is also {SHARED[pin]}; keep that peripheral off in "
+                      f"config.txt (wiring/README.md section 2)")
         if pin in self.pins:
             self.error(line, f"{where}.pin: GPIO{pin} is already used by {self.pins[pin]}")
         else:
@@ -131,7 +144,8 @@ def load_wiring(path: str | Path | None = None) -> Wiring:
     c = _Checker(str(path))
     if not isinstance(data, dict):
         raise ConfigError([Problem(str(path), 1, "a pin map is a YAML mapping with rails:, keys:, senses:")])
-    c.fields(data, "pin map", {"name", "rails", "keys", "senses", "display", "timing", "heartbeat", "combos"},
+    c.fields(data, "pin map", {"name", "rails", "keys", "senses", "display", "timing", "heartbeat", "combos",
+                               "pin_library", "max_keys_down"},
              {"rails", "keys"})
 
     rails: dict[str, RailSpec] = {}
@@ -215,24 +229,52 @@ def load_wiring(path: str | Path | None = None) -> Wiring:
     if data.get("timing") is not None:
         node = c.mapping(data["timing"], "timing", data.line_of("timing"))
         if node is not None:
-            c.fields(node, "timing", {"press", "gap", "relay_dwell"})
+            c.fields(node, "timing", {"press", "gap", "relay_dwell", "rail_settle"})
             values = {}
-            for k in ("press", "gap", "relay_dwell"):
+            for k in ("press", "gap", "relay_dwell", "rail_settle"):
                 if k in node:
                     try:
                         values[k] = parse_duration(node[k])
                     except ValueError as exc:
                         c.error(node.line_of(k), f"timing.{k}: {exc}")
+            if not 0.01 <= values.get("rail_settle", 0.5) <= 10:
+                c.error(node.line_of("rail_settle"), f"timing.rail_settle: {values['rail_settle']:g}s is outside "
+                        f"10ms-10s; rig selftest measures how long a rail takes to decay and prints it")
+                values.pop("rail_settle")
             timing = Timing(**values)
 
     heartbeat = _heartbeat(c, data)
     combos = _combos(c, data, keys)
+    library = data.get("pin_library")
+    if library is not None and str(library).lower() not in LIBRARIES:
+        c.error(data.line_of("pin_library"), f"pin_library: {library!r} is not one of {', '.join(LIBRARIES)} "
+                f"(leave it out for lgpio, the one rig is built for)")
+        library = None
+    keys_down = data.get("max_keys_down", KEYS_DOWN)
+    if isinstance(keys_down, bool) or not isinstance(keys_down, int) or not 1 <= keys_down <= MAX_KEYS_DOWN:
+        c.error(data.line_of("max_keys_down"), f"max_keys_down: {keys_down!r} is not 1-{MAX_KEYS_DOWN}: each key's "
+                f"LED draws ~6.5 mA from the 3.3 V header, which the Pi can supply ~50 mA of in all "
+                f"(wiring/README.md section 4)")
+        keys_down = KEYS_DOWN
 
     errors = [p for p in c.problems if p.severity == "error"]
     if errors:
-        raise ConfigError(c.problems)
+        raise ConfigError([p for p in c.problems if p.severity != "note"])
     return Wiring(str(data.get("name") or path.stem), str(path), rails, keys, senses, display, timing,
-                  [p for p in c.problems if p.severity == "warning"], heartbeat, combos)
+                  [p for p in c.problems if p.severity == "warning"], heartbeat, combos,
+                  [p for p in c.problems if p.severity == "note"], None if library is None else str(library).lower(),
+                  keys_down)
+
+
+# A peripheral that can toggle a pin by itself (PWM, a clock, SPI or PCM traffic) would feed
+# the dead-man with no rig running: the heartbeat never sits on one of these.
+CLOCKED = {4: "GPCLK0", 5: "GPCLK1", 6: "GPCLK2", 7: "SPI0 CE1", 8: "SPI0 CE0", 9: "SPI0 MISO",
+           10: "SPI0 MOSI", 11: "SPI0 SCLK", 12: "PWM0", 13: "PWM1", 18: "PWM0 and PCM CLK", 19: "PWM1 and PCM FS",
+           20: "PCM DIN and GPCLK0", 21: "PCM DOUT and GPCLK1"}
+# What the dead-man's time T must leave over the beat: a rising edge comes every 2 x every, and
+# T (an RC monostable: the part's tolerance, the capacitor's bias and temperature drift) must
+# hold at least two of those, so every <= T/4.
+BEAT_RATIO = 4
 
 
 def _heartbeat(c: _Checker, data) -> HeartbeatSpec | None:
@@ -241,16 +283,38 @@ def _heartbeat(c: _Checker, data) -> HeartbeatSpec | None:
     node = c.mapping(data["heartbeat"], "heartbeat", data.line_of("heartbeat"))
     if node is None:
         return None
-    c.fields(node, "heartbeat", {"pin", "every", "note"}, {"pin"})
+    c.fields(node, "heartbeat", {"pin", "every", "timeout", "readback", "armed", "note"}, {"pin"})
     pin = c.pin(node, "heartbeat")
     every = c.duration(node, "every", "heartbeat", 0.25)
     if not 0.01 <= every <= 5:
         c.error(node.line_of("every"), f"heartbeat.every: {every:g}s is outside 10ms-5s")
+    if "timeout" not in node:
+        c.error(node.line, "heartbeat: missing field 'timeout': the dead-man's time T, which its parts set "
+                "(wiring/README.md section 11: 4.7s for the default 1M + 4.7uF) and rig selftest measures")
+        timeout = max(every * BEAT_RATIO, 0.04)
+    else:
+        timeout = c.duration(node, "timeout", "heartbeat", 5.0)
+        if not 0.04 <= timeout <= 60:
+            c.error(node.line_of("timeout"), f"heartbeat.timeout: {timeout:g}s is outside 40ms-60s")
+        elif every * BEAT_RATIO > timeout:
+            c.error(node.line_of("every"), f"heartbeat.every: {every:g}s against a dead-man time of {timeout:g}s: "
+                    f"a rising edge comes every {2 * every:g}s and the dead-man's time must hold two of them "
+                    f"with its tolerance; beat every {timeout / BEAT_RATIO:g}s or less")
     if pin is not None and boot_pulls_high(pin):
         # held high by the boot pull, the dead-man's input would sit at a level, not toggle, and
         # one glitch at power-on could trigger it: keep it on a quiet pulled-down pin
         c.error(node.line_of("pin"), f"heartbeat.pin: GPIO{pin} is pulled high at boot; use one of GPIO9-27")
-    return HeartbeatSpec(pin, every, node.line) if pin is not None else None
+    elif pin in CLOCKED:
+        c.error(node.line_of("pin"), f"heartbeat.pin: GPIO{pin} is also {CLOCKED[pin]}, which can toggle it by "
+                f"itself and feed the dead-man with no rig running; use a quiet pin (GPIO16, 17, 22-27)")
+    # GPIO2 is allowed for the readback: its on-board 1.8k pull-up makes a broken wire read "tripped"
+    readback = c.pin(node, "heartbeat", output=False, key="readback", allow=(2, 3))
+    if readback is not None and readback in (2, 3):
+        c.note(node.line_of("readback"), f"heartbeat.readback: GPIO{readback} is I2C1; keep dtparam=i2c_arm off")
+    armed = c.choice(node, "armed", "heartbeat", ("low", "high"), "low")
+    if "armed" in node and "readback" not in node:
+        c.error(node.line_of("armed"), "heartbeat.armed: says the readback's level; give the readback pin too")
+    return HeartbeatSpec(pin, every, node.line, timeout, readback, armed == "high") if pin is not None else None
 
 
 def _combos(c: _Checker, data, keys) -> dict[frozenset, ComboSpec]:

@@ -166,7 +166,8 @@ def shell(app):
         lineno = 0
         while True:
             try:
-                line = input("rig> ") if interactive else sys.stdin.readline()
+                with bench.clock.outside("the next command"):  # rails held between commands stay held
+                    line = input("rig> ") if interactive else sys.stdin.readline()
             except EOFError:
                 break
             if not interactive and line == "":

@@ -108,7 +108,7 @@ def serve(ctx, host, port, speed, tokens_path, access_log, serial, profile_id, t
     if speed is not None:
         if app.backend_name != "sim":
             raise click.UsageError("--speed paces a simulated unit: use it with --backend sim")
-        from ..bench.clock import PacedClock
+        from ..bench.pacedclock import PacedClock
         from ..sim.backend import sim_backend  # the edge may import the simulator
 
         def make_backend(w):

@@ -47,6 +47,8 @@ def check(app, file):
     out.print(wiring_table(w))
     for p in w.warnings:
         err.print(f"[yellow]{p}[/]")
+    for p in w.notes:  # a shared pin: fine until config.txt hands it to a peripheral (refused at open)
+        err.print(str(p), markup=False)
     out.print(f"ok: {len(w.rails)} rails, {len(w.keys)} keys, {len(w.senses)} senses"
               + (f", heartbeat on GPIO{w.heartbeat.pin}" if w.heartbeat else "")
               + (f", {len(w.warnings)} warning(s)" if w.warnings else ""))

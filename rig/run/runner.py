@@ -77,6 +77,7 @@ class Runner:
         values = dict(proc.params)
         values.update(params)
         for step in proc.steps:
+            self.bench.clock.progress()  # a step boundary: the heartbeat's sign that the run moves on
             if step.cond and not self.condition(step.cond):
                 self.events.emit("step", step.label, new="skipped", step_kind=step.kind, where=step.where)
                 continue
@@ -259,7 +260,8 @@ class Runner:
             raise StepFailed(f"this step needs an operator ({question!r}); answer it with "
                              f"{'--answer ' + name + '=VALUE' if name else '--yes'} when running unattended")
         else:
-            answer = self.ui.ask(question, kind)
+            with self.bench.clock.outside("the operator"):  # a question is not a hang: the beat goes on
+                answer = self.ui.ask(question, kind)
         self.events.emit("prompt", question, new=answer if kind == "yesno" else "(answered)", record=name)
         if kind == "yesno":
             yes = str(answer).strip().lower() in ("y", "yes", "true")

@@ -138,6 +138,9 @@ class StepChecker:
                     self.err(field, f"key {k!r} is not on this bench{did_you_mean(k, self.wiring.keys)} "
                              f"(the pin map has: {', '.join(self.wiring.keys)})")
             self.combo(field, names)
+            if len(names) > self.wiring.max_keys_down:
+                self.err(field, f"{'+'.join(names)}: {len(names)} keys at once, and the pin map allows "
+                         f"{self.wiring.max_keys_down} (max_keys_down)")
 
     def combo(self, field, names):
         """Keys on one ladder line pressed together can read as a third key: refused unless verified."""

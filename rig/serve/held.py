@@ -140,6 +140,7 @@ class HeldBench(Bench):
         self.events = events
         events.emit("bench", "open", backend=self.backend.name)
         try:
+            self.rearm()  # a dead-man that tripped between jobs: every pin is safe here, so beat again
             yield self
         except KeyboardInterrupt:
             self.make_safe("interrupted")

@@ -130,7 +130,8 @@ class Station:
         try:
             while not self.closing:
                 try:
-                    item = self._q.get(timeout=0.2)
+                    with self.bench.clock.outside("the next job"):  # idle is not hung: the beat goes on
+                        item = self._q.get(timeout=0.2)
                 except queue.Empty:
                     self._idle()
                     continue
@@ -355,7 +356,8 @@ class Station:
         with self._answered:
             while qid not in self._answers:
                 self.clock.check()
-                self._answered.wait(0.1)
+                with self.bench.clock.outside("the operator"):  # the page's question: not a hang
+                    self._answered.wait(0.1)
             return self._answers.pop(qid)
 
     # -- what the page sees -----------------------------------------------------

@@ -289,7 +289,8 @@ class OperatorTap(DisplayTap):
 
     def _question(self, text: str) -> str:
         self.questions += 1
-        return self.ask(text).strip()
+        with self.clock.outside("the operator"):  # the technician reads the display: not a hang
+            return self.ask(text).strip()
 
     def touched(self) -> None:
         """The rig just changed something the unit answers: the last answer is stale."""

@@ -20,6 +20,8 @@ from rig.sim.knobs import REALISTIC, realistic_for
 from rig.sim.unit import RESULT_DELAY  # only to time a verdict the display does not show (VW: SAFE -> SAFE)
 from rig.bench.wiring import load_wiring
 
+from ..spare_keys import SPARE_WIRING, spare_wiring_text
+
 RADIO = "FM1 87.5"  # the notes' example of the normal radio display
 
 # The unit counts its lockout on its own clock, which runs slow by the timer_drift knob
@@ -37,39 +39,9 @@ def unit_clock(nominal: float) -> float:
     """Powered seconds the unit needs to count ``nominal`` seconds of its lockout."""
     return nominal * (1 + DRIFT)
 
-# The default pin map has no dx, vf or tuneup channel (vw-beta, vw-gamma2, vw-premium4).
-# This copy of wiring/bench.yaml gives them the pins of power, am and as.
-VW_WIRING = """\
-name: VW test bench (dx, vf, tuneup instead of power, am, as)
-rails:
-  battery: {pin: 17, active_high: true, contact: nc, safe: on, iso: A4}
-  acc: {pin: 27, active_high: true, contact: "no", safe: off, iso: A7}
-  ignition: {pin: 22, active_high: true, contact: "no", safe: off, required: false}
-keys:
-  preset1: {pin: 23, active_high: true}
-  preset2: {pin: 24, active_high: true}
-  preset3: {pin: 25, active_high: true}
-  preset4: {pin: 12, active_high: true}
-  preset5: {pin: 16, active_high: true}
-  preset6: {pin: 26, active_high: true}
-  mode:    {pin: 13, active_high: true}
-  scan:    {pin: 18, active_high: true}
-  dx:      {pin: 19, active_high: true}
-  tp:      {pin: 20, active_high: true}
-  rds:     {pin: 21, active_high: true}
-  fm:      {pin: 9,  active_high: true}
-  vf:      {pin: 10, active_high: true}
-  tuneup:  {pin: 11, active_high: true}
-senses:
-  unit_on: {pin: 6, pull: up, active: low}
-display:
-  port: /dev/ttyUSB0
-  baud: 115200
-timing:
-  press: 0.25s
-  gap: 0.25s
-  relay_dwell: 0.5s
-"""
+# The default pin map has eight keys; the families with other buttons get a test bench's
+# spares (tests/spare_keys.py). VW's dx, vf and tuneup (vw-beta, vw-gamma2, vw-premium4):
+VW_WIRING = spare_wiring_text({"dx": 9, "tp": 10, "rds": 11, "fm": 23, "vf": 25, "tuneup": 26})
 
 
 class Sim:
@@ -170,8 +142,11 @@ class Sim:
                 self.sleep(gap)
 
     def cut_battery(self, seconds: float) -> None:
-        """Switch ACC off (if on), hold constant power off ``seconds``, restore it. ACC stays off."""
+        """Switch ACC and ignition off (if on: the car's order), hold constant power off ``seconds``,
+        restore it. ACC and ignition stay off."""
         self.power("acc", False)
+        if "ignition" in self.bench.rails:
+            self.power("ignition", False)
         self.power("battery", False)
         self.sleep(seconds)
         self.power("battery", True)
@@ -219,7 +194,7 @@ def sim(tmp_path, profiles):
             reset_unit(state, profile, code, profiles=profiles, **reset_kw)
         else:
             state = again
-        w = load_wiring(wiring_path)
+        w = load_wiring(wiring_path or SPARE_WIRING)
         backend = sim_backend(w, state, profiles=profiles)
         try:
             with Bench(w, backend) as bench:
