@@ -226,8 +226,8 @@ def chip_problem(chip, label: str) -> str | None:
 
     >>> chip_problem(0, "pinctrl-rp1") is None
     True
-    >>> chip_problem(0, "gpio-brcmstb@107d508500")  # doctest: +ELLIPSIS
-    'gpiochip0 is gpio-brcmstb@107d508500, not the 40-pin header...'
+    >>> chip_problem(0, "gpio-brcmstb@107d508500").startswith("gpiochip0 is gpio-brcmstb@107d508500, not the")
+    True
     """
     if label in HEADER_CHIPS or label.startswith("unknown"):
         return None
