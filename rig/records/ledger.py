@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 import socket
 import sqlite3
 import time
@@ -59,6 +60,7 @@ ALTER TABLE unit_changes ADD COLUMN who TEXT;
 """,
 }
 OUTCOMES = ("accepted", "rejected", "unknown")
+_ADD_COLUMN = re.compile(r"\s*ALTER\s+TABLE\s+(?P<table>\w+)\s+ADD\s+COLUMN\s+(?P<column>\w+)", re.I)
 
 
 class LedgerRefused(UsageError):
@@ -66,6 +68,9 @@ class LedgerRefused(UsageError):
 
 
 def _unusable(path: str, exc: Exception) -> ConfigError:
+    if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):  # healthy, and busy: no backup needed
+        return ConfigError([Problem(path, None, "another rig process has held the ledger for over 10 s "
+                                    "(a long write, or a process stopped with Ctrl-Z); run again once it is done")])
     what = ("cannot open it" if isinstance(exc, sqlite3.OperationalError) and "unable to open" in str(exc)
             else f"it is not a usable rig ledger ({exc})")
     return ConfigError([Problem(path, None, f"{what}. It holds the attempts counted against your units, so "
@@ -84,29 +89,62 @@ class Ledger:
         try:
             self.db = sqlite3.connect(self.path, isolation_level=None, timeout=10)
             self.db.row_factory = sqlite3.Row
-            self.db.execute("PRAGMA journal_mode=MEMORY" if memory else "PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA journal_mode=MEMORY") if memory else self._wal()
             self.db.execute("PRAGMA synchronous=FULL")  # an attempt must survive a power cut right after it
             self._migrate()
         except sqlite3.DatabaseError as exc:  # not SQLite, corrupt, a directory, unreadable: never overwritten
             raise _unusable(self.path, exc) from None
 
+    def _wal(self) -> None:
+        """Write-ahead logging. Switching a new file to it needs the file alone, and SQLite
+        answers "locked" at once, without its busy wait, when two openers try together: the
+        one refused waits for the other's lock, then tries again."""
+        for _ in range(20):
+            try:
+                self.db.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc):
+                    raise
+                self.db.execute("BEGIN IMMEDIATE")  # holding nothing, this one waits (the busy timeout)
+                self.db.execute("ROLLBACK")
+        self.db.execute("PRAGMA journal_mode=WAL")
+
     def _migrate(self) -> None:
+        """Bring the schema up to date. Two commands opening a new ledger at once must both
+        get a whole one: the version is read again under the write lock, and every step is
+        applied in the one transaction that sets it."""
+        version = self._version()
+        if version == SCHEMA_VERSION:
+            return  # the usual case: no lock taken
+        self.db.execute("BEGIN EXCLUSIVE")  # waits (the busy timeout) for another opener's migration
+        try:
+            version = self._version()  # again: it may have migrated the file while we waited
+            if version == 0 and self.db.execute("SELECT 1 FROM sqlite_master WHERE name='runs'").fetchone():
+                version = 1  # a ledger from before versioning: the first schema, unversioned
+            for step in range(version + 1, SCHEMA_VERSION + 1):
+                for statement in filter(str.strip, MIGRATIONS[step].split(";")):
+                    self._apply(statement)
+                self.db.execute(f"PRAGMA user_version={step}")
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+
+    def _version(self) -> int:
         version = self.db.execute("PRAGMA user_version").fetchone()[0]
         if version > SCHEMA_VERSION:
             raise ConfigError([Problem(self.path, None, f"the ledger was written by a newer rig (schema {version}, "
                                        f"this rig knows {SCHEMA_VERSION}); upgrade rig to use it")])
-        if version == 0 and self.db.execute("SELECT 1 FROM sqlite_master WHERE name='runs'").fetchone():
-            version = 1  # a ledger from before versioning: the first schema, unversioned
-        for step in range(version + 1, SCHEMA_VERSION + 1):
-            self.db.execute("BEGIN IMMEDIATE")
-            try:
-                for statement in filter(str.strip, MIGRATIONS[step].split(";")):
-                    self.db.execute(statement)
-                self.db.execute(f"PRAGMA user_version={step}")
-                self.db.execute("COMMIT")
-            except BaseException:
-                self.db.execute("ROLLBACK")
-                raise
+        return version
+
+    def _apply(self, statement: str) -> None:
+        # A column already there is not added again: an older rig racing another opener left
+        # some ledgers at version 1 with version 2's columns in place, refused ever since.
+        m = _ADD_COLUMN.match(statement)
+        if m and m["column"] in {r[1] for r in self.db.execute(f"PRAGMA table_info({m['table']})")}:
+            return
+        self.db.execute(statement)
 
     def close(self) -> None:
         self.db.close()
