@@ -115,12 +115,19 @@ def _child(trial: Trial, sandbox: Path) -> None:
 
     ClockedMockPin._change_state, MockPin._set_function = change_state, set_function
 
+    count = [0]
+    first: dict = {}  # (file, line) -> the event index at which it first ran
+
     def dump():
+        sys.settrace(None)
         (sandbox / "pins.json").write_text(json.dumps(pins))
+        (sandbox / "lines").write_text(str(count[0]))
+        if trial.line == 0:
+            (sandbox / "first.json").write_text(json.dumps(sorted(first.values())))
 
     real_exit = os._exit
 
-    def exit_(code):
+    def exit_(code):  # rig's own way out (it leaves before the interpreter's finalisation), and ours
         dump()
         real_exit(code)
 
@@ -128,9 +135,6 @@ def _child(trial: Trial, sandbox: Path) -> None:
 
     bench_codes = {getattr(rig.bench.bench.Bench, n).__code__ for n in BENCH_FUNCS if hasattr(rig.bench.bench.Bench, n)}
     rig_dir = str(Path(rig.__file__).parent)
-    count = [0]
-    first: dict = {}  # (file, line) -> the event index at which it first ran
-
     depth = [0]  # bench frames (open/release...) on the stack
 
     def tracer(frame, event, arg):
@@ -196,10 +200,7 @@ def _child(trial: Trial, sandbox: Path) -> None:
         traceback.print_exc()
     finally:
         sys.settrace(None)
-        (sandbox / "lines").write_text(str(count[0]))
-        if trial.line == 0:
-            (sandbox / "first.json").write_text(json.dumps(sorted(first.values())))
-    atexit._run_exitfuncs()  # what the interpreter does next, signals and all
+    atexit._run_exitfuncs()  # what the interpreter does next, signals and all (rig.cli.main did it already)
     os._exit(code)
 
 

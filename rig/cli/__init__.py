@@ -161,9 +161,22 @@ def main(argv=None) -> int:
     if argv is not None:  # called from Python (tests): hand the handlers back
         signals.exiting(None)
         signals.uninstall()
-    else:  # the program: a signal during the interpreter's exit (atexit) ends it at once, 130
-        _END["returned"] = True
-    return code
+        return code
+    _END["returned"] = True  # the program: a signal from here on ends it at once, 130, with its line
+    _exit(code)
+
+
+def _exit(code: int) -> None:
+    """The program's end: atexit's functions (the bench's release among them) with rig's
+    handlers still in place, then out at once with ``code``. Python's own finalisation puts
+    the default handlers back after atexit and then takes 40-200 ms tearing modules down:
+    a Ctrl-C or SIGTERM there killed rig with no word and no 130."""
+    import atexit
+
+    try:
+        atexit._run_exitfuncs()
+    finally:
+        signals.exit_now(code)
 
 
 _END: dict = {"late": None, "returned": False}
