@@ -113,6 +113,7 @@ class App:
     @contextmanager
     def bench(self):
         """Open the bench for one command; it is released safely however the command ends."""
+        from ..bench import signals
         from ..bench.bench import Bench
         from ..records.events import EventBus
         from ..records.report import EventLog
@@ -133,13 +134,22 @@ class App:
         log = EventLog(self.events_path) if self.events_path else None
         if log:
             events.subscribe(log.write)
+        bench = Bench(wiring, backend, events=events)
         try:
-            with Bench(wiring, backend, events=events) as bench:
+            with bench:
                 yield bench
         finally:
-            backend.close()
-            if log:
-                log.close()
+            # One step no signal cuts into: the bench is released (if a second signal skipped its
+            # __exit__ as the first unwound it) before its backend and its log are closed. Closed
+            # first, the release told a closed log and drove a simulated unit whose display was gone.
+            signals.finish(_close_bench, bench, backend, log)
+
+
+def _close_bench(bench, backend, log) -> None:
+    bench.release("interrupted" if bench.is_open else "end")  # a no-op once released
+    backend.close()
+    if log:
+        log.close()
 
 
 def data_dir() -> Path:

@@ -118,16 +118,21 @@ class _PtyDisplay:
     def show(self, text: str) -> None:
         data = (text + "\r\n").encode("ascii", "replace")
         with self._lock:
+            if self.master < 0:
+                return  # closed: a unit driven after its bench (a late release) shows nothing more
             self.written += os.write(self.master, data)
         self.settle()
 
     def settle(self) -> None:
-        self.tap.wait_until_seen(self.written)
+        if self.master >= 0:
+            self.tap.wait_until_seen(self.written)
 
     def close(self) -> None:
         self.tap.close()
+        with self._lock:  # never written again: the number may be another file's by then
+            master, self.master = self.master, -1
         try:
-            os.close(self.master)
+            os.close(master)
         except OSError:
             pass
 

@@ -226,7 +226,8 @@ class SerialTap(DisplayTap):
         never jumps past a line still in flight.
         """
         with self._activity:
-            return self._activity.wait_for(lambda: self.bytes_seen >= count or self.error is not None, timeout)
+            return self._activity.wait_for(lambda: self.bytes_seen >= count or self.error is not None
+                                           or self._stop.is_set(), timeout)  # closed: nobody reads any more
 
     def wait_for(self, pattern, timeout, not_matching=None):
         rx = _regex(pattern)
