@@ -51,18 +51,28 @@ class BenchLock:
 
     def acquire(self) -> None:
         fd, self._writable = self._open()
+        # Taking the lock and naming its holder are one step to anyone else: both happen while
+        # this process holds a POSIX lock on the file's first byte, and a process refused the lock
+        # reads the name only under that byte's lock too. Otherwise a start refused in between
+        # read the previous holder's name (a process long gone) or none at all.
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = self._describe(self._read(fd))
-            os.close(fd)
-            raise BenchBusy(f"the bench is in use by {holder} (lock {self.path}); "
-                            f"wait for it to finish, or stop that process") from None
-        self._previous = self._read(fd)
-        self._info = {"pid": os.getpid(), "command": _command(), "since": time.strftime("%Y-%m-%d %H:%M:%S"),
-                      "user": _user(), "boot": boot_id(), "switched": self._switched_this_boot()}
-        self._fd = fd
-        self._write()
+            _naming(fd, self._writable)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = self._describe(self._read(fd))
+                raise BenchBusy(f"the bench is in use by {holder} (lock {self.path}); "
+                                f"wait for it to finish, or stop that process") from None
+            self._previous = self._read(fd)
+            self._info = {"pid": os.getpid(), "command": _command(), "since": time.strftime("%Y-%m-%d %H:%M:%S"),
+                          "user": _user(), "boot": boot_id(), "switched": self._switched_this_boot()}
+            self._fd = fd
+            self._write()
+            _named(fd)
+        except BaseException:
+            if self._fd is None:
+                os.close(fd)  # closing drops both locks
+            raise
 
     def _open(self) -> tuple[int, bool]:
         """Open the lock file, creating it group-writable; read-only if that is all we may do."""
@@ -143,6 +153,16 @@ class BenchLock:
     @property
     def held(self) -> bool:
         return self._fd is not None
+
+
+def _naming(fd: int, writable: bool) -> None:
+    """Wait (moments: another start between taking the bench lock and writing its name) for the
+    file's first byte, exclusively where the file may be written, shared where only read."""
+    fcntl.lockf(fd, fcntl.LOCK_EX if writable else fcntl.LOCK_SH, 1, 0)
+
+
+def _named(fd: int) -> None:
+    fcntl.lockf(fd, fcntl.LOCK_UN, 1, 0)
 
 
 def _share(fd: int) -> None:
