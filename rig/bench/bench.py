@@ -79,6 +79,7 @@ class Bench:
     def _open_now(self) -> None:
         # the handlers first: from the first pin claimed, a signal unwinds through the release
         self._signals = signals.install()
+        self._no_stop = signals.refuse_stop()  # and Ctrl-Z does not freeze a press or a rail
         try:
             if self.backend.lock is not None:
                 self.backend.lock.acquire()
@@ -181,7 +182,12 @@ class Bench:
     def _drop_signals(self) -> None:
         # Only the main thread can put signal handlers back: a release on another thread
         # leaves them to the main thread's next release (its ``with`` block's end).
-        if getattr(self, "_signals", False) and threading.current_thread() is threading.main_thread():
+        if threading.current_thread() is not threading.main_thread():
+            return
+        if getattr(self, "_no_stop", False):
+            self._no_stop = False
+            signals.allow_stop()
+        if getattr(self, "_signals", False):
             self._signals = False
             signals.uninstall()
 

@@ -41,12 +41,15 @@ import threading
 
 
 class Terminated(KeyboardInterrupt):
-    """SIGTERM arrived (e.g. a CI job was cancelled)."""
+    """SIGTERM arrived (e.g. a CI job was cancelled), or SIGHUP (the SSH session dropped)."""
 
 
 def describe(exc: BaseException) -> str:
-    """``SIGTERM`` or ``Ctrl-C``: the words for a message."""
-    return "SIGTERM" if isinstance(exc, Terminated) else "Ctrl-C"
+    """``SIGTERM``, ``SIGHUP`` or ``Ctrl-C``: the words for a message."""
+    if isinstance(exc, Terminated):
+        name = str(exc.args[0]) if exc.args else ""
+        return name if name.startswith("SIG") else "SIGTERM"
+    return "Ctrl-C"
 
 
 _state: dict = {"installed": 0, "shield": 0, "pending": None, "saved": {}, "finished": [], "exiting": None}
@@ -62,7 +65,9 @@ def protect(fn):
 
 
 def _exception(signum: int) -> KeyboardInterrupt:
-    return Terminated("SIGTERM") if signum == signal.SIGTERM else KeyboardInterrupt()
+    if signum == signal.SIGINT:
+        return KeyboardInterrupt()
+    return Terminated(signal.Signals(signum).name)  # SIGTERM; SIGHUP is treated as SIGTERM
 
 
 def _in_protected(frame) -> bool:
@@ -75,6 +80,8 @@ def _in_protected(frame) -> bool:
 
 
 def _handler(signum, frame):
+    if signum == signal.SIGHUP:
+        _hung_up()
     exc = _exception(signum)
     exiting = _state["exiting"]
     if exiting is not None:
@@ -88,13 +95,35 @@ def _handler(signum, frame):
     raise exc
 
 
+def _hung_up() -> None:
+    """The terminal is gone (the SSH session dropped): what rig still says on the way out goes
+    nowhere, rather than failing with EIO and turning a clean unwind into an error."""
+    import termios
+
+    for fd in _state.get("ttys", ()):
+        try:
+            termios.tcgetattr(fd)  # a terminal still there (kill -HUP by hand): keep it
+        except (termios.error, OSError):
+            try:
+                null = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(null, fd)
+                os.close(null)
+            except OSError:
+                pass
+
+
 def install() -> bool:
-    """Route SIGINT/SIGTERM to exceptions (main thread only). Returns whether it did."""
+    """Route SIGINT, SIGTERM and SIGHUP to exceptions (main thread only). Returns whether it did.
+
+    SIGHUP is what a dropped SSH session sends; by default it kills outright, with no release:
+    here it unwinds exactly as SIGTERM does."""
     if _state["installed"] == 0:
         try:  # SIGTERM first and at once: until it is set, SIGTERM still kills outright
             saved = {signal.SIGTERM: signal.signal(signal.SIGTERM, _handler)}
         except ValueError:  # not the main thread
             return False
+        saved[signal.SIGHUP] = signal.signal(signal.SIGHUP, _handler)
+        _state["ttys"] = [fd for fd in (1, 2) if _isatty(fd)]
         saved[signal.SIGINT] = signal.signal(signal.SIGINT, _handler)
         _state["saved"] = saved
     elif threading.current_thread() is not threading.main_thread():
@@ -114,6 +143,44 @@ def uninstall() -> None:
 
 
 _MAIN = threading.main_thread().ident
+
+
+def _isatty(fd: int) -> bool:
+    try:
+        return os.isatty(fd)
+    except OSError:
+        return False
+
+
+STOP_REFUSED = (b"rig: Ctrl-Z ignored while the bench is open (stopped, rig would leave ACC on or a key held "
+                b"until fg); Ctrl-C stops it and releases the bench\n")
+
+
+def refuse_stop() -> bool:
+    """While the bench is open, Ctrl-Z (SIGTSTP) does not stop the process: a stopped rig holds
+    its relays and keys where they are, mid-press, until ``fg``. It says so on stderr instead.
+    Pairs with :func:`allow_stop`; main thread only (returns whether it took effect)."""
+    if threading.get_ident() != _MAIN:
+        return False
+    if _state.setdefault("no_stop", 0) == 0:
+        _state["tstp"] = signal.signal(signal.SIGTSTP, _refuse_tstp)
+    _state["no_stop"] += 1
+    return True
+
+
+def allow_stop() -> None:
+    if threading.get_ident() != _MAIN or not _state.get("no_stop"):
+        return
+    _state["no_stop"] -= 1
+    if _state["no_stop"] == 0:
+        signal.signal(signal.SIGTSTP, _state.pop("tstp", signal.SIG_DFL))
+
+
+def _refuse_tstp(signum, frame) -> None:
+    try:
+        os.write(2, STOP_REFUSED)  # not sys.stderr: the handler may have cut into a write to it
+    except OSError:
+        pass
 
 
 class shielded:
