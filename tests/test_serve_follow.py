@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 
 from rig.errors import ConfigError
+from rig.serve.client import ServerGone
 from rig.serve.follow import follow_run
 
 
@@ -25,6 +26,8 @@ class ScriptedServer:
 
     def stream(self, timeout=60.0):
         events = self.streams.pop(0)
+        if isinstance(events, BaseException):
+            raise events  # it does not answer a new stream
         interrupt = self.interrupt_after
         self.interrupt_after = None
 
@@ -33,6 +36,8 @@ class ScriptedServer:
             for i, event in enumerate(events):
                 if interrupt is not None and i == interrupt:
                     raise KeyboardInterrupt
+                if isinstance(event, BaseException):
+                    raise event  # the stream breaks
                 yield event
 
         return gen()
@@ -66,17 +71,36 @@ def test_a_stream_that_drops_mid_job_is_listened_to_again_until_the_result():
     assert steps == ["sit out the lockout first", "enter the code"]  # every step, across the reconnect
 
 
-def test_a_job_that_ended_while_the_stream_was_down_is_read_from_the_state():
+def test_a_job_that_ended_while_the_stream_was_down_is_read_from_the_next_streams_state():
     ended = {"id": 7, "outcome": "failed", "message": "wrong code", "run_id": 4}
-    server = ScriptedServer(streams=[[running("enter the code")]], states=[{"job": None, "last": ended}])
+    server = ScriptedServer(streams=[[running("enter the code")], [("state", {"job": None, "last": ended})]])
     r = follow_run(server, {"procedure": "enter-code"})
     assert r["outcome"] == "failed" and r["exit_code"] == 1 and r["run_id"] == 4
 
 
-def test_a_server_going_away_mid_job_is_one_clear_error():
-    server = ScriptedServer(streams=[[running("enter the code")]], states=[{"closing": True, "last": None}])
-    with pytest.raises(ConfigError, match="stopped before the job ended"):
-        follow_run(server, {"procedure": "enter-code"})
+def test_a_stalled_stream_after_the_job_ended_gives_its_result_not_a_timeout():
+    """A connection that stalls (TimeoutError after 60 s) is a broken stream, not a traceback."""
+    ended = {"id": 7, "outcome": "passed", "message": "unlocked", "run_id": 4}
+    server = ScriptedServer(streams=[[running("enter the code"), ServerGone("http://bench", TimeoutError())],
+                                     [("state", {"job": None, "last": ended})]])
+    r = follow_run(server, {"procedure": "enter-code"})
+    assert (r["outcome"], r["exit_code"]) == ("passed", 0)
+
+
+def test_a_server_stopping_mid_job_is_an_interrupted_job_not_a_usage_error():
+    server = ScriptedServer(streams=[[running("enter the code"), ("closing", {"by": "SIGTERM to the server"})]])
+    r = follow_run(server, {"procedure": "enter-code"})
+    assert (r["outcome"], r["exit_code"]) == ("interrupted", 130)
+    assert "stopped (SIGTERM to the server) mid-job" in r["message"] and "at 'enter the code'" in r["message"]
+
+
+def test_a_server_dying_mid_job_is_one_interrupted_result_saying_so():
+    died = ServerGone("http://bench", ConnectionResetError(104, "Connection reset by peer"))
+    refused = ServerGone("http://bench", ConnectionRefusedError(111, "refused"), "does not answer")
+    server = ScriptedServer(streams=[[running("enter the code"), died], refused])
+    r = follow_run(server, {"procedure": "enter-code"})
+    assert (r["outcome"], r["exit_code"], r["followed"]) == ("interrupted", 130, False)
+    assert "went away" in r["message"] and "mid-job" in r["message"] and "drops every relay" in r["message"]
 
 
 def test_ctrl_c_stops_the_job_on_the_bench_and_follows_it_to_interrupted():
@@ -113,3 +137,44 @@ def test_rig_run_through_a_server_rides_out_a_dropped_stream(capsys):
     assert r.outcome == "passed" and r.exit_code == 0 and r.run_id == 3
     said = capsys.readouterr().err
     assert "via the rig server at http://bench" in said and "> sit out the lockout first" in said
+
+
+def test_a_second_ctrl_c_leaves_the_job_stopping_on_the_server_and_is_130_not_a_refusal():
+    class StopsOnce(ScriptedServer):
+        def post(self, path, body=None):
+            if path == "/api/stop" and ("/api/stop", None) in self.posted:
+                from rig.errors import BenchBusy
+
+                raise BenchBusy("no job is running")  # what the server answers a second stop
+            return super().post(path, body)
+
+    server = StopsOnce(streams=[[running("sit out the lockout first"), KeyboardInterrupt()],
+                                [running("sit out the lockout first"), KeyboardInterrupt()]])
+    r = follow_run(server, {"procedure": "lockout-wait"})
+    assert (r["outcome"], r["exit_code"]) == ("interrupted", 130)
+    assert "second Ctrl-C" in r["message"] and "rig status" in r["message"]
+    assert server.posted.count(("/api/stop", None)) == 1
+
+
+def test_ctrl_c_while_the_server_takes_the_job_stops_it_there_and_follows_it_to_its_end():
+    """The POST sat outside the interrupt handling: the client said 'interrupted' and exited while
+    the server ran the whole job."""
+    import signal
+
+    from rig.bench import signals
+
+    class CtrlCInPost(ScriptedServer):
+        def post(self, path, body=None):
+            if path == "/api/runs":
+                signal.raise_signal(signal.SIGINT)  # the technician's Ctrl-C, as the request is answered
+            return super().post(path, body)
+
+    server = CtrlCInPost(streams=[[running("enter the code"), result("interrupted")]])
+    stopping = []
+    assert signals.install()
+    try:
+        r = follow_run(server, {"procedure": "enter-code", "code": "1234"}, on_stop=lambda: stopping.append(1))
+    finally:
+        signals.uninstall()
+    assert [p for p, _ in server.posted] == ["/api/runs", "/api/stop"] and stopping == [1]
+    assert (r["outcome"], r["exit_code"]) == ("interrupted", 130)

@@ -165,7 +165,8 @@ def run(app, procedure, profile_id, serial, sets, answers, yes, code_file, allow
         result = run_job(job, proc, profile)
     colour = {"passed": "green", "failed": "red", "error": "red", "refused": "yellow", "interrupted": "yellow"}[result.outcome]
     err.print(f"[bold {colour}]{result.outcome.upper()}[/]: {esc(with_context(result.message))}", markup=True)
-    err.print(f"log: {esc(result.log)}\ntimeline: {esc(Path(result.log).with_suffix('.svg'))}")
+    if result.log:  # none for a job that never got a run (an error before it began, a server gone)
+        err.print(f"log: {esc(result.log)}\ntimeline: {esc(Path(result.log).with_suffix('.svg'))}")
     if serial and profile is not None and job.ledger_here:
         _standing_line(ledger_path(app), serial, profile)
     raise click.exceptions.Exit(result.exit_code)

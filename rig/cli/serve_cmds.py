@@ -253,18 +253,23 @@ def remote_run(client, job, queue: bool = False, local_dir: str | None = None):
                                       + ("; queued behind the running job" if t["queued"] else "")),
         on_job=on_job, on_note=lambda text: err.print(f"  {esc(text)}"),
         on_stop=lambda: err.print("stopping the job on the server (keys up, rails safe) ..."))
-    run_id = result.get("run_id") or 0
-    log = ""
-    if run_id:
-        log = client.get(f"/api/runs/{run_id}").get("log") or ""
-        if local_dir:
-            from ..serve.artifacts import fetch_artifacts
+    from ..serve.client import ServerGone
 
-            files = fetch_artifacts(client, run_id, Path(local_dir) / _host_dir(client))
-            log = str(files[0])
-        if job.junit:
-            Path(job.junit).write_bytes(client.get(f"/api/runs/{run_id}/junit.xml"))
-    return JobResult(result["outcome"], result["message"], run_id, log, result["exit_code"])
+    run_id = result.get("run_id") or 0
+    log, message = "", result["message"]
+    if run_id and result.get("followed", True):  # the server told the end: its records are there
+        try:
+            log = client.get(f"/api/runs/{run_id}").get("log") or ""
+            if local_dir:
+                from ..serve.artifacts import fetch_artifacts
+
+                files = fetch_artifacts(client, run_id, Path(local_dir) / _host_dir(client))
+                log = str(files[0])
+            if job.junit:
+                Path(job.junit).write_bytes(client.get(f"/api/runs/{run_id}/junit.xml"))
+        except ServerGone:  # it went away after telling the result: the result stands
+            log, message = "", f"{message} (the server went away before its log could be fetched: run {run_id})"
+    return JobResult(result["outcome"], message, run_id, log, result["exit_code"])
 
 
 def _host_dir(client) -> str:

@@ -18,49 +18,17 @@ from __future__ import annotations
 
 import difflib
 import os
-import re
 import socket
 import sqlite3
 import time
 from pathlib import Path
 
 from ..errors import ConfigError, Problem, SafetyRefusal, UsageError
+from . import schema
+from .schema import SCHEMA_VERSION, TABLES  # noqa: F401  (the schema, as the ledger has always named it)
 from .standing import Standing
 
-SCHEMA_VERSION = 3
-TABLES = """
-CREATE TABLE IF NOT EXISTS units (
-    serial TEXT PRIMARY KEY, profile TEXT, model TEXT, vin TEXT, notes TEXT,
-    permanent INTEGER NOT NULL DEFAULT 0, created REAL NOT NULL);
-CREATE TABLE IF NOT EXISTS runs (
-    id INTEGER PRIMARY KEY, procedure TEXT NOT NULL, serial TEXT, profile TEXT, backend TEXT,
-    started REAL NOT NULL, ended REAL, outcome TEXT, message TEXT, log TEXT);
-CREATE TABLE IF NOT EXISTS attempts (
-    id INTEGER PRIMARY KEY, serial TEXT NOT NULL, run_id INTEGER, t REAL NOT NULL,
-    outcome TEXT NOT NULL DEFAULT 'pending');   -- pending | accepted | rejected | unknown | cleared
-CREATE TABLE IF NOT EXISTS lockouts (
-    id INTEGER PRIMARY KEY, serial TEXT NOT NULL, run_id INTEGER, started REAL NOT NULL,
-    wait REAL NOT NULL, powered REAL NOT NULL DEFAULT 0, ended REAL);
-CREATE TABLE IF NOT EXISTS records (
-    id INTEGER PRIMARY KEY, serial TEXT, run_id INTEGER, t REAL NOT NULL, name TEXT NOT NULL, value TEXT);
-"""
-# Each step takes the schema from version N-1 to N; a fresh file gets them all.
-MIGRATIONS = {
-    1: TABLES,
-    2: """
-ALTER TABLE runs ADD COLUMN pid INTEGER;
-ALTER TABLE runs ADD COLUMN host TEXT;
-ALTER TABLE lockouts ADD COLUMN end_reason TEXT;
-CREATE TABLE IF NOT EXISTS unit_changes (
-    id INTEGER PRIMARY KEY, serial TEXT NOT NULL, t REAL NOT NULL, field TEXT NOT NULL,
-    old TEXT, new TEXT, reason TEXT);
-""",
-    3: """
-ALTER TABLE unit_changes ADD COLUMN who TEXT;
-""",
-}
 OUTCOMES = ("accepted", "rejected", "unknown")
-_ADD_COLUMN = re.compile(r"\s*ALTER\s+TABLE\s+(?P<table>\w+)\s+ADD\s+COLUMN\s+(?P<column>\w+)", re.I)
 
 
 class LedgerRefused(UsageError):
@@ -89,62 +57,11 @@ class Ledger:
         try:
             self.db = sqlite3.connect(self.path, isolation_level=None, timeout=10)
             self.db.row_factory = sqlite3.Row
-            self.db.execute("PRAGMA journal_mode=MEMORY") if memory else self._wal()
+            self.db.execute("PRAGMA journal_mode=MEMORY") if memory else schema.wal(self.db)
             self.db.execute("PRAGMA synchronous=FULL")  # an attempt must survive a power cut right after it
-            self._migrate()
+            schema.migrate(self.db, self.path)
         except sqlite3.DatabaseError as exc:  # not SQLite, corrupt, a directory, unreadable: never overwritten
             raise _unusable(self.path, exc) from None
-
-    def _wal(self) -> None:
-        """Write-ahead logging. Switching a new file to it needs the file alone, and SQLite
-        answers "locked" at once, without its busy wait, when two openers try together: the
-        one refused waits for the other's lock, then tries again."""
-        for _ in range(20):
-            try:
-                self.db.execute("PRAGMA journal_mode=WAL")
-                return
-            except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc):
-                    raise
-                self.db.execute("BEGIN IMMEDIATE")  # holding nothing, this one waits (the busy timeout)
-                self.db.execute("ROLLBACK")
-        self.db.execute("PRAGMA journal_mode=WAL")
-
-    def _migrate(self) -> None:
-        """Bring the schema up to date. Two commands opening a new ledger at once must both
-        get a whole one: the version is read again under the write lock, and every step is
-        applied in the one transaction that sets it."""
-        version = self._version()
-        if version == SCHEMA_VERSION:
-            return  # the usual case: no lock taken
-        self.db.execute("BEGIN EXCLUSIVE")  # waits (the busy timeout) for another opener's migration
-        try:
-            version = self._version()  # again: it may have migrated the file while we waited
-            if version == 0 and self.db.execute("SELECT 1 FROM sqlite_master WHERE name='runs'").fetchone():
-                version = 1  # a ledger from before versioning: the first schema, unversioned
-            for step in range(version + 1, SCHEMA_VERSION + 1):
-                for statement in filter(str.strip, MIGRATIONS[step].split(";")):
-                    self._apply(statement)
-                self.db.execute(f"PRAGMA user_version={step}")
-            self.db.execute("COMMIT")
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
-
-    def _version(self) -> int:
-        version = self.db.execute("PRAGMA user_version").fetchone()[0]
-        if version > SCHEMA_VERSION:
-            raise ConfigError([Problem(self.path, None, f"the ledger was written by a newer rig (schema {version}, "
-                                       f"this rig knows {SCHEMA_VERSION}); upgrade rig to use it")])
-        return version
-
-    def _apply(self, statement: str) -> None:
-        # A column already there is not added again: an older rig racing another opener left
-        # some ledgers at version 1 with version 2's columns in place, refused ever since.
-        m = _ADD_COLUMN.match(statement)
-        if m and m["column"] in {r[1] for r in self.db.execute(f"PRAGMA table_info({m['table']})")}:
-            return
-        self.db.execute(statement)
 
     def close(self) -> None:
         self.db.close()

@@ -188,10 +188,12 @@ def make_app(station, tokens: Tokens, sessions: Sessions | None = None, cli_toke
             try:
                 yield "retry: 2000\n\n" + _sse("state", station.state())
                 last_beat = time.monotonic()
-                while not listener.dropped and not station.hub.closed:
+                while not listener.dropped:  # a closing hub's last event, then None, end it
                     try:
                         item = await asyncio.wait_for(listener.queue.get(), 1.0)
                     except asyncio.TimeoutError:
+                        if station.hub.closed:
+                            break
                         if time.monotonic() - last_beat > 15:
                             last_beat = time.monotonic()
                             yield ": still here\n\n"

@@ -18,6 +18,7 @@ from __future__ import annotations
 import getpass
 import json
 import os
+from http.client import HTTPException
 from pathlib import Path
 
 from ..errors import BenchBusy, BenchRefused, ConfigError, RigError
@@ -120,6 +121,8 @@ class Client:
             raise _error(exc.code, message) from None
         except urllib.error.URLError as exc:
             raise _unreachable(self, exc) from None
+        except (OSError, HTTPException) as exc:  # reset, closed mid-answer, timed out: it went away
+            raise ServerGone(self.url, exc) from None
         return json.loads(raw) if kind.split(";")[0].strip() == "application/json" else raw
 
     def get(self, path: str):
@@ -138,18 +141,52 @@ class Client:
             resp = urllib.request.urlopen(req, timeout=timeout, context=self._context())
         except urllib.error.HTTPError as exc:
             raise _error(exc.code, exc.reason) from None
+        except urllib.error.URLError as exc:
+            raise _unreachable(self, exc) from None
+        except (OSError, HTTPException) as exc:
+            raise ServerGone(self.url, exc) from None
+        return self._events(resp)
+
+    def _events(self, resp):
+        """The stream's events; it ends when the server ends it. A stream that breaks (the server
+        died, a stalled connection timed out, a proxy cut it) raises :class:`ServerGone` instead,
+        so whoever follows a job can tell the two apart."""
         with resp:
             event, data = "message", []
-            for raw in resp:
-                line = raw.decode("utf-8").rstrip("\r\n")
+            while True:
+                try:
+                    raw = resp.readline()
+                except (OSError, HTTPException, ValueError) as exc:  # ValueError: read on a closed file
+                    raise ServerGone(self.url, exc) from None
+                if not raw:
+                    return
+                line = raw.decode("utf-8", "replace").rstrip("\r\n")
                 if not line:
                     if data:
-                        yield event, json.loads("\n".join(data))
+                        try:
+                            yield event, json.loads("\n".join(data))
+                        except ValueError:
+                            pass  # a torn event: the state that follows says it again
                     event, data = "message", []
                 elif line.startswith("event:"):
                     event = line[6:].strip()
                 elif line.startswith("data:"):
                     data.append(line[5:].strip())
+
+
+class ServerGone(ConfigError):
+    """The server stopped answering mid-conversation: reset, closed mid-answer, a stalled connection
+    timed out. Before anything was sent this is a configuration error (exit 2, nothing switched);
+    following a job, :func:`rig.serve.follow.follow_run` says what it means for the job."""
+
+    def __init__(self, url: str, cause, message: str | None = None):
+        why = str(cause) or type(cause).__name__
+        if isinstance(cause, TimeoutError):
+            why = "no answer within the timeout"
+        super().__init__(message or f"the rig server at {url} went away ({why}); is `rig serve` running? "
+                                    f"(--server off ignores it)")
+        self.url, self.cause = url, cause
+        self.sent = message is None  # a request that reached it (its answer broke) or one refused at the door
 
 
 def _unreachable(client: Client, exc) -> ConfigError:
@@ -159,8 +196,8 @@ def _unreachable(client: Client, exc) -> ConfigError:
         return ConfigError(f"the rig server at {client.url} is not the bench it claims to be: its certificate "
                            f"does not verify ({exc.reason.verify_message}) against "
                            f"{client.ca or 'the system trust store'}; give the lab's CA with --ca FILE or RIG_CA")
-    return ConfigError(f"the rig server at {client.url} does not answer ({exc.reason}); "
-                       f"is `rig serve` running? (--server off ignores it)")
+    return ServerGone(client.url, exc.reason, f"the rig server at {client.url} does not answer ({exc.reason}); "
+                                              f"is `rig serve` running? (--server off ignores it)")
 
 
 def _user() -> str:

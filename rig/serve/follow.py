@@ -18,8 +18,10 @@ import time
 from pathlib import Path, PurePosixPath
 from typing import Callable
 
-from ..errors import ConfigError
+from ..bench import signals
+from ..errors import BenchBusy, ConfigError
 from ..run.job import EXIT
+from .client import ServerGone
 
 
 def procedure_fields(procedure: str) -> dict:
@@ -74,6 +76,9 @@ def _calls_to_send(top: Path) -> list[dict]:
     return [{"path": k, "text": v} for k, v in out.items()]
 
 
+STREAM_TIMEOUT = 60.0  # s of silence after which a stream is taken as broken (the server beats every 15 s)
+
+
 def follow_run(client, body: dict, timeout: float | None = None, *, on_ticket: Callable | None = None,
                on_job: Callable | None = None, on_note: Callable | None = None,
                on_stop: Callable | None = None) -> dict:
@@ -84,12 +89,29 @@ def follow_run(client, body: dict, timeout: float | None = None, *, on_ticket: C
     another); ``on_job(job)`` on every live state of this job (its step, a question);
     ``on_note(text)`` on each note; ``on_stop()`` when a Ctrl-C is stopping the job. A
     timeout stops the job on the bench before raising; a Ctrl-C stops it and follows
-    it on to its result ("interrupted").
+    it on to its result ("interrupted"); a second Ctrl-C leaves it stopping there.
+
+    Whatever happens to the server, the result says what the client knows, with the exit
+    code a local run would have: the job's own result; or, when the server stops (it
+    stops the job as SIGTERM does) or dies mid-job, "interrupted" (130), saying which.
+    A result the client could not confirm with the server has ``followed: False``.
+    Before anything was sent, a server that does not answer is a :class:`ConfigError` (2).
     """
-    events = client.stream(timeout=60.0)
-    next(events)  # subscribed before the job starts: none of its events are missed
+    events = client.stream(timeout=STREAM_TIMEOUT)
+    if next(events, None) is None:  # subscribed before the job starts: none of its events are missed
+        raise ServerGone(client.url, "it ended the stream at once")
+    ticket, stopping = None, False
     try:
-        ticket = client.post("/api/runs", body)
+        with signals.shielded():  # a Ctrl-C while the job is handed over waits for the server's answer
+            ticket = client.post("/api/runs", body)
+    except KeyboardInterrupt:
+        if ticket is None:
+            raise  # not taken (refused, or never sent): nothing runs, nothing to stop
+        stopping = True  # taken: it is stopped on the bench, and followed to its end
+    except ServerGone as exc:
+        if not getattr(exc, "sent", True):
+            raise
+        return _Followed(client.url, None).gone(exc, "as it was being given the job")
     except ConfigError as exc:
         upload = body.get("procedure_file") or {}
         if upload:  # the bench names its copies of the files: say the files the user has
@@ -97,49 +119,123 @@ def follow_run(client, body: dict, timeout: float | None = None, *, on_ticket: C
         raise
     finally:
         body.pop("code", None)
+    f = _Followed(client.url, ticket["id"], on_job)
     if on_ticket:
         on_ticket(ticket)
     deadline = None if timeout is None else time.monotonic() + timeout
     while True:
         try:
-            result = _until_result(events, ticket["id"], deadline, on_job, on_note)
+            if stopping:
+                stopping = False
+                if on_stop:
+                    on_stop()
+                _ask_stop(client)  # and follow it on: the result says "interrupted"
+            if events is None:
+                events = client.stream(timeout=STREAM_TIMEOUT)
+            result = _until_result(events, f, deadline, on_note)
             if result is not None:
-                return dict(result, exit_code=EXIT.get(result.get("outcome"), 1))
+                return f.done(result)
+            events = None  # it ended (a proxy's idle timeout, a restart): listen again
         except KeyboardInterrupt:
-            if on_stop:
-                on_stop()
-            client.post("/api/stop")  # and follow it on: the result says "interrupted"
+            f.stops += 1
+            if f.stops > 1:
+                return f.left_stopping()
+            stopping = True
+        except _Closing as exc:
+            return f.closing(exc.by)
+        except ServerGone as exc:
+            if events is None:  # it does not answer a new stream either: gone
+                return f.gone(exc)
+            events = None  # the stream broke: a new one says whether the job ended meanwhile
         except _TimedOut:
-            client.post("/api/stop")
+            _ask_stop(client)
             raise ConfigError(f"the job on {client.url} did not end within {timeout:.0f} s; it was stopped "
                               f"(keys up, rails safe)") from None
-        # the stream ended (a proxy's idle timeout, a restart), or a stop was asked for:
-        # look at the state, then listen again
-        state = client.get("/api/state")
-        last = state.get("last") or {}
-        if last.get("id") == ticket["id"]:
-            return dict(last, exit_code=EXIT.get(last.get("outcome"), 1))
-        if state.get("closing"):
-            raise ConfigError(f"the rig server at {client.url} stopped before the job ended")
-        events = client.stream(timeout=60.0)
-        next(events)
+
+
+def _ask_stop(client) -> None:
+    try:
+        client.post("/api/stop")
+    except BenchBusy:
+        pass  # no job is running: it ended meanwhile, and its result is on its way
 
 
 class _TimedOut(Exception):
     pass
 
 
-def _until_result(events, job_id, deadline, on_job, on_note) -> dict | None:
+class _Closing(Exception):
+    def __init__(self, by: str):
+        super().__init__(by)
+        self.by = by
+
+
+class _Followed:
+    """What the client knows of its job: whether it was seen running, its run and step."""
+
+    def __init__(self, url: str, job_id, on_job: Callable | None = None):
+        self.url, self.id, self.on_job = url, job_id, on_job
+        self.seen = False
+        self.run_id = None
+        self.step = ""
+        self.stops = 0
+
+    def saw(self, job: dict) -> None:
+        self.seen = True
+        self.run_id = job.get("run_id") or self.run_id
+        self.step = job.get("step") or self.step
+        if self.on_job:
+            self.on_job(job)
+
+    def done(self, result: dict) -> dict:
+        return dict(result, exit_code=EXIT.get(result.get("outcome"), 1))
+
+    def _where(self) -> str:
+        if not self.seen:
+            return "before the job started"
+        return "mid-job" + (f" (run {self.run_id}" + (f", at {self.step!r})" if self.step else ")")
+                            if self.run_id else (f" (at {self.step!r})" if self.step else ""))
+
+    def _result(self, message: str) -> dict:
+        return {"id": self.id, "outcome": "interrupted", "message": message, "run_id": self.run_id,
+                "exit_code": EXIT["interrupted"], "followed": False}
+
+    def gone(self, exc: ServerGone, where: str | None = None) -> dict:
+        why = str(exc.cause) or type(exc.cause).__name__
+        if isinstance(exc.cause, TimeoutError):
+            why = "no answer"
+        see = f"rig runs show {self.run_id}" if self.run_id else "rig runs list"
+        return self._result(f"the rig server at {self.url} went away ({why}) {where or self._where()}: the job "
+                            f"did not finish here. A bench whose server dies drops every relay (keys up, rails "
+                            f"safe); an attempt it counted stays counted. See {see} once it is back")
+
+    def closing(self, by: str) -> dict:
+        if not self.seen:
+            return self._result(f"the rig server at {self.url} stopped ({by}) before the job started: "
+                                f"it was dropped, nothing was switched for it")
+        return self._result(f"the rig server at {self.url} stopped ({by}) {self._where()}: it stopped the "
+                            f"job as SIGTERM does (keys up, rails safe) and records it interrupted")
+
+    def left_stopping(self) -> dict:
+        return self._result(f"a second Ctrl-C: not waiting for the job on {self.url} to end; the server is "
+                            f"stopping it (keys up, rails safe) and records it interrupted. rig status shows it")
+
+
+def _until_result(events, f: _Followed, deadline, on_note) -> dict | None:
     """This job's result from the stream, or None when the stream ends first."""
     for event, data in events:
-        if event == "result" and data.get("id") == job_id:
+        if event == "result" and data.get("id") == f.id:
             return data
         if event == "state":
-            if (data.get("last") or {}).get("id") == job_id:
+            if (data.get("last") or {}).get("id") == f.id:
                 return data["last"]  # it ended while the stream was being set up again
             job = data.get("job") or {}
-            if on_job and job.get("id") == job_id:
-                on_job(job)
+            if job.get("id") == f.id:
+                f.saw(job)
+            if data.get("closing"):
+                raise _Closing("the server stopping")
+        elif event == "closing":
+            raise _Closing(data.get("by") or "the server stopping")
         elif event == "note" and on_note:
             on_note(data.get("text", ""))
         if deadline is not None and time.monotonic() > deadline:

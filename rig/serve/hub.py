@@ -65,13 +65,18 @@ class Hub:
             except RuntimeError:  # its loop has closed
                 self.leave(li)
 
-    def close(self) -> None:
-        """Tell every stream to end (the server is stopping)."""
+    def close(self, why: str | None = None) -> None:
+        """Tell every stream to end (the server is stopping): a last ``closing`` event saying why,
+        so a client following a job knows the server is stopping it (not that it died)."""
+        if self.closed:
+            return
         self.closed = True
+        last = sse("closing", {"by": why or "the server stopping"})
         with self._lock:
             listeners = list(self._listeners)
         for li in listeners:
             try:
+                li.loop.call_soon_threadsafe(li._put, last)
                 li.loop.call_soon_threadsafe(li._put, None)
             except RuntimeError:
                 pass

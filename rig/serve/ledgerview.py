@@ -3,6 +3,9 @@ runs a killed server left RUNNING; and the pin history a long-lived server must 
 
 from __future__ import annotations
 
+import sqlite3
+
+from ..errors import RigError
 from ..records.ledger import Ledger
 from ..unit.profiles import load_profiles
 
@@ -28,6 +31,15 @@ def sweep_runs(ledger_path) -> list[int]:
 
 
 def unit_standing(ledger_path, unit: dict | None) -> dict | None:
+    """The unit's standing for the live state. A ledger that cannot be read says so, in its place:
+    the state (and every stream that starts with it) goes on."""
+    try:
+        return _standing(ledger_path, unit)
+    except (RigError, sqlite3.Error) as exc:
+        return dict(unit, known=False, state=f"the ledger cannot be read: {exc}")
+
+
+def _standing(ledger_path, unit: dict | None) -> dict | None:
     if not unit:
         return None
     p = load_profiles().get(unit["profile"])

@@ -107,7 +107,7 @@ class BenchServer:
         self.stopped_by = self.stopped_by or by
         self.station.closing = True
         self.station.stop(by, quiet=True)
-        self.station.hub.close()
+        self.station.hub.close(self.stopped_by)
         self.uvicorn.should_exit = True
 
     def run(self) -> None:

@@ -320,11 +320,17 @@ class Station:
             return {"stopped": f"bench command {running['what']}"}
         if self.queued:
             item = self.queued.pop(0)
-            self.changed()
+            self._dropped(item, f"stopped by {by} before it started: nothing was switched for it")
             return {"stopped": item["procedure"], "queued": True}
         if quiet:
             return {}
         raise BenchBusy("no job is running")
+
+    def _dropped(self, item: dict, message: str) -> None:  # a job off the queue ends too, for whoever follows it
+        self.last = dict(id=item["id"], procedure=item["procedure"], unit=item["unit"], run_id=None,
+                         outcome="interrupted", message=message)
+        self.hub.publish("result", self.last)
+        self.changed()
 
     def release_place(self, place: str, why: str) -> dict:
         """The place let go of the bench (released, or forced off in labgrid): its jobs end safely.
@@ -336,12 +342,13 @@ class Station:
         held = self.lease.release(place)
         if held is None:
             return {"released": None}
-        dropped = len(self.queued)
-        self.queued.clear()
+        dropped, self.queued[:] = list(self.queued), []
+        for item in dropped:
+            self._dropped(item, f"dropped before it started: place {place} {why}")
         stopped = self.stop(f"place {place} {why}", quiet=True) if self.current is not None else {}
         self.changed()
         return {"released": place, "stopped": stopped.get("stopped"), "run_id": stopped.get("run_id"),
-                "dropped": dropped}
+                "dropped": len(dropped)}
 
     def answer(self, qid: int, answer: str, by: str) -> None:
         q = (self.current or {}).get("question")
