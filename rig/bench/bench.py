@@ -34,6 +34,7 @@ from . import signals
 from ..errors import BenchRefused
 from ..records.events import Event, EventBus
 from .channels import Key, Rail, Sense, _HeldInput, _HeldOutput, _onoff, parse_combo  # noqa: F401
+from .guardseat import GuardSeat
 from .heartbeat import DeadmanTripped, open_heartbeat
 from .wiring import Wiring
 
@@ -41,7 +42,7 @@ log = logging.getLogger(__name__)
 _open_benches: set = set()  # strong references: an open bench is never garbage collected
 
 
-class Bench:
+class Bench(GuardSeat):
     """Rails, keys and senses of one rig, owned by this process while open."""
 
     def __init__(self, wiring: Wiring, backend, events: EventBus | None = None):
@@ -276,11 +277,13 @@ class Bench:
         """Press a key or combo and keep it down; pair with :meth:`up`."""
         self._check_open()
         keys = [self.key(n) for n in parse_combo(combo)]
+        self._guard_down([k.name for k in keys])  # the guard may refuse: before any key moves
         self._move(keys, True)
         return keys
 
     def up(self, combo) -> None:
         self._move([self.key(n) for n in parse_combo(combo)], False)
+        self._guard_up(parse_combo(combo))
 
     def _move(self, keys: list[Key], down: bool) -> float:
         # The pins change back to back, so a combo's keys move within microseconds of
@@ -323,18 +326,19 @@ class Bench:
         return self.clock.now()  # the hold counts from the last key down
 
     @contextmanager
-    def holding(self, combo):
+    def holding(self, combo, hold: float | None = None):
         """Hold a combo for the duration of a ``with`` block; it is let go however the block ends.
 
-        Yields the clock time at which the keys went down.
+        Yields the clock time at which the keys went down; ``hold``: how long it will be held, if known.
         """
         self._check_open()
         keys = [self.key(n) for n in parse_combo(combo)]
-        t = self._move(keys, True)
-        try:
-            yield t
-        finally:
-            _quietly(self._move, keys, False)
+        with self._guarded([k.name for k in keys], hold):  # the guard may refuse: before any key moves
+            t = self._move(keys, True)
+            try:
+                yield t
+            finally:
+                _quietly(self._move, keys, False)
 
     def press(self, combo, hold: float | None = None, times: int = 1, gap: float | None = None) -> None:
         """Press a key or combo ``times`` times, each held ``hold`` seconds.
@@ -347,7 +351,7 @@ class Bench:
         for i in range(times):
             if i:
                 self.clock.sleep(gap)
-            with self.clock.precise(), self.holding(combo) as start:  # let go at the deadline; holding() makes sure
+            with self.clock.precise(), self.holding(combo, hold) as start:  # let go at the deadline; holding() makes sure
                 # The release is made up before the deadline, so at the deadline only the pins move
                 # (shielded and logged as every edge is); the final spin runs that same code with
                 # nothing to move and reads the pins, so it runs from the caches (~10 us sooner).

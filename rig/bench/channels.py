@@ -86,6 +86,13 @@ class Rail:
         self._last_switch = bench.clock.now()
         if bench.backend.lock is not None:  # the next process waits out this dwell too
             bench.backend.lock.switched(self.name)
+        if bench.guard is not None:  # a unit switched off forgets its entry; a long cut arms its lock
+            try:
+                bench._guard("rail_switched", self.name, on)
+            except Exception:  # the guard's bookkeeping must never stop a rail (a release above all)
+                import logging
+
+                logging.getLogger(__name__).exception("the attempt guard, on %s %s", self.name, on)
 
     def on(self) -> None:
         self.set(True)

@@ -10,6 +10,7 @@ from ..durations import MAX_HOLD, MAX_WAIT, MIN_HOLD, format_duration, format_li
 from ..errors import RigError
 from ..run.session import BenchSession, UsageError, check_press, check_rail
 from . import cli
+from .exitcodes import with_context
 from .render import err, esc, out, show_status
 
 
@@ -62,16 +63,32 @@ def status(app):
         out.print(f"pins: {bench.backend.pin_library}", markup=False)  # which pin library, and why not others
 
 
+def guard_options(fn):
+    """--unit and the override words: a press that submits a code is an attempt (rig.run.guard)."""
+    fn = click.option("--allow-permanent-lock", "allow_permanent", is_flag=True,
+                      help="Allow a press that would submit the code that locks the unit for good if wrong.")(fn)
+    fn = click.option("--allow-lockout", is_flag=True,
+                      help="Allow a press that would submit the last code before a lockout.")(fn)
+    return click.option("--unit", "serial", metavar="SERIAL",
+                        help="The unit on the bench (default: the last unit the ledger saw). A press that "
+                             "submits a code on it is counted as an attempt before the press, or refused.")(fn)
+
+
 @cli.command()
 @click.argument("combo", metavar="KEY[+KEY...]")
 @click.option("--hold", type=HOLD, default=None, help="How long to hold (e.g. 0.3, 2s, 250ms). Default: the pin map's press time.")
 @click.option("--times", type=click.IntRange(1, 100), default=1, show_default=True, help="Press this many times.")
 @click.option("--acc/--no-acc", default=False, help="Switch ACC on first, so the unit is awake for the press.")
+@guard_options
 @click.pass_obj
-def press(app, combo, hold, times, acc):
+def press(app, combo, hold, times, acc, serial, allow_lockout, allow_permanent):
     """Press a key, or a combo of keys together.
 
     All keys of a combo go down together and come up together after the hold.
+    A press that would submit a code on the unit (its confirm combo while its
+    entry may be open, or the last digit of a unit that checks itself) is an
+    attempt: counted in the ledger before the press, or refused as `rig run`
+    refuses one.
 
     \b
     Examples:
@@ -80,7 +97,9 @@ def press(app, combo, hold, times, acc):
       rig press preset3 --times 4            four presses (the pin map's gap between them)
     """
     check_press(app.wiring(), combo, hold, times)  # a mistyped key is refused before any pin moves
+    unit = bench_unit(app, serial)
     with app.bench() as bench:
+        guard(app, bench, unit, allow_lockout, allow_permanent, "by hand (rig press)")
         session = BenchSession(bench)
         if acc:
             session.power("acc", True)
@@ -140,13 +159,15 @@ def _hold(bench, what: str, duration: float | None) -> None:
 
 
 @cli.command()
+@guard_options
 @click.pass_obj
-def shell(app):
+def shell(app, serial, allow_lockout, allow_permanent):
     """One bench session across many commands.
 
     The bench stays open (rails where you put them) until quit or end of
     input, then is released safely. At a terminal you get line editing and
     history; piped, it reads one command per line, so a script can drive it.
+    A press that submits a code on the unit is an attempt, as with rig press.
 
     \b
     Commands: power RAIL on|off, press KEY[+KEY..] [HOLD] [xN], wait DURATION,
@@ -157,8 +178,10 @@ def shell(app):
       printf 'power acc on\\npress mode+scan 3s\\nstatus\\n' | rig --backend sim shell
     """
     interactive = sys.stdin.isatty()
-    failed = False
+    failed = 0
+    unit = bench_unit(app, serial)
     with app.bench() as bench:
+        guard(app, bench, unit, allow_lockout, allow_permanent, "by hand (rig shell)")
         session = BenchSession(bench)
         if interactive:
             _enable_history()
@@ -177,8 +200,8 @@ def shell(app):
                 result = session.execute(line)
             except (UsageError, RigError) as exc:
                 where = "" if interactive else f"line {lineno}: "
-                err.print(f"[red]{where}{esc(exc)}[/]")
-                failed = True
+                err.print(f"[red]{where}{esc(with_context(str(exc)))}[/]")
+                failed = failed or exc.exit_code
                 if not interactive:  # a script that went wrong should stop, not press on
                     break
                 continue
@@ -189,7 +212,62 @@ def shell(app):
             elif result:
                 out.print(result)
     if failed:
-        raise click.exceptions.Exit(2)
+        raise click.exceptions.Exit(failed)  # the first failure's: 3 for a refusal, 2 for a mistyped line
+
+
+def bench_unit(app, serial: str | None) -> tuple | None:
+    """The unit a hand session presses on, and its profile: ``--unit``, else the last unit the
+    ledger saw (said on stderr); None when the ledger knows no unit at all. Checked
+    before the bench opens: an unknown serial or a unit with no profile is refused."""
+    from pathlib import Path
+
+    from ..errors import did_you_mean
+    from ..records.ledger import Ledger
+    from ..unit.profiles import load_profiles
+    from .app import ledger_path
+
+    if app.server() is not None:
+        return (serial, None) if serial else None  # the server guards the unit on its bench
+    path = ledger_path(app)
+    if serial is None and not Path(path).exists():
+        return None  # no ledger yet: no unit on record to count attempts against
+    led = Ledger(path)
+    try:
+        last = serial is None
+        serial = serial or led.last_unit()
+        if serial is None:
+            return None
+        unit = led.unit(serial)
+        if unit is None:
+            raise UsageError(f"the ledger has never seen a unit {serial!r}"
+                             f"{did_you_mean(serial, [u['serial'] for u in led.units()])}; register it first: "
+                             f"rig units add {serial} --profile ID")
+    finally:
+        led.close()
+    profile = load_profiles().get(unit["profile"])
+    if profile is None:
+        raise UsageError(f"{serial} has no profile on record, so the rig cannot tell which press submits a code: "
+                         f"rig units set {serial} --profile ID --reason '...'")
+    if last:
+        err.print(f"unit on the bench: {esc(serial)} ({profile.id}), the last the ledger saw; a press that "
+                  f"submits a code on it is counted (--unit names another)")
+    return serial, profile
+
+
+def guard(app, bench, unit, allow_lockout: bool, allow_permanent: bool, via: str) -> None:
+    """Put the attempt guard on a bench this command opened (a server's bench has its own)."""
+    if unit is None:
+        return
+    serial, profile = unit
+    if profile is None:  # through a server: it counts; the words and the unit go with each press
+        bench.guard_words = {"unit": serial, "allow_lockout": allow_lockout, "allow_permanent": allow_permanent}
+        return
+    from ..run.guard import AttemptGuard
+    from .app import ledger_path
+
+    bench.guard = AttemptGuard(bench, serial, profile, ledger_path(app), via=via, allow_lockout=allow_lockout,
+                               allow_permanent=allow_permanent,
+                               tell=lambda m: err.print(f"[yellow]{esc(with_context(m))}[/]"))
 
 
 def _enable_history() -> None:

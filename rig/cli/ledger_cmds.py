@@ -214,7 +214,8 @@ def units_show(app, serial, as_json):
     t = table(("attempt", "when", "run", "outcome"), keep=("attempt",), title="attempts (numbered for this unit)",
               title_justify="left")
     for i, a in enumerate(attempts, 1):
-        t.add_row(f"#{i}", _when(a["t"]), str(a["run_id"]) if a["run_id"] else "before the bench", a["outcome"])
+        how = a.get("via") or ("before the bench" if not a["run_id"] else "")
+        t.add_row(f"#{i}", _when(a["t"]), " ".join(filter(None, (str(a["run_id"] or ""), how))), a["outcome"])
     out.print(t if attempts else "attempts: none")
     for lk in led.lockouts(serial):
         out.print(f"lockout {lk['id']}: started {_when(lk['started'])}, wait {format_duration(lk['wait'])}, "

@@ -203,6 +203,16 @@ class Ledger:
             q, args = q + " WHERE serial=?", (serial,)
         return [dict(r) for r in self.db.execute(q + " ORDER BY id DESC LIMIT ?", args + (limit,))]
 
+    def last_unit(self) -> str | None:
+        """The unit on the bench, as far as the ledger knows: the one last registered, run or
+        given an attempt."""
+        row = self.db.execute("""
+            SELECT serial FROM (SELECT serial, started AS t FROM runs WHERE serial IS NOT NULL
+                                UNION ALL SELECT serial, created FROM units
+                                UNION ALL SELECT serial, t FROM attempts)
+            WHERE serial IN (SELECT serial FROM units) ORDER BY t DESC LIMIT 1""").fetchone()
+        return row[0] if row else None
+
     def run(self, run_id: int) -> dict | None:
         row = self.db.execute("SELECT * FROM runs WHERE id=?", (run_id,)).fetchone()
         return dict(row) if row else None
@@ -211,9 +221,11 @@ class Ledger:
         self.db.execute("UPDATE runs SET log=? WHERE id=?", (log, run_id))
 
     # -- attempts --------------------------------------------------------------
-    def begin_attempt(self, serial: str, run_id: int | None) -> int:
-        """Count an attempt now, before the confirm press; resolve it afterwards."""
-        cur = self.db.execute("INSERT INTO attempts(serial, run_id, t) VALUES (?,?,?)", (serial, run_id, time.time()))
+    def begin_attempt(self, serial: str, run_id: int | None, via: str | None = None) -> int:
+        """Count an attempt now, before the confirm press; resolve it afterwards. ``via``: how it
+        was made when not by a run's code entry (``by hand (rig shell)``)."""
+        cur = self.db.execute("INSERT INTO attempts(serial, run_id, t, via) VALUES (?,?,?,?)",
+                              (serial, run_id, time.time(), via))
         return cur.lastrowid
 
     def resolve_attempt(self, attempt_id: int, outcome: str) -> None:
@@ -277,6 +289,11 @@ class Ledger:
         if serial and name in ("model", "vin") and self.unit(serial) is not None:
             self.db.execute(f"UPDATE units SET {name}=? WHERE serial=?", (str(value), serial))
 
+    def mark_locked(self, serial: str, run_id: int | None, why: str) -> None:
+        """The unit has locked itself again (its constant power was cut past its arming time):
+        an accepted code before now no longer makes it unlocked."""
+        self.record(serial, run_id, "lock", why)
+
     def records(self, serial: str) -> list[dict]:
         return [dict(r) for r in self.db.execute("SELECT * FROM records WHERE serial=? ORDER BY id", (serial,))]
 
@@ -299,12 +316,13 @@ class Ledger:
         had_lockout = any(lk["ended"] for lk in self.lockouts(serial) if lk["started"] >= since)
         allowed = profile.attempts.after_lockout if had_lockout else profile.attempts.before_lockout
         unit = self.unit(serial) or {}
+        relocked = self.db.execute("SELECT MAX(t) FROM records WHERE serial=? AND name='lock'", (serial,)).fetchone()[0]
         return Standing(
             used=len(self._window(serial)), allowed=allowed,
             total=len([a for a in attempts if a["outcome"] not in ("accepted", "cleared")]),
             permanent_after=profile.attempts.permanent_after,
             lockout=self.open_lockout(serial),
-            unlocked=bool(attempts) and attempts[-1]["outcome"] == "accepted",
+            unlocked=bool(attempts) and attempts[-1]["outcome"] == "accepted" and attempts[-1]["t"] > (relocked or 0),
             permanent=bool(unit.get("permanent")),
         )
 

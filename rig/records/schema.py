@@ -17,7 +17,7 @@ import sqlite3
 
 from ..errors import ConfigError, Problem
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 TABLES = """
 CREATE TABLE IF NOT EXISTS units (
     serial TEXT PRIMARY KEY, profile TEXT, model TEXT, vin TEXT, notes TEXT,
@@ -47,6 +47,9 @@ CREATE TABLE IF NOT EXISTS unit_changes (
 """,
     3: """
 ALTER TABLE unit_changes ADD COLUMN who TEXT;
+""",
+    4: """
+ALTER TABLE attempts ADD COLUMN via TEXT;
 """,
 }
 _ADD_COLUMN = re.compile(r"\s*ALTER\s+TABLE\s+(?P<table>\w+)\s+ADD\s+COLUMN\s+(?P<column>\w+)", re.I)

@@ -6,6 +6,7 @@ This is what ``rig run`` does, kept out of the CLI so the pytest plugin and
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -19,6 +20,7 @@ from ..records.ledger import Ledger, LedgerRefused, local_user
 from .procedure import Procedure, check, load_procedure
 from ..unit.profiles import load_profiles
 from ..records.report import EventLog, read_events, write_junit
+from .guard import AttemptGuard
 from .runner import RunContext, Runner
 from ..records.secret import Redactor
 
@@ -187,7 +189,8 @@ def run_job(job: Job, proc: Procedure | None = None, profile=None) -> JobResult:
                     events.subscribe(lambda e, tap=bench.display: tap.touched() if e.kind in ("rail", "key") else None)
                 ctx = RunContext(bench, profile, ledger, job.serial, run_id, job.code, job.answers, job.yes, ui,
                                  job.allow_lockout, job.allow_permanent, command=job.command)
-                outcome, message = Runner(ctx).run(proc, job.params)
+                with _guarded(bench, job, profile, ledger, run_id, ui):
+                    outcome, message = Runner(ctx).run(proc, job.params)
         except KeyboardInterrupt as exc:
             outcome, message = "interrupted", _interrupted(exc, proc, ctx)
         message = redactor.text(message)
@@ -204,6 +207,23 @@ def run_job(job: Job, proc: Procedure | None = None, profile=None) -> JobResult:
                     {"profile": profile.id if profile else "", "unit": job.serial or "", "outcome": outcome,
                      "log": str(log_path), "backend": backend.name if backend else ""})
     return JobResult(outcome, message, run_id, str(log_path), EXIT[outcome])
+
+
+@contextmanager
+def _guarded(bench, job, profile, ledger, run_id, ui):
+    """A procedure's own presses are guarded as hand presses are: a plain ``press`` step that
+    confirms a code on the unit is an attempt, counted (or refused) by the run's override words."""
+    saved = bench.guard
+    if job.serial and profile is not None:
+        bench.guard = AttemptGuard(bench, job.serial, profile, ledger, run_id=run_id, via=f"a press step of run {run_id}",
+                                   allow_lockout=job.allow_lockout, allow_permanent=job.allow_permanent,
+                                   command=job.command, tell=getattr(ui, "warn", None))
+    try:
+        yield
+    finally:
+        bench.guard = saved
+        if saved is not None:
+            saved.resync()
 
 
 def _interrupted(exc, proc, ctx) -> str:

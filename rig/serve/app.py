@@ -24,7 +24,7 @@ from starlette.responses import FileResponse, JSONResponse, RedirectResponse, St
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from ..errors import BenchBusy, BenchRefused, ConfigError, RigError
+from ..errors import BenchBusy, BenchRefused, ConfigError, RigError, SafetyRefusal
 from ..records.secret import Code
 from . import api_lab, api_ledger
 from .auth import Sessions, Tokens, csrf_ok
@@ -125,7 +125,7 @@ def make_app(station, tokens: Tokens, sessions: Sessions | None = None, cli_toke
                     if page and exc.status == 401:  # a person following a link: log in first
                         return RedirectResponse("/login", status_code=303)
                     return error(exc.status, str(exc))
-                except BenchBusy as exc:
+                except (BenchBusy, SafetyRefusal) as exc:  # refused for the unit's sake: nothing moved
                     return error(409, str(exc))
                 except ConfigError as exc:
                     return error(400, "; ".join(str(p) for p in exc.problems) or str(exc))
@@ -261,7 +261,14 @@ def make_app(station, tokens: Tokens, sessions: Sessions | None = None, cli_toke
             args = ()
         else:
             raise Refused(404, f"no bench command {what!r} (power, press, wait, safe)")
-        fut = station.command(what, *args, place=place_of(request), by=user["name"], via=user["via"])
+        words = {}
+        if what == "press":
+            unit = data.get("unit")
+            if unit is not None and not isinstance(unit, str):
+                raise Refused(400, "unit is the serial of the unit the press is meant for")
+            words = {"unit": unit, "allow_lockout": data.get("allow_lockout") is True,
+                     "allow_permanent": data.get("allow_permanent") is True}
+        fut = station.command(what, *args, place=place_of(request), by=user["name"], via=user["via"], **words)
         message = await asyncio.wrap_future(fut)
         return JSONResponse({"message": message, "t": station.clock.now()})
 

@@ -63,9 +63,11 @@ class RemoteBench:
     def power(self, rail: str, on: bool) -> None:
         self._after(self.client.post("/api/bench/power", {"rail": rail, "on": bool(on)}))
 
+    guard_words: dict = {}  # --unit and the override words of the command (the server's guard counts)
+
     def press(self, combo, hold: float | None = None, times: int = 1, gap=None) -> None:
-        self._after(self.client.post("/api/bench/press", {"combo": str(combo), "hold": hold, "times": times},
-                                     timeout=60 + (hold or 0) * times))
+        body = {"combo": str(combo), "hold": hold, "times": times, **self.guard_words}
+        self._after(self.client.post("/api/bench/press", body, timeout=60 + (hold or 0) * times))
 
     def _after(self, r: dict) -> None:
         self.clock._now = r["t"]

@@ -34,6 +34,7 @@ from ..run.job import Job, needs_code, prepare, run_job
 from ..run.codeentry import check_code
 from ..unit.profiles import load_profiles
 from ..records.secret import Redactor
+from ..run.guard import follow, sent
 from ..run.session import BenchSession
 from .commands import CommandSlot, expected_wall
 from .held import HeldBench, StoppableClock, Stopped
@@ -197,7 +198,7 @@ class Station:
         return None
 
     def command(self, what: str, *args, place: str | None = None, by: str = "operator",
-                via: str = "api") -> concurrent.futures.Future:
+                via: str = "api", **words) -> concurrent.futures.Future:
         """power/press/wait/safe on the worker thread; refused while a job or another command runs
         or waits, and, in a lab, from anyone but the place holding the bench. ``safe`` is always
         allowed but during a job: it cuts a running command short first (``by`` names who asked)."""
@@ -211,9 +212,10 @@ class Station:
         if self.closing:
             raise BenchBusy("the server is stopping")
         self.active_at = time.time()
-        session = BenchSession(self.bench)
-        fns = {"power": lambda: session.power(*args), "press": lambda: session.press(*args),
-               "wait": lambda: session.wait(*args), "safe": lambda: self.bench.make_safe("by request") or "safe"}
+        session, self.bench.guard = BenchSession(self.bench), follow(self.bench, self.unit, self.ledger_path)
+        fns = {"power": lambda: session.power(*args), "wait": lambda: session.wait(*args),
+               "press": lambda: sent(session, args, f"{by} via {via}", **words),  # an attempt? (rig.run.guard)
+               "safe": lambda: self.bench.make_safe("by request") or "safe"}
         fut: concurrent.futures.Future = concurrent.futures.Future()
         self.bench.events.emit("operator", by, new=what, via=via)  # only once accepted: a refusal writes nothing
         self._q.put((fut, fns[what], what, by, expected_wall(self.clock, self._takes(what, args))))
