@@ -154,15 +154,16 @@ class Station:
         self.commands.start(what, by, expected)
         self.changed()
         try:
-            fut.set_result(fn())
+            done = (fut.set_result, fn())
         except Stopped as exc:
+            done = (fut.set_exception, BenchBusy(f"{what} stopped ({exc.by}): keys released, rails safe"))
             self.bench.make_safe("interrupted")
-            fut.set_exception(BenchBusy(f"{what} stopped ({exc.by}): keys released, rails safe"))
         except BaseException as exc:  # noqa: BLE001  (handed to the caller)
-            fut.set_exception(exc)
-        finally:
+            done = (fut.set_exception, exc)
+        finally:  # the slot is free before the caller hears: its next command is not refused as busy
             self.commands.end(self.clock)
             self.changed()
+            done[0](done[1])
 
     def _publish(self) -> None:
         """The whole state to every listener, at most a few times a second, when something changed."""
@@ -213,9 +214,8 @@ class Station:
             raise BenchBusy("the server is stopping")
         self.active_at = time.time()
         session, self.bench.guard = BenchSession(self.bench), follow(self.bench, self.unit, self.ledger_path)
-        fns = {"power": lambda: session.power(*args), "wait": lambda: session.wait(*args),
-               "press": lambda: sent(session, args, f"{by} via {via}", **words),  # an attempt? (rig.run.guard)
-               "safe": lambda: self.bench.make_safe("by request") or "safe"}
+        fns = {"power": lambda: session.power(*args), "press": lambda: sent(session, args, f"{by} via {via}", **words),
+               "wait": lambda: session.wait(*args), "safe": lambda: self.bench.make_safe("by request") or "safe"}
         fut: concurrent.futures.Future = concurrent.futures.Future()
         self.bench.events.emit("operator", by, new=what, via=via)  # only once accepted: a refusal writes nothing
         self._q.put((fut, fns[what], what, by, expected_wall(self.clock, self._takes(what, args))))
