@@ -3,7 +3,13 @@
 PyYAML's YAML 1.1 rules read ``on``/``off``/``yes``/``no`` as booleans, which
 turns a rail's ``safe: on`` into ``True`` and a key named ``no`` into ``False``.
 The loader here keeps only ``true``/``false`` as booleans and leaves the rest
-as the strings a technician typed.
+as the strings a technician typed; a date stays text too.
+
+What a file can ask the loader for is bounded, so no file can take the bench
+down: at most MAX_TEXT characters are parsed, nesting stops at MAX_DEPTH, and
+aliases (``*name``, which let 400 bytes expand to gigabytes) are refused with
+their line, as are tags the rig has no use for (``!!binary``, ``!!set``,
+``!!timestamp``) and a value its tag cannot make (``!!float x``).
 
 Parsing goes through libyaml (PyYAML's C parser) when it is installed, about
 four times faster than the pure-Python one; both loaders resolve, construct
@@ -17,13 +23,13 @@ again by the Python one, so a syntax error reads the same either way.
 
 from __future__ import annotations
 
-import hashlib
-import marshal
-import os
 import re
+from collections.abc import Hashable
 from pathlib import Path
 
+from . import yamlcache
 from .errors import ConfigError, Problem
+from .yamlcache import never_remember, remember_parses  # noqa: F401  (the cache's switches, used through here)
 
 
 class LineDict(dict):
@@ -54,18 +60,44 @@ def _make_loaders() -> list:
     when every file it reads was parsed before (:func:`remember_parses`)."""
     import yaml
 
-    class _Loader(yaml.SafeLoader):
+    class _Bounded:
+        """What both loaders refuse: an alias, a value its tag cannot make."""
+
+        def compose_node(self, parent, index):
+            # The Python composer sees an alias as itself, with its own line (libyaml's composer,
+            # in C, only shares the node: the constructor below catches that, and the Python
+            # parser is asked again for the line).
+            if self.check_event(yaml.AliasEvent):
+                event = self.peek_event()
+                raise yaml.composer.ComposerError(None, None, _ALIAS.format(event.anchor), event.start_mark)
+            return super().compose_node(parent, index)
+
+        def construct_object(self, node, deep=False):
+            if node in self.constructed_objects or node in self.recursive_objects:
+                raise yaml.constructor.ConstructorError(None, None, _ALIAS.format(node.anchor or "..."),
+                                                        node.start_mark)  # a node met twice came by an alias
+            try:
+                return super().construct_object(node, deep)
+            except yaml.YAMLError:
+                raise
+            except (ValueError, TypeError, KeyError, AttributeError, OverflowError, IndexError):
+                # !!float x, !!int x, !!bool x, !!timestamp x: PyYAML's constructors raise bare errors
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"{shown_tag(node.tag)} {_short(node.value)!r} is not a value of that type",
+                    node.start_mark) from None
+
+    class _Loader(_Bounded, yaml.SafeLoader):
         """The pure-Python loader: always there, and the one whose errors the rig quotes."""
 
     try:
-        class _CLoader(yaml.CSafeLoader):
+        class _CLoader(_Bounded, yaml.CSafeLoader):
             """The same loader on libyaml's parser."""
     except AttributeError:  # PyYAML built without libyaml
         _CLoader = None
     loaders = [cls for cls in (_CLoader, _Loader) if cls is not None]
-    # Replace the YAML 1.1 bool resolver with a strict true/false one.
+    # Replace the YAML 1.1 bool resolver with a strict true/false one, and read dates as text.
     resolvers = {
-        k: [(tag, rx) for tag, rx in v if tag != "tag:yaml.org,2002:bool"]
+        k: [(tag, rx) for tag, rx in v if tag not in ("tag:yaml.org,2002:bool", "tag:yaml.org,2002:timestamp")]
         for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()
     }
     for cls in loaders:
@@ -75,8 +107,32 @@ def _make_loaders() -> list:
         )
         cls.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
         cls.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_sequence)
+        for tag in _REFUSED_TAGS:
+            cls.add_constructor(f"tag:yaml.org,2002:{tag}", _refuse_tag)
     _LOADERS.update(_Loader=_Loader, _CLoader=_CLoader)
     return loaders
+
+
+_ALIAS = ("an alias (*{}): rig files do not use anchors and aliases (one alias can expand a few "
+          "hundred bytes into gigabytes); write the value out")
+_REFUSED_TAGS = ("timestamp", "binary", "set", "omap", "pairs")
+
+
+def shown_tag(tag: str) -> str:
+    return "!!" + tag[len("tag:yaml.org,2002:"):] if tag.startswith("tag:yaml.org,2002:") else tag
+
+
+def _short(value) -> str:
+    text = value if isinstance(value, str) else "..."
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _refuse_tag(loader, node):
+    import yaml
+
+    raise yaml.constructor.ConstructorError(
+        None, None, f"{shown_tag(node.tag)}: the rig reads text, numbers, true/false, lists and mappings; "
+        f"write this value as one of those", node.start_mark)
 
 
 _LOADERS: dict = {}
@@ -91,15 +147,21 @@ def __getattr__(name):  # yamlfile._Loader / _CLoader, built when first asked fo
 
 
 def _construct_mapping(loader, node):
+    import yaml
+
+    if not isinstance(node, yaml.MappingNode):  # !!map on a word or a list
+        raise yaml.constructor.ConstructorError(None, None, f"{shown_tag(node.tag)} on something that is "
+                                                "not a mapping", node.start_mark)
     loader.flatten_mapping(node)
     out = LineDict()
     out.line = node.start_mark.line + 1
     out.key_lines = {}
     for key_node, value_node in node.value:
         key = loader.construct_object(key_node, deep=True)
+        if not isinstance(key, Hashable):  # ? [a, b]: a list or mapping as a key
+            raise yaml.constructor.ConstructorError(
+                None, None, "a key is a word or a number, not a list or a mapping", key_node.start_mark)
         if key in out:
-            import yaml
-
             raise yaml.constructor.ConstructorError(
                 None, None, f"duplicate key {key!r}", key_node.start_mark
             )
@@ -109,23 +171,32 @@ def _construct_mapping(loader, node):
 
 
 def _construct_sequence(loader, node):
+    import yaml
+
+    if not isinstance(node, yaml.SequenceNode):
+        raise yaml.constructor.ConstructorError(None, None, f"{shown_tag(node.tag)} on something that is "
+                                                "not a list", node.start_mark)
     out = LineList(loader.construct_object(n, deep=True) for n in node.value)
     out.line = node.start_mark.line + 1
     out.item_lines = [n.start_mark.line + 1 for n in node.value]
     return out
 
 
-def load_text(text: str, filename: str, first_line: int = 1, fast: bool = True):
+def load_text(text: str, filename: str, first_line: int = 1, fast: bool = True, remember: bool = True):
     """Parse YAML text; a syntax error becomes a ConfigError naming file:line.
 
     ``first_line`` shifts line numbers for YAML embedded in a bigger file
     (the front matter of a Markdown note starts on line 2). ``fast=False``
-    forces the pure-Python parser (the tests compare the two).
+    forces the pure-Python parser (the tests compare the two). ``remember=False``: never
+    kept on disk (:func:`remember_parses`).
     """
-    key = _cache_key(text, filename, first_line) if fast and _DISK["dir"] else None
+    if len(text) > MAX_TEXT:  # before parsing: PyYAML holds a whole document's nodes at once
+        raise ConfigError([Problem(filename, first_line, f"{len(text) // 1024} KiB of YAML; the rig reads at most "
+                                   f"{MAX_TEXT // 1024} KiB (a pin map, profile or procedure is a few pages)")])
+    key = yamlcache.key(text, filename, first_line) if fast and remember and yamlcache.on() else None
     if key is not None:
-        data = _recall(key)
-        if data is not _MISSING:
+        data = yamlcache.recall(key, _thaw)
+        if data is not yamlcache.MISSING:
             return data
     import yaml
 
@@ -151,10 +222,11 @@ def load_text(text: str, filename: str, first_line: int = 1, fast: bool = True):
     if first_line != 1:
         _shift(data, first_line - 1)
     if key is not None:
-        _remember(key, data)
+        yamlcache.remember(key, _freeze, data)
     return data
 
 
+MAX_TEXT = 256 * 1024  # bytes of YAML: the pin map is ~4 KB, the largest note's front matter ~15 KB
 MAX_DEPTH = 40  # no pin map, profile or procedure needs more; ~1,000 levels overflow Python's stack
 
 
@@ -224,13 +296,31 @@ def _shift(node, by: int) -> None:
 def load_file(path: str | Path):
     """Read and parse a YAML file, with file:line errors."""
     path = Path(path)
+    return load_text(read_text(path), str(path), remember=yamlcache.kept_from(path))
+
+
+def read_text(path: str | Path, limit: int = 0) -> str:
+    """A text file the rig reads (YAML, a firmware note), refused past ``limit`` bytes (default
+    MAX_TEXT) without reading the rest: a mistyped path to a disk image must not fill the memory.
+
+    >>> try:
+    ...     read_text(__file__, 1024)
+    ... except ConfigError as exc:
+    ...     print(exc.problems[0].message)
+    over 1 KiB; is this the right file?
+    """
+    path, limit = Path(path), limit or MAX_TEXT
     try:
-        text = path.read_text(encoding="utf-8")
+        with open(path, "rb") as fh:
+            data = fh.read(limit + 1)
     except OSError as exc:
         raise ConfigError([Problem(str(path), None, f"cannot read: {exc.strerror}")]) from None
+    if len(data) > limit:
+        raise ConfigError([Problem(str(path), None, f"over {limit // 1024} KiB; is this the right file?")])
+    try:
+        return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ConfigError([not_utf8(path, exc)]) from None
-    return load_text(text, str(path))
 
 
 def not_utf8(path, exc: UnicodeDecodeError) -> Problem:
@@ -247,32 +337,7 @@ def line_of(node, key=None) -> int | None:
     return getattr(node, "line", None)
 
 
-# What a file parsed to, kept on disk by content, so a command that reads the same pin map,
-# procedure and notes as the last one skips YAML (~30 ms of a ~150 ms `rig run`). Only
-# documents that parsed and passed the checks above are kept; any problem reading one back
-# is a miss, and the text is parsed as before. The rig command turns it on
-# (rig.cli.main); a program importing rig parses every time unless it calls this.
-_DISK: dict = {"dir": None}
-_MISSING = object()
-_FORMAT = b"rig-yaml-1"  # bump when LineDict/LineList or the loader's rules change
-_KEEP = 200  # files kept: a bench's pin map, notes and procedures, and their last few edits
-
-
-def remember_parses(directory: str | Path | None) -> None:
-    """Keep parsed YAML under ``directory`` (made 0700; None: stop).
-
-    >>> remember_parses(None)
-    """
-    _DISK["dir"] = Path(directory) if directory else None
-
-
-def _cache_key(text: str, filename: str, first_line: int) -> str:
-    h = hashlib.blake2b(_FORMAT, digest_size=20)
-    for part in (filename, str(first_line), text):
-        h.update(part.encode("utf-8", "surrogatepass") + b"\0")
-    return h.hexdigest()
-
-
+# -- the codec the parsed-YAML cache keeps (rig/yamlcache.py) ------------------------------
 def _freeze(node):
     if isinstance(node, LineDict):
         return ("d", node.line, [(k, node.key_lines.get(k), _freeze(v)) for k, v in node.items()])
@@ -285,6 +350,8 @@ def _freeze(node):
 
 def _thaw(node):
     if type(node) is not tuple:
+        if node is not None and not isinstance(node, (str, int, float, bool)):
+            raise ValueError("not a value a YAML file gives")
         return node
     if node[0] == "d":
         out = LineDict()
@@ -294,28 +361,8 @@ def _thaw(node):
             if line is not None:
                 out.key_lines[k] = line
         return out
+    if node[0] != "l":
+        raise ValueError("not a kept container")
     out = LineList(_thaw(v) for v in node[3])
     out.line, out.item_lines = node[1], node[2]
     return out
-
-
-def _recall(key: str):
-    try:
-        return _thaw(marshal.loads((_DISK["dir"] / key).read_bytes()))
-    except Exception:  # absent, truncated, another Python's format: parse instead
-        return _MISSING
-
-
-def _remember(key: str, data) -> None:
-    try:
-        blob = marshal.dumps(_freeze(data))  # a timestamp or binary value: ValueError, not kept
-        directory = _DISK["dir"]
-        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        tmp = directory / f".{key}.{os.getpid()}"
-        tmp.write_bytes(blob)
-        os.replace(tmp, directory / key)  # whole or not at all, even with two commands at once
-        kept = sorted(directory.iterdir(), key=lambda p: p.stat().st_mtime)
-        for old in kept[:-_KEEP]:  # every edit of a file adds one: the oldest go (a miss re-parses)
-            old.unlink()
-    except Exception:
-        pass

@@ -105,7 +105,7 @@ def assert_located(problems, file_hint: str):
     assert problems, "a ConfigError with nothing in it"
     for p in problems:
         assert p.file and file_hint in p.file, p
-        assert p.line is not None, f"no line for: {p}"
+        assert p.line is not None and p.line >= 1, f"no line for: {p}"
 
 
 def load_or_located(fn, file_hint):
@@ -142,6 +142,41 @@ def test_any_text_is_yaml_or_a_located_config_error(text):
     except ConfigError as exc:
         for p in exc.problems:
             assert p.file == "f.yaml"
+
+
+def _every_tag() -> list[str]:
+    """Every tag PyYAML can be asked to construct, by any of its loaders (the rig's must refuse or
+    make each, never raise), and a few it has never heard of."""
+    tags = set()
+    for loader in (yaml.SafeLoader, yaml.FullLoader, yaml.UnsafeLoader):
+        tags |= {t for t in loader.yaml_constructors if t}
+        tags |= {t + "x" for t in loader.yaml_multi_constructors}
+    short = lambda t: "!!" + t[len("tag:yaml.org,2002:"):] if t.startswith("tag:yaml.org,2002:") else f"!<{t}>"  # noqa: E731
+    return sorted(map(short, tags)) + ["!", "!local", "!!nothing", "!<tag:example.com,2000:x>"]
+
+
+TAGS = _every_tag()
+TAGGED = st.sampled_from(["x", "''", "1", "1.5", "-1", "0x1f", "1e999", "true", "maybe", "2024-01-01",
+                          "2024-13-45 25:61:00", "aGVsbG8=", "%%%", "~", ".nan", "[]", "[1, a]", "[a: 1]",
+                          "{}", "{a: 1}", "{a, b}", "{? [a]: 1}", "os.system", "[os.system, [ls]]"])
+
+
+@examples(2)
+@given(st.sampled_from(TAGS), TAGGED, st.booleans())
+def test_every_tag_with_any_value_is_a_value_or_a_located_error(tag, value, fast):
+    text = f"name: x\nwait: {tag} {value}\n"
+    try:
+        data = load_text(text, "f.yaml", fast=fast)
+    except ConfigError as exc:
+        assert_located(exc.problems, "f.yaml")
+        assert all(p.line == 2 for p in exc.problems), exc.problems
+        return
+    assert isinstance(data["wait"], (str, int, float, bool, type(None), LineList, LineDict)), data
+
+
+def test_every_tag_is_tried():
+    assert {"!!float", "!!int", "!!bool", "!!timestamp", "!!binary", "!!set", "!!omap",
+            "!!python/object/apply:x"} <= set(TAGS)
 
 
 # -- the pin map -------------------------------------------------------------------------
@@ -194,6 +229,49 @@ def test_a_mutated_procedure_loads_and_checks_or_names_file_and_line(tmp_path_fa
     problems = check(proc, WIRING, PROFILES[profile])
     for p in problems:
         assert p.file and (p.line is not None or p.file.startswith("--")), p
+
+
+# -- an empty entry anywhere (``battery_v:``) -------------------------------------------------
+def _emptied(doc):
+    """``doc`` once for each place in it, that place left empty (a key with nothing after it)."""
+    import copy
+
+    for path in list(paths(doc))[1:]:
+        out = copy.deepcopy(doc)
+        parent = out
+        for p in path[:-1]:
+            parent = parent[p]
+        parent[path[-1]] = None
+        yield path, out
+
+
+def test_an_empty_entry_anywhere_in_a_pin_map_or_a_procedure_names_its_line(tmp_path):
+    """An empty pin-map entry (``battery_v:``) was reported without its line."""
+    docs = [("bench.yaml", BENCH, lambda p: load_wiring(p).warnings)]
+    docs += [(f"{name}.yaml", PROCS[name], lambda p: check(load_procedure(str(p)), WIRING, PROFILES["vw-safe"]))
+             for name in ("unlock", "lockout-wait")]
+    for filename, doc, load in docs:
+        for where, emptied in _emptied(doc):
+            path = tmp_path / filename
+            path.write_text(dump(emptied), encoding="utf-8")
+            try:
+                problems = load(path) or []
+            except ConfigError as exc:
+                problems = exc.problems
+            for p in problems:
+                assert p.file.startswith("--") or (p.line or 0) >= 1, (where, str(p))
+
+
+def test_an_empty_entry_anywhere_in_a_profile_names_its_line(tmp_path):
+    one = dict(NOTE, profiles=NOTE["profiles"][:1])  # vw-safe's first profile: the others repeat its fields
+    for where, emptied in _emptied(one):
+        path = tmp_path / "vw-safe.md"
+        path.write_text("---\n" + dump(emptied) + "---\n\n# notes\n", encoding="utf-8")
+        try:
+            load_profiles([path])
+        except ConfigError as exc:
+            for p in exc.problems:
+                assert (p.line or 0) >= 1, (where, str(p))
 
 
 # -- the command line: refused means nothing moved -------------------------------------------

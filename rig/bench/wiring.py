@@ -61,8 +61,10 @@ class _Checker:
             self.error(node.line, f"{where}: missing field {k!r}")
 
     def mapping(self, node, where, line) -> LineDict | None:
-        if node is None:
-            return LineDict()
+        if node is None:  # `battery_v:` with nothing under it: what it lacks is said at its own line
+            empty = LineDict()
+            empty.line, empty.key_lines = line or 1, {}
+            return empty
         if not isinstance(node, dict):
             self.error(line, f"{where}: expected a mapping, got {type(node).__name__}")
             return None

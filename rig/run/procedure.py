@@ -269,8 +269,12 @@ def check(proc: Procedure, wiring, profile=None, params: dict | None = None, _se
         if profile is not None and static_false(step.cond, profile):
             continue  # e.g. a serial step on a profile that has no serial combo
         try:
-            args = resolve(dict(step.args), ctx)
             cond = resolve(step.cond, ctx) if step.cond else None
+        except Unresolved as exc:
+            problems.append(Problem(step.file, step.line, f"if: {exc}"))
+            continue
+        try:
+            args = resolve(dict(step.args), ctx)
         except Unresolved as exc:
             err(str(exc))
             continue
@@ -349,8 +353,8 @@ def check_answers(proc: Procedure, answers: dict) -> None:
 
 def static_false(cond, profile) -> bool:
     """True when a step's condition is decided by the profile alone, and false."""
-    if not cond:
-        return False
+    if not isinstance(cond, dict) or len(cond) != 1:
+        return False  # not a condition (if: ${profile}): the check says so at the step's line
     (k, v), = cond.items()
     try:
         if k == "has":

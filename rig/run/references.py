@@ -9,6 +9,9 @@ reference that names nothing raises :class:`Unresolved` with what is known.
 '2s'
 >>> resolve("wait ${params.hold} then", {"params": {"hold": 2}})
 'wait 2 then'
+>>> resolve("${profile}", {"profile": None})
+Traceback (most recent call last):
+rig.run.references.Unresolved: ${profile}: a reference names one value: ${profile.SECTION.FIELD}, ${params.NAME} or ${unit.FIELD}
 >>> durations(["1m", "30s"])
 90.0
 """
@@ -19,7 +22,8 @@ import re
 
 from ..durations import parse_duration
 
-REF = re.compile(r"\$\{([a-z_]+)\.([a-z_.]+)\}")
+REF = re.compile(r"\$\{([a-z]+)\.([a-z][a-z0-9_]*(?:\.[a-z][a-z0-9_]*)*)\}")
+FORMS = "${profile.SECTION.FIELD}, ${params.NAME} or ${unit.FIELD}"
 
 
 class Unresolved(Exception):
@@ -34,6 +38,9 @@ def resolve(value, ctx):
         return {k: resolve(v, ctx) for k, v in value.items()}
     if not isinstance(value, str) or "${" not in value:
         return value
+    for start in (m.start() for m in re.finditer(r"\$\{", value)):
+        if not REF.match(value, start):  # ${profile}, ${profile.__class__}, ${params.}: not a reference
+            raise Unresolved(f"{_cut(value[start:])}: a reference names one value: {FORMS}")
     m = REF.fullmatch(value.strip())
     if m:
         return _lookup(m.group(1), m.group(2), ctx)
@@ -55,9 +62,13 @@ def _lookup(root, path, ctx):
             obj = getattr(obj, part)
         else:
             raise Unresolved(f"${{{root}.{path}}}: no {part!r}")
-        if callable(obj):
-            obj = obj()
+        if callable(obj):  # a method or a class (${profile.pattern}): not something a step can use
+            raise Unresolved(f"${{{root}.{path}}}: {part!r} is not a value")
     return obj
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def durations(value) -> float:

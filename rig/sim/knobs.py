@@ -161,12 +161,12 @@ def parse_assignment(text: str) -> tuple[str, object]:
     name = name.strip()
     if not sep or not name:
         raise ConfigError(f"--knob {text!r}: write NAME=VALUE, e.g. --knob boot_delay=1.5 (knobs: {', '.join(IDEAL)})")
-    import yaml  # here: only --knob needs it, and every simulated command imports this module
+    from ..yamlfile import load_text  # the rig's YAML rules: no aliases, bounded, no stray types
 
     try:
-        value = yaml.safe_load(raw) if raw.strip() else None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"--knob {name}: {raw!r} is not a value ({str(exc).splitlines()[0]})") from None
+        value = load_text(raw, f"--knob {name}", remember=False) if raw.strip() else None
+    except ConfigError as exc:
+        raise ConfigError(f"--knob {name}: {raw[:80]!r} is not a value ({exc.problems[0].message})") from None
     return name, check(name, value)
 
 

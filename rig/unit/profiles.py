@@ -24,7 +24,7 @@ from pathlib import Path
 
 from ..errors import ConfigError, Problem
 from .templates import KNOWN, placeholders, render, to_regex
-from ..yamlfile import LineDict, load_text, not_utf8
+from ..yamlfile import LineDict, load_text, read_text
 
 from .profilecheck import (  # noqa: F401  (the schema lives there; these names are part of this module's API)
     CONFIDENCE, DISPLAYS, DISPLAYS_REQUIRED, LOCKOUT_DEFAULTS, OPTIONAL_FIELDS,
@@ -147,6 +147,7 @@ def front_matter(text: str, filename: str) -> tuple[str, int]:
     raise ConfigError([Problem(filename, 1, "the front matter has no closing '---'")])
 
 
+NOTE_MAX = 1024 * 1024  # bytes: the longest shipped note is ~20 KB of prose and front matter
 _CACHE: dict[tuple, dict[str, Profile]] = {}  # what the notes said -> their profiles, per process
 
 
@@ -172,7 +173,8 @@ def load_profiles(paths=None) -> dict[str, Profile]:
 def _fingerprint(path: Path) -> bytes | None:
     # the contents, not the mtime: a note rewritten within the same clock tick still counts as changed
     try:
-        return hashlib.blake2b(path.read_bytes(), digest_size=16).digest()
+        with open(path, "rb") as fh:
+            return hashlib.blake2b(fh.read(NOTE_MAX + 1), digest_size=16).digest()
     except OSError:
         return None
 
@@ -181,17 +183,11 @@ def _load(files: list[Path]) -> dict[str, Profile]:
     problems: list[Problem] = []
     raw: dict[str, tuple[LineDict, str, str, str]] = {}
     for f in files:
-        try:
-            text, first = front_matter(f.read_text(encoding="utf-8"), str(f))
+        try:  # read_text: a note saved as Latin-1 in $RIG_PROFILES, or not a note at all, says so
+            text, first = front_matter(read_text(f, NOTE_MAX), str(f))
             data = load_text(text, str(f), first_line=first)
         except ConfigError as exc:
             problems += exc.problems
-            continue
-        except UnicodeDecodeError as exc:  # a note saved as Latin-1 in $RIG_PROFILES
-            problems.append(not_utf8(f, exc))
-            continue
-        except OSError as exc:
-            problems.append(Problem(str(f), None, f"cannot read: {exc.strerror}"))
             continue
         if not isinstance(data, dict) or not isinstance(data.get("profiles"), list):
             problems.append(Problem(str(f), 2, "front matter needs family:, title: and a profiles: list"))
