@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from ..errors import BenchBusy
+from ..records.files import folder
 
 LOCK_GROUP = "gpio"  # every user allowed at the bench is in it (they need it for the pins too)
 
@@ -76,7 +77,7 @@ class BenchLock:
 
     def _open(self) -> tuple[int, bool]:
         """Open the lock file, creating it group-writable; read-only if that is all we may do."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        folder(self.path.parent, "the bench lock's folder (RIG_LOCK)")
         for _ in range(3):
             try:
                 # Without O_CREAT first: in a sticky directory (/run/lock, /tmp) the kernel refuses

@@ -154,10 +154,10 @@ def _close_bench(bench, backend, log) -> None:
 
 def data_dir() -> Path:
     """Per-user data: $XDG_DATA_HOME/rig (~/.local/share/rig)."""
+    from ..records.files import folder
+
     base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
-    path = Path(base) / "rig"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    return folder(Path(base) / "rig", "the rig's data folder ($XDG_DATA_HOME/rig, else ~/.local/share/rig)")
 
 
 def ledger_path(app) -> str:

@@ -116,7 +116,12 @@ def serve(ctx, host, port, speed, tokens_path, access_log, serial, profile_id, t
 
     if bool(serial) != bool(profile_id):
         raise click.UsageError("--unit and --profile go together: the unit on the bench and what it is")
-    station = Station(wiring, make_backend, ledger_path(app), log_dir(), lab=lab)
+    from ..records.files import folder
+    from ..serve.client import runtime_dir
+
+    folder(runtime_dir(), "the folder where the server says where it listens ($XDG_RUNTIME_DIR/rig)", mode=0o700)
+    station = Station(wiring, make_backend, ledger_path(app), str(folder(log_dir(), "the run log folder (RIG_LOG_DIR)")),
+                      lab=lab)
     if serial:
         station.set_unit(serial, profile_id)  # an unknown profile is refused here, before the bench opens
     station.open()  # a busy bench or a missing simulated unit is refused here, before anything listens

@@ -26,6 +26,7 @@ from pathlib import Path
 from ..errors import ConfigError, Problem, SafetyRefusal, UsageError
 from . import schema
 from .schema import SCHEMA_VERSION, TABLES  # noqa: F401  (the schema, as the ledger has always named it)
+from .files import folder, private
 from .standing import Standing
 
 OUTCOMES = ("accepted", "rejected", "unknown")
@@ -53,7 +54,8 @@ class Ledger:
         self.path = str(path)
         memory = self.path == ":memory:"
         if not memory:
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            folder(Path(path).parent, "the ledger's folder")
+            private(self.path)  # 0640 before SQLite makes it (and its -wal, -shm) under the umask
         try:
             self.db = sqlite3.connect(self.path, isolation_level=None, timeout=10)
             self.db.row_factory = sqlite3.Row

@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 from .events import Event
+from .files import folder, write_new
 
 
 class EventLog:
@@ -24,11 +25,13 @@ class EventLog:
     '{"t": 1.5, "kind": "rail", "what": "acc", "from": "off", "to": "on"}\\n'
     """
 
-    def __init__(self, path: str | Path, redact=None):
+    def __init__(self, path: str | Path, redact=None, fd: int | None = None):
         self.path = Path(path)
         self.redact = redact  # e.g. Redactor.record: nothing reaches the file unmasked
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        if fd is None:  # a file the user named (rig --events): appended to, made if missing
+            folder(self.path.parent, "--events")
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        self._fd = fd  # a run's own log comes opened by files.new_run_log
 
     def write(self, event: Event) -> None:
         record = event.as_dict()
@@ -89,5 +92,5 @@ def write_junit(events: list[dict], path: str | Path, suite: str, properties: di
             ET.SubElement(case, "failure", message=str(message)).text = str(message)
         elif status == "skipped":
             ET.SubElement(case, "skipped")
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    ET.ElementTree(root).write(path, encoding="utf-8", xml_declaration=True)
+    folder(Path(path).parent, "--junit")
+    write_new(path, ET.tostring(root, encoding="utf-8", xml_declaration=True))

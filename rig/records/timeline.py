@@ -359,12 +359,14 @@ def write_timeline(log_path, svg_path, title: str = "") -> None:
     when the log was last written (the run's end), in UTC."""
     import os
     import time
-    from pathlib import Path
 
+    from .files import write_new
     from .report import read_events
 
     when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(os.path.getmtime(log_path)))
-    Path(svg_path).write_text(render_svg(read_events(log_path), title, when), encoding="utf-8")
+    write_new(svg_path, render_svg(read_events(log_path), title, when))
+
+
 def draw_later(log_path, svg_path, title: str = "") -> bool:
     """For a very long run: draw its picture in a detached process, so the run's exit never
     waits on it (the release has long happened). Returns False if the log is small enough

@@ -16,6 +16,7 @@ from ..bench.bench import Bench
 from .codeentry import check_code
 from ..errors import ConfigError, Problem, SafetyRefusal, UsageError, unknown
 from ..records.events import EventBus
+from ..records.files import folder, new_run_log
 from ..records.ledger import Ledger, LedgerRefused, local_user
 from .procedure import Procedure, check, load_procedure
 from ..unit.profiles import load_profiles
@@ -155,21 +156,27 @@ def run_job(job: Job, proc: Procedure | None = None, profile=None) -> JobResult:
     outcome, message = "failed", ""
     try:
         with signals.shielded():  # a signal waits until the run is on record with its log open
+            logs = folder(job.log_dir, "the run log folder (RIG_LOG_DIR)")  # before the run is on record
+            extra = EventLog(job.events_path, redact=redactor.record) if job.events_path else None
+            if extra is not None:
+                backend.closers.append(extra.close)
             ledger = Ledger(job.ledger_path)
             ledger.sweep_stale_runs()
             if job.serial and profile is not None and job.ledger_here:
                 # a new unit is put on record with its profile; an old record without one gets it now
                 ledger.register(job.serial, profile, who=job.who or local_user(), why=f"{proc.name} (rig run)")
             run_id = ledger.start_run(proc.name, job.serial, profile.id if profile else None, backend.name, "")
-            log_path = Path(job.log_dir) / f"run-{run_id:05d}-{proc.name}.jsonl"
+            try:  # named by the rig, made new: never another run's file, never through a link
+                log_path, fd = new_run_log(logs, run_id, proc.name)
+            except OSError as exc:
+                outcome, message = "error", f"cannot write the run's log in {logs}: {exc.strerror or exc}"
+                raise ConfigError([Problem(str(logs), None, message)]) from None
             ledger.set_log(run_id, str(log_path))
-            log = EventLog(log_path, redact=redactor.record)
+            log = EventLog(log_path, redact=redactor.record, fd=fd)
         events = EventBus(backend.clock)
         events.subscribe(log.write)
-        if job.events_path:
-            extra = EventLog(job.events_path, redact=redactor.record)
+        if extra is not None:
             events.subscribe(extra.write)
-            backend.closers.append(extra.close)
         events.emit("run", proc.name, new="started", run=run_id, profile=profile.id if profile else None,
                     unit=job.serial, backend=backend.name)
         try:

@@ -28,6 +28,7 @@ from ..durations import parse_duration
 from ..errors import ConfigError, Problem, UsageError, did_you_mean, shown, unknown
 from .references import Unresolved, durations, has, resolve  # noqa: F401  (runner, waits import them from here)
 from .stepcheck import CONDITIONS, LEDGER_STATES, StepChecker, is_ref
+from ..records.files import SLUG
 from ..yamlfile import LineDict, load_file
 
 KINDS = {
@@ -145,6 +146,12 @@ def load_procedure(name_or_path: str, beside: str | None = None) -> Procedure:
     for k in ("name", "description"):
         if k in data and not isinstance(data[k], (str, int, float)):
             err(data.line_of(k), f"{k}: {shown(data[k])} is not text")
+    proc_name = str(data.get("name", path.stem))
+    if not SLUG.fullmatch(proc_name) and isinstance(data.get("name", ""), (str, int, float)):
+        said = f"name: {shown(proc_name[:60])}" if "name" in data else f"the file's name {shown(path.stem[:60])}"
+        err(data.line_of("name") if "name" in data else 1,
+            f"{said} is not a procedure name: up to 48 letters, digits, - and _ (it names the run's files)"
+            + ("" if "name" in data else "; add a name: line"))
     needs = data.get("needs") or []
     if not isinstance(needs, list) or not all(isinstance(n, str) and n in NEEDS for n in needs):
         err(data.line_of("needs"), f"needs: a list of {', '.join(sorted(NEEDS))} (not {shown(needs)})")
@@ -181,7 +188,7 @@ def load_procedure(name_or_path: str, beside: str | None = None) -> Procedure:
             steps.append(step)
     if problems:
         raise ConfigError(problems)
-    return Procedure(str(data.get("name", path.stem)), str(data.get("description", "")).strip(), set(needs),
+    return Procedure(proc_name, str(data.get("description", "")).strip(), set(needs),
                      params, steps, src, param_lines, param_help)
 
 

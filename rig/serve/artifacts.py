@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..records.files import folder, write_new
+
 
 def fetch_artifacts(client, run_id: int, directory) -> list[Path]:
     """Write run-N.jsonl (event log), run-N.svg (timeline) and run-N.xml (JUnit) into ``directory``.
@@ -11,12 +13,11 @@ def fetch_artifacts(client, run_id: int, directory) -> list[Path]:
     Returns the files, the event log first. The bench wrote them already; these are copies
     for the CI job or technician who ran it from elsewhere.
     """
-    out = Path(directory)
-    out.mkdir(parents=True, exist_ok=True)
+    out = folder(directory, "the log folder (RIG_LOG_DIR)")
     files = []
     for remote, suffix in (("log.jsonl", "jsonl"), ("timeline.svg", "svg"), ("junit.xml", "xml")):
         path = out / f"run-{int(run_id):05d}.{suffix}"
         data = client.get(f"/api/runs/{int(run_id)}/{remote}")
-        path.write_bytes(data if isinstance(data, bytes) else str(data).encode())
+        write_new(path, data if isinstance(data, bytes) else str(data).encode())
         files.append(path)
     return files

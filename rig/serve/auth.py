@@ -28,6 +28,7 @@ import time
 from pathlib import Path
 
 from ..errors import ConfigError
+from ..records.files import folder
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,7 @@ def _digest(secret: str) -> str:
 
 def write_private(path: Path, text: str) -> None:
     """Write a file only this user can read (created 0600, never wider for a moment)."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    folder(path.parent, "a folder for rig's private files", mode=0o700)
     if path.parent.stat().st_uid != os.getuid():  # e.g. a /tmp/rig-UID someone else made first
         raise ConfigError(f"{path.parent} belongs to another user; remove it")
     tmp = path.with_name(path.name + ".tmp")

@@ -21,6 +21,7 @@ from html import escape
 from pathlib import Path
 
 from ..durations import format_duration
+from ..records.files import folder, write_new
 from ..records.ledger import Ledger
 from ..records.report import read_events
 
@@ -116,7 +117,4 @@ def render_run(run: dict, events: list[dict], svg: str, standalone: bool = True)
 def write_report(ledger_path: str, run_id: int, out: str | Path) -> Path:
     """``rig report RUN -o FILE.html``."""
     run, events, svg = load_run(ledger_path, run_id)
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(render_run(run, events, svg, standalone=True), encoding="utf-8")
-    return out
+    return write_new(folder(Path(out).parent, "-o") / Path(out).name, render_run(run, events, svg, standalone=True))

@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ..errors import ConfigError, Problem
+from ..records.files import folder
 
 
 @dataclass
@@ -55,7 +56,7 @@ class UnitMemory:
 
     def save(self, path: str | Path) -> None:
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        folder(path.parent, "the simulated unit's folder (--sim-state)")
         self.saved_at = time.time()
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".sim-unit-")
         with os.fdopen(fd, "w") as fh:
