@@ -24,7 +24,7 @@ from gpiozero.pins.mock import MockFactory, MockPin, PinState  # noqa: E402
 
 from .benchlock import BenchLock
 from .clock import Clock, RealClock
-from .mockcircuit import attach_deadman
+from .mockcircuit import MockCircuit, attach_deadman
 from ..errors import ConfigError, NoGPIO
 from .pinclaims import claim_problems, claimed_pins, line_consumers, lgpio_line_info
 from .wiring import Wiring, boot_pulls_high
@@ -84,8 +84,22 @@ class ClockedMockPin(MockPin):
             self._last_change = t
             if value:
                 self.last_rise = t
+            for watch in self.watchers:  # a mock circuit behind the pin (mockcircuit.MockCircuit)
+                watch()
             return True
         return False
+
+    watchers: tuple = ()
+
+    def _set_pull(self, value):
+        # the board's 10k beats the Pi's own ~50k: with an external pull-down fitted, an
+        # input with its pull-up on still reads low (how rig selftest finds a missing one)
+        if self.external_pull is not None and value in ("up", "down") and value != self.external_pull \
+                and self.function == "input" and not self.info.pull:
+            self._pull = value
+            self._change_state(self.external_pull == "up")
+        else:
+            super()._set_pull(value)
 
     def clear_states(self):
         self._last_change = self._now()
@@ -124,11 +138,21 @@ def mock_factory(wiring: Wiring, clock: Clock, pin_class=ClockedMockPin, deadman
     return factory
 
 
-def mock_backend(wiring: Wiring, clock: Clock | None = None, lock_path: str | None = None) -> Backend:
-    """MockFactory pins, nothing attached; a lock only if asked for (or RIG_LOCK is set)."""
+def mock_backend(wiring: Wiring, clock: Clock | None = None, lock_path: str | None = None,
+                 circuit: dict | None = None) -> Backend:
+    """MockFactory pins, nothing attached; a lock only if asked for (or RIG_LOCK is set).
+
+    ``circuit`` attaches the bench's own circuits (relays feeding their rail senses,
+    the dead-man, the pull-downs) with these faults (:class:`rig.bench.mockcircuit.MockCircuit`),
+    for ``rig selftest`` on a bench with no hardware.
+    """
     clock = clock or RealClock()
     lock_path = lock_path or os.environ.get("RIG_LOCK")
-    return Backend("mock", mock_factory(wiring, clock), clock, lock=BenchLock(lock_path) if lock_path else None,
+    faults = dict(circuit or {})
+    factory = mock_factory(wiring, clock, deadman={k: faults.pop(k) for k in ("stuck_on",) if k in faults})
+    if circuit is not None:
+        MockCircuit(factory, wiring, clock, **faults)
+    return Backend("mock", factory, clock, lock=BenchLock(lock_path) if lock_path else None,
                    pin_library="mock (gpiozero MockFactory, no hardware)")
 
 

@@ -77,3 +77,79 @@ def attach_deadman(factory, wiring, clock, **faults) -> MockDeadman | None:
     pin.deadman, pin.armed_high = dm, hb.armed_high
     factory.deadman = dm
     return dm
+
+
+class MockCircuit:
+    """A bench with no unit on mock pins: each relay's contact feeds its rail sense.
+
+    A relay is energised while its pin drives it *and* the dead-man holds the supply
+    on; the sense follows the voltage at the connector ``operate`` seconds after it
+    appears and ``decay`` seconds after it goes (the bleed, the unit's capacitors).
+    Faults: ``missing_pulldown`` (pin numbers whose 10k is not fitted), ``slow`` (rail
+    -> decay seconds), ``welded`` (rails whose contact stays closed), ``stuck_on``
+    (the dead-man, given to :class:`MockDeadman`).
+    """
+
+    def __init__(self, factory, wiring, clock, operate: float = 0.01, decay: float = 0.2,
+                 missing_pulldown=(), slow=None, welded=()):
+        from .heartbeat import call_later
+
+        self.factory, self.wiring, self.clock = factory, wiring, clock
+        self.operate, self.decay, self.slow, self.welded = operate, decay, dict(slow or {}), set(welded)
+        self._later = call_later
+        self._gen: dict[str, int] = {}
+        self._live: dict[str, bool] = {}
+        factory.circuit = self
+        for pin in missing_pulldown:
+            factory.pin(pin).external_pull = None
+        self.rails = {r.name: r for r in wiring.rails.values() if wiring.rail_sense(r.name) is not None}
+        for name, rail in self.rails.items():
+            factory.pin(rail.pin).watchers = (self.update,)
+            self._live[name] = self._voltage(rail)
+            self._sense(name, 0, self._live[name])
+        hb = wiring.heartbeat
+        if hb is not None:
+            factory.pin(hb.pin).watchers = (self.update,)
+
+    def supply_on(self) -> bool:
+        dm = getattr(self.factory, "deadman", None)
+        return True if dm is None else dm.on()
+
+    def _voltage(self, rail) -> bool:
+        if rail.name in self.welded:
+            return True
+        level = self.factory.pin(rail.pin).state
+        energised = (level == rail.active_high) and self.supply_on()
+        return energised == (rail.contact == "no")
+
+    def update(self) -> None:
+        """A relay pin or the heartbeat moved: what reaches each connector, and when each sense sees it."""
+        for name, rail in self.rails.items():
+            live = self._voltage(rail)
+            if live != self._live[name]:
+                self._live[name] = live
+                self._gen[name] = gen = self._gen.get(name, 0) + 1
+                delay = self.operate if live else self.slow.get(name, self.decay)
+                self._later(self.clock, delay, lambda n=name, g=gen, v=live: self._sense(n, g, v))
+        dm = getattr(self.factory, "deadman", None)
+        if dm is not None and dm.hb_pin.last_rise is not None:  # look again when the dead-man runs out
+            due = dm.hb_pin.last_rise + dm.timeout + 1e-6
+            if due > self.clock.now() and due != self._due:
+                self._due = due
+                self._later(self.clock, due - self.clock.now(), self.update)
+
+    _due = None
+
+    def _sense(self, name: str, gen: int, live: bool) -> None:
+        if self._gen.get(name, 0) != gen:
+            return
+        sense = self.wiring.rail_sense(name)
+        pin = self.factory.pin(sense.pin)
+        # the opto's transistor, conducting, holds the pin at its active level whatever the pull
+        level = sense.active_high if live else None
+        pin.external_pull = None if level is None else ("up" if level else "down")
+        if pin.function != "input":
+            return
+        if level is None:
+            level = pin.pull == "up"
+        (pin.drive_high if level else pin.drive_low)()

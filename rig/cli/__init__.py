@@ -36,6 +36,7 @@ COMMANDS = {
     "lab": ("lab_cmds", "A lab of benches on labgrid: places, their units, who holds them."),
     "runs": ("ledger_cmds", "Runs in the ledger."),
     "serve": ("serve_cmds", "Hold the bench and serve its page: live state, runs, units."),
+    "selftest": ("selftest_cmd", "Commission the bench: measure what its wiring does, against limits."),
     "shell": ("bench_cmds", "One bench session across many commands."),
     "sim": ("sim_cmds", "The simulated head unit used by --backend sim (demo, CI, procedure development)."),
     "status": ("bench_cmds", "Show rails, keys, senses and the display."),

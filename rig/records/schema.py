@@ -17,7 +17,7 @@ import sqlite3
 
 from ..errors import ConfigError, Problem
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 TABLES = """
 CREATE TABLE IF NOT EXISTS units (
     serial TEXT PRIMARY KEY, profile TEXT, model TEXT, vin TEXT, notes TEXT,
@@ -50,6 +50,11 @@ ALTER TABLE unit_changes ADD COLUMN who TEXT;
 """,
     4: """
 ALTER TABLE attempts ADD COLUMN via TEXT;
+""",
+    5: """
+CREATE TABLE IF NOT EXISTS selftests (
+    id INTEGER PRIMARY KEY, t REAL NOT NULL, host TEXT, backend TEXT NOT NULL, wiring TEXT,
+    wiring_hash TEXT NOT NULL, passed INTEGER NOT NULL, report TEXT NOT NULL);
 """,
 }
 _ADD_COLUMN = re.compile(r"\s*ALTER\s+TABLE\s+(?P<table>\w+)\s+ADD\s+COLUMN\s+(?P<column>\w+)", re.I)

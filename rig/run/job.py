@@ -152,6 +152,8 @@ def run_job(job: Job, proc: Procedure | None = None, profile=None) -> JobResult:
     # The backend first: a bench that cannot open (no GPIO, busy, no simulated unit) is a
     # configuration error, not a run, and leaves no trace in the ledger.
     backend = job.bench.backend if job.bench is not None else job.make_backend(job.wiring)
+    if backend.name == "hardware" and job.serial:
+        _commissioned_or_refuse(job, backend)
     ledger = run_id = log = log_path = ui = ctx = None
     outcome, message = "failed", ""
     try:
@@ -231,6 +233,22 @@ def _guarded(bench, job, profile, ledger, run_id, ui):
         bench.guard = saved
         if saved is not None:
             saved.resync()
+
+
+def _commissioned_or_refuse(job, backend) -> None:
+    """A unit goes on a bench only once its pin map has passed rig selftest on it (wiring/README.md s. 10)."""
+    from ..records import selftests
+
+    led = Ledger(job.ledger_path)
+    try:
+        ok = selftests.passed_on_this_host(led, selftests.wiring_hash(job.wiring), "hardware")
+    finally:
+        led.close()
+    if not ok:
+        if job.bench is None:
+            backend.close()
+        raise SafetyRefusal(f"this pin map ({job.wiring.source}) has not passed rig selftest on this bench: run "
+                            f"{job.command} selftest with no unit connected first (after any change to the map too)")
 
 
 def _interrupted(exc, proc, ctx) -> str:
