@@ -35,7 +35,7 @@ from ..errors import BenchRefused
 from ..records.events import Event, EventBus
 from .channels import Key, Rail, Sense, _HeldInput, _HeldOutput, _onoff, parse_combo  # noqa: F401
 from .guardseat import GuardSeat
-from .heartbeat import DeadmanTripped, open_heartbeat
+from .heartbeat import open_heartbeat, rearm_bench, refuse_if_tripped
 from .wiring import Wiring
 
 log = logging.getLogger(__name__)
@@ -120,32 +120,15 @@ class Bench(GuardSeat):
         self.events.emit("bench", "open", backend=self.backend.name)
 
     def rearm(self) -> None:
-        """After the dead-man tripped: with every key up and every rail safe, beat again (on purpose).
-
-        Refused while anything is still driven: re-arming would switch the supply back on under it.
-        """
+        """After the dead-man tripped: with every key up and every rail safe, beat again (on purpose)."""
         self._check_open()
-        hb = getattr(self, "_heartbeat", None)
-        if hb is None or hb.tripped is None:
-            return
-        busy = [k.name for k in self.keys.values() if k.is_down] + [r.name for r in self.rails.values() if not r.is_safe]
-        if busy:
-            raise DeadmanTripped(f"not re-arming the dead-man while {', '.join(busy)} is driven: release them first")
-        hb.rearm()
-        self.events.emit("bench", "rearmed")
+        rearm_bench(self)
 
     @property
     def deadman_tripped(self) -> str | None:
         """Why the dead-man cut the supply (the beat is latched off), or None while it holds it on."""
         hb = getattr(self, "_heartbeat", None)
         return None if hb is None else hb.check()
-
-    def _armed_or_refuse(self) -> None:
-        why = self.deadman_tripped
-        if why is not None:
-            self.events.emit("bench", "deadman", reason=why)
-            raise DeadmanTripped(f"the dead-man has cut the relay and key supply ({why}); nothing is switched "
-                                 f"on again until the bench is released and opened again, which re-arms it")
 
     @signals.protect
     def release(self, reason: str = "end") -> None:
@@ -307,7 +290,7 @@ class Bench(GuardSeat):
         A signal waits until the edges are told, so the log never misses a pin that moved.
         Returns the clock time once the pins have moved."""
         if any(move[1] for move in moves):  # energising: never under a tripped dead-man
-            self._armed_or_refuse()
+            refuse_if_tripped(self)
         with signals.shielded(), self.events.holding() as edges:
             for device, value, kind, what, old, new in moves:
                 t = self.clock.now()

@@ -66,6 +66,28 @@ def open_heartbeat(spec, factory, clock, output_cls, input_cls) -> "Heartbeat":
         raise
 
 
+def rearm_bench(bench) -> None:
+    """Re-arm a bench's tripped dead-man; refused while anything is still driven (the supply would
+    come back on under it)."""
+    hb = getattr(bench, "_heartbeat", None)
+    if hb is None or hb.tripped is None:
+        return
+    busy = [k.name for k in bench.keys.values() if k.is_down] + [r.name for r in bench.rails.values() if not r.is_safe]
+    if busy:
+        raise DeadmanTripped(f"not re-arming the dead-man while {', '.join(busy)} is driven: release them first")
+    hb.rearm()
+    bench.events.emit("bench", "rearmed")
+
+
+def refuse_if_tripped(bench) -> None:
+    """Before a move that would energise a relay or key: never under a tripped dead-man."""
+    why = bench.deadman_tripped
+    if why is not None:
+        bench.events.emit("bench", "deadman", reason=why)
+        raise DeadmanTripped(f"the dead-man has cut the relay and key supply ({why}); nothing is switched "
+                             f"on again until the bench is released and opened again, which re-arms it")
+
+
 def call_later(clock, delay: float, fn) -> None:
     """Run ``fn`` after ``delay`` on the bench's clock: a VirtualClock callback, or a timer thread."""
     if getattr(clock, "call_later", None) is not None:
