@@ -169,6 +169,8 @@ def run(app, procedure, profile_id, serial, sets, answers, yes, code_file, allow
         err.print(f"log: {esc(result.log)}\ntimeline: {esc(Path(result.log).with_suffix('.svg'))}")
     if serial and profile is not None and job.ledger_here:
         _standing_line(ledger_path(app), serial, profile)
+    if getattr(result, "signal", None) is not None:  # told what the bench did; still ended by the signal
+        raise result.signal
     raise click.exceptions.Exit(result.exit_code)
 
 

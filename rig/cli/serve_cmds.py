@@ -274,7 +274,9 @@ def remote_run(client, job, queue: bool = False, local_dir: str | None = None):
                 Path(job.junit).write_bytes(client.get(f"/api/runs/{run_id}/junit.xml"))
         except ServerGone:  # it went away after telling the result: the result stands
             log, message = "", f"{message} (the server went away before its log could be fetched: run {run_id})"
-    return JobResult(result["outcome"], message, run_id, log, result["exit_code"])
+    done = JobResult(result["outcome"], message, run_id, log, result["exit_code"])
+    done.signal = result.get("signal")  # a stop asked too late: the job ended its own way first
+    return done
 
 
 def _host_dir(client) -> str:

@@ -100,14 +100,14 @@ def follow_run(client, body: dict, timeout: float | None = None, *, on_ticket: C
     events = client.stream(timeout=STREAM_TIMEOUT)
     if next(events, None) is None:  # subscribed before the job starts: none of its events are missed
         raise ServerGone(client.url, "it ended the stream at once")
-    ticket, stopping = None, False
+    ticket, stopping, first_signal = None, False, None
     try:
         with signals.shielded():  # a Ctrl-C while the job is handed over waits for the server's answer
             ticket = client.post("/api/runs", body)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         if ticket is None:
             raise  # not taken (refused, or never sent): nothing runs, nothing to stop
-        stopping = True  # taken: it is stopped on the bench, and followed to its end
+        stopping, first_signal = True, exc  # taken: it is stopped on the bench, and followed to its end
     except ServerGone as exc:
         if not getattr(exc, "sent", True):
             raise
@@ -120,6 +120,7 @@ def follow_run(client, body: dict, timeout: float | None = None, *, on_ticket: C
     finally:
         body.pop("code", None)
     f = _Followed(client.url, ticket["id"], on_job)
+    f.signal = first_signal
     if on_ticket:
         on_ticket(ticket)
     deadline = None if timeout is None else time.monotonic() + timeout
@@ -136,8 +137,9 @@ def follow_run(client, body: dict, timeout: float | None = None, *, on_ticket: C
             if result is not None:
                 return f.done(result)
             events = None  # it ended (a proxy's idle timeout, a restart): listen again
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as exc:
             f.stops += 1
+            f.signal = f.signal or exc
             if f.stops > 1:
                 return f.left_stopping()
             stopping = True
@@ -179,6 +181,7 @@ class _Followed:
         self.run_id = None
         self.step = ""
         self.stops = 0
+        self.signal: KeyboardInterrupt | None = None  # the Ctrl-C (or SIGTERM) that asked for a stop
 
     def saw(self, job: dict) -> None:
         self.seen = True
@@ -188,7 +191,12 @@ class _Followed:
             self.on_job(job)
 
     def done(self, result: dict) -> dict:
-        return dict(result, exit_code=EXIT.get(result.get("outcome"), 1))
+        """The job's own result. One that ended its own way although a stop was asked (it came too
+        late) carries the signal: told the result, the client still ends as interrupted (130)."""
+        done = dict(result, exit_code=EXIT.get(result.get("outcome"), 1))
+        if self.signal is not None and result.get("outcome") != "interrupted":
+            done["signal"] = self.signal
+        return done
 
     def _where(self) -> str:
         if not self.seen:
