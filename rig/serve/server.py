@@ -11,12 +11,14 @@ import asyncio
 import json
 import os
 import secrets
+import signal
 import socket
 import threading
 from contextlib import asynccontextmanager
 
 import uvicorn
 
+from ..errors import ConfigError
 from .app import make_app
 from .auth import Sessions, Tokens, write_private
 from .client import discovery_path
@@ -59,7 +61,8 @@ class BenchServer:
         self.discovery = discovery
         self.notifier = Notifier()
         self.stopped_by: str | None = None
-        app = make_app(station, tokens, self.sessions, self.cli_token, hosts=self.hosts)
+        self.signalled = False  # stopped by SIGINT/SIGTERM: rig serve exits 130
+        app = make_app(station, tokens, self.sessions, self.cli_token, hosts=self.hosts, make_link=self.login_link)
         app.router.lifespan_context = self._lifespan
         config = uvicorn.Config(app, log_level=log_level, lifespan="on", timeout_graceful_shutdown=3,
                                 access_log=log_level in ("info", "debug"), **uvicorn_limits(),
@@ -133,12 +136,26 @@ class _Server(uvicorn.Server):
         self.owner = owner
 
     def handle_exit(self, sig, frame) -> None:
-        import signal
-
         by = {signal.SIGTERM: "SIGTERM to the server", signal.SIGINT: "Ctrl-C to the server"}.get(sig, "a signal")
-        self.owner.stop(by)
+        self.owner.signalled = True
+        # uvicorn's first: a Ctrl-C finding should_exit already set (owner.stop sets it) is taken for
+        # a second one and forces the exit, skipping the lifespan's shutdown (a CancelledError traceback)
         super().handle_exit(sig, frame)
+        self.owner.stop(by)
         self._captured_signals.clear()  # handled here: the server ends normally, with the bench safe
+
+
+def check_discovery_dir() -> None:
+    """Refuse a discovery folder another user made (say /tmp/rig-UID), before the bench opens."""
+    folder = discovery_path().parent
+    try:
+        st = folder.stat()
+    except FileNotFoundError:
+        return
+    if st.st_uid != os.getuid():
+        raise ConfigError(f"{folder} belongs to another user (uid {st.st_uid}), who could read or fake this "
+                          f"server's discovery file: remove it, or run rig serve from systemd/rig-serve.service "
+                          f"(RuntimeDirectory=rig gives it its own folder), or set XDG_RUNTIME_DIR")
 
 
 def is_loopback(host: str) -> bool:
