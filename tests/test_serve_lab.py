@@ -61,7 +61,7 @@ def test_letting_go_stops_the_running_job_safely_and_the_queued_one_never_starts
         assert holder.post("/api/runs", json={"procedure": "lockout-wait", "unit": "H1"}).status_code == 202
         paced.wait(lambda s: (s.get("job") or {}).get("progress"))
         assert holder.post("/api/runs", json=dict(RUN, queue=True)).status_code == 202
-        r = anyone.post("/api/lab/release", json={"place": "bench-01", "why": "was forced off"}).json()
+        r = anyone.post("/api/lab/release", json={"place": "bench-01", "why": "was forced off in labgrid"}).json()
         assert r["released"] == "bench-01" and r["stopped"] == "lockout-wait" and r["dropped"] == 1
         paced.wait(lambda s: s["job"] is None and (s.get("last") or {}).get("outcome"))
         state = anyone.get("/api/state").json()

@@ -60,11 +60,13 @@ def _user() -> str:
 @click.option(CLEARTEXT, "cleartext", is_flag=True,
               help="Listen off loopback WITHOUT TLS: anyone on the network can read the codes, tokens and "
                    "session cookies sent to the bench. Only for a network that is the bench's alone.")
+@click.option("--login-link", is_flag=True, help="Print a one-time login link at start even when stderr is not a "
+              "terminal (under systemd it is the journal: prefer `rig serve link`).")
 @click.option("--lab", is_flag=True, help="The bench belongs to a labgrid lab: jobs and bench commands are refused "
               "unless they come through the place holding it (rig --place). See README, 'A lab of benches'.")
 @click.pass_context
 def serve(ctx, host, port, speed, tokens_path, access_log, serial, profile_id, tls_cert, tls_key, allow_hosts,
-          cleartext, lab):
+          cleartext, login_link, lab):
     """Hold the bench and serve its page: live state, runs, units.
 
     The bench is opened once and held between jobs (rails safe), and jobs run
@@ -118,7 +120,9 @@ def serve(ctx, host, port, speed, tokens_path, access_log, serial, profile_id, t
         raise click.UsageError("--unit and --profile go together: the unit on the bench and what it is")
     from ..records.files import folder
     from ..serve.client import runtime_dir
+    from ..serve.server import check_discovery_dir
 
+    check_discovery_dir()  # a /tmp/rig-UID made by another user is refused before the bench opens
     folder(runtime_dir(), "the folder where the server says where it listens ($XDG_RUNTIME_DIR/rig)", mode=0o700)
     station = Station(wiring, make_backend, ledger_path(app), str(folder(log_dir(), "the run log folder (RIG_LOG_DIR)")),
                       lab=lab)
@@ -132,11 +136,20 @@ def serve(ctx, host, port, speed, tokens_path, access_log, serial, profile_id, t
         station.close()
         raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
     err.print(f"rig serve: the {station.bench.backend.name} bench is held; page at {server.url}/")
-    if first:
-        err.print(f"first start: operator token for {_user()} (shown once, kept hashed in {tokens.path}):\n  {first}")
-    err.print(f"log in (link works once, for 10 minutes): {server.login_link(_user())}")
+    if first:  # a file only this user reads, not stderr: under systemd stderr is the journal
+        from ..serve.auth import write_private
+
+        first_file = tokens.path.with_name(tokens.path.stem + "-first-token.txt")
+        write_private(first_file, first + "\n")
+        err.print(f"first start: an operator token for {_user()} is in {first_file} (only you can read it; "
+                  f"delete it once you have it)")
+    if login_link or sys.stderr.isatty():  # asked, or a person at a terminal (never the journal)
+        err.print(f"log in (link works once, for 10 minutes): {server.login_link(_user())}")
+    else:
+        err.print("log in: `rig serve link` as this user on this machine prints a one-time link")
     server.run()
     err.print(f"rig serve: stopped ({server.stopped_by or 'done'}); keys released, rails safe, bench released")
+    return 130 if server.signalled else 0  # Ctrl-C or SIGTERM: 130, as every rig command
 
 
 @serve.group("token")
@@ -161,6 +174,64 @@ def token_new(role, name, tokens_path):
     err.print(f"{role} token for {name or role} (shown once; log in with it on the page, or send it as "
               f"`Authorization: Bearer ...`, or RIG_TOKEN for `rig --server URL`):")
     out.print(secret)
+
+
+@token.command("list")
+@click.option("--tokens", "tokens_path", type=click.Path(dir_okay=False), envvar="RIG_TOKENS")
+def token_list(tokens_path):
+    """The tokens: id, name, role, when made (never the tokens themselves: only hashes are kept).
+
+    \b
+    Example:
+      rig serve token list
+    """
+    import time
+
+    rows = _tokens(tokens_path).listing()
+    for t in rows:
+        made = time.strftime("%Y-%m-%d %H:%M", time.localtime(t["created"])) if t.get("created") else "-"
+        out.print(f"{t['id']}  {t['role']:<8}  {made}  {esc(str(t['name']))}")
+    if not rows:
+        err.print("no tokens yet (rig serve makes one at its first start; rig serve token new makes more)")
+
+
+@token.command("revoke")
+@click.argument("which", metavar="NAME|ID")
+@click.option("--tokens", "tokens_path", type=click.Path(dir_okay=False), envvar="RIG_TOKENS")
+def token_revoke(which, tokens_path):
+    """Remove a token (every token of that name, or the one with that id): it logs in no more, and the
+    sessions and event streams opened with it end (a running server notices within a second).
+
+    \b
+    Example:
+      rig serve token revoke shop-tablet
+    """
+    gone = _tokens(tokens_path).revoke(which)
+    if not gone:
+        raise ConfigError(f"no token named {which!r} and none with that id; rig serve token list shows them")
+    for e in gone:
+        out.print(f"revoked {e['role']} token {e['name']} ({str(e.get('sha256', ''))[:8]})")
+
+
+@serve.command("link")
+@click.option("--role", type=click.Choice(["viewer", "operator"]), default="operator", show_default=True)
+@click.pass_obj
+def link(app, role):
+    """Print a one-time login link for the page of the rig server running here (10 minutes, one login).
+
+    Only the user running that server can ask it (the link comes through its 0600
+    discovery file), so the link never needs to go to a log.
+
+    \b
+    Example:
+      sudo -u rig rig serve link
+    """
+    from ..serve.client import find_server
+
+    client = find_server(None)
+    if client is None:
+        raise ConfigError("no rig server runs here as this user (rig serve); the link comes from the server itself")
+    out.print(client.post("/api/login-link", {"role": role})["link"])
 
 
 @cli.command()

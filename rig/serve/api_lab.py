@@ -17,6 +17,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from ..unit.profiles import load_profiles
+from .clienttext import release_reason
 
 
 def routes(station, endpoint, body) -> list[Route]:
@@ -41,17 +42,19 @@ def routes(station, endpoint, body) -> list[Route]:
         data = await body(request)
         held = station.lease.hold(data.get("place"), user["name"])
         station.active_at = time.time()  # a fresh holder gets the whole idle allowance
-        station.bench.events.emit("operator", user["name"], new=f"place {held['place']} holds the bench")
+        station.bench.events.emit("operator", station.said(user["name"]),
+                                  new=station.said(f"place {held['place']} holds the bench"))
         station.changed()
         return JSONResponse({"place": held})
 
     @endpoint("operator", post=True)
     async def release(request, user):
         data = await body(request)
-        why = str(data.get("why") or "released")[:80]
+        why = release_reason(data.get("why"))  # a fixed vocabulary: no client text reaches the job's log
         out = await asyncio.to_thread(station.release_place, data.get("place"), why)
         if out["released"]:
-            station.bench.events.emit("operator", user["name"], new=f"place {out['released']} {why}")
+            station.bench.events.emit("operator", station.said(user["name"]),
+                                      new=station.said(f"place {out['released']} {why}"))
         return JSONResponse(out)
 
     return [Route("/api/lab", lab), Route("/api/lab/hold", hold, methods=["POST"]),

@@ -46,12 +46,12 @@ def routes(station, endpoint, body, Refused) -> list[Route]:
             led.close()
         for r in rows:
             r["duration"] = (r["ended"] - r["started"]) if r["ended"] else None
-        return JSONResponse(rows)
+        return JSONResponse([_public(r, user) for r in rows])
 
     @endpoint()
     async def run(request, user):
         run_, events, _svg = await asyncio.to_thread(loaded, request)
-        return JSONResponse(dict(run_, events=len(events)))
+        return JSONResponse(_public(dict(run_, events=len(events)), user))
 
     @endpoint()
     async def run_log(request, user):
@@ -93,7 +93,9 @@ def routes(station, endpoint, body, Refused) -> list[Route]:
 
     @endpoint()
     async def unit(request, user):
-        return JSONResponse(await asyncio.to_thread(_unit, station, request.path_params["serial"], Refused))
+        u = await asyncio.to_thread(_unit, station, request.path_params["serial"], Refused)
+        u["runs"] = [_public(r, user) for r in u["runs"]]
+        return JSONResponse(u)
 
     @endpoint("operator", post=True)
     async def add_unit(request, user):
@@ -160,6 +162,17 @@ def routes(station, endpoint, body, Refused) -> list[Route]:
 
 def _text(value) -> str | None:
     return None if value is None else str(value)[:200]
+
+
+def _public(run: dict, user: dict) -> dict:
+    """A run as a client sees it: no absolute path, pid or host name of the bench, except for the
+    CLI of the server's own user on its own machine (rig run there names the log it wrote)."""
+    if user.get("via") == "cli":
+        return run
+    run = {k: v for k, v in run.items() if k not in ("pid", "host")}
+    if run.get("log"):
+        run["log"] = Path(run["log"]).name
+    return run
 
 
 def _attach(name: str, inline=None) -> dict:

@@ -68,9 +68,10 @@ class SecurityHeaders:
 
 
 def make_app(station, tokens: Tokens, sessions: Sessions | None = None, cli_token: str | None = None,
-             cli_name: str = "cli", hosts=LOOPBACK_NAMES) -> Starlette:
+             cli_name: str = "cli", hosts=LOOPBACK_NAMES, make_link=None) -> Starlette:
     """The ASGI app for one station. ``cli_token`` is the CLI's operator token on this machine;
-    ``hosts``: the names a request's ``Host`` may give (any other is refused: DNS rebinding)."""
+    ``hosts``: the names a request's ``Host`` may give (any other is refused: DNS rebinding);
+    ``make_link(name, role)``: a one-time login link, for ``rig serve link`` (the CLI's token only)."""
     sessions = sessions or Sessions()
 
     def who(request: Request) -> dict | None:
@@ -82,7 +83,11 @@ def make_app(station, tokens: Tokens, sessions: Sessions | None = None, cli_toke
                 return {"name": f"{user} (cli)", "role": "operator", "via": "cli"}
             entry = tokens.check(secret)
             return None if entry is None else {"name": entry["name"], "role": entry["role"], "via": "api"}
-        s = sessions.get(request.cookies.get(COOKIE))
+        sid = request.cookies.get(COOKIE)
+        s = sessions.get(sid)
+        if s is not None and s.get("token") and not tokens.known(s["token"]):
+            sessions.end(sid)  # opened with a token since revoked: it goes with it
+            return None
         return None if s is None else dict(s, via="page")
 
     def own_origin(request: Request) -> str:
@@ -158,7 +163,7 @@ def make_app(station, tokens: Tokens, sessions: Sessions | None = None, cli_toke
         if entry is None:
             await asyncio.sleep(FAILED_LOGIN_WAIT)
             return error(401, "that login link or token is not valid (links work once, for 10 minutes)")
-        s = sessions.start({"name": entry["name"], "role": entry["role"]})
+        s = sessions.start({"name": entry["name"], "role": entry["role"], "token": entry.get("sha256")})
         resp = JSONResponse({"name": s["name"], "role": s["role"], "csrf": s["csrf"]})
         resp.set_cookie(COOKIE, s["sid"], httponly=True, samesite="strict", path="/",
                         secure=request.url.scheme == "https", max_age=12 * 3600)
@@ -170,6 +175,16 @@ def make_app(station, tokens: Tokens, sessions: Sessions | None = None, cli_toke
         resp = JSONResponse({"ok": True})
         resp.delete_cookie(COOKIE, path="/")
         return resp
+
+    @endpoint("operator", post=True)
+    async def login_link(request, user):
+        if user["via"] != "cli" or make_link is None:  # the server's own user on this machine, no one else
+            raise Refused(403, "login links are made only by `rig serve link` on the server's machine")
+        data = await body(request)
+        role = data.get("role", "operator")
+        if role not in ("viewer", "operator"):
+            raise Refused(400, "role is viewer or operator")
+        return JSONResponse({"link": make_link(user["name"].removesuffix(" (cli)"), role)})
 
     @endpoint()
     async def session(request, user):
@@ -187,8 +202,12 @@ def make_app(station, tokens: Tokens, sessions: Sessions | None = None, cli_toke
         async def events():
             try:
                 yield "retry: 2000\n\n" + _sse("state", station.state())
-                last_beat = time.monotonic()
+                last_beat = checked = time.monotonic()
                 while not listener.dropped:  # a closing hub's last event, then None, end it
+                    if time.monotonic() - checked >= 1.0:  # logged out, or its token revoked: the stream ends
+                        checked = time.monotonic()
+                        if who(request) is None:
+                            break
                     try:
                         item = await asyncio.wait_for(listener.queue.get(), 1.0)
                     except asyncio.TimeoutError:
@@ -288,6 +307,7 @@ def make_app(station, tokens: Tokens, sessions: Sessions | None = None, cli_toke
         Route("/", index), Route("/login", login_page),
         Route("/api/login", login, methods=["POST"]), Route("/api/logout", logout, methods=["POST"]),
         Route("/api/session", session), Route("/api/state", state), Route("/api/stream", stream),
+        Route("/api/login-link", login_link, methods=["POST"]),
         Route("/api/runs", start_run, methods=["POST"]), Route("/api/stop", stop, methods=["POST"]),
         Route("/api/answer", answer, methods=["POST"]),
         Route("/api/bench/unit", bench_unit, methods=["POST"]),

@@ -2,7 +2,8 @@
 
 Tokens live in a 0600 file created at the server's first start; only their
 SHA-256 is kept there, so the file cannot log anyone in. A token is shown
-once, when it is made. Two roles: ``viewer`` sees everything (except codes,
+once, when it is made (``rig serve token list`` shows names and ids, never
+tokens; ``token revoke`` removes one, and ends the sessions opened with it). Two roles: ``viewer`` sees everything (except codes,
 which nobody sees) and ``operator`` may also switch rails, press keys, start
 and stop jobs.
 
@@ -89,6 +90,32 @@ class Tokens:
             write_private(self.path, json.dumps(entries, indent=1))
         return secret
 
+    def listing(self) -> list[dict]:
+        """Each token as ``rig serve token list`` shows it: its id (the hash's first 8), name, role, created."""
+        return [{"id": str(e.get("sha256", ""))[:8], "name": e.get("name"), "role": e.get("role"),
+                 "created": e.get("created")} for e in self.entries()]
+
+    def revoke(self, which: str) -> list[dict]:
+        """Remove every token named ``which`` (a name, or an id from :meth:`listing`); returns them.
+
+        Sessions opened with a removed token, and their event streams, end at their next request
+        (a stream within a second): the server reads this file on every check.
+        """
+        with self._lock:
+            entries = self._load()
+            gone = [e for e in entries if which in (e.get("name"), str(e.get("sha256", ""))[:8])]
+            if gone:
+                write_private(self.path, json.dumps([e for e in entries if e not in gone], indent=1))
+        return gone
+
+    def known(self, digest: str | None) -> bool:
+        """Whether a token with this SHA-256 is still in the file (a session's token, not revoked)."""
+        try:
+            entries = self.entries()
+        except ConfigError:
+            return False  # fail closed, as check() does
+        return bool(digest) and any(hmac.compare_digest(digest, str(e.get("sha256", ""))) for e in entries)
+
     def check(self, secret: str | None) -> dict | None:
         """The token's entry, or None; every entry is compared, in constant time."""
         if not secret:
@@ -134,7 +161,8 @@ class Sessions:
     def start(self, who: dict) -> dict:
         sid = secrets.token_urlsafe(32)
         session = {"sid": sid, "name": who["name"], "role": who["role"], "csrf": secrets.token_urlsafe(24),
-                   "expires": time.time() + SESSION_HOURS * 3600}
+                   "expires": time.time() + SESSION_HOURS * 3600,
+                   "token": who.get("token")}  # the token's SHA-256 it was opened with: revoking it ends it
         with self._lock:
             self._sessions[_digest(sid)] = session
         return session

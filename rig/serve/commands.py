@@ -24,7 +24,7 @@ import threading
 import time
 
 from ..durations import MAX_HOLD, MAX_TIMES, MAX_WAIT, format_limit
-from ..errors import UsageError
+from ..errors import BenchBusy, UsageError
 
 GRACE = 30.0  # s of wall time a command may run past what it should take before it counts as stuck
 
@@ -55,6 +55,16 @@ def _finite(value, what: str) -> float:
     return float(value)
 
 
+def takes(what: str, args, wiring) -> float:
+    """The bench-clock seconds a command should take (its deadline, before the grace)."""
+    if what == "wait":
+        return args[0]
+    if what == "press":
+        hold = wiring.timing.press if args[1] is None else args[1]
+        return args[2] * (2 * hold + 1.0)  # each press, its gap and the relays' dwell, generously
+    return 1.0
+
+
 def expected_wall(clock, seconds: float) -> float:
     """How much wall time ``seconds`` on the bench's clock take (a jumping simulated clock: none)."""
     inner = getattr(clock, "inner", clock)
@@ -62,6 +72,28 @@ def expected_wall(clock, seconds: float) -> float:
     if speed:
         return seconds / speed
     return 0.0 if inner.virtual else seconds
+
+
+def run_command(station, fut, fn, what: str, by: str, expected: float) -> None:
+    """One bench command on the station's worker; a stop (or a ``safe``) cuts it short and makes the
+    bench safe, as Ctrl-C does to ``rig power ... --for``."""
+    from .held import Stopped
+
+    if not fut.set_running_or_notify_cancel():
+        return
+    station.commands.start(what, by, expected)
+    station.changed()
+    try:
+        done = (fut.set_result, fn())
+    except Stopped as exc:
+        done = (fut.set_exception, BenchBusy(f"{what} stopped ({exc.by}): keys released, rails safe"))
+        station.bench.make_safe("interrupted")
+    except BaseException as exc:  # noqa: BLE001  (handed to the caller)
+        done = (fut.set_exception, exc)
+    finally:  # the slot is free before the caller hears: its next command is not refused as busy
+        station.commands.end(station.clock)
+        station.changed()
+        done[0](done[1])
 
 
 class CommandSlot:
@@ -104,4 +136,4 @@ class CommandSlot:
         return f"the bench command {r['what']} (from {r['by']}) is {over:.0f} s past its end"
 
 
-__all__ = ["CommandSlot", "GRACE", "expected_wall", "press_args", "wait_seconds"]
+__all__ = ["CommandSlot", "GRACE", "expected_wall", "press_args", "run_command", "takes", "wait_seconds"]

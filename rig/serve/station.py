@@ -36,7 +36,8 @@ from ..unit.profiles import load_profiles
 from ..records.secret import Redactor
 from ..run.guard import follow, sent
 from ..run.session import BenchSession
-from .commands import CommandSlot, expected_wall
+from .clienttext import masked
+from .commands import CommandSlot, expected_wall, run_command, takes
 from .held import HeldBench, StoppableClock, Stopped
 from .hub import Hub, WebUI
 from .lease import Lease
@@ -71,6 +72,7 @@ class Station:
         self._dirty = threading.Event()
         self._idle_redact = lambda s: s
         self._redact = None                   # the running job's redactor (it holds the code): dropped after
+        self.code_job = False                 # a job holding a code runs: client text loses its digits
         self._worker: threading.Thread | None = None
         self._opened = threading.Event()
         self._open_error: BaseException | None = None
@@ -148,22 +150,7 @@ class Station:
             self.changed()
 
     def _command(self, fut, fn, what: str, by: str, expected: float) -> None:
-        """One bench command on the worker; a stop (or a ``safe``) cuts it short and makes the bench safe."""
-        if not fut.set_running_or_notify_cancel():
-            return
-        self.commands.start(what, by, expected)
-        self.changed()
-        try:
-            done = (fut.set_result, fn())
-        except Stopped as exc:
-            done = (fut.set_exception, BenchBusy(f"{what} stopped ({exc.by}): keys released, rails safe"))
-            self.bench.make_safe("interrupted")
-        except BaseException as exc:  # noqa: BLE001  (handed to the caller)
-            done = (fut.set_exception, exc)
-        finally:  # the slot is free before the caller hears: its next command is not refused as busy
-            self.commands.end(self.clock)
-            self.changed()
-            done[0](done[1])
+        run_command(self, fut, fn, what, by, expected)
 
     def _publish(self) -> None:
         """The whole state to every listener, at most a few times a second, when something changed."""
@@ -218,17 +205,8 @@ class Station:
                "wait": lambda: session.wait(*args), "safe": lambda: self.bench.make_safe("by request") or "safe"}
         fut: concurrent.futures.Future = concurrent.futures.Future()
         self.bench.events.emit("operator", by, new=what, via=via)  # only once accepted: a refusal writes nothing
-        self._q.put((fut, fns[what], what, by, expected_wall(self.clock, self._takes(what, args))))
+        self._q.put((fut, fns[what], what, by, expected_wall(self.clock, takes(what, args, self.wiring))))
         return fut
-
-    def _takes(self, what: str, args) -> float:
-        """The bench-clock seconds a command should take (its deadline, before the grace)."""
-        if what == "wait":
-            return args[0]
-        if what == "press":
-            hold = self.wiring.timing.press if args[1] is None else args[1]
-            return args[2] * (2 * hold + 1.0)  # each press, its gap and the relays' dwell, generously
-        return 1.0
 
     # -- jobs -------------------------------------------------------------------
     def submit(self, spec: dict, code, operator: str, via: str = "page", queue_it: bool = False,
@@ -271,6 +249,7 @@ class Station:
             self.unit = {"serial": job.serial, "profile": job.profile_id}
         job.bench = self.bench
         job.make_ui = self._make_ui(item)
+        self.code_job = job.code is not None
         self.changed()
         done = {"id": item["id"], "run_id": None, "procedure": item["procedure"], "unit": item["unit"]}
         try:
@@ -285,7 +264,7 @@ class Station:
             done.update(outcome="interrupted", message="stopped")
         finally:
             job.code = None  # the station keeps no code past its run
-            self._redact = None
+            self._redact, self.code_job = None, False
             self.clock.clear()
             if profile is not None:
                 self._idle_redact = Redactor(None, profile.pattern("entry")).text
@@ -302,7 +281,7 @@ class Station:
         def make(bench, redact):
             self._redact = redact
             self.current["run_id"] = open_run_id(self.ledger_path, item["procedure"])
-            started = bench.events.emit("operator", item["operator"], new="started", via=item["via"])
+            started = bench.events.emit("operator", self.said(item["operator"]), new="started", via=item["via"])
             ui = WebUI(self, redact)
             ui.event(started)  # told before the run subscribed the page to its events
             return ui
@@ -312,6 +291,7 @@ class Station:
         """Stop the running job with the SIGTERM unwind, or a running bench command, or take the
         next queued job off the queue."""
         if self.current is not None:
+            by = self.said(by)
             self.bench.events.emit("operator", by, new="stop")
             self.clock.interrupt(Stopped(by))
             with self._answered:
@@ -333,6 +313,10 @@ class Station:
                          outcome="interrupted", message=message)
         self.hub.publish("result", self.last)
         self.changed()
+
+    def said(self, text: str) -> str:
+        """Client text (a name, a place) as it may enter the running job's events (rig.serve.clienttext)."""
+        return masked(text, self.code_job)
 
     def release_place(self, place: str, why: str) -> dict:
         """The place let go of the bench (released, or forced off in labgrid): its jobs end safely.
@@ -357,7 +341,7 @@ class Station:
         if not q or q["id"] != qid:
             raise ConfigError("that question is no longer asked (answered already, or the job moved on)")
         with self._answered:
-            self._answers[qid] = (answer, by)
+            self._answers[qid] = (answer, self.said(by))
             self._answered.notify_all()
 
     def wait_answer(self, qid: int) -> tuple[str, str]:

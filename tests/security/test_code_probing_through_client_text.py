@@ -1,0 +1,77 @@
+"""Threat: a second operator learns the code of a running job by sending text the redactor masks.
+
+The redactor masks the code wherever it appears, so any text a client chooses
+that lands in a running code job's records is an oracle (80 digits as the
+``why`` of a release once showed which 4-digit window became ``####``). Each
+job here is probed through every channel that reaches its records - a token's
+name, a place's name on hold and release, the stop - once with the code in the
+probe and once with another number of its length; everything a viewer can see
+must come out the same.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+from tests.browser.served import serving
+
+CODE, OTHER = "61524", "38807"
+paced = serving(code=CODE, state="lockout", attempts=3, speed=400)
+
+
+def _probe(paced, digits: str) -> dict:
+    alice = paced.client(paced.operator)
+    prober = paced.client(paced.tokens.new("operator", f"ci-{digits}"))
+    viewer = paced.client(paced.viewer)
+    stream = paced.collect_stream(paced.viewer)
+    r = alice.post("/api/runs", json={"procedure": "unlock", "profile": "honda", "unit": "H1", "code": CODE,
+                                      "allow_lockout": True})
+    assert r.status_code == 202, r.text
+    paced.wait(lambda s: (s["job"] or {}).get("progress"))
+    assert prober.post("/api/lab/hold", json={"place": f"p-{digits}"}).status_code == 200
+    during = viewer.get("/api/state").json()
+    r = prober.post("/api/lab/release", json={"place": f"p-{digits}", "why": "released"})
+    assert r.status_code == 200 and r.json()["stopped"] == "unlock", r.text
+    s = paced.wait(lambda s: s["last"] is not None and s["job"] is None)
+    stream.join(20)
+    run_id = s["last"]["run_id"]
+    log = [json.loads(line) for line in viewer.get(f"/api/runs/{run_id}/log.jsonl").text.splitlines()]
+    paced.station.last = None
+    return {
+        "operators": [(e["what"], e.get("to")) for e in log if e["kind"] == "operator"],
+        "message": s["last"]["message"],
+        "stream": [(d["what"], d.get("to")) for e, d in stream.events() if e == "log" and d["kind"] == "operator"]
+        + [d["text"] for e, d in stream.events() if e in ("note", "notice")],
+        "state_notes": during["job"]["notes"], "junit": viewer.get(f"/api/runs/{run_id}/junit.xml").text,
+        # the job's records: what its redactor passes over (the holder in the state is never redacted, so
+        # shows the place as sent: no oracle there)
+        "raw": viewer.get(f"/api/runs/{run_id}/log.jsonl").text + json.dumps(s["last"]) + "".join(
+            line for line in stream.raw.decode().splitlines() if line.startswith("data:") and '"kind"' in line),
+    }
+
+
+def _scrub(text: str) -> str:
+    """Times and counts differ from job to job; a masked probe (####) or an unmasked one (digits) does not."""
+    return re.sub(r"[0-9]+(\.[0-9]+)?(e-?[0-9]+)?", "N", text)
+
+
+def test_what_a_viewer_sees_of_client_text_never_depends_on_the_code(paced):
+    with_code = _probe(paced, CODE)
+    with_other = _probe(paced, OTHER)
+    assert CODE not in with_code["raw"] and OTHER not in with_other["raw"]  # digits masked, not just the code
+    assert with_code["operators"] == with_other["operators"], (with_code["operators"], with_other["operators"])
+    assert any("p-#####" in str(op) for op in with_code["operators"])  # the probes did reach the log
+    assert _scrub(with_code["message"]) == _scrub(with_other["message"])
+    assert [_scrub(str(x)) for x in with_code["stream"]] == [_scrub(str(x)) for x in with_other["stream"]]
+    assert with_code["state_notes"] == with_other["state_notes"]
+
+
+def test_a_release_reason_is_one_of_a_fixed_few(paced):
+    op = paced.client(paced.operator)
+    assert op.post("/api/lab/hold", json={"place": "bench-01"}).status_code == 200
+    r = op.post("/api/lab/release", json={"place": "bench-01", "why": "1234567890" * 8})
+    assert r.status_code == 400 and "why is one of" in r.json()["error"]
+    assert paced.station.lease.holder is not None  # nothing happened
+    r = op.post("/api/lab/release", json={"place": "bench-01", "why": "was released in labgrid"})
+    assert r.status_code == 200 and r.json()["released"] == "bench-01"
