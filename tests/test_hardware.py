@@ -111,16 +111,16 @@ rails:
   battery: {pin: 17, contact: nc, safe: on}
   acc: {pin: 27, contact: "no", safe: off}
 keys:
-  mode: {pin: 13, line: ladder1}
-  scan: {pin: 18, line: ladder1}
-  preset1: {pin: 23, line: ladder2}
+  mode: {pin: 13}
+  scan: {pin: 18}
+  preset1: {pin: 23}
 senses:
   unit_on: {pin: 6, pull: up, debounce: 20ms}
 """
 
 
 def test_an_active_low_output_needs_a_declared_pull_up(write_yaml):
-    text = MAP.replace("preset1: {pin: 23, line: ladder2}", "preset1: {pin: 5, active_high: false}")
+    text = MAP.replace("preset1: {pin: 23}", "preset1: {pin: 5, active_high: false}")
     with pytest.raises(ConfigError) as info:
         load_wiring(write_yaml(text))
     (p,) = info.value.problems
@@ -155,11 +155,24 @@ def test_a_released_mock_pin_floats_to_its_external_pull_only(wiring, clock):
 
 
 def test_a_combo_on_one_key_line_is_refused_unless_verified(write_yaml):
+    from types import SimpleNamespace as Profile
+
     w = load_wiring(write_yaml(MAP))
-    assert w.combo_problem(["mode", "preset1"]) is None  # two lines: no risk
-    why = w.combo_problem(["mode", "scan"])
+    unit = Profile(ladders={"ladder1": ["mode", "scan"], "ladder2": ["preset1"]}, verified_combos=[])
+    assert w.combo_problem(["mode", "preset1"], unit, strict=True) is None  # two known lines: no risk
+    why = w.combo_problem(["mode", "scan"], unit)
     assert why.startswith("mode+scan: mode and scan are on the same key line 'ladder1'")
-    assert w.combo_problem(["mode", "scan"], verified=[["scan", "mode"]]) is None
+    unit.verified_combos = [["scan", "mode"]]
+    assert w.combo_problem(["mode", "scan"], unit) is None
+    # fail closed on a bench: a line the profile does not give may be shared
+    nothing = Profile(ladders={}, verified_combos=[])
+    assert w.combo_problem(["mode", "scan"], nothing) is None  # (the simulator decodes any combo)
+    assert "does not say which key line mode and scan are on" in w.combo_problem(["mode", "scan"], nothing, strict=True)
+
+
+def test_a_key_line_in_the_pin_map_points_to_the_profile(write_yaml):
+    with pytest.raises(ConfigError, match=r"keys.mode.line: which keys share a key line belongs to the unit"):
+        load_wiring(write_yaml(MAP.replace("mode: {pin: 13}", "mode: {pin: 13, line: ladder1}")))
 
 
 def test_a_staggered_combo_presses_its_keys_in_order_and_holds_from_the_last(write_yaml, clock):
@@ -172,8 +185,8 @@ def test_a_staggered_combo_presses_its_keys_in_order_and_holds_from_the_last(wri
 
 
 def test_a_stagger_a_person_would_not_use_is_refused(write_yaml):
-    with pytest.raises(ConfigError, match=r"combos.mode\+scan.stagger: 2s"):
-        load_wiring(write_yaml(MAP + "combos:\n  mode+scan: {stagger: 2s}\n"))
+    with pytest.raises(ConfigError, match=r"combos.mode\+scan.stagger: 0.2s; .* past ~100 ms"):
+        load_wiring(write_yaml(MAP + "combos:\n  mode+scan: {stagger: 200ms}\n"))
 
 
 # -- sense debounce ----------------------------------------------------------------------
@@ -370,28 +383,44 @@ def test_gpiozero_without_the_two_pi5_defects_is_required():
 # -- the validator refuses an unverified same-line combo before any pin moves -----------
 
 
-def test_a_profile_combo_on_one_key_line_is_refused_until_the_profile_verifies_it(write_yaml, tmp_path):
+def test_a_profile_combo_on_one_key_line_is_refused_until_the_profile_verifies_it(tmp_path):
+    import dataclasses
+
     from rig.run.procedure import check, load_procedure
     from rig.unit.profiles import load_profiles
 
     from .test_profiles import GOOD
 
-    ladder = SPARE_WIRING  # t2 presses tp+rds
-    text = Path(ladder).read_text().replace("mode:    {pin: 13}", "mode:    {pin: 13, line: ladder1}") \
-                                  .replace("scan:    {pin: 18}", "scan:    {pin: 18, line: ladder1}")
-    w = load_wiring(write_yaml(text))
+    w = load_wiring(SPARE_WIRING)  # t2 presses tp+rds
     notes = tmp_path / "notes"
     notes.mkdir()
-    (notes / "t.md").write_text(GOOD)
+    ladder = "    name: one\n    ladders: {ladder1: [mode, scan], ladder2: [preset1, preset2, preset3, preset4]}\n"
+    (notes / "t.md").write_text(GOOD.replace("    name: one\n", ladder))
     got = [p.message for p in check(load_procedure("enter-code"), w, load_profiles([notes])["t1"])]
     assert [m for m in got if "same key line" in m] == [  # entry and confirm are both mode+scan: told once
         "enter_code: mode+scan: mode and scan are on the same key line 'ladder1', where pressed together they "
-        "can read as another key; check it by hand on the unit (wiring/README.md section 10) and list it under "
-        "the profile's verified_combos"], got
-    (notes / "t.md").write_text(GOOD.replace("    name: one\n", "    name: one\n    verified_combos: [mode+scan]\n"))
+        "can read as another key; check it by hand on the unit (rig press mode+scan, wiring/README.md section 10) "
+        "and list it under the profile's verified_combos"], got
+    (notes / "t.md").write_text(GOOD.replace("    name: one\n", ladder + "    verified_combos: [mode+scan]\n"))
     assert check(load_procedure("enter-code"), w, load_profiles([notes])["t1"]) == []
-    # t2 presses tp+rds, on no declared line: nothing to refuse
+    # t2 presses tp+rds on no line the profile gives: the simulator decodes it, a bench may not
     assert check(load_procedure("enter-code"), w, load_profiles([notes])["t2"]) == []
+    strict = dataclasses.replace(w, strict_combos=True)
+    (msg,) = {p.message for p in check(load_procedure("enter-code"), strict, load_profiles([notes])["t2"])}
+    assert "tp+rds: the profile does not say which key line tp and rds are on" in msg
+
+
+def test_a_pc817_key_on_a_ladder_is_refused(tmp_path, write_yaml):
+    from rig.run.procedure import check, load_procedure
+    from rig.unit.profiles import load_profiles
+
+    from .test_profiles import GOOD
+
+    text = (REPO / "wiring" / "bench.yaml").read_text().replace("preset1: {pin: 19}", "preset1: {pin: 19, switch: pc817}")
+    (tmp_path / "t.md").write_text(GOOD.replace("    name: one\n", "    name: one\n    ladders: {l1: [preset1, preset2]}\n"))
+    got = [p.message for p in check(load_procedure("enter-code"), load_wiring(write_yaml(text)),
+                                    load_profiles([tmp_path])["t1"])]
+    assert any("key 'preset1' is a PC817 (switch: pc817) and the profile puts it on a key ladder" in m for m in got)
 
 
 def test_a_bad_verified_combo_says_where(tmp_path):
@@ -417,12 +446,12 @@ def test_the_committed_wiring_picture_matches_bench_yaml():
 
 
 def test_wiring_diagram_command_draws_lines_switches_and_safe_states(run_rig, write_yaml, tmp_path):
-    path = write_yaml(MAP.replace("preset1: {pin: 23, line: ladder2}", "preset1: {pin: 23, switch: pc817}"))
+    path = write_yaml(MAP.replace("preset1: {pin: 23}", "preset1: {pin: 23, switch: pc817}"))
     out = tmp_path / "mine.svg"
     r = run_rig("wiring", "diagram", str(path), "-o", str(out))
     assert r.returncode == 0, r.stderr
     svg = out.read_text()
-    assert "key line ladder1" in svg and "PC817 (one way only)" in svg  # what the technician wires
+    assert "PC817 (one way only)" in svg  # what the technician wires
     assert "K1 relay, NC contact" in svg and "battery ON" in svg and "acc OFF" in svg  # the safe states
     assert "retriggerable monostable" not in svg  # this map has no heartbeat
     bad = run_rig("wiring", "diagram", str(write_yaml(MAP.replace("pin: 27", "pin: 14"), "bad.yaml")))

@@ -94,7 +94,7 @@ def hardware_named(backend):
 
 def test_a_hardware_run_on_a_unit_waits_for_the_pin_map_to_pass(tmp_path):
     ledger = str(tmp_path / "l.sqlite")
-    job = Job("read-serial", WIRING, lambda w: hardware_named(mock_backend(w, VirtualClock())), ledger,
+    job = Job("reproduce-safe", WIRING, lambda w: hardware_named(mock_backend(w, VirtualClock())), ledger,
               str(tmp_path / "runs"), profile_id="ford", serial="M1", new_unit=True, yes=True)
     with pytest.raises(SafetyRefusal, match="has not passed rig selftest on this bench"):
         run_job(job)

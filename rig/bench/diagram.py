@@ -65,7 +65,7 @@ def channels(w: Wiring) -> list[Channel]:
                            f"{r.name} {'ON' if r.safe_on else 'OFF'}"))
     for k in w.keys.values():
         part = "PhotoMOS CPC1017N / AQY212EH" if k.switch == "photomos" else "PC817 (one way only)"
-        line = f", key line {k.ladder}" if k.ladder else ", key line not measured"
+        line = ""  # which keys share a key line is the unit's (its profile's ladders:), not the rig's
         out.append(Channel("key", k.name, k.pin, f"{part}", f"330R to the LED, 10k pull-{k.pull}",
                            f"button '{k.name}'{line}", "open (not pressed)"))
     for s in w.senses.values():

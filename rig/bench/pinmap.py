@@ -167,34 +167,43 @@ class Wiring:
     notes: list[Problem] = field(default_factory=list)  # said by `rig wiring check` only (a shared pin, say)
     pin_library: str | None = None  # named on purpose in the pin map; None: lgpio
     max_keys_down: int = 3          # keys down at once, at most (their LED current comes from the header)
+    strict_combos: bool = False     # the hardware: a combo on keys of unknown lines fails closed
 
     def combo(self, names) -> ComboSpec | None:
         """The pin map's ``combos:`` entry for these keys (any order), if it has one."""
         return self.combos.get(frozenset(names))
 
-    def shared_lines(self, names) -> dict[str, list[str]]:
-        """Ladder lines carrying two or more of these keys: ``{line: [keys]}``."""
-        lines: dict[str, list[str]] = {}
-        for n in names:
-            k = self.keys.get(n)
-            if k is not None and k.ladder is not None:
-                lines.setdefault(k.ladder, []).append(n)
-        return {line: ks for line, ks in lines.items() if len(ks) > 1}
-
-    def combo_problem(self, names, verified=()) -> str | None:
+    def combo_problem(self, names, profile=None, strict: bool = False) -> str | None:
         """Why pressing ``names`` together is refused, or None.
 
-        Keys on one ladder line pressed together can read as a third key; such
-        a combo is allowed only where the profile lists it in ``verified_combos``
-        (someone watched it work on that family) - ``verified`` is that list.
+        Keys on one key line (a resistor ladder's ADC input, in the profile's ``ladders``)
+        pressed together can read as a third key. Such a combo is allowed only where the
+        profile lists it in ``verified_combos`` (someone watched it work on that family).
+        ``strict`` (the hardware): a key whose line the profile does not give counts as
+        possibly shared too, so an unmeasured combo fails closed.
         """
-        shared = self.shared_lines(names)
-        if not shared or frozenset(names) in {frozenset(v) for v in verified}:
+        names = list(names)
+        verified = {frozenset(v) for v in getattr(profile, "verified_combos", ())}
+        if len(names) < 2 or frozenset(names) in verified:
             return None
-        line, keys = next(iter(shared.items()))
-        return (f"{'+'.join(names)}: {' and '.join(keys)} are on the same key line {line!r}, where pressed "
-                f"together they can read as another key; check it by hand on the unit (wiring/README.md "
-                f"section 10) and list it under the profile's verified_combos")
+        line_of = {k: line for line, keys in getattr(profile, "ladders", {}).items() for k in keys}
+        by_line: dict[str, list[str]] = {}
+        for n in names:
+            if n in line_of:
+                by_line.setdefault(line_of[n], []).append(n)
+        shared = {line: ks for line, ks in by_line.items() if len(ks) > 1}
+        unknown = [n for n in names if n not in line_of]
+        fix = (f"check it by hand on the unit (rig press {'+'.join(names)}, wiring/README.md section 10) and list it "
+               f"under the profile's verified_combos")
+        if shared:
+            line, keys = next(iter(shared.items()))
+            return (f"{'+'.join(names)}: {' and '.join(keys)} are on the same key line {line!r}, where pressed "
+                    f"together they can read as another key; {fix}")
+        if strict and unknown:
+            return (f"{'+'.join(names)}: the profile does not say which key line {' and '.join(unknown)} "
+                    f"{'is' if len(unknown) == 1 else 'are'} on (its ladders:), so on a bench they may share one "
+                    f"and read as another key; {fix}")
+        return None
 
     def rail_sense(self, rail: str) -> SenseSpec | None:
         """The sense that measures ``rail`` at the connector, if the pin map has one."""

@@ -23,6 +23,7 @@ from .pinmap import (  # noqa: F401  (the pin map's objects; imported from here 
 
 
 LIBRARIES = ("lgpio", "rpigpio", "pigpio", "native")
+MAX_STAGGER = 0.1  # a key scan debounces ~20-50 ms; 100 ms apart, the first key is already a press
 KEYS_DOWN = 3       # a combo is two or three keys
 MAX_KEYS_DOWN = 6   # 6 x 6.5 mA of LED current, with the relay drivers' bases, stays near the header's ~50 mA
 
@@ -180,10 +181,10 @@ def load_wiring(path: str | Path | None = None) -> Wiring:
                     f"at boot, which would press this {'active-high' if active_high else 'active-low'} key")
         pull = c.output_pull(node, where, active_high, pin)
         switch = c.choice(node, "switch", where, ("photomos", "pc817"), "photomos")
-        ladder = node.get("line")
-        if ladder is not None and (isinstance(ladder, bool) or not isinstance(ladder, (str, int))):
-            c.error(node.line_of("line"), f"{where}.line: {ladder!r} is not a key line name (e.g. line: ladder1)")
-            ladder = None
+        ladder = None
+        if "line" in node:  # the unit's wiring, not the rig's: one bench serves many units
+            c.error(node.line_of("line"), f"{where}.line: which keys share a key line belongs to the unit: write it "
+                    f"in its profile (ladders: {{{node['line']}: [{name}, ...]}}, firmware_notes/README.md)")
         if pin is not None:
             keys[name] = KeySpec(name, pin, active_high, node.line, None if ladder is None else str(ladder),
                                  switch, pull)
@@ -339,9 +340,9 @@ def _combos(c: _Checker, data, keys) -> dict[frozenset, ComboSpec]:
             continue
         c.fields(spec, where, {"stagger", "note"})
         stagger = c.duration(spec, "stagger", where, 0.0)
-        if stagger > 0.5:
-            c.error(spec.line_of("stagger"), f"{where}.stagger: {stagger:g}s; a person staggers by tens of ms, "
-                    f"and past half a second the unit may see two single presses")
+        if stagger > MAX_STAGGER:
+            c.error(spec.line_of("stagger"), f"{where}.stagger: {stagger:g}s; a person staggers by tens of ms, and "
+                    f"past ~{MAX_STAGGER * 1000:g} ms a unit may take the first key as a press of its own")
         out[frozenset(names)] = ComboSpec(tuple(names), stagger, line)
     return out
 

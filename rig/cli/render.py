@@ -106,7 +106,7 @@ def wiring_table(w: Wiring) -> Table:
         t.add_row("key", k.name, str(k.pin), str(HEADER.get(k.pin, "?")),
                   "active-high" if k.active_high else "active-low",
                   "up" if boot_pulls_high(k.pin) else "down", "released",
-                  " ".join(x for x in (k.ladder and f"line {k.ladder}", k.switch != "photomos" and k.switch) if x))
+                  "" if k.switch == "photomos" else k.switch)
     for s in w.senses.values():
         t.add_row("sense", s.name, str(s.pin), str(HEADER.get(s.pin, "?")),
                   f"pull {s.pull}, active {'high' if s.active_high else 'low'}",

@@ -152,8 +152,8 @@ def run_job(job: Job, proc: Procedure | None = None, profile=None) -> JobResult:
     # The backend first: a bench that cannot open (no GPIO, busy, no simulated unit) is a
     # configuration error, not a run, and leaves no trace in the ledger.
     backend = job.bench.backend if job.bench is not None else job.make_backend(job.wiring)
-    if backend.name == "hardware" and job.serial:
-        _commissioned_or_refuse(job, backend)
+    if backend.name == "hardware":
+        _hardware_checks(job, backend, proc, profile)
     ledger = run_id = log = log_path = ui = ctx = None
     outcome, message = "failed", ""
     try:
@@ -233,6 +233,20 @@ def _guarded(bench, job, profile, ledger, run_id, ui):
         bench.guard = saved
         if saved is not None:
             saved.resync()
+
+
+def _hardware_checks(job, backend, proc, profile) -> None:
+    """On a real bench, two more refusals before any pin moves: a combo whose keys' lines the profile
+    does not give (they may share a ladder), and a pin map that has not passed rig selftest here."""
+    import dataclasses
+
+    problems = check(proc, dataclasses.replace(job.wiring, strict_combos=True), profile, job.params)
+    if problems:
+        if job.bench is None:
+            backend.close()
+        raise ConfigError(problems)
+    if job.serial:
+        _commissioned_or_refuse(job, backend)
 
 
 def _commissioned_or_refuse(job, backend) -> None:

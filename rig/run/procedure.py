@@ -395,6 +395,7 @@ def _check_step(step, args, wiring, profile, err) -> None:
             if missing:
                 err(f"the profile {profile.id} needs key(s) {', '.join(missing)} which the pin map "
                     f"{wiring.source} lacks; wire them and add them under keys:")
+            checker.switches("digits.keys", sorted(profile.keys_needed & set(wiring.keys)))
             combos = []  # the profile's own combos, each once (entry and confirm are often the same)
             for section in ("entry", "confirm", "serial"):
                 sec = profile.sections.get(section)

@@ -143,10 +143,22 @@ class StepChecker:
                          f"{self.wiring.max_keys_down} (max_keys_down)")
 
     def combo(self, field, names):
-        """Keys on one ladder line pressed together can read as a third key: refused unless verified."""
-        why = self.wiring.combo_problem(names, getattr(self.profile, "verified_combos", ()))
+        """Keys on one ladder line pressed together can read as a third key: refused unless verified
+        (on the hardware, a key the profile gives no line counts as possibly shared)."""
+        why = self.wiring.combo_problem(names, self.profile, strict=self.wiring.strict_combos)
         if why:
             self.err(field, why)
+        self.switches(field, names)
+
+    def switches(self, field, names):
+        """A phototransistor conducts one way and does not saturate: on a ladder it shifts the reading."""
+        on_ladder = {k for keys in getattr(self.profile, "ladders", {}).values() for k in keys}
+        for k in names:  # a phototransistor conducts one way and does not saturate: it shifts a ladder's reading
+            spec = self.wiring.keys.get(k)
+            if spec is not None and spec.switch == "pc817" and k in on_ladder:
+                self.err(field, f"key {k!r} is a PC817 (switch: pc817) and the profile puts it on a key ladder, "
+                         f"where it can read as a neighbouring key: fit a PhotoMOS (wiring/README.md section 4)")
+                return
 
     def display(self, field, value):
         """A display spec: a profile display name, /regex/, or the literal text, or a list of them."""

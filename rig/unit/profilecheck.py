@@ -37,7 +37,7 @@ OPTIONAL_FIELDS = {("digits", "start"), ("confirm", "until"), ("attempts", "perm
                    ("entry", "opens_after"), ("attempts", "counter_shown"),
                    ("serial", "keys"), ("serial", "at_power_on"), ("serial", "hold"), ("serial", "label")}
 TOP = {"id", "name", "models", "years", "confidence", "extends", "display", "display_pattern",
-       "verified_combos"} | set(SCHEMA)
+       "verified_combos", "ladders"} | set(SCHEMA)
 MAX_COUNT = 1000   # attempts: no unit allows more; a bigger number is a typo
 MAX_DIGITS = 12    # the longest code of any family is 5 digits; 12 leaves room, 10**9 would hang entry
 

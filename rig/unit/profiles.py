@@ -61,6 +61,7 @@ class Profile:
     sections: dict = field(default_factory=dict)     # name -> Section
     confidence: dict = field(default_factory=dict)   # "digits.count" -> (level, source)
     verified_combos: list = field(default_factory=list)  # combos seen to work though their keys share a line
+    ladders: dict = field(default_factory=dict)          # key line (one ADC input) -> the keys on it, as measured
 
     def __getattr__(self, name):
         sections = self.__dict__.get("sections", {})
@@ -291,6 +292,22 @@ def _build(node, src, family, title, problems) -> Profile | None:
                 err(node.line_of("verified_combos"), f"verified_combos: {c!r} is not a combo (write e.g. mode+scan)")
                 continue
             prof.verified_combos.append([k.strip() for k in keys])
+
+    if node.get("ladders") is not None:  # which keys share a key line is the unit's business, not the rig's
+        ladders = _unwrap(node["ladders"], "ladders", default_conf, conf, problems, src)
+        seen: dict[str, str] = {}
+        if not isinstance(ladders, dict):
+            err(node.line_of("ladders"), "ladders: a mapping of key line -> its keys (e.g. {ladder1: [mode, scan]})")
+            ladders = {}
+        for line, keys in ladders.items():
+            if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
+                err(node.line_of("ladders"), f"ladders: {line}: a list of key names")
+                continue
+            for k in keys:
+                if k in seen:
+                    err(node.line_of("ladders"), f"ladders: {k} is on both {seen[k]} and {line}")
+                seen[k] = str(line)
+            prof.ladders[str(line)] = list(keys)
 
     disp = node.get("display")
     if not isinstance(disp, dict):
