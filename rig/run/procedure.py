@@ -19,16 +19,15 @@ file:line before any pin moves.
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from ..durations import parse_duration
-from ..errors import ConfigError, Problem, UsageError, did_you_mean, shown, unknown
+from ..errors import ConfigError, Problem, UsageError, did_you_mean, shown
 from .references import Unresolved, durations, has, resolve  # noqa: F401  (runner, waits import them from here)
 from .stepcheck import CONDITIONS, LEDGER_STATES, StepChecker, is_ref
 from ..records.files import SLUG
+from .finding import builtin_dir, builtin_names, confine, find_procedure  # noqa: F401  (the API, as before)
 from ..yamlfile import LineDict, load_file
 
 KINDS = {
@@ -100,35 +99,6 @@ class Procedure:
     source: str
     line_of_param: dict = field(default_factory=dict)
     param_help: dict = field(default_factory=dict)  # name -> what it is for (rig procedures show)
-
-
-def builtin_dir() -> Path:
-    return Path(__file__).resolve().parent.parent / "procedures"
-
-
-def builtin_names() -> list[str]:
-    return sorted(p.stem for p in builtin_dir().glob("*.yaml"))
-
-
-def find_procedure(name_or_path: str, beside: str | None = None) -> Path:
-    """A built-in by name, or a YAML file. ``beside``: the calling file, for a ``call:`` - a
-    relative path is looked for next to it first, then from the working directory."""
-    p = Path(name_or_path)
-    if beside and p.suffix in (".yaml", ".yml") and not p.is_absolute():
-        near = Path(os.path.normpath(Path(beside).parent / p))  # one spelling per file: a loop is seen as one
-        if near.is_file():
-            return near
-    if p.suffix in (".yaml", ".yml") or p.exists():
-        if not p.exists():
-            raise ConfigError([Problem(str(p), None, "no such procedure file")])
-        if p.is_dir():
-            raise ConfigError([Problem(str(p), None, "a directory, not a procedure file (name a .yaml file)")])
-        return p
-    candidate = builtin_dir() / f"{name_or_path}.yaml"
-    if candidate.exists():
-        return candidate
-    raise UsageError(unknown("procedure", name_or_path, builtin_names(),
-                             f"built-in ones are {', '.join(builtin_names())}, or give a path to a YAML file"))
 
 
 def load_procedure(name_or_path: str, beside: str | None = None) -> Procedure:

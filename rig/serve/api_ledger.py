@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import tempfile
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from ..errors import ConfigError
 from ..records.ledger import Ledger
 from ..run.procedure import builtin_names
 from ..unit.profiles import load_profiles
+from ..records.files import is_run_log, read_private
 from ..records.report import write_junit
 from .report import load_run, render_run
 
@@ -30,7 +32,7 @@ def routes(station, endpoint, body, Refused) -> list[Route]:
 
     def loaded(request):
         try:
-            return load_run(station.ledger_path, run_id(request))
+            return load_run(station.ledger_path, run_id(request), station.log_dir)
         except ConfigError as exc:
             raise Refused(404, str(exc)) from None
 
@@ -57,8 +59,11 @@ def routes(station, endpoint, body, Refused) -> list[Route]:
     async def run_log(request, user):
         run_, _e, _s = loaded(request)
         path = Path(run_["log"] or "")
-        data = path.read_bytes() if run_["log"] and path.exists() else b""
-        return Response(data, media_type="application/x-ndjson", headers=_attach(path.name or "run.jsonl"))
+        try:  # the run's own log in this server's log folder, and nothing the ledger's row might name
+            data = read_private(path) if is_run_log(path, station.log_dir, run_["id"]) else b""
+        except OSError:
+            data = b""
+        return Response(data, media_type="application/x-ndjson", headers=_attach(f"run-{run_['id']:05d}.jsonl"))
 
     @endpoint()
     async def run_svg(request, user):
@@ -176,6 +181,10 @@ def _public(run: dict, user: dict) -> dict:
 
 
 def _attach(name: str, inline=None) -> dict:
+    """A download's name is the rig's (run-00012.jsonl): plain ASCII, so RFC 6266's quoted
+    ``filename`` says it whole and no request's text reaches the header."""
+    if not re.fullmatch(r"run-\d{5,}\.(jsonl|svg|xml|html)", name):
+        raise ValueError(f"not a download name the rig gives: {name!r}")
     return {} if inline else {"content-disposition": f'attachment; filename="{name}"'}
 
 

@@ -13,8 +13,6 @@ from __future__ import annotations
 import asyncio
 import hmac
 import json
-import os
-import secrets
 import time
 from pathlib import Path
 
@@ -26,6 +24,7 @@ from starlette.staticfiles import StaticFiles
 
 from ..errors import BenchBusy, BenchRefused, ConfigError, RigError, SafetyRefusal
 from ..records.secret import Code
+from ..run.procedure import builtin_names
 from . import api_lab, api_ledger
 from .auth import Sessions, Tokens, csrf_ok
 from .commands import press_args, wait_seconds
@@ -241,13 +240,23 @@ def make_app(station, tokens: Tokens, sessions: Sessions | None = None, cli_toke
                 raise Refused(400, f"{k} is a string (\"{'honda' if k == 'profile' else 'H1'}\"), or left out")
         spec = {k: data.get(k) for k in ("procedure", "profile", "unit", "params", "answers", "yes",
                                          "allow_lockout", "allow_permanent", "new_unit")}
-        if data.get("procedure_file") is not None:  # a procedure file from the client's machine
-            spec["procedure"] = _keep_procedure(station.log_dir, data["procedure_file"])
         for k in ("params", "answers"):
             if spec[k] is not None and not isinstance(spec[k], dict):
                 raise Refused(400, f"{k} must be an object of NAME: VALUE")
-        out = await asyncio.to_thread(station.submit, spec, code, user["name"], user["via"], bool(data.get("queue")),
-                                      place_of(request))
+        upload = data.get("procedure_file")
+        if upload is None and spec["procedure"] not in builtin_names():  # a name, never a path on the bench
+            raise Refused(400, f"no built-in procedure {spec['procedure'][:80]!r} (built-ins: "
+                               f"{', '.join(builtin_names())}); a procedure of your own is sent whole as "
+                               f"procedure_file, as rig run FILE does")
+        if upload is not None:  # written only now: the sender is logged in and may use this bench
+            station.lease.check(place_of(request))
+            spec["procedure"] = station.uploads.keep(upload, station.sources_in_use())
+        try:
+            out = await asyncio.to_thread(station.submit, spec, code, user["name"], user["via"],
+                                          bool(data.get("queue")), place_of(request))
+        except ConfigError as exc:  # name the sent files as the sender has them, not by the bench's folders
+            problems = "; ".join(str(p) for p in exc.problems) or str(exc)
+            raise Refused(400, station.uploads.shown(problems) if upload is not None else problems) from None
         return JSONResponse(out, status_code=202)
 
     @endpoint("operator", post=True)
@@ -321,49 +330,6 @@ def make_app(station, tokens: Tokens, sessions: Sessions | None = None, cli_toke
     app.add_middleware(Bounded, hosts=hosts)
     app.add_middleware(SecurityHeaders)  # the outer one: Bounded's refusals get the headers too
     return app
-
-
-def _keep_procedure(log_dir: str, upload) -> str:
-    """Write a client's procedure file, and the files it calls, beside the runs (in a folder named
-    by their content), for the job to load; returns the procedure's path there.
-
-    It is checked exactly like a file on this machine. Each called file sits where its caller's
-    ``call:`` finds it, beside the caller; anything else it calls must be a built-in or a file
-    on this machine.
-    """
-    import hashlib
-    import re as _re
-    from pathlib import PurePosixPath
-
-    if not isinstance(upload, dict) or not isinstance(upload.get("text"), str) \
-            or not isinstance(upload.get("name"), str):
-        raise Refused(400, "procedure_file is {\"name\": \"mine.yaml\", \"text\": \"...\"}")
-    name, text, calls = upload["name"], upload["text"], upload.get("calls") or []
-    if not _re.fullmatch(r"[A-Za-z0-9_.-]{1,80}\.ya?ml", name):
-        raise Refused(400, f"procedure_file name {name[:80]!r}: a plain file name ending in .yaml")
-    if not isinstance(calls, list) or len(calls) > 64:
-        raise Refused(400, "procedure_file calls: a list of at most 64 {\"path\": ..., \"text\": ...}")
-    files = {name: text}
-    for c in calls:
-        path = c.get("path") if isinstance(c, dict) else None
-        parts = PurePosixPath(path).parts if isinstance(path, str) else ()
-        if not parts or not isinstance(c.get("text"), str) or PurePosixPath(path).is_absolute() \
-                or not all(_re.fullmatch(r"[A-Za-z0-9_.-]{1,80}", part) and part not in (".", "..") for part in parts) \
-                or not _re.search(r"\.ya?ml$", path) or path in files:
-            raise Refused(400, f"procedure_file calls: {str(path)[:80]!r} is not a relative path to a .yaml file "
-                               "below the procedure's folder")
-        files[path] = c["text"]
-    if sum(len(t.encode()) for t in files.values()) > 256 * 1024:
-        raise Refused(400, "procedure_file is over 256 KiB with what it calls; a procedure is a page of YAML")
-    digest = hashlib.sha256(repr(sorted(files.items())).encode()).hexdigest()[:12]
-    folder = Path(log_dir) / "procedures" / digest
-    for path, body in files.items():
-        target = folder / path
-        target.parent.mkdir(parents=True, exist_ok=True)
-        part = target.with_name(f".{target.name}.{secrets.token_hex(4)}")
-        part.write_text(body, encoding="utf-8")
-        os.replace(part, target)  # whole or not at all, however two uploads of the same files meet
-    return str(folder / name)
 
 
 def place_of(request: Request) -> str | None:

@@ -21,7 +21,7 @@ from html import escape
 from pathlib import Path
 
 from ..durations import format_duration
-from ..records.files import folder, write_new
+from ..records.files import folder, is_run_log, write_new
 from ..records.ledger import Ledger
 from ..records.report import read_events
 
@@ -29,8 +29,11 @@ CSS_FILE = Path(__file__).resolve().parent / "static" / "style.css"
 OUTCOME_COLOUR = {"passed": "ok", "failed": "bad", "error": "bad", "refused": "warn", "interrupted": "warn"}
 
 
-def load_run(ledger_path: str, run_id: int) -> tuple[dict, list[dict], str]:
-    """The ledger's row, the run's events and its timeline SVG (drawn now if the file is missing)."""
+def load_run(ledger_path: str, run_id: int, log_dir=None) -> tuple[dict, list[dict], str]:
+    """The ledger's row, the run's events and its timeline SVG (drawn now if the file is missing).
+
+    ``log_dir`` (a server): only the run's own log in that folder is read, whatever the ledger's
+    row names (a row naming another file - /etc/shadow, another run's log - reads as no log)."""
     from ..errors import ConfigError
     from ..records.timeline import render_svg
 
@@ -42,9 +45,10 @@ def load_run(ledger_path: str, run_id: int) -> tuple[dict, list[dict], str]:
     if run is None:
         raise ConfigError(f"no run {run_id} in the ledger (rig runs list)")
     log = Path(run["log"] or "")
-    events = read_events(log) if run["log"] and log.exists() else []
+    ours = bool(run["log"]) and (log_dir is None or is_run_log(log, log_dir, run_id))
+    events = read_events(log) if ours and log.exists() else []
     svg_path = log.with_suffix(".svg")
-    if run["log"] and svg_path.exists():
+    if ours and svg_path.exists() and not svg_path.is_symlink():
         svg = svg_path.read_text(encoding="utf-8")
     else:
         svg = render_svg(events, f"{run['procedure']}  {run['serial'] or ''}")

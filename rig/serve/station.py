@@ -41,6 +41,7 @@ from .commands import CommandSlot, expected_wall, run_command, takes
 from .held import HeldBench, StoppableClock, Stopped
 from .hub import Hub, WebUI
 from .lease import Lease
+from .uploads import Uploads
 from .ledgerview import forget_pin_history, open_run_id, sweep_runs, unit_standing
 
 log = logging.getLogger(__name__)
@@ -56,6 +57,8 @@ class Station:
         self.lease = Lease(lab)               # the lab place holding the bench (rig-lg-exporter says which)
         self.wiring, self.make_backend = wiring, make_backend
         self.ledger_path, self.log_dir = ledger_path, log_dir
+        self.uploads = Uploads(log_dir)       # procedures sent with a job (rig run FILE through the server)
+        self._running_source: str | None = None
         self.hub = Hub()
         self.bench: HeldBench | None = None
         self.current: dict | None = None      # the running job, as the page sees it
@@ -243,6 +246,7 @@ class Station:
             return  # stopped while it waited in the queue
         self.queued.remove(item)
         job, profile = item.pop("job"), item.pop("profile_obj")
+        self._running_source = job.procedure
         self.current = {k: item[k] for k in ("id", "procedure", "unit", "profile", "operator", "via")}
         self.current.update(step="", progress=None, question=None, notes=[], run_id=None, started=time.time())
         if job.serial and job.profile_id:
@@ -263,6 +267,7 @@ class Station:
         except Stopped:
             done.update(outcome="interrupted", message="stopped")
         finally:
+            self._running_source = None
             job.code = None  # the station keeps no code past its run
             self._redact, self.code_job = None, False
             self.clock.clear()
@@ -276,6 +281,11 @@ class Station:
         self.hub.publish("notice", {"kind": "result", "text": f"{self.last['procedure']}: {self.last['outcome']}"})
         self.hub.publish("result", self.last)
         self.changed()
+
+    def sources_in_use(self) -> set[str]:
+        """The procedure files queued and running jobs read (their uploads are not cleaned away)."""
+        queued = {q["job"].procedure for q in list(self.queued) if "job" in q}
+        return queued | ({self._running_source} if self._running_source else set())
 
     def _make_ui(self, item):
         def make(bench, redact):
