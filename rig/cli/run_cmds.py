@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from ..errors import ConfigError
-from ..run.job import Job, needs_code, prepare, run_job
+from ..run.job import Job, check_plan, needs_code, prepare, run_job
 from ..records.ledger import Ledger
 from ..run.procedure import builtin_names, check_answers
 from ..records.secret import Code
@@ -152,6 +152,7 @@ def run(app, procedure, profile_id, serial, sets, answers, yes, code_file, allow
         job.profile_id = _ask_profile(serial)
     proc, profile = prepare(job)
     check_answers(proc, job.answers)
+    check_plan(job, proc, profile)  # before the code is asked for: a run refused later is refused now
     if needs_code(proc):
         job.code = read_code(code_file)
     if client is not None:  # a rig server holds the bench: the same job, run there

@@ -33,7 +33,7 @@ def check_attempts(ledger, serial: str, profile, allow_lockout: bool = False, al
     """Refuse (SafetyRefusal) one more attempt on ``serial``, or return what must be said
     out loud because an override allowed it. ``again`` words the way to give the override
     (``run again with`` for a command; the API says its own)."""
-    st = ledger.standing(serial, profile)
+    st = ledger.standing(serial, profile)  # (run/plan.py asks the same before a run starts)
     unit = f"--unit {serial}"
     if st.permanent:
         raise SafetyRefusal(f"the ledger marks {serial} as permanently locked; only the maker's service can help")

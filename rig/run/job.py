@@ -22,6 +22,7 @@ from .procedure import Procedure, check, load_procedure
 from ..unit.profiles import load_profiles
 from ..records.report import EventLog, read_events, write_junit
 from .guard import AttemptGuard
+from .plan import check_answers_up_front, check_permissions
 from .runner import RunContext, Runner
 from ..records.secret import Redactor
 
@@ -104,6 +105,20 @@ def prepare(job: Job):
     return proc, profile
 
 
+def check_plan(job: Job, proc: Procedure, profile, answers: bool = True) -> None:
+    """What the run will need later, asked for before it starts: every answer an unattended
+    run (``rig run --yes``) cannot give, and a permission the code entry will need after a
+    lockout wait."""
+    if job.yes and answers:
+        check_answers_up_front(proc, profile, job.answers, job.yes)
+    if job.serial and profile is not None and job.ledger_here:
+        led = Ledger(job.ledger_path)
+        try:
+            check_permissions(led, job.serial, profile, proc, job.allow_lockout, job.allow_permanent, job.command)
+        finally:
+            led.close()
+
+
 def check_unit(job: Job) -> None:
     """The serial against the ledger: known, or new on purpose with a profile; its recorded
     profile (filled in when none was given), or changed on purpose."""
@@ -146,6 +161,7 @@ def _day(t) -> str:
 def run_job(job: Job, proc: Procedure | None = None, profile=None) -> JobResult:
     if proc is None:
         proc, profile = prepare(job)
+    check_plan(job, proc, profile, answers=False)  # before anything opens (rig run asked already)
     if needs_code(proc):
         check_code(job.code, profile)
     redactor = Redactor(job.code, profile.pattern("entry") if profile is not None else None)

@@ -20,6 +20,7 @@ from ..bench.power import next_settle, rail_faults, settle_time
 from .procedure import Procedure, durations, has, load_procedure, resolve, _onoff
 from ..unit.templates import either, group, spoken, to_regex
 from .lockoutwait import powered_wait
+from .plan import check_after_wait, enters_code
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,8 @@ class RunContext:
 class Runner:
     """Executes procedures step by step, emitting a ``step`` event for each."""
 
+    enters_code = False  # this run enters a code (somewhere among its steps)
+
     def __init__(self, ctx: RunContext):
         self.ctx = ctx
         self.bench = ctx.bench
@@ -63,6 +66,7 @@ class Runner:
     # -- running -------------------------------------------------------------
     def run(self, proc: Procedure, params: dict | None = None) -> tuple[str, str]:
         """Run to the end; returns (outcome, message). Ctrl-C/SIGTERM propagate."""
+        self.enters_code = enters_code(proc, self.ctx.profile)
         try:
             self._steps(proc, params or {})
             return "passed", f"{proc.name}: all steps passed"
@@ -243,6 +247,11 @@ class Runner:
         return f"expected the display to show {want}: {exc}"
 
     def _wait_until(self, a):
+        ctx = self.ctx
+        if a.get("lockout") and self.enters_code and ctx.ledger is not None and ctx.serial:
+            # the code entry after this wait: a permission it will need is asked for before the wait
+            check_after_wait(ctx.ledger, ctx.serial, ctx.profile, None, ctx.allow_lockout, ctx.allow_permanent,
+                             ctx.command)
         powered_wait(self, a)
 
     def _enter_code(self, a):

@@ -30,7 +30,7 @@ import time
 from ..bench.clock import RealClock
 from ..errors import BenchBusy, ConfigError, RigError
 from ..records.events import EventBus
-from ..run.job import Job, needs_code, prepare, run_job
+from ..run.job import Job, check_plan, needs_code, prepare, run_job
 from ..run.codeentry import check_code
 from ..unit.profiles import load_profiles
 from ..records.secret import Redactor
@@ -233,6 +233,7 @@ class Station:
         if needs_code(proc):
             check_code(code, profile)
             job.code = code
+        check_plan(job, proc, profile, answers=False)  # the page answers its questions
         item = {"id": next(self._ids), "procedure": proc.name, "unit": job.serial, "profile": job.profile_id,
                 "operator": operator, "via": via, "job": job, "proc": proc, "profile_obj": profile,
                 "queued_at": time.time(), "place": place}
