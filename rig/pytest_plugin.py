@@ -63,6 +63,9 @@ def pytest_addoption(parser):
                     help="ledger the runs are counted in (default: a fresh one per test under sim and mock; "
                          "under hardware the bench's own, as rig run uses it: $RIG_LEDGER, else "
                          "~/.local/share/rig/ledger.sqlite)")
+    group.addoption("--rig-unit-model", default=None, metavar="MODULE:FACTORY[,NAME=VALUE...]",
+                    help="under sim: your own simulated unit instead of the shipped one, with its settings "
+                         "(default: $RIG_UNIT_MODEL; see rig.sim.model)")
     group.addoption("--rig-artifacts", default=None, metavar="DIR",
                     help="keep each test's run logs, SVG timelines, JUnit files and properties in DIR/<test>/")
 
@@ -130,6 +133,34 @@ def rig_artifacts(request) -> Path | None:
 
 
 # -- units and backends ----------------------------------------------------------
+def _unit_model(config):
+    """The unit model of --rig-unit-model / $RIG_UNIT_MODEL (None: the shipped simulated unit)."""
+    text = config.getoption("--rig-unit-model") or os.environ.get("RIG_UNIT_MODEL")
+    if not text:
+        return None
+    from .errors import ConfigError
+    from .sim.modelspec import load_model
+
+    try:
+        return load_model(text)
+    except ConfigError as exc:
+        pytest.fail(f"--rig-unit-model: {exc}", pytrace=False)
+
+
+def _fresh_unit(config, path, what: str, profile: str, code: str, **kw):
+    """A fresh simulated unit of the chosen model (``rig sim reset``), or a failure said the pytest way."""
+    from .errors import ConfigError
+    from .sim.backend import reset_unit
+
+    model = _unit_model(config)
+    try:
+        if model is None or model.shipped:
+            return reset_unit(path, profile, code, **kw)
+        return model.reset(path, profile=profile, code=code, **kw)
+    except (ConfigError, TypeError) as exc:
+        pytest.fail(f"{what}: {exc}", pytrace=False)
+
+
 @pytest.fixture
 def rig_sim_unit(request, rig_sim_state):
     """Start a fresh simulated unit: ``rig_sim_unit("ford", code="2580", state="lockout")``.
@@ -139,14 +170,8 @@ def rig_sim_unit(request, rig_sim_state):
     backend = request.config.getoption("--rig-backend")
     if backend != "sim":
         pytest.skip(f"rig_sim_unit {_SIM_ONLY[backend]}")
-    from .errors import ConfigError
-    from .sim.backend import reset_unit
-
     def make(profile: str, code: str, **kw):
-        try:
-            return reset_unit(rig_sim_state, profile, code, **kw)
-        except ConfigError as exc:
-            pytest.fail(f"rig_sim_unit({profile!r}, ...): {exc}", pytrace=False)
+        return _fresh_unit(request.config, rig_sim_state, f"rig_sim_unit({profile!r}, ...)", profile, code, **kw)
 
     return make
 
@@ -165,21 +190,21 @@ def rig_backend_factory(request, rig_sim_state):
 
     name = request.config.getoption("--rig-backend")
     if name == "sim":
-        from .sim.backend import reset_unit, sim_backend
+        from .sim.backend import sim_backend
 
         marker = request.node.get_closest_marker("rig_unit")
         if marker is not None:
-            try:
-                reset_unit(rig_sim_state, *marker.args, **marker.kwargs)
-            except ConfigError as exc:
-                pytest.fail(f"@pytest.mark.rig_unit{marker.args!r}: {exc}", pytrace=False)
+            _fresh_unit(request.config, rig_sim_state, f"@pytest.mark.rig_unit{marker.args!r}", *marker.args,
+                        **marker.kwargs)
+        model = _unit_model(request.config)
+        attach = {} if model is None else {"unit_model": model.factory, "settings": model.settings, "name": model.spec}
 
         def sim(w):
             if not Path(rig_sim_state).exists():
                 pytest.fail("this test opens the bench and there is no simulated unit on it: mark the test "
                             "@pytest.mark.rig_unit(PROFILE, code=CODE), or call rig_sim_unit(PROFILE, code=CODE) "
                             "first", pytrace=False)
-            return sim_backend(w, rig_sim_state)
+            return sim_backend(w, rig_sim_state, **attach)
 
         return sim
     if name == "mock":

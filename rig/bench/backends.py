@@ -45,6 +45,9 @@ class Backend:
     closers: list[Callable[[], None]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     pin_library: str = ""  # which pin library drives the pins, and why not the others
+    # What went wrong behind the pins that nobody has been told yet (a simulated unit's model that
+    # raised during the release): the command reports it once the bench is released.
+    fault: Callable[[], Exception | None] = lambda: None
 
     def __post_init__(self):
         if not self.pin_library:

@@ -237,6 +237,16 @@ def finish(fn, *args):
         return fn(*args)
 
 
+def in_protected() -> bool:
+    """Is the caller running inside a protected function (the bench's open or release)?
+
+    For code called from deep inside a pin write or a clock step that has bad news to
+    tell (a simulated unit's model that failed): raising inside the release would stop a
+    rail from going safe, so such news waits until the caller is outside.
+    """
+    return _in_protected(sys._getframe(1))
+
+
 def pending() -> KeyboardInterrupt | None:
     """The signal held back so far, if any (it will be raised when the shield ends)."""
     return _state["pending"]

@@ -86,9 +86,10 @@ err = _Err()
               help="Pin map YAML (default: the packaged wiring/bench.yaml).")
 @click.option("--sim-state", type=click.Path(dir_okay=False), envvar="RIG_SIM_STATE", show_envvar=True,
               help="Where the simulated unit keeps its memory between commands.")
-@click.option("--unit-model", "unit_model", metavar="MODULE:FACTORY", envvar="RIG_UNIT_MODEL", show_envvar=True,
+@click.option("--unit-model", "unit_model", metavar="MODULE:FACTORY[,NAME=VALUE...]", envvar="RIG_UNIT_MODEL",
+              show_envvar=True,
               help="With --backend sim: your own simulated unit instead of the shipped one (package.module:factory, "
-                   "or a name in the rig.unit_models entry-point group; see rig.sim.model).")
+                   "or a name in the rig.unit_models entry-point group), then its own settings; see rig.sim.model.")
 @click.option("--ledger", type=click.Path(dir_okay=False), envvar="RIG_LEDGER", show_envvar=True,
               help="SQLite ledger of units, runs and code attempts (default: ~/.local/share/rig/ledger.sqlite).")
 @click.option("--events", type=click.Path(dir_okay=False), envvar="RIG_EVENTS", show_envvar=True,

@@ -56,7 +56,7 @@ class App:
         if self.backend_name == "sim":
             from ..sim.backend import sim_backend  # the edge may import the simulator; the core never does
 
-            return sim_backend(wiring, state_path=self.sim_state_path(), unit_model=self.unit_model_factory())
+            return sim_backend(wiring, state_path=self.sim_state_path(), **self.unit_model_args())
         backend = hardware_backend(wiring)  # first: no GPIO is the more useful error
         for w in backend.warnings:
             err.print(f"[yellow]warning: {w}[/]")
@@ -68,19 +68,30 @@ class App:
         return backend
 
     unit_model: str | None = None  # rig --unit-model / RIG_UNIT_MODEL (sim backend only)
+    _model = None
 
-    def unit_model_factory(self):
-        """The factory of ``--unit-model`` (None: the shipped simulated unit)."""
+    def model(self):
+        """The unit model of ``--unit-model`` with its settings (None: the shipped simulated unit)."""
         if not self.unit_model:
             return None
-        from ..sim.model import load_factory
+        if self._model is None:
+            from ..sim.modelspec import load_model
 
-        return load_factory(self.unit_model)
+            self._model = load_model(self.unit_model)
+        return self._model
+
+    def unit_model_args(self) -> dict:
+        """What :func:`rig.sim.backend.sim_backend` needs to attach ``--unit-model``."""
+        m = self.model()
+        return {} if m is None else {"unit_model": m.factory, "settings": m.settings, "name": m.spec}
 
     def sim_state_path(self) -> Path:
+        """``--sim-state``; by default ``sim-unit.json`` for the shipped unit, ``sim-<model>.json`` for
+        another model (one model's memory file is not another's)."""
         if self.sim_state:
             return Path(self.sim_state)
-        return data_dir() / "sim-unit.json"
+        m = self.model()
+        return data_dir() / ("sim-unit.json" if m is None or m.shipped else f"sim-{m.slug}.json")
 
     ca: str | None = None  # rig --ca / RIG_CA: the lab CA an https:// bench's certificate is checked against
     place: str | None = None  # rig --place NAME|+ / RIG_PLACE / LG_PLACE: a lab place this user holds
@@ -143,6 +154,9 @@ class App:
             # __exit__ as the first unwound it) before its backend and its log are closed. Closed
             # first, the release told a closed log and drove a simulated unit whose display was gone.
             signals.finish(_close_bench, bench, backend, log)
+        fault = backend.fault()
+        if fault is not None:  # found during the release (a simulated unit's model that raised): said now
+            raise fault
 
 
 def _close_bench(bench, backend, log) -> None:

@@ -114,7 +114,7 @@ def serve(ctx, host, port, speed, tokens_path, access_log, serial, profile_id, t
         from ..sim.backend import sim_backend  # the edge may import the simulator
 
         def make_backend(w):
-            return sim_backend(w, state_path=app.sim_state_path(), clock=PacedClock(speed))
+            return sim_backend(w, state_path=app.sim_state_path(), clock=PacedClock(speed), **app.unit_model_args())
 
     if bool(serial) != bool(profile_id):
         raise click.UsageError("--unit and --profile go together: the unit on the bench and what it is")

@@ -34,7 +34,8 @@ def sim():
                    "--knob still applies on top.")
 @click.pass_obj
 def reset(app, profile_id, code, state, attempts, serial, drop, knob_args, ideal):
-    """Start a fresh simulated unit.
+    """Start a fresh simulated unit (with --unit-model: a fresh unit of that model, its settings
+    given in --unit-model MODULE:FACTORY,NAME=VALUE,...).
 
     \b
     Examples:
@@ -55,6 +56,10 @@ def reset(app, profile_id, code, state, attempts, serial, drop, knob_args, ideal
 
     knobs = dict(parse_assignment(a) for a in knob_args)
     path = app.sim_state_path()
+    model = app.model()
+    if model is not None and not model.shipped:
+        _reset_model(app, model, path, profile_id, code, state, attempts, serial, knob_args, drop, ideal)
+        return
     # the unit's lock, as every command using it takes: a reset under a running shell would be
     # overwritten when the shell saves the unit's memory at its end
     lock = BenchLock(path.with_name(path.name + ".lock"))
@@ -71,6 +76,26 @@ def reset(app, profile_id, code, state, attempts, serial, drop, knob_args, ideal
     what = "ideal" if ideal or not REALISTIC_BY_DEFAULT else "realistic"
     out.print(f"fresh {profile_id} unit, {state}, {attempts} wrong code(s) used, {what}"
               f"{' + ' + ', '.join(sorted(knobs)) if knobs else ''}  ({path})")
+
+
+def _reset_model(app, model, path, profile_id, code, state, attempts, serial, knob_args, drop, ideal) -> None:
+    from ..bench.benchlock import BenchLock
+    from ..errors import UsageError
+
+    given = [opt for opt, used in (("--knob", knob_args), ("--drop-press", drop), ("--ideal", ideal)) if used]
+    if given:
+        raise UsageError(f"{', '.join(given)}: the shipped unit's; give {model.spec}'s own settings in "
+                         f"--unit-model {model.spec},NAME=VALUE,...")
+    lock = BenchLock(path.with_name(path.name + ".lock"))
+    lock.acquire()
+    try:
+        model.reset(path, profile=profile_id, code=code, state=state, attempts=attempts, serial=serial)
+    finally:
+        lock.release()
+    settings = model.resolved()
+    said = ", ".join(f"{k}={v}" for k, v in settings.items())
+    out.print(f"fresh {profile_id} unit of {model.spec}, {state}, {attempts} wrong code(s) used"
+              f"{' (' + said + ')' if said else ''}  ({path})", markup=False)
 
 
 def _knobs_help() -> str:
@@ -93,15 +118,16 @@ def show(app, as_json):
     Example:
       rig sim show
     """
-    from ..sim.memory import UnitMemory
+    from ..sim.backend import describe_unit
 
     path = app.sim_state_path()
-    mem = UnitMemory.load(path)
-    data = {k: v for k, v in vars(mem).items() if k not in ("code_hash", "salt")}
+    model = app.model()
+    data = describe_unit(path) if model is None or model.shipped else model.describe(path)
     if as_json:
         print(json.dumps(data, indent=1))
         return
-    out.print(f"simulated unit ({path})")
+    out.print(f"simulated unit ({path})" if model is None or model.shipped else
+              f"simulated unit of {model.spec} ({path})", markup=False)
     for k, v in data.items():
         if k == "lockout_left" and v is not None:
             v = f"{format_duration(v)} left"

@@ -216,6 +216,9 @@ def run_job(job: Job, proc: Procedure | None = None, profile=None) -> JobResult:
                                  job.allow_lockout, job.allow_permanent, command=job.command)
                 with _guarded(bench, job, profile, ledger, run_id, ui):
                     outcome, message = Runner(ctx).run(proc, job.params)
+            fault = backend.fault()  # found during the release (a simulated unit's model that raised)
+            if fault is not None and outcome in ("passed", "failed"):
+                outcome, message = ("error" if fault.exit_code == 2 else "failed"), str(fault)
         except KeyboardInterrupt as exc:
             outcome, message = "interrupted", _interrupted(exc, proc, ctx)
         message = redactor.text(message)

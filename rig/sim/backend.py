@@ -35,7 +35,9 @@ from ..bench.wiring import Wiring
 from . import knobs as knobs_mod
 from .connector import Connector
 from .memory import UnitMemory
-from .model import UnitIO
+from ..bench import signals
+from .model import UnitIO, UnitModelFailed
+from .modelspec import resolve_settings
 from .unit import SimUnit
 
 
@@ -169,17 +171,36 @@ def shipped_unit(io: UnitIO, profiles: dict | None = None) -> SimUnit:
     return unit
 
 
+def _shipped_reset(path, *, profile: str, code: str, state: str = "locked", attempts: int = 0,
+                   serial: str = "SIM0000001", settings: dict | None = None) -> None:
+    reset_unit(path, profile, code, state, attempts, serial, knobs=settings)
+
+
+def describe_unit(path) -> dict:
+    """The shipped unit's memory as ``rig sim show`` prints it (no code hash, no salt)."""
+    mem = UnitMemory.load(path)
+    return {k: v for k, v in vars(mem).items() if k not in ("code_hash", "salt")}
+
+
+shipped_unit.shipped = True
+shipped_unit.reset = _shipped_reset        # rig sim reset, the plugin's rig_sim_unit (settings are its knobs)
+shipped_unit.describe = describe_unit      # rig sim show
+
+
 def sim_backend(wiring: Wiring, state_path, profiles: dict | None = None, clock: VirtualClock | None = None,
-                unit_model: Callable | None = None) -> Backend:
+                unit_model: Callable | None = None, settings: dict | None = None, name: str | None = None) -> Backend:
     """A bench whose pins are watched by a simulated unit.
 
-    ``unit_model`` is a factory ``factory(io) -> UnitModel`` (:mod:`rig.sim.model`); by
-    default the shipped unit whose memory is kept in ``state_path``.
+    ``unit_model`` is a factory ``factory(io) -> UnitModel`` (:mod:`rig.sim.model`), given
+    ``settings`` (checked against what it declares); by default the shipped unit whose
+    memory is kept in ``state_path``. ``name`` is how messages call the model.
     """
     state_path = Path(state_path)
-    factory = unit_model or (lambda io: shipped_unit(io, profiles))
-    if unit_model is None:
+    if unit_model is None or unit_model is shipped_unit:
         UnitMemory.load(state_path)  # a missing or damaged memory file is named before anything opens
+    factory = unit_model or (lambda io: shipped_unit(io, profiles))
+    name = name or getattr(unit_model, "__qualname__", None) or "rig.sim.backend:shipped_unit"
+    settings = resolve_settings(unit_model, settings or {}, name) if unit_model is not None else dict(settings or {})
     clock = clock or VirtualClock()
     factory_pins = mock_factory(wiring, clock, pin_class=SimPin)
     baud = wiring.display.baud if wiring.display else 115200
@@ -207,21 +228,36 @@ def sim_backend(wiring: Wiring, state_path, profiles: dict | None = None, clock:
         # Between commands the relays are released: every rail in its safe state.
         commanded = {r.name: r.safe_on for r in wiring.rails.values()}
         tap = _TapWriter(display.show)
-        io = UnitIO(clock, wiring, state_path, drive=drive, show=tap.show, rails={})
+        io = UnitIO(clock, wiring, state_path, drive=drive, show=tap.show, rails={}, settings=settings, name=name)
         io.tap_noise = tap.configure
 
-        def deliver(rail: str, on: bool) -> None:
+        def tell_failure() -> None:
+            # A model's exception is told to whoever sleeps on the clock, once, and never inside the
+            # bench's release: there it could only stop a rail from going safe (it is logged anyway).
+            if io.failure is not None and not io.failure_told and not signals.in_protected():
+                io.failure_told = True
+                raise io.failure
+        clock.add_settle_hook(tell_failure)
+        closers.append(lambda: clock.remove_settle_hook(tell_failure))
+
+        def deliver(rail: str, on: bool, at_unit: bool) -> None:
             sense = wiring.rail_sense(rail)
             if sense is not None:
                 drive(sense.name, on)
-            io._rail(rail, on)
+            io._rail(rail, at_unit)
 
         connector = Connector(clock, commanded, deliver)
         io.connector = connector
         connector.set_fault(None, {}, lambda: None)  # the rails and their senses as they stand
         drive("unit_on", False)
-        model = factory(io)
-        closers += [model.close, connector.close]
+        try:
+            model = factory(io)
+        except (ConfigError, UnitModelFailed):
+            raise
+        except Exception as exc:
+            io._failed(exc, factory)
+            raise io.failure from exc
+        closers += [lambda: io._close_model(model), connector.close]
     except BaseException:
         _close_all(closers)
         raise
@@ -247,6 +283,7 @@ def sim_backend(wiring: Wiring, state_path, profiles: dict | None = None, clock:
     backend = Backend("sim", factory_pins, clock, display=display.tap, lock=None)
     backend.unit = model
     backend.io = io
+    backend.fault = lambda: None if io.failure_told else io.failure
     backend.closers += closers
     return backend
 

@@ -3,8 +3,10 @@
 The rig commands a rail; what reaches the connector is that, unless a fault says
 otherwise (``rail_fault`` in :mod:`rig.sim.knobs`). The unit model sees only what
 reaches the connector, and so do the rail senses (``battery_v``, ``acc_v``), which
-this class drives. A blown fuse and a welded contact are kept in the unit's memory
-(a fuse stays blown until ``rig sim reset``).
+this class drives - except in a sag: the supply dips below what the unit's regulator
+needs (it browns out and resets) but not below a rail sense's opto threshold (~2 V),
+so the senses read on throughout. A blown fuse and a welded contact are kept in the
+unit's memory (a fuse stays blown until ``rig sim reset``).
 """
 
 from __future__ import annotations
@@ -15,10 +17,13 @@ from typing import Callable
 class Connector:
     """Commanded rail states in, connector rail states out (to ``deliver(rail, on)``)."""
 
-    def __init__(self, clock, commanded: dict[str, bool], deliver: Callable[[str, bool], None]):
+    def __init__(self, clock, commanded: dict[str, bool], deliver: Callable[[str, bool, bool], None]):
+        """``deliver(rail, at_connector, at_unit)``: what a rail sense measures, and what the unit gets."""
         self.clock = clock
         self.commanded = dict(commanded)
         self._deliver = deliver
+        self._sag_timer = None
+        self._sagging = False
         self.fault: dict | None = None
         self.memory: dict = {}
         self._save: Callable[[], None] = lambda: None
@@ -31,6 +36,9 @@ class Connector:
         self.memory.setdefault("blown", [])
         self.memory.setdefault("welded", [])
         self._weld_check()
+        f = fault or {}
+        if f.get("kind") == "sag" and self.commanded.get(f["rail"]):
+            self._sag(True)  # a rail on from the start (constant power) sags that long after the bench opens
         self._update()
 
     # -- what reaches the connector ----------------------------------------------
@@ -43,7 +51,8 @@ class Connector:
 
     def _update(self) -> None:
         for rail in self.commanded:
-            self._deliver(rail, self.at_connector(rail))
+            level = self.at_connector(rail)
+            self._deliver(rail, level, level and not self._sagging)
 
     # -- the rig switched a relay ------------------------------------------------
     def command(self, rail: str, on: bool) -> None:
@@ -56,6 +65,8 @@ class Connector:
                 self._fuse(on)
             elif f["kind"] == "foldback" and on:
                 self._foldback(f["for"])
+            elif f["kind"] == "sag":
+                self._sag(on)
         self._weld_check()
         self._update()
 
@@ -83,6 +94,18 @@ class Connector:
         self._foldback_until = self._foldback_timer = None
         self._update()
 
+    def _sag(self, on: bool) -> None:
+        if self._sag_timer is not None:
+            self._sag_timer.cancel()
+            self._sag_timer = None
+        if on:
+            self._sag_timer = self.clock.call_later(self.fault["after"], lambda: self._sag_now(True))
+
+    def _sag_now(self, sagging: bool) -> None:
+        self._sagging = sagging
+        self._sag_timer = self.clock.call_later(self.fault["for"], lambda: self._sag_now(False)) if sagging else None
+        self._update()
+
     def _weld_check(self) -> None:
         f = self.fault
         if f and f["kind"] == "welded" and self.commanded.get(f["rail"]) and f["rail"] not in self.memory["welded"]:
@@ -90,6 +113,6 @@ class Connector:
             self._save()
 
     def close(self) -> None:
-        for t in (self._fuse_timer, self._foldback_timer):
+        for t in (self._fuse_timer, self._foldback_timer, self._sag_timer):
             if t is not None:
                 t.cancel()

@@ -57,6 +57,11 @@ knob                    ideal       default             meaning (and why the def
   seconds (longer than the profile's arming time arms SAFE).
 - ``{"rail": "acc", "kind": "welded"}``: once closed, the relay contact stays closed;
   the connector keeps voltage when the rig switches the rail off.
+- ``{"rail": "acc", "kind": "sag", "after": S, "for": D}``: a brown-out. S seconds after
+  the rail is switched on (constant power: after the bench opens) the supply sags for D
+  seconds: the unit loses power and resets (its amp-remote falls, its display goes dark,
+  then its splash), while the rail senses, whose opto needs only ~2 V, read on
+  throughout. The rig sees only what the unit shows.
 
 >>> k = resolve("vw-safe", {"boot_delay": "2s", "amp_remote": "stuck_low"}, ideal=True)
 >>> k["boot_delay"], k["amp_remote"], k["display_lag"]
@@ -119,7 +124,7 @@ PER_FAMILY: dict[str, dict] = {
 
 AMP_REMOTE = ("normal", "stuck_low", "low_while_locked")
 STEP_ON = ("press", "release")
-FAULT_KINDS = {"fuse": "after", "foldback": "for", "welded": None}
+FAULT_KINDS = {"fuse": ("after",), "foldback": ("for",), "welded": (), "sag": ("after", "for")}
 RAILS = ("battery", "acc", "ignition")
 
 
@@ -243,13 +248,13 @@ def _fault(value):
         raise ValueError(f"rail {rail!r} is not one of {', '.join(RAILS)}")
     if kind not in FAULT_KINDS:
         raise ValueError(f"kind {kind!r} is not one of {', '.join(FAULT_KINDS)}")
-    param = FAULT_KINDS[kind]
-    extra = set(value) - {"rail", "kind"} - ({param} if param else set())
+    params = FAULT_KINDS[kind]
+    extra = set(value) - {"rail", "kind"} - set(params)
     if extra:
-        raise ValueError(f"a {kind} fault takes {'rail, kind' + (', ' + param if param else '')}; "
+        raise ValueError(f"a {kind} fault takes {', '.join(('rail', 'kind') + params)}; "
                          f"not {', '.join(sorted(extra))}")
     out = {"rail": rail, "kind": kind}
-    if param:
+    for param in params:
         if param not in value:
             raise ValueError(f"a {kind} fault needs {param!r} (seconds)")
         out[param] = _seconds(value[param])
@@ -294,7 +299,8 @@ _DESCRIBE = {
     "amp_remote_delay": "s after boot until unit_on rises",
     "amp_remote": "normal | stuck_low (broken wire) | low_while_locked",
     "timer_drift": "lockout timer runs slow by this fraction (0.02: 1 h takes 1 h 72 s)",
-    "rail_fault": "{rail: acc, kind: fuse, after: S} | {.., kind: foldback, for: S} | {.., kind: welded}",
+    "rail_fault": "{rail: acc, kind: fuse, after: S} | {.., kind: foldback, for: S} | {.., kind: welded} | "
+                  "{.., kind: sag, after: S, for: S} (a brown-out the rail senses do not see)",
     "splash": "text shown at boot before the lock text",
     "splash_for": "s the splash stays",
     "display_lag": "[min, max] s from a key event to the display update",

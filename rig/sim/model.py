@@ -5,11 +5,12 @@ A unit model is the firmware side of a simulated bench. The ``sim`` backend give
 answers through it. The shipped profile-driven unit (:class:`rig.sim.unit.SimUnit`)
 attaches through exactly this seam.
 
-What a model receives (``io``):
+**What a model receives** (``io``):
 
-- ``io.clock``: the bench's VirtualClock. Schedule with ``io.clock.call_later(s, fn)``;
-  never sleep. Everything a model does happens at a virtual time, so a run is
-  deterministic.
+- ``io.clock``: the bench's virtual clock, as a model may use it: ``now()``,
+  ``call_later(s, fn, wakes=True)``, ``call_at(t, fn, wakes=True)`` (a handle with
+  ``cancel()``). A model never sleeps: everything it does happens at a virtual time, so a
+  run is deterministic.
 - ``io.watch_rail(fn, name=None)`` / ``io.watch_key(fn, name=None)``: ``fn(name, on)`` on
   every change of a rail *at the connector* (after fuses, supply and relay contacts) or of
   a key (``on`` = pressed); ``name=None`` watches all of them.
@@ -19,60 +20,136 @@ What a model receives (``io``):
   (``battery_v``, ``acc_v``) are driven by the backend from what reaches the connector.
 - ``io.show(text)``: one display line on the tap (the rig reads it on the same clock);
   ``""`` is a blank display.
-- ``io.state_path``: a file the model may keep its memory in between commands (its own
+- ``io.settings``: the model's own settings, from ``--unit-model MODULE:FACTORY,NAME=VALUE,...``
+  (``RIG_UNIT_MODEL``, the pytest plugin's ``--rig-unit-model``). A factory that declares
+  ``settings = {name: default}`` gets every name filled in, a duration written ``2s`` for a
+  number, and an unknown name refused before anything opens.
+- ``io.state_path``: the file the model keeps its memory in between commands (its own
   format), ``io.wiring``: the pin map.
 
-A factory is any callable ``factory(io) -> UnitModel``. Attach it with
-``rig --backend sim --unit-model package.module:factory`` (or ``RIG_UNIT_MODEL``), by a
-name registered in the ``rig.unit_models`` entry-point group, or from Python with
-``sim_backend(wiring, state, unit_model=factory)``.
+**The contract.**
+
+- *What wakes the rig.* The rig's powered waits (the lockout hour) sleep from one moment
+  that can matter to the next: every callback scheduled with ``wakes=True`` (the default)
+  is such a moment, and costs one wake-up of the wait. A callback that changes a sense or
+  the display wakes the wait at its own time whatever ``wakes`` says; ``wakes=False`` only
+  spares the wake-ups of callbacks that change nothing the rig sees (a timer's bookkeeping,
+  a ticker whose line has not changed). So ``wakes=False`` saves time and never makes the
+  rig see a change late.
+- *What an exception does.* An exception from a model - its factory, a watcher, a callback,
+  ``close()`` - never reaches the pin that set it off: the seam catches it, the model gets
+  no further calls, the traceback is logged, and the command fails at its next moment
+  outside the bench's release with ``the unit model ... raised ...`` (exit 1; a
+  ``ConfigError`` the model raises is a configuration error, exit 2). Keys are let go and
+  the rails go safe as on every other way out.
+- *What is saved.* Nothing of the model's is kept by the rig. ``close()`` is called once
+  when the command ends, after the bench is released: write ``io.state_path`` there (or as
+  things change, as an EEPROM would). Between commands the bench sits with constant power
+  on and ACC off for however long the technician takes: a model that counts time then
+  (a lockout timer on constant power) ages its memory by the wall time since it was saved.
+- *Starting a unit.* ``rig sim reset --unit-model ...`` calls the factory's ``reset(path,
+  profile=, code=, state=, attempts=, serial=, settings=)`` and ``rig sim show`` its
+  ``describe(path) -> dict`` (the :class:`UnitModel` class methods, for a class used as
+  the factory); the pytest plugin's ``rig_sim_unit`` and ``rig_unit`` call ``reset`` too.
+
+A factory is any callable ``factory(io) -> UnitModel``, usually the model's class. Attach
+it with ``rig --backend sim --unit-model package.module:factory`` (or ``RIG_UNIT_MODEL``),
+by a name registered in the ``rig.unit_models`` entry-point group, or from Python with
+``sim_backend(wiring, state, unit_model=factory, settings={...})``.
 
 >>> class Lamp(UnitModel):
-...     '''Shows ON while ACC is on, and drives unit_on with it.'''
+...     '''Shows its text while ACC is on, and drives unit_on with it.'''
+...     settings = {"text": "ON", "after": 0.0}
 ...     def __init__(self, io):
 ...         super().__init__(io)
 ...         io.watch_rail(self.acc, "acc")
 ...     def acc(self, name, on):
-...         self.io.drive("unit_on", on)
-...         self.io.show("ON" if on else "")
+...         show = lambda: (self.io.drive("unit_on", on), self.io.show(self.io.settings["text"] if on else ""))
+...         self.io.clock.call_later(self.io.settings["after"], show)
 >>> from rig.bench.wiring import load_wiring
 >>> from rig.bench.bench import Bench
 >>> import tempfile, os
 >>> w = load_wiring()
 >>> from rig.sim.backend import sim_backend
->>> backend = sim_backend(w, os.path.join(tempfile.mkdtemp(), "lamp"), unit_model=Lamp)
+>>> backend = sim_backend(w, os.path.join(tempfile.mkdtemp(), "lamp"), unit_model=Lamp,
+...                       settings={"text": "HELLO", "after": "1s"})
 >>> with Bench(w, backend) as bench:
-...     bench.power("acc", True)
+...     bench.power("acc", True); bench.clock.sleep(1)
 ...     bench.read("unit_on"), bench.display.current()
-(True, 'ON')
+(True, 'HELLO')
 >>> backend.close()
 """
 
 from __future__ import annotations
 
-import importlib
+import logging
+import traceback
 from pathlib import Path
 from typing import Callable
 
-from ..errors import ConfigError
+from ..errors import ConfigError, RigError
 
 ENTRY_POINT_GROUP = "rig.unit_models"
 
 Watcher = Callable[[str, bool], None]
+log = logging.getLogger(__name__)
+
+
+class UnitModelFailed(RigError):
+    """A unit model raised: it was stopped there, and the command fails (exit 1)."""
+
+    exit_code = 1
 
 
 class UnitModel:
     """Base class of a simulated head unit. Subclass it; register watchers in ``__init__``.
 
-    ``close()`` is called once when the command ends (after the bench is released): save
-    what must survive to the next command there.
+    ``settings`` names the model's own settings and their defaults; ``close()`` is called
+    once when the command ends (after the bench is released): save what must survive to
+    the next command there. ``reset`` and ``describe`` serve ``rig sim reset/show``.
     """
+
+    settings: dict = {}
 
     def __init__(self, io: "UnitIO"):
         self.io = io
 
     def close(self) -> None:
         """The command is over; keep what must survive (default: nothing)."""
+
+    @classmethod
+    def reset(cls, path, *, profile: str, code: str, state: str = "locked", attempts: int = 0,
+              serial: str = "SIM0000001", settings: dict | None = None) -> None:
+        """Write a fresh unit's memory to ``path`` (``rig sim reset``)."""
+        raise ConfigError(f"the unit model {cls.__name__} cannot start a fresh unit (it has no reset); "
+                          f"make its memory file as its author says")
+
+    @classmethod
+    def describe(cls, path) -> dict:
+        """What ``rig sim show`` prints of the unit's memory in ``path`` (never a code in clear)."""
+        raise ConfigError(f"the unit model {cls.__name__} has no describe: rig sim show cannot read its memory")
+
+
+class _ModelClock:
+    """The bench's clock as a model sees it: callbacks go through the seam's guard."""
+
+    def __init__(self, clock, guard: Callable):
+        self._clock, self._guard = clock, guard
+        self.virtual = getattr(clock, "virtual", True)
+
+    def now(self) -> float:
+        return self._clock.now()
+
+    def call_at(self, when: float, fn: Callable[[], None], wakes: bool = True):
+        return self._clock.call_at(when, lambda: self._guard(fn), wakes)
+
+    def call_later(self, delay: float, fn: Callable[[], None], wakes: bool = True):
+        return self._clock.call_later(delay, lambda: self._guard(fn), wakes)
+
+    def sleep(self, seconds: float) -> None:
+        raise TypeError("a unit model never sleeps: schedule what comes next with io.clock.call_later")
+
+    sleep_until = sleep
 
 
 class UnitIO:
@@ -82,14 +159,20 @@ class UnitIO:
     """
 
     def __init__(self, clock, wiring, state_path, *, drive: Callable[[str, bool], None],
-                 show: Callable[[str], None], rails: dict[str, bool]):
-        self.clock, self.wiring, self.state_path = clock, wiring, Path(state_path)
+                 show: Callable[[str], None], rails: dict[str, bool], settings: dict | None = None,
+                 name: str = "unit model"):
+        self.clock = _ModelClock(clock, self._call)
+        self.wiring, self.state_path = wiring, Path(state_path)
+        self.settings: dict = dict(settings or {})
+        self.name = name
         self._drive, self._show = drive, show
         self.rails: dict[str, bool] = dict(rails)
         self.keys_down: set[str] = set()
         self._rail_watchers: list[tuple[str | None, Watcher]] = []
         self._key_watchers: list[tuple[str | None, Watcher]] = []
         self.connector = None  # set by the backend: faults between relay and connector
+        self.failure: UnitModelFailed | ConfigError | None = None
+        self.failure_told = False
 
     # -- for the model ---------------------------------------------------------
     def watch_rail(self, fn: Watcher, name: str | None = None) -> None:
@@ -115,9 +198,15 @@ class UnitIO:
 
     def set_rail_fault(self, fault: dict | None, memory: dict | None = None,
                        save: Callable[[], None] = lambda: None) -> None:
-        """Put a fault between relay and connector (see :mod:`rig.sim.knobs`, ``rail_fault``).
-        ``memory`` keeps a blown fuse or a welded contact between commands; ``save`` is called
-        when it changes."""
+        """Put a fault between relay and connector, e.g. ``{"rail": "acc", "kind": "fuse", "after": 120}``.
+
+        ``kind`` is ``fuse`` (blows ``after`` s after the rail is switched on), ``foldback``
+        (switching the rail on drops every rail ``for`` s), ``sag`` (``after`` s after the rail
+        is switched on, the supply sags ``for`` s: the unit browns out, the rail senses still
+        read on) or ``welded`` (once closed, the contact stays closed); ``rig sim reset --help``
+        lists them with the shipped unit's knobs. ``memory`` keeps a blown fuse or a welded
+        contact between commands; ``save`` is called when it changes.
+        """
         self.connector.set_fault(fault, memory if memory is not None else {}, save)
 
     # -- for the backend ---------------------------------------------------------
@@ -127,7 +216,7 @@ class UnitIO:
         self.rails[name] = on
         for want, fn in list(self._rail_watchers):
             if want is None or want == name:
-                fn(name, on)
+                self._call(fn, name, on)
 
     def _key(self, name: str, down: bool) -> None:
         if down == (name in self.keys_down):
@@ -135,40 +224,30 @@ class UnitIO:
         (self.keys_down.add if down else self.keys_down.discard)(name)
         for want, fn in list(self._key_watchers):
             if want is None or want == name:
-                fn(name, down)
+                self._call(fn, name, down)
 
-
-def load_factory(spec: str) -> Callable:
-    """``package.module:factory`` or a name in the ``rig.unit_models`` entry-point group.
-
-    >>> load_factory("rig.sim.backend:shipped_unit").__name__
-    'shipped_unit'
-    """
-    spec = spec.strip()
-    if ":" in spec:
-        module_name, _, attr = spec.partition(":")
+    def _call(self, fn: Callable, *args) -> None:
+        """Call into the model; what it raises stops the model, never the pin write or the clock
+        step that called it (see the contract above)."""
+        if self.failure is not None:
+            return  # a model that failed gets no further calls
         try:
-            module = importlib.import_module(module_name)
-        except ImportError as exc:
-            raise ConfigError(f"--unit-model {spec}: cannot import {module_name} ({exc}); "
-                              f"is it on PYTHONPATH or installed?") from None
-        obj = module
-        for part in attr.split("."):
-            obj = getattr(obj, part, None)
-            if obj is None:
-                raise ConfigError(f"--unit-model {spec}: {module_name} has no {attr!r}")
-    else:
-        from importlib.metadata import entry_points
+            fn(*args)
+        except Exception as exc:  # noqa: BLE001 - a model's bug of any kind
+            self._failed(exc, fn)
 
-        found = [ep for ep in entry_points(group=ENTRY_POINT_GROUP) if ep.name == spec]
-        if not found:
-            names = sorted(ep.name for ep in entry_points(group=ENTRY_POINT_GROUP))
-            raise ConfigError(f"--unit-model {spec}: no unit model of that name (write package.module:factory, "
-                              f"or one of the installed: {', '.join(names) or 'none'})")
-        try:
-            obj = found[0].load()
-        except Exception as exc:
-            raise ConfigError(f"--unit-model {spec}: loading {found[0].value} failed: {exc}") from None
-    if not callable(obj):
-        raise ConfigError(f"--unit-model {spec}: {obj!r} is not callable (a factory takes the UnitIO)")
-    return obj
+    def _failed(self, exc: Exception, fn) -> None:
+        where = getattr(fn, "__qualname__", repr(fn))
+        log.error("the unit model %s raised in %s at t=%.3f; it gets no further calls\n%s", self.name, where,
+                  self.clock.now(), "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
+        if isinstance(exc, ConfigError):
+            self.failure = ConfigError(f"the unit model {self.name}: {exc}")
+        else:
+            self.failure = UnitModelFailed(
+                f"the unit model {self.name} raised {type(exc).__name__}: {exc} (in {where}, at "
+                f"t={self.clock.now():.3f} s); it was stopped there. Keys released, rails safe; "
+                f"the traceback is in the log")
+
+    def _close_model(self, model) -> None:
+        self._call(model.close)
+

@@ -14,7 +14,11 @@ written from the Peugeot/Citroen row of research/headunits.md (Peugeot bulletin 
 - a right code gives the radio, ``FM 98.2``.
 
 Its memory (code hash, locked, failures, wait left) is a small JSON file at
-``io.state_path``, written by :func:`new_unit`.
+``io.state_path``, written by :func:`new_unit` (``rig sim reset --unit-model
+alpine_psa:factory``). Its settings, given after the factory
+(``--unit-model alpine_psa:factory,wait=10min,radio=FM 101.1``): ``wait`` (the lockout,
+default 1 h 10 min), ``check`` (how long after the fifth digit it checks, 1 s) and
+``radio`` (what it shows once unlocked).
 """
 
 from __future__ import annotations
@@ -29,10 +33,12 @@ WAIT = 70 * 60  # 1 h 10 min, PSA helpline [47]
 DIGIT_KEYS = {f"preset{n}": str(n) for n in range(1, 6)}
 
 
-def new_unit(path, code: str) -> None:
-    """Write a fresh, locked unit with ``code`` (digits 1-5) to ``path``."""
+def new_unit(path, code: str, state: str = "locked", attempts: int = 0, wait: float = WAIT) -> None:
+    """Write a fresh unit with ``code`` (digits 1-5) to ``path``: locked, unlocked, or in its wait."""
+    lockout = state == "lockout"
     with open(path, "w", encoding="utf-8") as fh:
-        json.dump({"code_hash": _hash(code), "locked": True, "failures": 0, "wait_left": None}, fh)
+        json.dump({"code_hash": _hash(code), "locked": state != "unlocked", "failures": 3 if lockout else attempts,
+                   "wait_left": wait if lockout else None}, fh)
 
 
 def _hash(code: str) -> str:
@@ -40,6 +46,17 @@ def _hash(code: str) -> str:
 
 
 class AlpinePSA(UnitModel):
+    settings = {"wait": float(WAIT), "check": CHECK, "radio": "FM 98.2"}
+
+    @classmethod
+    def reset(cls, path, *, profile, code, state="locked", attempts=0, serial="", settings=None):
+        new_unit(path, code, state, attempts, (settings or cls.settings)["wait"])
+
+    @classmethod
+    def describe(cls, path) -> dict:
+        with open(path, encoding="utf-8") as fh:
+            return {k: v for k, v in json.load(fh).items() if k != "code_hash"}
+
     def __init__(self, io: UnitIO):
         super().__init__(io)
         with open(io.state_path, encoding="utf-8") as fh:
@@ -70,7 +87,7 @@ class AlpinePSA(UnitModel):
             self.timers.clear()
             if self.wait_since is not None:  # it had to stay on continuously: start over
                 self.wait_since = None
-                self.mem["wait_left"] = WAIT
+                self.mem["wait_left"] = self.io.settings["wait"]
             self.typed = ""
             self.io.drive("unit_on", False)
             self.io.show("")
@@ -80,7 +97,7 @@ class AlpinePSA(UnitModel):
         if self.mem["wait_left"]:
             self._start_wait()
         else:
-            self.io.show("CODE" if self.mem["locked"] else "FM 98.2")
+            self.io.show("CODE" if self.mem["locked"] else self.io.settings["radio"])
 
     # -- the code --------------------------------------------------------------------
     def key(self, name: str, down: bool) -> None:
@@ -89,17 +106,17 @@ class AlpinePSA(UnitModel):
         self.typed += DIGIT_KEYS[name]
         self.io.show(self.typed.ljust(5, "-"))
         if len(self.typed) == 5:
-            self._later(CHECK, self._check)
+            self._later(self.io.settings["check"], self._check)
 
     def _check(self) -> None:
         typed, self.typed = self.typed, ""
         if _hash(typed) == self.mem["code_hash"]:
             self.mem.update(locked=False, failures=0)
-            self.io.show("FM 98.2")
+            self.io.show(self.io.settings["radio"])
             return
         self.mem["failures"] += 1
         if self.mem["failures"] >= 3:
-            self.mem["wait_left"] = WAIT
+            self.mem["wait_left"] = self.io.settings["wait"]
             self._start_wait()
         else:
             self.io.show("CODE")
@@ -125,6 +142,4 @@ class AlpinePSA(UnitModel):
         self.timers.append(self.io.clock.call_later(delay, fn))
 
 
-def factory(io: UnitIO) -> AlpinePSA:
-    """The factory named on the command line: ``--unit-model alpine_psa:factory``."""
-    return AlpinePSA(io)
+factory = AlpinePSA  # the factory named on the command line: ``--unit-model alpine_psa:factory``

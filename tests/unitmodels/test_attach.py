@@ -7,6 +7,8 @@ here. The rig drives it from the command line in child processes, as a user woul
 
 import json
 import os
+
+import pytest
 from pathlib import Path
 
 from rig.bench.bench import Bench
@@ -93,3 +95,148 @@ def test_the_seam_in_process(tmp_path):
     assert backend.unit.seen == [("rail", "acc", True), ("key", "mode", True), ("key", "mode", False),
                                  ("rail", "acc", False)]
     assert shown == ["scan down", "scan up", "mode down", "mode up"]
+
+
+# -- a model's bug never stops the rails going safe ------------------------------------------
+def _faulty_bench(tmp_path, fail_on):
+    from rig.records.events import EventBus
+
+    from . import faulty
+
+    w = load_wiring()
+    backend = sim_backend(w, tmp_path / "faulty", unit_model=faulty.factory, settings={"fail_on": fail_on},
+                          name="faulty:factory")
+    events = EventBus(backend.clock)
+    seen = []
+    events.subscribe(lambda e: seen.append((e.kind, e.what, e.new)))
+    return Bench(w, backend, events=events), backend, seen
+
+
+def _went_safe(bench, seen):
+    """The rig itself let every key go and switched ACC off, before it called the bench released."""
+    released = seen.index(("bench", "released", None))
+    last = {(kind, what): new for kind, what, new in seen[:released] if kind in ("key", "rail")}
+    assert last[("rail", "acc")] == "off", seen
+    assert [k for (kind, k), new in last.items() if kind == "key" and new != "up"] == [], seen
+
+
+def test_a_model_raising_as_a_combo_is_let_go_leaves_no_key_down(tmp_path, caplog):
+    from rig.sim.model import UnitModelFailed
+
+    bench, backend, seen = _faulty_bench(tmp_path, "key_up")
+    try:
+        with bench:
+            bench.power("acc", True)
+            bench.press("mode+scan", hold=0.5)           # the model raises as mode comes up
+            assert not bench.keys["scan"].is_down          # the rest of the combo came up all the same
+            with pytest.raises(UnitModelFailed, match=r"faulty:factory raised ZeroDivisionError.*Keys released"):
+                bench.clock.sleep(1)                       # told at the next moment the rig looks
+    finally:
+        backend.close()
+    _went_safe(bench, seen)
+    assert "while releasing the bench" not in caplog.text
+
+
+@pytest.mark.parametrize("fail_on", ["acc_off", "timer"])
+def test_a_model_raising_during_the_release_never_stops_the_rails_going_safe(tmp_path, caplog, fail_on):
+    """acc_off: the model raises on the release's own ACC-off edge. timer: it raises in a callback
+    that falls inside the relay's dwell, which the release waits out before switching ACC off."""
+    bench, backend, seen = _faulty_bench(tmp_path, fail_on)
+    try:
+        with bench:
+            bench.power("acc", True)
+            bench.clock.sleep(0.1)                         # the release comes within the relay's dwell
+    finally:
+        backend.close()
+    _went_safe(bench, seen)
+    assert "while releasing the bench" not in caplog.text
+    assert "ZeroDivisionError" in caplog.text              # the model's traceback is in the log
+    assert "faulty:factory raised ZeroDivisionError" in str(backend.fault())  # and the command says so
+
+
+def test_a_model_raising_fails_the_command_clearly(run_rig, tmp_path):
+    env = _env(tmp_path)
+    (tmp_path / "sim-unit.json").write_text("")
+    model = "tests.unitmodels.faulty:factory"              # in-process: the module by its package
+    r = run_rig("--backend", "sim", "--unit-model", model + ",fail_on=key_up", "press", "mode+scan",
+                "--hold", "1", env=env)
+    assert r.returncode == 1, (r.stdout, r.stderr)
+    assert f"the unit model {model} raised ZeroDivisionError" in r.stderr
+    r = run_rig("--backend", "sim", "--unit-model", model + ",fail_on=acc_off", "power", "acc", "on",
+                "--for", "2s", env=env)
+    assert r.returncode == 1 and f"{model} raised ZeroDivisionError" in r.stderr, (r.stdout, r.stderr)
+    assert "while releasing the bench" not in r.stderr
+
+
+# -- a model's own settings, through the CLI and the plugin ------------------------------------------
+ALPINE = "tests.unitmodels.alpine_psa:factory"   # in-process: the module by its package
+
+
+def test_a_model_configured_through_the_cli(run_rig, tmp_path):
+    """Settings after the factory reach the model in every command: rig sim reset/show, a run, the
+    shell; RIG_UNIT_MODEL works as --unit-model does, and the default memory file is the model's own."""
+    env = {**_env(tmp_path), "RIG_SIM_STATE": ""}   # the default --sim-state
+    model = ("--backend", "sim", "--unit-model", ALPINE + ",wait=10min,radio=FM 101.1")
+    r = run_rig(*model, "sim", "reset", "--profile", "alpine-psa", "--code", "12345", "--state", "lockout", env=env)
+    assert r.returncode == 0, r.stderr
+    assert "wait=600.0" in r.stdout and "radio=FM 101.1" in r.stdout
+    state = tmp_path / "data" / "rig" / "sim-tests.unitmodels.alpine_psa-factory.json"
+    assert json.loads(state.read_text())["wait_left"] == 600     # its own file, in its own format
+    assert not (tmp_path / "data" / "rig" / "sim-unit.json").exists()
+    r = run_rig(*model, "sim", "show", env=env)
+    assert r.returncode == 0 and "wait_left: 600" in r.stdout and "code_hash" not in r.stdout, r.stdout + r.stderr
+    assert run_rig("units", "add", "P1", "--profile", "alpine-psa", "--attempts-used", "3", env=env).returncode == 0
+    by_env = {**env, "RIG_UNIT_MODEL": ALPINE + ",wait=10min,radio=FM 101.1", "RIG_BACKEND": "sim"}
+    r = run_rig("run", "lockout-wait", "--unit", "P1", env=by_env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "lockout over" in r.stdout and json.loads(state.read_text())["wait_left"] is None  # its 10 min are over
+    r = run_rig("run", "enter-code", "--unit", "P1", env={**by_env, "RIG_CODE": "12345"})
+    assert r.returncode == 0, r.stdout + r.stderr
+    r = run_rig("shell", input="power acc on\nwait 2s\nstatus\n", env=by_env)
+    assert "display: FM 101.1" in r.stdout, r.stdout + r.stderr
+
+
+def test_a_model_setting_it_does_not_have_is_refused_before_anything_opens(run_rig, tmp_path):
+    env = _env(tmp_path)
+    alpine_psa.new_unit(tmp_path / "sim-unit.json", "12345")
+    r = run_rig("--backend", "sim", "--unit-model", ALPINE + ",colour=red", "status", env=env)
+    assert r.returncode == 2 and "no setting 'colour' (its settings: wait, check, radio)" in r.stderr, r.stderr
+    r = run_rig("--backend", "sim", "--unit-model", ALPINE + ",wait=soon", "status", env=env)
+    assert r.returncode == 2 and "setting wait:" in r.stderr, r.stderr
+
+
+PLUGIN_SUITE = '''
+import pytest
+
+
+@pytest.mark.rig_unit("alpine-psa", code="12345", state="lockout")
+def test_sits_out_its_wait_then_unlocks(rig_run, rig_sim_state):
+    import json
+    assert json.loads(open(rig_sim_state).read())["wait_left"] == 600   # the setting reached reset
+    result = rig_run("unlock", profile="alpine-psa", unit="P1", code="12345", allow_lockout=True)
+    assert result.outcome == "passed", result.message
+
+
+@pytest.mark.rig_unit("alpine-psa", code="12345", state="unlocked")
+def test_the_bench_on_the_model(rig_bench):
+    rig_bench.power("acc", True)
+    rig_bench.clock.sleep(2)
+    assert rig_bench.display.current() == "FM 101.1"     # the radio setting
+
+
+def test_started_in_the_test(rig_sim_unit, rig_run):
+    rig_sim_unit("alpine-psa", code="12345")
+    assert rig_run("enter-code", profile="alpine-psa", unit="P2", code="11111").outcome == "failed"
+'''
+
+
+def test_a_model_configured_through_the_pytest_plugin(tmp_path):
+    from ..test_pytest_plugin import run_pytest
+
+    (tmp_path / "test_alpine.py").write_text(PLUGIN_SUITE)
+    env = {"PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]),
+           "RIG_PROFILES": str(HERE / "notes")}
+    r = run_pytest(tmp_path, "-q", "--rig-unit-model", "alpine_psa:factory,wait=10min,radio=FM 101.1", env=env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    r = run_pytest(tmp_path, "-q", "-k", "sits_out", env={**env, "RIG_UNIT_MODEL": "alpine_psa:factory,wait=10min"})
+    assert r.returncode == 0 and "1 passed" in r.stdout, r.stdout + r.stderr
