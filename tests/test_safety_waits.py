@@ -14,7 +14,7 @@ import textwrap
 
 import pytest
 
-from rig.run.waits import CHECKPOINT_VIRTUAL
+from rig.run.waits import CHECKPOINT_VIRTUAL, CHECKPOINTS_PER_WAIT
 
 from rig.bench.clock import VirtualClock
 from rig.unit.profiles import load_profiles
@@ -175,8 +175,10 @@ def test_sigkill_mid_wait_loses_at_most_a_minute_of_served_time(tmp_path):
     finally:
         led.close()
     assert lk["ended"] is None
-    # the virtual clock checkpoints a few times an hour (a real one every 30 s): that is all a kill can lose
-    assert served - CHECKPOINT_VIRTUAL - 1 <= lk["powered"] <= served + 1, (lk["powered"], served)
+    # the virtual clock checkpoints a few times a wait (a real one every 30 s): that is all a kill can lose
+    p = load_profiles()["becker-mercedes"]
+    every = max(CHECKPOINT_VIRTUAL, (3600 + p.lockout_margin(3600)) / CHECKPOINTS_PER_WAIT)
+    assert served - every - 1 <= lk["powered"] <= served + 1, (lk["powered"], served)
 
 
 class _CtrlCAt(VirtualClock):

@@ -26,8 +26,11 @@ The beat is a safety function, so it is careful about when it beats:
 >>> from rig.bench.wiring import HeartbeatSpec
 >>> clock = VirtualClock()
 >>> hb = Heartbeat(HeartbeatSpec(10, every=0.5), OutputDevice(10, pin_factory=MockFactory()), clock)
->>> clock.sleep(2.2); len(hb.device.pin_factory.pin(10).states)
+>>> for _ in range(4): clock.sleep(0.5)       # a beat at each period the clock steps through
+>>> len(hb.device.pin_factory.pin(10).states)
 6
+>>> clock.sleep(3600); len(hb.device.pin_factory.pin(10).states)   # an hour's jump: one beat
+7
 >>> hb.stop()
 """
 
@@ -125,8 +128,8 @@ class Heartbeat:
         self.tripped = None
         if getattr(self.clock, "call_every", None) is not None:
             self._toggle()
-            # in simulated time, one callback however many beats a jump passes over: an hour's
-            # wait is then not 3,600 pin writes (toggling n times is toggling n % 2 times)
+            # in simulated time, one beat however many periods a jump of the clock passes over:
+            # an hour's wait is not 3,600 pin writes, and the pin still moves at every jump
             self._timer = self.clock.call_every(self.spec.every, self._beats)
         elif getattr(self.clock, "call_later", None) is not None:
             self._beat_virtual()
@@ -176,7 +179,7 @@ class Heartbeat:
         deadman = getattr(self.device.pin_factory, "deadman", None)
         if deadman is not None:  # a simulated dead-man hears of the beats a jump of simulated time stood for
             deadman.fed(self.spec.pin, n)
-        if self.check() is None and n % 2:  # never a beat after a trip: it would switch the supply back on
+        if self.check() is None:  # never a beat after a trip: it would switch the supply back on
             self._toggle()
 
     def _beat_virtual(self) -> None:

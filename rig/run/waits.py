@@ -21,7 +21,9 @@ from ..bench.power import powered, rail_faults
 from .procedure import durations
 
 CHECKPOINT_REAL = 30.0       # seconds of wall time between ledger saves on the real clock
-CHECKPOINT_VIRTUAL = 900.0   # a few per simulated hour
+CHECKPOINT_VIRTUAL = 900.0   # a few per simulated hour, and never more than CHECKPOINTS_PER_WAIT + 1 a wait
+CHECKPOINTS_PER_WAIT = 4     # on the virtual clock: each save is a synchronous commit, and ten hours are not
+                             # to cost ten times one (a kill loses at most a quarter of a long simulated wait)
 COUNTDOWN = 1.0              # the real clock wakes at least this often, for the countdown
 
 
@@ -147,7 +149,13 @@ class PoweredWait:
                             wake = min(wake, now + COUNTDOWN)
                 if done:
                     return
-                clock.sleep_until(max(wake, now + 1e-6))
+                if clock.virtual:
+                    # to the next known moment, or sooner, at the moment a sense or the display changes
+                    # (a simulated unit's callback that nobody announced as a wake-up, say)
+                    seen = len(self._events)
+                    clock.wait_for(lambda: len(self._events) > seen, max(wake - now, 1e-6), poll=wake - now)
+                else:
+                    clock.sleep_until(max(wake, now + 1e-6))
             except KeyboardInterrupt as exc:
                 now = clock.now()  # served up to the interrupt counts, if the unit was powered all along
                 if was_on and self.accruing(now):
@@ -162,4 +170,6 @@ class PoweredWait:
         raise exc
 
     def _next_checkpoint(self, now: float) -> float:
-        return now + (CHECKPOINT_VIRTUAL if self.clock.virtual else CHECKPOINT_REAL)
+        if not self.clock.virtual:
+            return now + CHECKPOINT_REAL
+        return now + max(CHECKPOINT_VIRTUAL, (self.total or 0.0) / CHECKPOINTS_PER_WAIT)

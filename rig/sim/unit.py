@@ -291,7 +291,8 @@ class SimUnit(KeyScan, UnitModel):
                 self._lockout_since = self.clock.now()
             self._lockout_timer = self.clock.call_later(self.mem.lockout_left / self._rate(), self._lockout_over)
             if any("{time}" in t for t in self.p.templates("lockout")):
-                self._ticker = self.clock.call_later(TICK, self._tick)
+                # a redraw the rig need not wake for: a line that changed wakes its wait anyway
+                self._ticker = self.clock.call_later(TICK, self._tick, wakes=False)
         else:
             self._lockout_since = None
             if not self._rails_ok() and self.p.lockout.rail_off == "restart":
@@ -310,7 +311,7 @@ class SimUnit(KeyScan, UnitModel):
         if self.on and self.mode == "lockout":
             self._unlagged(lambda: self._show(self._text("lockout")))
         if self.mem.locked_out and self._lockout_since is not None:
-            self._ticker = self.clock.call_later(TICK, self._tick)
+            self._ticker = self.clock.call_later(TICK, self._tick, wakes=False)
 
     def _lockout_over(self) -> None:
         self._lockout_since, self._lockout_timer = None, None

@@ -240,3 +240,16 @@ def test_a_model_configured_through_the_pytest_plugin(tmp_path):
     assert r.returncode == 0, r.stdout + r.stderr
     r = run_pytest(tmp_path, "-q", "-k", "sits_out", env={**env, "RIG_UNIT_MODEL": "alpine_psa:factory,wait=10min"})
     assert r.returncode == 0 and "1 passed" in r.stdout, r.stdout + r.stderr
+
+
+def test_a_change_a_model_never_announced_is_seen_at_its_own_time(run_rig, tmp_path):
+    """The contract's 'what wakes the rig': a model schedules everything with wakes=False, and
+    its amp-remote drops out from 100 s to 900 s of a Becker wait (which pauses while the unit
+    is off). The rig must not count those 800 s: it sees the drop when it happens, not at its
+    own next wake-up."""
+    env = {**_env(tmp_path), "RIG_PROFILES": "", "RIG_BACKEND": "sim", "RIG_UNIT_MODEL": "tests.unitmodels.quiet:factory"}
+    assert run_rig("sim", "reset", "--profile", "becker-mercedes", "--code", "1234", env=env).returncode == 0
+    assert run_rig("units", "add", "B1", "--profile", "becker-mercedes", "--attempts-used", "3", env=env).returncode == 0
+    r = run_rig("run", "lockout-wait", "--unit", "B1", env=env)
+    assert r.returncode == 0, r.stdout + r.stderr     # it ended once the unit showed CODE ****, not during WAIT
+    assert "[1:40] unit_on: off" in r.stdout
