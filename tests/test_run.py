@@ -97,7 +97,8 @@ def test_interrupted_lockout_wait_resumes_from_the_ledger(tmp_path):
     started = next(e for e in events if e["kind"] == "wait")
     served = next(e for e in events if e["kind"] == "measurement")
     assert 900 <= started["served"] < 902 and served["to"] >= 3600      # never less than the hour in all
-    assert served["t"] - started["t"] <= 3600 + 102 - 900 + 1           # and only what was left of it
+    margin = profile.lockout_margin(3600)                               # time alone ends Becker's wait
+    assert served["t"] - started["t"] <= 3600 + margin - 900 + 1        # and only what was left of it
     assert b.standing().lockout is None and b.unit.lockout_left is None
 
 
@@ -227,11 +228,13 @@ def test_demo_with_a_one_hour_lockout_takes_seconds(run_rig):
     r = run_rig("demo", "--with-lockout")
     assert r.returncode == 0, r.stderr
     assert time.perf_counter() - started < 20
-    for line in ("lockout wait (+1:42 margin): 0:00 served, 1:01:42 left",
-                 "lockout wait (+1:42 margin): 1:01:42 served, 0:00 left (done)",
-                 "lockout over: the whole wait and its margin were served (1:01:42)"):
+    # vw-safe's SAFE looks the same before and after its wait: only time ends it, with a margin for
+    # a timer up to 10 % slow (its notes give no measured one)
+    for line in ("lockout wait (+7:00 margin): 0:00 served, 1:07:00 left",
+                 "lockout wait (+7:00 margin): 1:07:00 served, 0:00 left (done)",
+                 "lockout over: the whole wait and its margin were served (1:07:00)"):
         assert line in r.stdout
-    assert r.stdout.count("lockout wait (+1:42 margin): ") >= 3  # the countdown moved as it went
+    assert r.stdout.count("lockout wait (+7:00 margin): ") >= 3  # the countdown moved as it went
     assert "the unit is UNLOCKED." in r.stdout
 
 

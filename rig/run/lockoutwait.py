@@ -5,16 +5,26 @@ first display line), only while the profile's rails are powered and, where
 they have senses, measured at the connector; and it ends only when the unit
 proves the wait is over - its ready display where that differs from its
 lockout display, or switching itself off after the wait for a unit that does
-that - or when the whole wait plus a margin has been served. A lockout the
-ledger does not know and the display cannot prove is refused, never made up.
+that - or, where nothing but time can prove it, when the whole wait plus a
+margin has been served. The ledger closes the lockout only then: a unit whose
+display still says it waits is waited for. A lockout the ledger does not know
+and the display cannot prove is refused, never made up.
+
+What the unit says outranks what the rig counted: a unit seen to switch off
+(its amp-remote falling) or to show its splash during the wait has lost what
+its profile says a power cut loses - the served time starts over (``rail_off:
+restart``) or stops until it is back (``pause``), in the count, the ledger and
+the countdown, whatever the rail senses said.
 """
 
 from __future__ import annotations
 
 from ..unit.display import OperatorTap, normalise
+from ..unit.profilecheck import UNPROVEN_MARGIN
 from ..durations import format_duration
 from ..errors import SafetyRefusal, StepFailed
 from ..bench.power import next_settle, powered, rail_faults, unsensed
+from .unitsigns import own_display, shows, splash
 from .waits import PoweredWait
 
 SECOND_CTRL_C = 5.0          # seconds in which a second Ctrl-C confirms throwing served time away
@@ -42,6 +52,11 @@ class LockoutWait(PoweredWait):
         self.lost = False                      # power was lost on a unit whose wait then starts over
         self.restart = self.p.lockout.rail_off == "restart"
         self.sense = self.bench.senses.get("unit_on")
+        self.own_seen = False                  # it showed one of its own displays since it (re)booted
+        self.alive_at: float | None = None     # the last moment it was seen on: an own display, its amp-remote
+        self.booting: float | None = None      # since when it boots again, not yet showing its own display
+        self.restarted: tuple | None = None    # (when, why, time counted while it was off) not yet applied
+        self.proof = "time"
 
     # -- before the wait: the unit on, the lockout real --------------------------
     def start(self) -> None:
@@ -58,9 +73,14 @@ class LockoutWait(PoweredWait):
                       f"{'s' if len(assumed) > 1 else ''}, not measured at the connector")
         self._find_lockout()
         self.wait = self.lk["wait"]
-        margin = self.p.lockout_margin(self.wait)
+        self.proof = self._proof()
+        margin = self.p.lockout_margin(self.wait, self.proof)
         self.total = self.wait + margin
         self.label = f"{self.label} (+{format_duration(margin)} margin)"
+        if self.proof == "time" and not self.p.margin_sourced:
+            self.note(f"only time can end this wait (nothing the rig sees proves it over), and {p.id}'s notes give "
+                      f"no measured margin: {format_duration(margin)} more is served, for a timer up to "
+                      f"{UNPROVEN_MARGIN[0]:.0%} slow (README: a margin for timers that drift)")
         if self.lk["powered"] > 0 and self.restart:
             self.ctx.ledger.add_powered(self.lk["id"], 0.0, restart=True)
             self.runner.events.emit("lockout", "restarted", note=f"{p.id}: the wait starts over after power loss")
@@ -84,8 +104,11 @@ class LockoutWait(PoweredWait):
             self.note(f"nothing shows the unit come on (no unit_on sense, no display tap): counting from "
                       f"{format_duration(within)} after power")
             return
+        if tap is not None and not isinstance(tap, OperatorTap):
+            self.own_seen = own_display(self.p, tap.current())
         if self.sense is not None and self.sense.value:
             self.seen_on, self.amp_seen = self.clock.now(), True
+            self.alive_at = self.seen_on
             return
         if tap is not None and not isinstance(tap, OperatorTap):  # it may have answered the relay at once
             first = next((line for line in tap.history() if line.t >= powered_at and line.text), None)
@@ -114,13 +137,59 @@ class LockoutWait(PoweredWait):
             return
         if e.kind == "sense" and e.what == "unit_on":
             if e.new:
+                if self.off_since is not None and self.seen_on is not None and self.lk is not None:
+                    self._restarted_at(self.off_since, f"its amp-remote (unit_on) fell at "
+                                                       f"{format_duration(self.off_since - self.lines_from)} and "
+                                                       f"rose again")
                 self.amp_seen, self.off_since = True, None
+                self.alive_at = e.t
                 if self.seen_on is None:
                     self.seen_on = e.t
             elif self.amp_seen and self.off_since is None:
                 self.off_since = e.t
-        elif e.kind == "display" and e.new and self.seen_on is None:
-            self.seen_on = e.t
+        elif e.kind == "display" and e.new:
+            if self.seen_on is None:
+                self.seen_on = e.t
+            if own_display(self.p, e.new):
+                self.own_seen, self.booting, self.alive_at = True, None, e.t
+            elif splash(self.p, e.new) and self.own_seen and self.lk is not None:
+                # past its boot, it shows a line that is none of its own: it has just booted again
+                self.own_seen, self.booting = False, e.t
+                off = 0.0 if self.alive_at is None else max(0.0, e.t - self.alive_at)
+                self._restarted_at(e.t, f"it showed {e.new!r}, none of its own displays: its splash", off)
+                self.off_since = None  # it is back on: its amp-remote rising now is the same restart
+
+    def _restarted_at(self, t: float, why: str, counted_off: float = 0.0) -> None:
+        if self.restarted is None:
+            self.restarted = (t, why, counted_off)
+
+    def _apply_restart(self) -> None:
+        """The unit restarted: what its profile says a power cut loses is lost, here as in the unit."""
+        t, why, counted_off = self.restarted
+        self.restarted = None
+        when = format_duration(max(0.0, t - self.lines_from))
+        if self.restart:
+            lost, self.served = self.served, 0.0
+            self.save()  # the ledger knows at once: a kill now cannot resurrect the lost time
+            self.runner.events.emit("lockout", "restarted", note=f"{why}; {self.p.id}'s wait starts over", lost=round(lost, 3))
+            self.note(f"the unit restarted ({why}): {self.p.id}'s wait starts over after a power loss, so the "
+                      f"{format_duration(lost)} served are lost; counting again from when it is back")
+        else:
+            taken = min(self.served, counted_off)  # time counted before the rig saw that it was off
+            self.served -= taken
+            self.save()
+            self.runner.events.emit("lockout", "paused", note=why, lost=round(taken, 3))
+            self.note(f"the unit restarted at {when} ({why}): {self.p.id}'s wait pauses while it is off; "
+                      f"{format_duration(self.served)} served stands")
+
+    def _proof(self) -> str:
+        """What can prove this wait over on this bench: the profile's proof, if the bench can see it."""
+        proof, tap = self.p.wait_proof, self.bench.display
+        if proof == "display" and tap is None:
+            return "time"
+        if proof == "power_off" and self.sense is None:
+            return "time"
+        return proof
 
     def _find_lockout(self) -> None:
         led, serial, p = self.ctx.ledger, self.ctx.serial, self.p
@@ -159,17 +228,20 @@ class LockoutWait(PoweredWait):
         return tap.current()
 
     def _proves(self, name: str, text: str, against: str) -> bool:
-        """``text`` shows display ``name`` and could not be display ``against`` (SAFE proves
-        nothing on a unit whose lock and lockout both show SAFE)."""
-        text = normalise(text)
-        return bool(self.p.pattern(name).search(text)) and not self.p.pattern(against).search(text)
+        return shows(self.p, name, text, against)
 
     # -- the loop's questions ------------------------------------------------------
     def accruing(self, now: float) -> bool:
+        for e in self._take_events():  # what the unit said since the last look decides from now on
+            self._saw(e)
+            if e.kind == "display" and e.new and self._proves_end(e.new):
+                self.ended = "display"
         if not powered(self.bench, self.rails):
             return False
         if self.amp_seen and self.sense is not None and not self.sense.value:
             return False  # its amp-remote rose and fell: the unit is off, and so is its timer
+        if self.booting is not None and now - self.booting < self.p.lockout.boot_within:
+            return False  # back from a restart: its timer runs again once it shows its own display
         return True
 
     def check_faults(self) -> None:
@@ -195,11 +267,11 @@ class LockoutWait(PoweredWait):
         return f"{format_duration(self.served)} of {format_duration(self.wait)} served is kept in the ledger"
 
     def finished(self, now: float) -> bool:
-        for e in self._take_events():
-            self._saw(e)
-            if e.kind == "display" and e.new and self._proves_end(e.new):
-                self.ended = "display"
-                return True
+        self.accruing(now)  # take in what the unit said
+        if self.restarted is not None:
+            self._apply_restart()
+        if self.ended == "display":
+            return True
         if self.p.lockout.ends == "power_off" and self.off_since is not None \
                 and now - self.off_since >= self.p.lockout.off_settle:
             needed = self.wait * (1 - self.p.lockout.tolerance)
@@ -211,19 +283,53 @@ class LockoutWait(PoweredWait):
                              f"Check the supply and the amp-remote wire. "
                              f"{self._keep_or_lose()}")
         if self.served >= self.total - 1e-9:
-            self.ended = "served"
-            return True
+            return self._time_is_up()
         return False
 
+    def _time_is_up(self) -> bool:
+        """The wait and its margin are served. Where the unit can prove the end, the lockout closes
+        only on that proof: a unit still showing its lockout has not served its wait, whatever the
+        rig counted (a restart it could not see, a timer slower than the margin)."""
+        tap = self.bench.display
+        if self.proof == "display":
+            if isinstance(tap, OperatorTap):
+                if tap.confirm(f"its ready display ({' or '.join(self.p.templates('ready'))}), not "
+                               f"{' or '.join(self.p.templates('lockout'))}"):
+                    self.ended = "display"
+                    return True
+                self._unproven("the operator does not see the ready display")
+            if self._proves_end(tap.current() or ""):
+                self.ended = "display"
+                return True
+            if self.served < self.total + self.wait - 1e-9:
+                return False  # it says it still waits: so does the rig, for up to another whole wait
+            self._unproven(f"the display still shows {tap.current()!r}")
+        if self.proof == "power_off" and self.served < self.total + self.wait - 1e-9:
+            return False  # it proves the end by switching itself off: give it up to another whole wait
+        if self.proof == "power_off":
+            self._unproven("the unit has not switched itself off")
+        self.ended = "served"
+        return True
+
+    def _unproven(self, what: str) -> None:
+        raise StepFailed(f"{what} after {format_duration(self.served)} of powered time (its wait is "
+                         f"{format_duration(self.wait)}): the unit does not say its wait is over, so the lockout "
+                         f"stays open in the ledger. {self._keep_or_lose()}. Check the supply (a unit that restarts "
+                         f"starts its wait over) and run lockout-wait again")
+
     def _proves_end(self, text: str) -> bool:
-        return "ready" in self.p.display and self._proves("ready", text, against="lockout")
+        return "ready" in self.p.display and shows(self.p, "ready", text, against="lockout")
 
     def next_wake(self, now: float) -> float:
         wake = now + 3600.0
         if self.accruing(now):
-            wake = now + max(0.0, self.total - self.served)
-        if self.off_since is not None:
+            left = self.total - self.served
+            wake = now + max(0.0, left if left > 1e-9 else self.total + self.wait - self.served)
+        if self.off_since is not None and self.p.lockout.ends == "power_off" \
+                and self.off_since + self.p.lockout.off_settle > now:  # (once past, it is no moment to wake for)
             wake = min(wake, self.off_since + self.p.lockout.off_settle)
+        if self.booting is not None and self.booting + self.p.lockout.boot_within > now:
+            wake = min(wake, self.booting + self.p.lockout.boot_within)
         settles = next_settle(self.bench)
         return wake if settles is None else min(wake, settles)
 

@@ -28,7 +28,7 @@ from ..yamlfile import LineDict, load_text, read_text
 
 from .profilecheck import (  # noqa: F401  (the schema lives there; these names are part of this module's API)
     CONFIDENCE, DISPLAYS, DISPLAYS_REQUIRED, LOCKOUT_DEFAULTS, OPTIONAL_FIELDS,
-    OPTIONAL_SECTIONS, SCHEMA, TOP, _check, _cross_checks, parse_margin,
+    OPTIONAL_SECTIONS, SCHEMA, TOP, UNPROVEN_MARGIN, _check, _cross_checks, parse_margin,
 )
 
 ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
@@ -91,13 +91,43 @@ class Profile:
             return base * 2 ** (lockout_number - 1)
         return growth[min(lockout_number, len(growth)) - 1]
 
-    def lockout_margin(self, wait: float) -> float:
+    @property
+    def wait_proof(self) -> str:
+        """What can prove a lockout wait over: ``display`` (its own ready display, unlike its lockout
+        display), ``power_off`` (it switches itself off after the wait) or ``time`` (nothing but the
+        time served).
+
+        >>> ps = load_profiles(); ps["ford"].wait_proof, ps["vw-safe"].wait_proof, ps["vw-safe-seed"].wait_proof
+        ('display', 'time', 'power_off')
+        """
+        if self.lockout.ends == "power_off":
+            return "power_off"
+        if "ready" not in self.display:
+            return "time"
+        d = self.digits.count
+        sample = lambda t: " ".join(render(t, digits="-" * d, n=1, time=1740, serial="X1234", stars=d).split())  # noqa: E731
+        overlap = any(self.pattern("lockout").search(sample(t)) for t in self.display["ready"]) or \
+            any(self.pattern("ready").search(sample(t)) for t in self.display["lockout"])
+        return "time" if overlap else "display"
+
+    @property
+    def margin_sourced(self) -> bool:
+        """Does the margin come from the notes with a source (or a bench's measurement), not a guess?"""
+        return self.confidence_of("lockout.margin")[0] != "assumed"
+
+    def lockout_margin(self, wait: float, proof: str | None = None) -> float:
         """What the rig serves beyond a wait: the unit's timer starts after its boot and drifts.
 
-        >>> load_profiles()["vw-safe"].lockout_margin(3600)
-        102.0
+        Where only time proves the end (``proof``, by default :attr:`wait_proof`; a bench that cannot
+        see the proof has only time) and the notes give no sourced margin, at least
+        ``UNPROVEN_MARGIN`` (10 % + 60 s).
+
+        >>> ps = load_profiles(); ps["ford"].lockout_margin(3600), ps["vw-safe"].lockout_margin(3600)
+        (102.0, 420.0)
         """
         fraction, extra = self.lockout.margin
+        if (proof or self.wait_proof) == "time" and not self.margin_sourced:
+            fraction, extra = max(fraction, UNPROVEN_MARGIN[0]), max(extra, UNPROVEN_MARGIN[1])
         return round(wait * fraction + extra, 3)
 
     def confidence_of(self, path: str) -> tuple[str, str]:
