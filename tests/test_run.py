@@ -182,12 +182,31 @@ def test_unattended_prompt_without_an_answer_fails_clearly(tmp_path):
     assert r.outcome == "passed", r.message
 
 
+# The test's own seam (the rig has none in its production path): the child freezes itself the
+# moment the attempt is counted - committed to the ledger and told - before anything else runs.
+_STOP_AFTER_COUNTING = r"""
+import os, signal, sys
+from rig.records.events import EventBus
+
+_emit = EventBus.emit
+
+def emit(self, kind, what="", old=None, new=None, **data):
+    event = _emit(self, kind, what, old, new, **data)
+    if kind == "attempt" and new == "pending":
+        os.kill(os.getpid(), signal.SIGSTOP)  # the confirm press is next
+    return event
+
+EventBus.emit = emit
+from rig.cli import main
+sys.exit(main())
+"""
+
+
 def test_sigkill_between_attempt_and_confirm_leaves_the_attempt_counted(tmp_path):
     env = dict(os.environ, RIG_SIM_STATE=str(tmp_path / "unit.json"), RIG_LEDGER=str(tmp_path / "l.sqlite"),
-               RIG_LOG_DIR=str(tmp_path / "runs"), RIG_CODE="5173", RIG_STOP_BEFORE_CONFIRM="1",
-               XDG_DATA_HOME=str(tmp_path / "data"))
+               RIG_LOG_DIR=str(tmp_path / "runs"), RIG_CODE="5173", XDG_DATA_HOME=str(tmp_path / "data"))
     reset_unit(tmp_path / "unit.json", "vw-safe", "5173")
-    child = subprocess.Popen([sys.executable, "-m", "rig", "--backend", "sim", "run", "enter-code",
+    child = subprocess.Popen([sys.executable, "-c", _STOP_AFTER_COUNTING, "--backend", "sim", "run", "enter-code",
                               "--profile", "vw-safe", "--unit", "U1", "--new-unit"], env=env, stdout=subprocess.DEVNULL,
                              stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 30

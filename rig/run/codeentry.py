@@ -1,50 +1,28 @@
 """Entering a known code with the unit's own buttons, from its profile.
 
 In order: check the ledger and refuse an attempt that would lock the unit
-(unless overridden, loudly); open entry; put the digits in (reading each back
-from the display tap where there is one, and correcting a press the unit
-missed); count the attempt in the ledger *before* the confirm press;
-confirm; read the verdict; resolve the attempt and open a lockout if the
-unit just entered one. A code is never printed: messages speak of digit
-positions and press counts, never values.
+(unless overridden, loudly), and a unit whose display says it still waits; open
+entry; put the digits in (reading each back from the display tap where there is
+one, at the unit's own pace, and correcting a press the unit missed); check the
+unit is still as it was when entry opened; count the attempt in the ledger
+*before* the confirm press; confirm; read the verdict; resolve the attempt and
+open a lockout if the unit just entered one. An attempt the unit made by itself
+(it took a held combo for a confirm) is counted too. A code is never printed:
+messages speak of digit positions and press counts, never values.
 """
 
 from __future__ import annotations
 
-import os
-import signal
-
 from ..unit.display import OperatorTap, normalise
 from .attempts import check_attempts, settle_attempt
+from .entryguard import EntryWatch, refuse_while_waiting
+from .readback import Pace, enter_direct, enter_increment, increment_span, presses_needed  # noqa: F401
 from ..durations import format_duration
 from ..errors import ConfigError, StepFailed
-from ..unit.templates import group, spoken
+from ..unit.templates import spoken
+from .unitsigns import splash
 
 MARGIN = 0.3  # extra hold beyond what the unit needs, when holding blind
-
-
-def presses_needed(shown: str, target: str) -> int:
-    """Presses to step an increment digit from what it shows to the target (9 wraps to 0;
-    a blank '-' becomes 1 on the first press).
-
-    >>> presses_needed("1", "1"), presses_needed("1", "0"), presses_needed("-", "0"), presses_needed("-", "3")
-    (0, 9, 10, 3)
-    """
-    t = int(target)
-    if shown in "-* ":
-        return t if t else 10
-    return (t - int(shown)) % 10
-
-
-def increment_span(p) -> float:
-    """The longest an increment entry can take: ten presses a digit, and a read-back after each.
-
-    >>> from rig.unit.profiles import load_profiles
-    >>> increment_span(load_profiles()["vw-safe"])
-    28.0
-    """
-    d = p.digits
-    return d.count * (10 * (d.press + d.gap) + 1.0)
 
 
 def check_code(code, profile) -> None:
@@ -73,25 +51,23 @@ def enter_code(runner, verify: bool = True) -> None:
     _check_attempts(runner)
 
     tap = bench.display if bench.display is not None and not isinstance(bench.display, OperatorTap) else None
-    _open_entry(runner, tap)
-    with bench.masked("code entry"):  # one span in the log: which keys, how many presses would be the code
-        if p.digits.scheme == "increment":
-            started = runner.clock.now()
-            _increment(runner, tap, code, verify)
-            # How long the presses took would count them (4/1/7/3 presses from 1000 is 5173): the
-            # span always lasts as long as the most presses any code could need.
-            runner.clock.sleep_until(started + increment_span(p))
-        else:
-            _direct(runner, tap, code[:-1] if not p.confirm.keys else code, verify)
+    refuse_while_waiting(runner, tap)
+    watch = EntryWatch(runner, tap)
+    try:
+        pace = _enter(runner, tap, watch, code, verify)
+    except StepFailed:
+        _count_unintended(runner, watch)  # the unit left entry with a verdict of its own: that was an attempt
+        raise
+    finally:
+        watch.close()
 
     # The attempt is counted and committed before the press that submits it.
     led = ctx.ledger
     attempt = led.begin_attempt(ctx.serial, ctx.run_id)
     runner.events.emit("attempt", "counted", new="pending", attempt=attempt)
-    if os.environ.get("RIG_STOP_BEFORE_CONFIRM"):  # test hook: freeze here so a test can kill the process
-        os.kill(os.getpid(), signal.SIGSTOP)
+    before = tap.count if tap is not None else 0
     released = _confirm(runner, tap, code)
-    outcome, shown = _verdict(runner, tap, released)
+    outcome, shown = _verdict(runner, tap, released, pace, before)
     led.resolve_attempt(attempt, outcome)
     runner.events.emit("attempt", "resolved", new=outcome, attempt=attempt)
     if outcome == "accepted":
@@ -104,13 +80,60 @@ def enter_code(runner, verify: bool = True) -> None:
     if outcome == "unknown":
         raise StepFailed(f"the unit's answer could not be read (it showed {shown}); the attempt is counted as "
                          f"used. Check the unit, then {ctx.command} units show {ctx.serial}")
-    after = led.standing(ctx.serial, p)
+    raise StepFailed(f"wrong code: the unit shows {shown}; {_what_now(ctx)}")
+
+
+def _enter(runner, tap, watch: EntryWatch, code: str, verify: bool) -> Pace:
+    """Open entry, put the digits in, and check the unit is still as it was when entry opened;
+    returns the unit's pace. Anything wrong stops here, before an attempt is counted."""
+    bench, p = runner.bench, runner.ctx.profile
+    _open_entry(runner, tap, watch)
+    pace = Pace(runner, tap)
+    with bench.masked("code entry"):  # one span in the log: which keys, how many presses would be the code
+        if p.digits.scheme == "increment":
+            started = runner.clock.now()
+            enter_increment(runner, tap, pace, code, verify)
+            # How long the presses took would count them (4/1/7/3 presses from 1000 is 5173): the
+            # span always lasts as long as the most presses any code could need, at this unit's pace.
+            runner.clock.sleep_until(started + increment_span(p, pace.answer or 0.0))
+        else:
+            enter_direct(runner, tap, pace, code[:-1] if not p.confirm.keys else code, verify)
+    if pace.answer is not None:
+        runner.events.emit("note", "read-back", note=f"the unit answers a key in {pace.answer:.2f} s; each digit "
+                                                     f"was read once the display had been still {pace.quiet:.2f} s")
+    # Right before the attempt is counted: the unit is still as it was when entry opened.
+    if watch.unintended_verdict() is not None:
+        raise StepFailed("the unit left code entry by itself")
+    watch.before_confirm(code if p.digits.scheme == "increment" and verify else None)
+    return pace
+
+
+def _what_now(ctx) -> str:
+    after = ctx.ledger.standing(ctx.serial, ctx.profile)
     if after.lockout:
-        what = f"the unit is now locked out: run `{ctx.command} run lockout-wait --unit {ctx.serial}` " \
-               f"({format_duration(after.lockout['wait'])} powered)"
-    else:
-        what = f"{after.left} attempt(s) left before a lockout"
-    raise StepFailed(f"wrong code: the unit shows {shown}; {what}")
+        return (f"the unit is now locked out: run `{ctx.command} run lockout-wait --unit {ctx.serial}` "
+                f"({format_duration(after.lockout['wait'])} powered)")
+    return f"{after.left} attempt(s) left before a lockout"
+
+
+def _count_unintended(runner, watch: EntryWatch) -> None:
+    """The display shows a verdict the rig did not ask for: the unit checked a code by itself (it
+    opened entry on its own while the entry combo was held, and took the hold for a confirm of its
+    start digits). That is an attempt; the ledger counts it as the unit did."""
+    shown = watch.unintended_verdict()
+    if shown is None:
+        return
+    ctx, p, led = runner.ctx, runner.ctx.profile, runner.ctx.ledger
+    attempt = led.begin_attempt(ctx.serial, ctx.run_id)
+    led.resolve_attempt(attempt, "rejected")
+    runner.events.emit("attempt", "resolved", new="rejected", attempt=attempt,
+                       note=f"checked by the unit itself: it showed {shown!r} during code entry")
+    opened = settle_attempt(led, ctx.serial, p, "rejected", ctx.run_id)
+    if opened:
+        runner.events.emit("lockout", "opened", wait=opened["wait"])
+    raise StepFailed(f"the unit checked a code the rig did not confirm: it showed {shown!r} during code entry (a "
+                     f"unit that opens entry by itself while the entry combo is held can take the hold for a "
+                     f"confirm of its start digits). The ledger counts that attempt as the unit did: {_what_now(ctx)}")
 
 
 def _check_attempts(runner) -> None:
@@ -131,40 +154,45 @@ def _shows(runner, tap, name) -> bool:
     return cur is not None and bool(runner.ctx.profile.pattern(name).search(normalise(cur)))
 
 
-def _read_digits(runner, tap) -> str | None:
-    cur = tap.current()
-    m = runner.ctx.profile.pattern("entry").search(normalise(cur or ""))
-    if not m:
-        return None
-    digits = group(m, "digits")
-    if digits is not None:
-        return digits.replace(" ", "")
-    stars = group(m, "stars")
-    return None if stars is None else "*" * len(stars)
-
-
-def _open_entry(runner, tap) -> None:
+def _open_entry(runner, tap, watch: EntryWatch) -> None:
     bench, e = runner.bench, runner.ctx.profile.entry
     if not e.keys:
+        watch.entry_open()
         return
     combo = "+".join(e.keys)
+    start = runner.clock.now()
+
+    def let_go() -> bool:
+        # The hold is bounded by what the display shows: let go the moment entry opens, or the
+        # unit shows anything but its lock text (its own verdict: held on, a combo that is also
+        # the confirm would confirm what it shows)
+        return _shows(runner, tap, "entry") or any(_changed(runner, line.text) for line in tap.lines_since(start))
+
     if e.at_power_on:
         bench.power("acc", False)
         with bench.holding(combo):
             bench.power("acc", True)
             if tap:
-                runner.clock.wait_for(lambda: _shows(runner, tap, "entry"), e.max_hold)
+                runner.clock.wait_for(lambda: _shows(runner, tap, "entry"), e.max_hold, poll=0.05)
             else:  # its hold counts once it has booted, which nobody sees: allow for the boot
                 _booted(runner)
                 runner.clock.sleep(e.hold + MARGIN)
     elif tap:
-        bench.hold_until(combo, lambda: _shows(runner, tap, "entry"), e.max_hold, min_hold=0)
+        bench.hold_until(combo, let_go, e.max_hold, min_hold=0)
     else:
         _booted(runner)
         bench.press(combo, hold=e.hold + MARGIN)
     if tap and not runner.clock.wait_for(lambda: _shows(runner, tap, "entry"), 1.0):
         raise StepFailed(f"code entry did not open: after holding {combo} the display shows {tap.current()!r}, "
                          f"not {' | '.join(runner.ctx.profile.templates('entry'))}; no attempt was used")
+    watch.entry_open()
+
+
+def _changed(runner, text: str) -> bool:
+    """A line that is neither the unit's lock text, its entry display nor a blank: a verdict of its own."""
+    p = runner.ctx.profile
+    t = normalise(text)
+    return bool(t) and not splash(p, text) and not any(p.pattern(n).search(t) for n in ("locked", "entry", "ready"))
 
 
 def _booted(runner) -> None:
@@ -173,57 +201,6 @@ def _booted(runner) -> None:
     bench, p = runner.bench, runner.ctx.profile
     powered = max(bench.rail(r).switched_at for r in ("battery", "acc") if r in bench.rails)
     runner.clock.sleep_until(powered + p.lockout.boot_within)
-
-
-def _increment(runner, tap, code: str, verify: bool) -> None:
-    p, bench = runner.ctx.profile, runner.bench
-    d = p.digits
-    shown = (_read_digits(runner, tap) if tap else None) or d.start
-    for i, target in enumerate(code):
-        key = d.keys[i]
-        for attempt in range(3):
-            n = presses_needed(shown[i], target)
-            if n:
-                bench.press(key, hold=d.press, times=n, gap=d.gap)
-            if not (tap and verify):
-                shown = shown[:i] + target + shown[i + 1:]
-                break
-            runner.clock.wait_for(lambda: (_read_digits(runner, tap) or "")[i:i + 1] == target, 1.0)
-            shown = _read_digits(runner, tap) or shown
-            if shown[i] == target:
-                break
-            runner.events.emit("correction", f"digit {i + 1}", note="the unit missed a press; pressing again")
-            if runner.ctx.ui:
-                runner.ctx.ui.note(f"digit {i + 1} did not take every press; correcting")
-        else:
-            raise StepFailed(f"digit {i + 1} would not come right on the display; not confirming, no attempt used")
-
-
-def _direct(runner, tap, digits: str, verify: bool) -> None:
-    p, bench = runner.ctx.profile, runner.bench
-    d = p.digits
-    for i, digit in enumerate(digits):
-        for attempt in range(3):
-            bench.press(d.keys[digit], hold=d.press)
-            bench.clock.sleep(d.gap)
-            if not (tap and verify):
-                break
-            def typed() -> int | None:
-                shown = _read_digits(runner, tap)
-                return None if shown is None else (d.count - len(shown) if shown.startswith("*")
-                                                   else len(shown.replace("-", "")))
-
-            # a unit draws its display a moment after the key: give it that moment, then read
-            runner.clock.wait_for(lambda: (typed() or 0) >= i + 1, 1.0)
-            typed = typed()
-            if typed == i + 1:
-                break
-            if typed is not None and typed > i + 1:
-                raise StepFailed("the display shows more digits than were pressed; not confirming, no attempt used "
-                                 "(switch the unit off and on to clear the entry)")
-            runner.events.emit("correction", f"digit {i + 1}", note="the unit missed a press; pressing again")
-        else:
-            raise StepFailed(f"digit {i + 1} did not register; not confirming, no attempt used")
 
 
 def _confirm(runner, tap, code: str) -> None:
@@ -243,15 +220,19 @@ def _confirm(runner, tap, code: str) -> None:
     return runner.clock.now()
 
 
-def _verdict(runner, tap, released: float) -> tuple[str, str]:
+def _verdict(runner, tap, released: float, pace: Pace | None = None, after: int | None = None) -> tuple[str, str]:
     """Accepted, rejected or unknown, from every display line in the window after the confirm.
 
     A unit's answer is not one sample: SAFE blinks, a wrong code flashes before the
     lock text returns, the radio text follows a moment after. Any wrong or lock text
-    in the window is a rejection; the radio text with none is an acceptance.
+    in the window is a rejection; the radio text with none is an acceptance. The window
+    opens as the confirm ends - an answer drawn in the key's own instant counts, the
+    ``until`` display that ended the hold does not - and lasts the profile's
+    ``result_within`` plus the time the unit takes to draw. ``after``: the tap's line
+    count before the confirm began.
     """
     p, clock = runner.ctx.profile, runner.clock
-    within = p.confirm.result_within
+    within = p.confirm.result_within + (pace.answer or 0.0 if pace is not None else 0.0)
     display = runner.bench.display
     if isinstance(display, OperatorTap) or tap is None:
         clock.sleep(within)  # give the unit its time to answer before anyone looks
@@ -266,7 +247,14 @@ def _verdict(runner, tap, released: float) -> tuple[str, str]:
     seen: list[str] = []
 
     def answer() -> str | None:
-        seen[:] = [line.text for line in tap.history() if line.t > released and line.text.strip()]
+        # what came once the confirm ended (even in its own instant), less the entry display (the
+        # last digit of a unit that checks by itself, drawn as it is let go: a code's digits)
+        until = p.confirm.until
+        lines = [x for x in (tap.lines_after(after) if after is not None else tap.history())
+                 if x.t > released or (x.t == released and not (until and _matches(p, until, x.text)))]
+        seen[:] = [line.text for line in lines if line.text.strip()
+                   and (not _matches(p, "entry", line.text)
+                        or any(_matches(p, n, line.text) for n in refusals + ["unlocked"]))]
         if any(_matches(p, name, text) for text in seen for name in refusals):
             return "rejected"
         return None

@@ -22,8 +22,8 @@ from .procedure import durations
 
 CHECKPOINT_REAL = 30.0       # seconds of wall time between ledger saves on the real clock
 CHECKPOINT_VIRTUAL = 900.0   # a few per simulated hour, and never more than CHECKPOINTS_PER_WAIT + 1 a wait
-CHECKPOINTS_PER_WAIT = 4     # on the virtual clock: each save is a synchronous commit, and ten hours are not
-                             # to cost ten times one (a kill loses at most a quarter of a long simulated wait)
+CHECKPOINTS_PER_WAIT = 8     # on the virtual clock: each save is a synchronous commit, and ten hours are not
+                             # to cost ten times one (a kill loses at most an eighth of a long simulated wait)
 COUNTDOWN = 1.0              # the real clock wakes at least this often, for the countdown
 
 

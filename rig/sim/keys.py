@@ -13,7 +13,7 @@ confirm logic.
 
 from __future__ import annotations
 
-RESULT_DELAY = 0.5   # seconds from the confirm to the unit showing its verdict
+RESULT_DELAY = 0.5   # seconds from the confirm to the unit showing its verdict (the result_delay knob's default)
 SERIAL_SHOWN = 10.0  # seconds the serial number stays on the display
 SERIAL_STEP = 2.0    # seconds between the parts of a serial shown in parts
 
@@ -108,7 +108,7 @@ class KeyScan:
         p = self.p
         if self.confirm_armed and name in p.confirm.keys:
             self.confirm_armed = False
-            self._after(RESULT_DELAY, self._evaluate)
+            self._after(self.k["result_delay"], self._evaluate)
         elif name in self.digit_keys and name in p.confirm.keys and held_for < p.confirm.hold:
             self._digit(name)  # a key that is both a digit and the confirm counts as a digit when tapped
         elif self._is_digit_key(name) and self.k["step_on"] == "release" and not chord \
@@ -119,6 +119,17 @@ class KeyScan:
     def _entry_check(self, started: float) -> None:
         if self.mode == "locked" and all(self.keys_down.get(k, float("inf")) <= started for k in self.p.entry.keys):
             self._open_entry()
+
+    def _open_by_itself(self) -> None:
+        """The ``self_entry`` knob: entry opens with no key. A confirm combo already held counts on
+        from when it went down (one long-press timer for both), so the hold can confirm the start."""
+        if self.mode != "locked":
+            return
+        self._open_entry()
+        keys = self.p.confirm.keys
+        if keys and self._combo(keys):
+            started = max(self.keys_down[k] for k in keys)
+            self._after(max(0.0, started + self.p.confirm.hold - self.clock.now()), self._confirm_check, started, True)
 
     def _open_entry(self, show: bool = True) -> None:
         d = self.p.digits
@@ -148,15 +159,15 @@ class KeyScan:
                 return
             self.digits.append(self.digit_keys[name])
             if len(self.digits) == self.p.digits.count and not self.p.confirm.keys:
-                self._after(RESULT_DELAY, self._evaluate)  # checks itself after the last digit
+                self._after(self.k["result_delay"], self._evaluate)  # checks itself after the last digit
         self._show_entry()
 
-    def _confirm_check(self, started: float) -> None:
+    def _confirm_check(self, started: float, held_over: bool = False) -> None:
         if self.mode == "locked" and not self.p.entry.keys:
             self._open_entry(show=False)  # entry is always open: confirming the start digits is a try too
             self.entry_opened_at = started
         if self.mode == "entry" and all(self.keys_down.get(k, float("inf")) <= started for k in self.p.confirm.keys) \
-                and started >= self.entry_opened_at:
+                and (started >= self.entry_opened_at or held_over):
             self.confirm_armed = True
             if self.p.confirm.until:
                 self._show(self._text(self.p.confirm.until))

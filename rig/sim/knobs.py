@@ -41,6 +41,14 @@ knob                    ideal       default             meaning (and why the def
 ``repeat_every``        none        0.25 s              ... every this long after that
 ``combo_window``        none        0.25 s              a combo's keys must all go down within
                                                         this time of each other, else no combo
+``result_delay``        0.5 s       0.5 s               s from the confirm (or the last digit of a unit
+                                                        that checks by itself) to its verdict, before
+                                                        ``display_lag``
+``self_entry``          none        none                s after its lock text, the unit opens code
+                                                        entry by itself; a confirm combo already held
+                                                        then counts on from when it went down (one
+                                                        long-press timer), so a hold begun to open
+                                                        entry can confirm the start digits
 ``tap_duplicates``      0           0.02                probability a tap line is sent twice
 ``tap_blanks``          0           0.01                probability of a blank tap line before
                                                         a line (line noise, a tap board reset)
@@ -92,6 +100,8 @@ IDEAL: dict = {
     "repeat_after": None,
     "repeat_every": None,
     "combo_window": None,
+    "result_delay": 0.5,
+    "self_entry": None,
     "tap_duplicates": 0.0,
     "tap_blanks": 0.0,
     "seed": 0,
@@ -111,6 +121,8 @@ REALISTIC: dict = {
     "repeat_after": 1.0,
     "repeat_every": 0.25,
     "combo_window": 0.25,
+    "result_delay": 0.5,
+    "self_entry": None,
     "tap_duplicates": 0.02,
     "tap_blanks": 0.01,
     "seed": 0,
@@ -275,6 +287,8 @@ _CHECKS = {
     "repeat_after": _optional_seconds,
     "repeat_every": _optional_seconds,
     "combo_window": _optional_seconds,
+    "result_delay": _seconds,
+    "self_entry": _optional_seconds,
     "tap_duplicates": _fraction,
     "tap_blanks": _fraction,
     "seed": _seed,
@@ -309,6 +323,8 @@ _DESCRIBE = {
     "repeat_after": "a digit key held this long (s) auto-repeats (none: never)",
     "repeat_every": "... every this long (s)",
     "combo_window": "a combo's keys must go down within this (s) of each other (none: any)",
+    "result_delay": "s from the confirm to the verdict (before display_lag)",
+    "self_entry": "s after its lock text, entry opens by itself; a held confirm combo counts on (none: never)",
     "tap_duplicates": "probability a tap line is sent twice",
     "tap_blanks": "probability of a blank tap line before a line",
     "seed": "seeds the random knobs (display_lag, tap_*)",

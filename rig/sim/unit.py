@@ -14,7 +14,7 @@ from typing import Callable
 
 from ..unit.profiles import Profile
 from . import knobs as knobs_mod
-from .keys import RESULT_DELAY, SERIAL_SHOWN, SERIAL_STEP, KeyScan
+from .keys import SERIAL_SHOWN, SERIAL_STEP, KeyScan
 from .memory import UnitMemory
 from .model import UnitIO, UnitModel
 
@@ -124,6 +124,8 @@ class SimUnit(KeyScan, UnitModel):
         self._unlagged(self._show_state)  # the first state line comes with the boot, not after a key
         self._amp_update()  # low_while_locked: only now is it known whether it came up unlocked
         if self.mode == "locked":
+            if self.k["self_entry"] is not None:
+                self._after(self.k["self_entry"], self._open_by_itself)
             if not self.p.entry.keys and self.p.entry.opens_after is not None:
                 self._after(self.p.entry.opens_after, lambda: self.mode == "locked" and self._open_entry())
             # Keys held since power-on count from power-on, not from the end of the boot.
@@ -291,8 +293,7 @@ class SimUnit(KeyScan, UnitModel):
                 self._lockout_since = self.clock.now()
             self._lockout_timer = self.clock.call_later(self.mem.lockout_left / self._rate(), self._lockout_over)
             if any("{time}" in t for t in self.p.templates("lockout")):
-                # a redraw the rig need not wake for: a line that changed wakes its wait anyway
-                self._ticker = self.clock.call_later(TICK, self._tick, wakes=False)
+                self._ticker = self.clock.call_later(TICK, self._tick)
         else:
             self._lockout_since = None
             if not self._rails_ok() and self.p.lockout.rail_off == "restart":
@@ -311,7 +312,7 @@ class SimUnit(KeyScan, UnitModel):
         if self.on and self.mode == "lockout":
             self._unlagged(lambda: self._show(self._text("lockout")))
         if self.mem.locked_out and self._lockout_since is not None:
-            self._ticker = self.clock.call_later(TICK, self._tick, wakes=False)
+            self._ticker = self.clock.call_later(TICK, self._tick)
 
     def _lockout_over(self) -> None:
         self._lockout_since, self._lockout_timer = None, None

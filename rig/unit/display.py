@@ -119,6 +119,11 @@ class DisplayTap(ABC):
                 newest.append(line)
         return newest[::-1]
 
+    def lines_after(self, number: int) -> list[DisplayLine]:
+        """The lines shown after the first ``number`` (``tap.count`` read before a key: what answered it,
+        even a line stamped in the key's own instant)."""
+        return self._after(number)[0]
+
     def _after(self, number: int) -> tuple[list[DisplayLine], int]:
         """Lines numbered ``number`` and on (0 = the first line ever shown), and the next number."""
         with self._lock:

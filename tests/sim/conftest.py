@@ -17,7 +17,7 @@ from rig.bench.bench import Bench
 from rig.unit.profiles import load_profiles
 from rig.sim.backend import reset_unit, sim_backend
 from rig.sim.knobs import REALISTIC, realistic_for
-from rig.sim.unit import RESULT_DELAY  # only to time a verdict the display does not show (VW: SAFE -> SAFE)
+from rig.sim.keys import RESULT_DELAY  # only to time a verdict the display does not show (VW: SAFE -> SAFE)
 from rig.bench.wiring import load_wiring
 
 from ..spare_keys import SPARE_WIRING, spare_wiring_text
