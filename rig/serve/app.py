@@ -268,7 +268,13 @@ def make_app(station, tokens: Tokens, sessions: Sessions | None = None, cli_toke
         data = await body(request)
         if not isinstance(data.get("id"), int) or not isinstance(data.get("answer"), str):
             raise Refused(400, "an answer is {\"id\": QUESTION_ID, \"answer\": \"yes\"}")
-        station.answer(data["id"], data["answer"], user["name"])
+        job = station.current or {}
+        if station.code_job and user["name"] != job.get("operator"):  # its answers reach its redactor
+            raise Refused(403, f"this job holds a code: only {job.get('operator')}, who started it, answers it")
+        answer = data["answer"]
+        if (job.get("question") or {}).get("kind") == "yesno":  # all a yes/no is, and all its log shows
+            answer = "yes" if answer.strip().lower() in ("y", "yes", "true") else "no"
+        station.answer(data["id"], answer, user["name"])
         return JSONResponse({"ok": True})
 
     @endpoint("operator", post=True)

@@ -75,3 +75,32 @@ def test_a_release_reason_is_one_of_a_fixed_few(paced):
     assert paced.station.lease.holder is not None  # nothing happened
     r = op.post("/api/lab/release", json={"place": "bench-01", "why": "was released in labgrid"})
     assert r.status_code == 200 and r.json()["released"] == "bench-01"
+
+
+def test_only_the_operator_who_started_a_code_job_answers_it(paced):
+    alice = paced.client(paced.operator)
+    bob = paced.client(paced.tokens.new("operator", "bob"))
+    r = alice.post("/api/runs", json={"procedure": "unlock", "profile": "honda", "unit": "H1", "code": CODE,
+                                      "allow_lockout": True})
+    assert r.status_code == 202, r.text
+    paced.wait(lambda s: (s["job"] or {}).get("progress"))
+    # a question of the no-tap mode ("what does the display show?"): its answer is display text
+    paced.station.current["question"] = {"id": 999, "text": "What does the display show?", "kind": "text"}
+    r = bob.post("/api/answer", json={"id": 999, "answer": f"x{CODE}x"})
+    assert r.status_code == 403 and "only alice" in r.json()["error"]
+    assert 999 not in paced.station._answers
+    assert alice.post("/api/answer", json={"id": 999, "answer": "CODE"}).status_code == 200
+    alice.post("/api/stop")
+    paced.wait(lambda s: s["job"] is None)
+
+
+def test_a_yes_no_answer_is_logged_as_yes_or_no_only(paced):
+    op = paced.client(paced.operator)
+    assert op.post("/api/runs", json={"procedure": "bench-removal", "profile": "honda", "unit": "H1"}).status_code == 202
+    s = paced.wait(lambda s: (s["job"] or {}).get("question"))
+    r = op.post("/api/answer", json={"id": s["job"]["question"]["id"], "answer": "nope 1234567890"})
+    assert r.status_code == 200
+    op.post("/api/stop")
+    s = paced.wait(lambda s: s["job"] is None and s["last"] is not None)
+    log = op.get(f"/api/runs/{s['last']['run_id']}/log.jsonl").text
+    assert "1234567890" not in log and '"kind": "prompt"' in log and '"to": "no"' in log
