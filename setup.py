@@ -71,7 +71,9 @@ setup(
         # works. Never `pip uninstall pyserial-labgrid` alone: it deletes serial/ from under pyserial.
         "lab": ["labgrid>=26.0.1,<27", "starlette>=0.40", "uvicorn>=0.30"],
         # hypothesis: property tests of every loader; httpx and playwright: the server's HTTP and browser tests
-        "test": ["pytest>=7.4", "pytest-xdist>=3.5", "hypothesis>=6.80", "starlette>=0.40", "uvicorn>=0.30", "httpx>=0.27",
+        # the schematic sheets (rig wiring schematic): a drawing tool, never on the Pi's base install
+        "docs": ["schemdraw>=0.19"],
+        "test": ["schemdraw>=0.19", "pytest>=7.4", "pytest-xdist>=3.5", "hypothesis>=6.80", "starlette>=0.40", "uvicorn>=0.30", "httpx>=0.27",
                  "playwright>=1.40", "labgrid>=26.0.1,<27"],  # labgrid: the lab's loopback tests
     },
     entry_points={

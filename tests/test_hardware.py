@@ -218,6 +218,47 @@ def test_a_sense_level_counts_only_once_it_has_held_for_the_debounce(write_yaml,
     assert events == [(0.131, True)]         # 20 ms after the last bounce, told once
 
 
+def test_a_rail_dropout_shorter_than_the_debounce_is_latched_and_told(clock):
+    from .spare_keys import spare_wiring_text
+
+    import tempfile
+
+    text = spare_wiring_text({}).replace("    rail: battery\n", "    rail: battery\n    debounce: 20ms\n")
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d, "b.yaml")
+        path.write_text(text)
+        w = load_wiring(path)
+    backend = mock_backend(w, clock, circuit={})
+    with Bench(w, backend) as bench:
+        told = []
+        bench.events.subscribe(lambda e: e.kind in ("dropout", "sense") and told.append((e.kind, e.what)))
+        clock.sleep(0.1)
+        pin = backend.pin_factory.pin(5)     # battery_v: the opto lets go for 10 ms (A4 dipped)
+        pin.drive_high()
+        clock.sleep(0.010)
+        pin.drive_low()
+        clock.sleep(0.1)
+        assert bench.read("battery_v") is True      # the debounce says nothing changed...
+        assert bench.senses["battery_v"].dropouts == 1  # ...and the dip is on the record all the same
+    assert told == [("dropout", "battery_v")]
+
+
+def test_the_pin_maps_rail_settle_is_what_the_welded_check_waits(clock, write_yaml):
+    from rig.bench.power import rail_faults
+
+    text = (REPO / "wiring" / "bench.yaml").read_text().replace("rail_settle: 0.5s", "rail_settle: 4s")
+    w = load_wiring(write_yaml(text))
+    backend = mock_backend(w, clock, circuit={"slow": {"acc": 3.0}})  # A7 takes 3 s to decay
+    with Bench(w, backend) as bench:
+        bench.power("acc", True)
+        clock.sleep(1)
+        bench.power("acc", False)
+        clock.sleep(2.5)
+        assert rail_faults(bench) == []  # still decaying: not "welded, replace the relay"
+        clock.sleep(2)
+        assert rail_faults(bench) == []
+
+
 # -- the dwell holds across processes ---------------------------------------------------
 
 
@@ -557,3 +598,16 @@ def test_beats_against_a_dead_man_time_they_cannot_hold_are_refused(write_yaml):
     with pytest.raises(ConfigError, match="GPIO10 is also SPI0 MOSI, which can toggle it by itself"):
         load_wiring(write_yaml(base + "heartbeat: {pin: 10, every: 1s, timeout: 4.7s}\n"))
     assert load_wiring(write_yaml(base + "heartbeat: {pin: 26, every: 1s, timeout: 4.7s}\n")).heartbeat.timeout == 4.7
+
+
+def test_the_committed_schematic_sheets_match_bench_yaml():
+    pytest.importorskip("schemdraw")  # the docs extra; the test extra brings it
+    from rig.bench.schematic import render_all
+
+    sheets = render_all(load_wiring())
+    assert sorted(sheets) == sorted(p.name for p in (REPO / "wiring" / "schematic").glob("sheet*.svg"))
+    for name, svg in sheets.items():
+        assert (REPO / "wiring" / "schematic" / name).read_text(encoding="utf-8") == svg, \
+            f"re-draw them: rig wiring schematic -o wiring/schematic ({name})"
+    assert "GPIO26 (J1-37)" in sheets["sheet6-deadman.svg"] and "GPIO2 (J1-3)" in sheets["sheet6-deadman.svg"]
+    assert "preset1: GPIO19 (J1-35)" in sheets["sheet3-keys.svg"]  # drawn from the map, not by hand

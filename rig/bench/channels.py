@@ -156,7 +156,12 @@ class Sense:
         device.when_activated = lambda: self._edge(True)
         device.when_deactivated = lambda: self._edge(False)
 
+    dropouts = 0  # a rail sense's losses of voltage, latched: a debounce must not hide a 10 ms dip
+
     def _edge(self, level: bool) -> None:
+        if self.spec.rail is not None and not level and self._stable:
+            self.dropouts += 1
+            self._bench.events.emit("dropout", self.name, rail=self.spec.rail, count=self.dropouts)
         if self.spec.debounce <= 0:
             self._settle(level)
             return

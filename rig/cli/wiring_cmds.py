@@ -84,3 +84,34 @@ def diagram(app, file, output):
     target.write_text(svg, encoding="utf-8")
     out.print(f"wrote {target} ({len(w.rails)} rails, {len(w.keys)} keys, {len(w.senses)} senses"
               + (", heartbeat" if w.heartbeat else "") + ")")
+
+
+@wiring.command("schematic")
+@click.argument("file", required=False, type=click.Path(dir_okay=False))
+@click.option("-o", "--output", type=click.Path(file_okay=False), default=".", show_default=True,
+              help="The folder the sheets are written to.")
+@click.pass_obj
+def schematic(app, file, output):
+    """Draw the schematic sheets from the pin map (SVG): relays, keys, senses, power, dead-man.
+
+    Sheet 1 is the pin sheet (rig wiring diagram). Needs schemdraw, a drawing tool
+    the Pi's install does not carry: pip install '.[docs]'.
+
+    \b
+    Examples:
+      rig wiring schematic -o wiring/schematic
+    """
+    try:
+        from ..bench.schematic import render_all
+    except ImportError:  # pragma: no cover - only without the docs extra
+        raise click.UsageError("the schematic needs schemdraw: pip install 'rig[docs]'") from None
+    w = _load(file or app.wiring_path, ": fix the pin map first")
+    try:
+        sheets = render_all(w)
+    except ModuleNotFoundError:
+        raise click.UsageError("the schematic needs schemdraw: pip install 'rig[docs]'") from None
+    folder = Path(output)
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, svg in sheets.items():
+        (folder / name).write_text(svg, encoding="utf-8")
+    out.print(f"wrote {len(sheets)} sheets to {folder}: {', '.join(sheets)}")
