@@ -11,6 +11,7 @@ import click
 
 from ..errors import ConfigError
 from . import cli
+from ..serve.countdown import words
 from .render import err, esc, out, show_status
 
 
@@ -235,18 +236,37 @@ def link(app, role):
 
 
 @cli.command()
+@click.option("--discard-served", is_flag=True, help="Stop even a lockout wait whose served time a stop throws "
+              "away (a unit whose wait starts over after a power loss). Without it, rig says how much and asks "
+              "at a terminal, or refuses (exit 3).")
 @click.pass_obj
-def stop(app):
+def stop(app, discard_served):
     """Stop the job the rig server is running (keys up, rails safe, recorded as interrupted).
+
+    A stop that would throw served lockout time away says how much first; one that
+    keeps it (the ledger resumes the wait) just stops.
 
     \b
     Example:
       rig stop
+      rig stop --discard-served      the wait starts over next time: no question asked
     """
+    from ..errors import BenchBusy
+    from ..serve.countdown import DISCARDS
+
     client = app.server()
     if client is None:
         raise ConfigError("no rig server is running here (rig serve); a job run by `rig run` stops with Ctrl-C")
-    r = client.post("/api/stop")
+    try:
+        r = client.post("/api/stop", {"discard_served": True} if discard_served else {})
+    except BenchBusy as exc:
+        if DISCARDS not in str(exc) or not (sys.stdin.isatty() and err.is_terminal):
+            raise
+        err.print(str(exc).split(". Stop anyway")[0] + ".", markup=False, highlight=False)
+        if not click.confirm("Stop anyway, throwing it away?", default=False, err=True):
+            err.print("not stopped: the wait goes on")
+            return
+        r = client.post("/api/stop", {"discard_served": True})
     out.print(f"stopping {r.get('stopped')}" + (f" (run {r['run_id']})" if r.get("run_id") else "")
               + ("; it was still queued" if r.get("queued") else ""))
 
@@ -285,13 +305,16 @@ def remote_status(client) -> None:
                   + (f", run {job['run_id']}" if job.get("run_id") else "") + f", started by {job['operator']}")
         out.print(f"step: {job.get('step') or '-'}")
         p = job.get("progress")
-        if p:
-            left = max(0.0, p["total"] - p["served"])
-            out.print(f"{p['label']}: {_clock(p['served'])} served, {_clock(left)} left")
+        if p:  # carried to this moment by the server: the figure the page and `rig run` show now
+            out.print(words(p), markup=False, highlight=False)
         if job.get("question"):
             out.print(f"waiting for an answer in the page: {job['question']['text']}")
     else:
         out.print("job: none (the bench is idle)")
+    unit = state.get("unit")
+    if unit:
+        out.print(f"unit: {unit['serial']} ({unit['profile']}): {unit.get('state') or '?'}", markup=False,
+                  highlight=False)
     for q in state.get("queue") or []:
         out.print(f"queued: {q['procedure']} ({q['operator']})")
 
@@ -312,23 +335,32 @@ def remote_run(client, job, queue: bool = False, local_dir: str | None = None):
             "allow_permanent": job.allow_permanent, "queue": queue, "new_unit": job.new_unit}
     if job.code is not None:
         body["code"] = job.code.reveal()
+    from .remote_view import RemoteCountdown
+
     seen = {"step": None, "asked": set()}
+    countdown = RemoteCountdown(err)  # the figure `rig status` and the page show: live at a terminal
 
     def on_job(j):
         if j.get("step") and j["step"] != seen["step"]:
             seen["step"] = j["step"]
             err.print(f"> {esc(j['step'])}")
+        countdown.update(j.get("progress"))
         q = j.get("question")
         if q and q["id"] not in seen["asked"]:
             seen["asked"].add(q["id"])
+            countdown.close()
             _answer(client, q)
 
-    result = follow_run(
-        client, body,
-        on_ticket=lambda t: err.print(f"via the rig server at {client.url}"
-                                      + ("; queued behind the running job" if t["queued"] else "")),
-        on_job=on_job, on_note=lambda text: err.print(f"  {esc(text)}"),
-        on_stop=lambda: err.print("stopping the job on the server (keys up, rails safe) ..."))
+    try:
+        result = follow_run(
+            client, body,
+            on_ticket=lambda t: err.print(f"via the rig server at {client.url}"
+                                          + ("; queued behind the running job" if t["queued"] else "")),
+            on_job=on_job, on_note=lambda text: err.print(f"  {esc(text)}"),
+            on_stop=lambda: err.print("stopping the job on the server (keys up, rails safe) ..."),
+            on_warn=lambda text: err.print(f"  [bold yellow]!!! {esc(text)}[/]"))
+    finally:
+        countdown.close()
     from ..serve.client import ServerGone
 
     run_id = result.get("run_id") or 0
@@ -367,11 +399,3 @@ def _answer(client, q: dict) -> None:
         client.post("/api/answer", {"id": q["id"], "answer": answer})
     except ConfigError as exc:
         err.print(f"  {exc}")
-
-
-def _clock(seconds: float) -> str:
-    s = int(round(seconds))
-    h, rem = divmod(s, 3600)
-    m, sec = divmod(rem, 60)
-    return f"{h}:{m:02d}:{sec:02d}" if h else f"{m}:{sec:02d}"
-

@@ -84,6 +84,7 @@ class EventBus:
         self._changing = threading.Lock()  # only subscribers serialise; held for an assignment
         self._held: deque | None = None
         self._mask: _Mask | None = None
+        self.origin = 0.0  # the clock time a run's record counts from (its log, the page's events)
 
     def subscribe(self, fn: Listener) -> Callable[[], None]:
         with self._changing:

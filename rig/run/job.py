@@ -192,6 +192,7 @@ def run_job(job: Job, proc: Procedure | None = None, profile=None) -> JobResult:
             ledger.set_log(run_id, str(log_path))
             log = EventLog(log_path, redact=redactor.record, fd=fd)
         events = EventBus(backend.clock)
+        events.origin = log.origin = backend.clock.now()  # the run's own time starts here
         events.subscribe(log.write)
         if extra is not None:
             events.subscribe(extra.write)

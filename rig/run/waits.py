@@ -92,7 +92,19 @@ class PoweredWait:
 
     def progress(self, done: bool = False) -> None:
         if self.ctx.ui:
+            tell = getattr(self.ctx.ui, "progress_facts", None)  # a UI that shows more (the page) takes them
+            if tell is not None:
+                tell(**self.progress_facts())
             self.ctx.ui.progress(self.label, min(self.served, self.total), self.total, done=done)
+
+    def progress_facts(self) -> dict:
+        """What a view needs beyond the figures: whether the time counts right now, and for a
+        lockout wait its own length and whether a stop keeps what was served (a unit whose wait
+        starts over after a power loss throws it away)."""
+        facts = {"running": self.accruing(self.clock.now())}
+        if getattr(self, "lk", None) is not None:
+            facts.update(lockout=self.wait, keeps=not getattr(self, "restart", False))
+        return facts
 
     # -- the loop ----------------------------------------------------------------
     def run(self) -> None:

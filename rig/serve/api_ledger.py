@@ -12,6 +12,7 @@ from starlette.routing import Route
 
 from ..errors import ConfigError
 from ..records.ledger import Ledger
+from .countdown import with_countdown
 from ..run.procedure import builtin_names
 from ..unit.profiles import load_profiles
 from ..records.files import is_run_log, read_private
@@ -198,11 +199,18 @@ def _units(station) -> list[dict]:
             row = dict(u, lockouts=len(led.lockouts(u["serial"])), runs=len(led.runs(u["serial"], 1000)))
             if p is not None:
                 st = led.standing(u["serial"], p)
-                row.update(state=st.describe(), used=st.used, left=st.left, allowed=st.allowed)
-            out.append(row)
+                row.update(state=st.describe(), used=st.used, left=st.left, allowed=st.allowed,
+                           lockout_left=st.lockout_left)
+            out.append(_live(station, row))
         return out
     finally:
         led.close()
+
+
+def _live(station, unit: dict) -> dict:
+    """The unit as the running job's countdown has it now, when that job waits out its lockout
+    (the ledger keeps the served time a few times an hour)."""
+    return with_countdown(station.current, unit, station.clock)[1] if station.current else unit
 
 
 def _unit(station, serial: str, Refused) -> dict:
@@ -218,6 +226,6 @@ def _unit(station, serial: str, Refused) -> dict:
                      lockout_left=st.lockout_left)
         u.update(runs=led.runs(serial, 200), attempts=led.attempts(serial), lockouts=led.lockouts(serial),
                  records=led.records(serial), changes=led.changes(serial))
-        return u
+        return _live(station, u)
     finally:
         led.close()

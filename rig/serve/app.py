@@ -26,6 +26,7 @@ from ..errors import BenchBusy, BenchRefused, ConfigError, RigError, SafetyRefus
 from ..records.secret import Code
 from ..run.procedure import builtin_names
 from . import api_lab, api_ledger
+from .countdown import DISCARDS, discards, with_countdown
 from .auth import Sessions, Tokens, csrf_ok
 from .commands import press_args, wait_seconds
 from .limits import LOOPBACK_NAMES, Bounded
@@ -261,6 +262,15 @@ def make_app(station, tokens: Tokens, sessions: Sessions | None = None, cli_toke
 
     @endpoint("operator", post=True)
     async def stop(request, user):
+        data = await body(request)
+        # a stop that throws served time away (a unit whose wait starts over) is said, and asked
+        # for in so many words; one that keeps it is not asked about
+        lost = discards(with_countdown(station.current, None, station.clock)[0]["progress"]
+                        if (station.current or {}).get("progress") else None)
+        if lost and data.get("discard_served") is not True:
+            raise BenchBusy(f"stopping now {DISCARDS} {lost} of powered time: this unit's lockout wait starts "
+                            f"over after a power loss. Stop anyway with `rig stop --discard-served` (the page "
+                            f"asks), or let it run")
         return JSONResponse(station.stop(f"a stop from {user['name']} ({user['via']})"))
 
     @endpoint("operator", post=True)

@@ -21,7 +21,9 @@ from typing import Callable
 from ..bench import signals
 from ..errors import BenchBusy, ConfigError
 from ..run.job import EXIT
+from ..run.lockoutwait import SECOND_CTRL_C
 from .client import ServerGone
+from .countdown import DISCARDS, discards
 
 
 def procedure_fields(procedure: str) -> dict:
@@ -81,7 +83,7 @@ STREAM_TIMEOUT = 60.0  # s of silence after which a stream is taken as broken (t
 
 def follow_run(client, body: dict, timeout: float | None = None, *, on_ticket: Callable | None = None,
                on_job: Callable | None = None, on_note: Callable | None = None,
-               on_stop: Callable | None = None) -> dict:
+               on_stop: Callable | None = None, on_warn: Callable | None = None) -> dict:
     """POST the job, follow the server's events until its result; the result with its exit code.
 
     The code in ``body`` (if any) is sent once and dropped from ``body`` at once.
@@ -89,7 +91,10 @@ def follow_run(client, body: dict, timeout: float | None = None, *, on_ticket: C
     another); ``on_job(job)`` on every live state of this job (its step, a question);
     ``on_note(text)`` on each note; ``on_stop()`` when a Ctrl-C is stopping the job. A
     timeout stops the job on the bench before raising; a Ctrl-C stops it and follows
-    it on to its result ("interrupted"); a second Ctrl-C leaves it stopping there.
+    it on to its result ("interrupted"); a second Ctrl-C leaves it stopping there. A
+    stop that would throw served lockout time away is asked about first, as a local
+    run asks: ``on_warn(text)`` says how much, and a second Ctrl-C within 5 s (or a
+    SIGTERM) stops it anyway.
 
     Whatever happens to the server, the result says what the client knows, with the exit
     code a local run would have: the job's own result; or, when the server stops (it
@@ -124,13 +129,19 @@ def follow_run(client, body: dict, timeout: float | None = None, *, on_ticket: C
     if on_ticket:
         on_ticket(ticket)
     deadline = None if timeout is None else time.monotonic() + timeout
+    discard, asked_at = False, None  # a stop that throws served time away: asked once, as a local run asks
     while True:
         try:
             if stopping:
                 stopping = False
-                if on_stop:
-                    on_stop()
-                _ask_stop(client)  # and follow it on: the result says "interrupted"
+                refused = _ask_stop(client, discard)
+                if refused:  # the server knew better than our last state: served time would be lost
+                    asked_at = time.monotonic()
+                    _warn(on_warn, refused.split(". Stop anyway")[0] + ". " + _AGAIN)
+                else:
+                    f.stops += 1
+                    if on_stop:
+                        on_stop()
             if events is None:
                 events = client.stream(timeout=STREAM_TIMEOUT)
             result = _until_result(events, f, deadline, on_note)
@@ -138,10 +149,18 @@ def follow_run(client, body: dict, timeout: float | None = None, *, on_ticket: C
                 return f.done(result)
             events = None  # it ended (a proxy's idle timeout, a restart): listen again
         except KeyboardInterrupt as exc:
-            f.stops += 1
+            if f.stops:
+                return f.left_stopping()  # a Ctrl-C after the stop was sent: stop following
             f.signal = f.signal or exc
-            if f.stops > 1:
-                return f.left_stopping()
+            lost = discards(f.progress)
+            if type(exc) is not KeyboardInterrupt or (asked_at is not None
+                                                      and time.monotonic() - asked_at <= SECOND_CTRL_C):
+                discard = True  # SIGTERM stops at once; a second Ctrl-C soon after the question confirms
+            elif lost:
+                asked_at = time.monotonic()
+                _warn(on_warn, f"stopping now throws away {lost} of powered time: this unit's lockout wait "
+                               f"starts over after a power loss. {_AGAIN}")
+                continue
             stopping = True
         except _Closing as exc:
             return f.closing(exc.by)
@@ -150,16 +169,29 @@ def follow_run(client, body: dict, timeout: float | None = None, *, on_ticket: C
                 return f.gone(exc)
             events = None  # the stream broke: a new one says whether the job ended meanwhile
         except _TimedOut:
-            _ask_stop(client)
+            _ask_stop(client, discard=True)
             raise ConfigError(f"the job on {client.url} did not end within {timeout:.0f} s; it was stopped "
                               f"(keys up, rails safe)") from None
 
 
-def _ask_stop(client) -> None:
+_AGAIN = f"Press Ctrl-C again within {SECOND_CTRL_C:g} s to stop anyway; the job goes on otherwise"
+
+
+def _warn(on_warn, text: str) -> None:
+    if on_warn:
+        on_warn(text)
+
+
+def _ask_stop(client, discard: bool) -> str | None:
+    """Ask the server to stop the job; its refusal when the stop would throw served time away
+    (and ``discard`` was not said), else None."""
     try:
-        client.post("/api/stop")
-    except BenchBusy:
-        pass  # no job is running: it ended meanwhile, and its result is on its way
+        client.post("/api/stop", {"discard_served": True} if discard else {})
+    except BenchBusy as exc:
+        if DISCARDS in str(exc):
+            return str(exc)
+        # no job is running: it ended meanwhile, and its result is on its way
+    return None
 
 
 class _TimedOut(Exception):
@@ -180,6 +212,7 @@ class _Followed:
         self.seen = False
         self.run_id = None
         self.step = ""
+        self.progress: dict | None = None
         self.stops = 0
         self.signal: KeyboardInterrupt | None = None  # the Ctrl-C (or SIGTERM) that asked for a stop
 
@@ -187,6 +220,7 @@ class _Followed:
         self.seen = True
         self.run_id = job.get("run_id") or self.run_id
         self.step = job.get("step") or self.step
+        self.progress = job.get("progress")
         if self.on_job:
             self.on_job(job)
 

@@ -100,6 +100,7 @@ class WebUI:
         self.station = station
         self.redact = redact
         self.job = station.current
+        self.origin = getattr(station.bench.events, "origin", 0.0)  # the bench lent to this run carries its bus
 
     def _text(self, text) -> str:
         return self.redact(str(text))
@@ -123,13 +124,20 @@ class WebUI:
 
     def event(self, event) -> None:
         record = {k: (self.redact(v) if isinstance(v, str) else v) for k, v in event.as_dict().items()}
+        record["t"] = round(event.t - self.origin, 6)  # as the run's log has it: from the run's start
         self.station.hub.publish("log", record)
         if event.kind in ("rail", "key", "sense", "display", "result"):
             self.station.changed()
 
+    def progress_facts(self, **facts) -> None:
+        """What the wait knows beyond the figures (counting now? a lockout, kept on a stop?)."""
+        self._facts = facts
+
     def progress(self, label: str, served: float, total: float, done: bool = False) -> None:
-        self.job["progress"] = {"label": self._text(label), "served": served, "total": total,
-                                "at": time.time(), "done": done}
+        # served as of the bench clock's t: the station carries it on to the present for every view
+        self.job["progress"] = dict(getattr(self, "_facts", {}), label=self._text(label), served=served,
+                                    total=total, t=self.station.clock.now(), done=done)
+        self._facts = {}
         if done and total >= self.station.notify_after:
             self.station.hub.publish("notice", {"kind": "wait-done", "text": f"{self._text(label)}: done"})
         self.station.changed(soon=not done)

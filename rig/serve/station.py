@@ -38,6 +38,7 @@ from ..run.guard import follow, sent
 from ..run.session import BenchSession
 from .clienttext import masked
 from .commands import CommandSlot, expected_wall, run_command, takes
+from .countdown import with_countdown
 from .held import HeldBench, StoppableClock, Stopped
 from .hub import Hub, WebUI
 from .lease import Lease
@@ -377,12 +378,12 @@ class Station:
             inner = self.clock.inner
             bench = dict(snap, backend=self.bench.backend.name, virtual=inner.virtual, tap=self.bench.display is not None,
                          speed=getattr(inner, "speed", None if inner.virtual else 1.0))
-        job = None
-        if self.current is not None:
-            job = {k: v for k, v in self.current.items()}
+        # the countdown carried to this moment, and the unit's lockout with it: one figure for every view
+        job, unit = with_countdown(dict(self.current) if self.current is not None else None, self._standing(),
+                                   self.clock)
         return {"bench": bench, "job": job, "busy": self.busy_reason(),
                 "queue": [{k: q[k] for k in ("id", "procedure", "unit", "operator")} for q in self.queued],
-                "last": self.last, "unit": self._standing(), "closing": self.closing, "wall": time.time(),
+                "last": self.last, "unit": unit, "closing": self.closing, "wall": time.time(),
                 "place": self.lease.holder, "lab": self.lease.lab}
 
     def _standing(self) -> dict | None:

@@ -80,9 +80,13 @@ function render(s) {
   const u = s.unit, ut = $("unit"); ut.replaceChildren();
   $("unit-none").hidden = !!u;
   if (u) {
-    row(ut, ["serial", u.serial]); row(ut, ["profile", u.profile]); row(ut, ["state", u.state]);
+    row(ut, ["serial", u.serial]); row(ut, ["profile", u.profile]);
+    row(ut, ["state", u.state]).lastChild.id = "unit-state";  // moved on with the countdown by tick()
     if (u.allowed !== undefined) row(ut, ["attempts", `${u.used} used, ${u.left} of ${u.allowed} left`]);
-    if (u.lockout_left !== null && u.lockout_left !== undefined) row(ut, ["lockout left", clock(u.lockout_left)]);
+    if (u.lockout_left !== null && u.lockout_left !== undefined) {
+      const tr = row(ut, ["lockout left", clock(u.lockout_left)]);
+      tr.lastChild.id = "unit-lockout-left";  // moved on with the job's countdown by tick()
+    }
   }
   const j = s.job;
   $("job").hidden = !j; $("job-none").hidden = !!j;
@@ -100,25 +104,45 @@ function render(s) {
       $("question").dataset.id = q.id;
     }
   }
-  const last = s.last;
-  $("last").textContent = last ? `last: ${last.procedure} ${last.outcome}` + (last.run_id ? ` (run ${last.run_id})` : "") + ` - ${last.message}` : "";
+  const last = s.last;  // not under a running job: it would read as that job's
+  $("last").textContent = last && !j ? `last: ${last.procedure} ${last.outcome}` + (last.run_id ? ` (run ${last.run_id})` : "") + ` - ${last.message}` : "";
   const qu = $("queue"); qu.replaceChildren();
   for (const q of s.queue) qu.append(el("li", `queued: ${q.procedure} (${q.operator})`));
   tick();
 }
 
-// the countdown moves between updates at the bench clock's pace
-function tick() {
+// The countdown as the server computed it when it sent the state (the figure `rig status` and
+// `rig run` show), moved on at the bench clock's pace while it counts.
+function countdownNow() {
   const p = state?.job?.progress;
-  $("countdown").hidden = !p || p.done;
-  if (!p || p.done) return;
-  const speed = state.bench?.speed || 0;
+  if (!p || p.done) return null;
   const now = Date.now() / 1000 - clockSkew;
-  const served = Math.min(p.total, p.served + Math.max(0, now - p.at) * speed);
+  const gained = p.running && p.pace ? Math.max(0, now - p.at) * p.pace : 0;
+  const served = Math.min(p.total, p.served + gained);
+  return {...p, served, left: p.total - served,
+          lockout_left: p.lockout !== undefined && p.lockout !== null ? Math.max(0, p.lockout - served) : null};
+}
+function endsAbout(p) {
+  if (!p.running) return "not counting: the rails it needs are not powered";
+  if (!p.ends_at) return "";
+  return "ends about " + new Date((p.ends_at + clockSkew) * 1000).toLocaleTimeString([], {hour: "2-digit", minute: "2-digit", hourCycle: "h23"});
+}
+function tick() {
+  const p = countdownNow();
+  $("countdown").hidden = !p;
+  if (!p) return;
   $("cd-label").textContent = p.label;
-  $("cd-left").textContent = clock(p.total - served);
-  $("cd-served").textContent = `(${clock(served)} of ${clock(p.total)} served)`;
-  $("cd-bar").value = p.total ? served / p.total : 0;
+  $("cd-left").textContent = clock(p.left);
+  $("cd-served").textContent = `(${clock(p.served)} of ${clock(p.total)} served)`;
+  $("cd-ends").textContent = endsAbout(p);
+  $("cd-bar").value = p.total ? p.served / p.total : 0;
+  // the unit card's lockout is the job's countdown: moved on with it, in the ledger's words
+  if (p.lockout_left !== null && state.job.unit === state.unit?.serial && $("unit-lockout-left")) {
+    $("unit-lockout-left").textContent = clock(p.lockout_left);
+    const end = endsAbout(p);
+    $("unit-state").textContent = `locked out: ${clock(p.lockout_left)} of ${clock(p.lockout)} powered wait left` +
+      (p.running ? ", counting" + (end ? ": " + end : "") : ` (${end})`);
+  }
 }
 setInterval(tick, 250);
 
@@ -154,7 +178,23 @@ $("start").addEventListener("submit", async (ev) => {
   if (audio === null) beep();  // a click is the gesture browsers want before a page may make a sound
   try { await api("/api/runs", body); } catch (e) { $("start-error").textContent = e.message; }
 });
-$("stop").addEventListener("click", () => api("/api/stop", {}).catch((e) => alert(e.message)));
+// A stop that throws served time away (a unit whose wait starts over) says how much and asks;
+// one that keeps it just stops.
+async function stopJob() {
+  const p = countdownNow();
+  let body = {};
+  if (p && p.keeps === false && p.served > 0) {
+    if (!confirm(`Stopping now throws away ${clock(p.served)} of powered time: this unit's lockout wait starts over after a power loss. Stop anyway?`)) return;
+    body = {discard_served: true};
+  }
+  try {
+    await api("/api/stop", body);
+  } catch (e) {
+    if (!e.message.includes("throws away")) { alert(e.message); return; }
+    if (confirm(e.message.split(". Stop anyway")[0] + ". Stop anyway?")) await api("/api/stop", {discard_served: true}).catch((e2) => alert(e2.message));
+  }
+}
+$("stop").addEventListener("click", () => stopJob());
 function answer(text) {
   $("question").hidden = true;  // answered once: a second click must not answer the next question
   api("/api/answer", {id: Number($("question").dataset.id), answer: text}).catch((e) => alert(e.message));
