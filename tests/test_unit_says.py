@@ -136,6 +136,33 @@ def test_a_lockout_the_unit_never_proves_over_stays_open(tmp_path, write_yaml):
     assert st.lockout is not None and st.left == 0
 
 
+def test_without_a_tap_the_technician_proves_the_end_or_the_lockout_stays_open(tmp_path, write_yaml):
+    """No display tap: when the count is done, the rig asks whether the Ford shows its ready
+    display. "No" is no proof: the run fails and the ledger keeps the lockout open; "yes" closes it."""
+    text = open(load_wiring().source).read()
+    blind = load_wiring(write_yaml(text.split("display:")[0] + "timing:" + text.split("timing:")[1]))
+    b = Bench(tmp_path, "ford", "2580", wiring=blind, state="lockout", attempts=3, ideal=True)
+    arrived_locked_out(b)
+    asked = []
+
+    def technician(says):
+        def answer(question, kind):
+            asked.append(question)
+            if question.startswith("What does the display show"):
+                return "CODE - - - -"
+            return says if question.startswith("Does the display show its ready display") else "y"
+        return lambda bench, redact: Plain(redact, stream=_Lines(b.lines), ask=answer)
+
+    no = b.run("lockout-wait", ui=technician("n"))
+    assert (no.outcome, no.exit_code) == ("failed", 1), no.message
+    assert "the operator does not see the ready display" in no.message and "stays open" in no.message
+    assert lockout_row(b)["ended"] is None and b.standing().lockout is not None
+    yes = b.run("lockout-wait", ui=technician("y"))
+    assert yes.outcome == "passed", yes.message
+    assert lockout_row(b)["end_reason"] == "display"
+    assert sum(q.startswith("Does the display show its ready display") for q in asked) == 2  # once a run
+
+
 def test_a_unit_whose_display_says_it_still_waits_is_refused_a_code(tmp_path, write_yaml):
     """The ledger knows no lockout (a rig that closed it too early, a record typed in), but the
     Ford shows WAIT: no key is pressed, and the refusal says why."""

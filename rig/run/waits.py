@@ -154,9 +154,11 @@ class PoweredWait:
                     if not done:
                         wake = min(self.next_wake(now), next_save)
                         if clock.virtual:
-                            nxt = clock.next_wake() if hasattr(clock, "next_wake") else clock.next_event()
-                            if nxt is not None:
-                                wake = min(wake, nxt)
+                            # No need to wake for the clock's other callbacks: one that changes a sense
+                            # or the display ends the sleep below. The countdown moves a tenth at a time,
+                            # or each wall second on a paced clock somebody watches.
+                            speed = getattr(clock, "speed", None)
+                            wake = min(wake, now + (COUNTDOWN * speed if speed else max(COUNTDOWN, (self.total or 0) / 10)))
                         else:
                             wake = min(wake, now + COUNTDOWN)
                 if done:

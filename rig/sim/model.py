@@ -27,6 +27,11 @@ attaches through exactly this seam.
 - ``io.state_path``: the file the model keeps its memory in between commands (its own
   format), ``io.wiring``: the pin map.
 
+What a unit sees of the bench arrives as watchers (``watch_rail``, ``watch_key``) and what
+it shows leaves through drivers (``drive``, ``show``); a new channel between bench and unit
+(a CAN bus, say) is one more pair of the same shape on :class:`UnitIO`, called through the
+same guard.
+
 **The contract.**
 
 - *What wakes the rig.* The rig's powered waits (the lockout hour) sleep from one moment

@@ -292,7 +292,7 @@ class SimUnit(KeyScan, UnitModel):
             if self._lockout_since is None:
                 self._lockout_since = self.clock.now()
             self._lockout_timer = self.clock.call_later(self.mem.lockout_left / self._rate(), self._lockout_over)
-            if any("{time}" in t for t in self.p.templates("lockout")):
+            if "{time}" in self.p.templates("lockout")[0]:  # the text it shows counts down: redraw it
                 self._ticker = self.clock.call_later(TICK, self._tick)
         else:
             self._lockout_since = None
