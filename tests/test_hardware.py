@@ -611,3 +611,13 @@ def test_the_committed_schematic_sheets_match_bench_yaml():
             f"re-draw them: rig wiring schematic -o wiring/schematic ({name})"
     assert "GPIO26 (J1-37)" in sheets["sheet6-deadman.svg"] and "GPIO2 (J1-3)" in sheets["sheet6-deadman.svg"]
     assert "preset1: GPIO19 (J1-35)" in sheets["sheet3-keys.svg"]  # drawn from the map, not by hand
+
+
+def test_a_channel_the_dead_man_cannot_cut_is_refused(write_yaml):
+    hb = "heartbeat: {pin: 26, every: 0.5s, timeout: 4.7s}\n"
+    low = MAP.replace("preset1: {pin: 23}", "preset1: {pin: 7, active_high: false, pull: up}")  # GPIO7: boot-high
+    with pytest.raises(ConfigError, match="keys.preset1: an active-low output sinks into its GPIO, not through the "
+                                          "dead-man's switched 0 V"):
+        load_wiring(write_yaml(low + hb))
+    load_wiring(write_yaml(low))  # no dead-man: nothing to bypass
+    load_wiring(write_yaml(low + hb.replace("}", ", switches: high}")))  # the dead-man cuts the supply instead

@@ -247,6 +247,7 @@ def load_wiring(path: str | Path | None = None) -> Wiring:
             timing = Timing(**values)
 
     heartbeat = _heartbeat(c, data)
+    _outside_deadman(c, data, rails, keys, heartbeat)
     combos = _combos(c, data, keys)
     library = data.get("pin_library")
     if library is not None and str(library).lower() not in LIBRARIES:
@@ -286,7 +287,7 @@ def _heartbeat(c: _Checker, data) -> HeartbeatSpec | None:
     node = c.mapping(data["heartbeat"], "heartbeat", data.line_of("heartbeat"))
     if node is None:
         return None
-    c.fields(node, "heartbeat", {"pin", "every", "timeout", "readback", "armed", "note"}, {"pin"})
+    c.fields(node, "heartbeat", {"pin", "every", "timeout", "readback", "armed", "switches", "note"}, {"pin"})
     pin = c.pin(node, "heartbeat")
     every = c.duration(node, "every", "heartbeat", 0.25)
     if not 0.01 <= every <= 5:
@@ -318,6 +319,25 @@ def _heartbeat(c: _Checker, data) -> HeartbeatSpec | None:
     if "armed" in node and "readback" not in node:
         c.error(node.line_of("armed"), "heartbeat.armed: says the readback's level; give the readback pin too")
     return HeartbeatSpec(pin, every, node.line, timeout, readback, armed == "high") if pin is not None else None
+
+
+def _outside_deadman(c: _Checker, data, rails, keys, heartbeat) -> None:
+    """The default dead-man switches the 0 V return (SW0V) of active-high drivers. An active-low
+    output sinks into its own GPIO instead, so it never returns through SW0V: the dead-man could
+    not cut it. Refused, unless the map says the dead-man switches the supply (switches: high)."""
+    if heartbeat is None:
+        return
+    node = data["heartbeat"]
+    side = c.choice(node, "switches", "heartbeat", ("low", "high"), "low")
+    if side == "high":
+        return
+    for kind, group in (("rails", rails), ("keys", keys)):
+        for name, spec in group.items():
+            if not spec.active_high:
+                c.error(spec.line, f"{kind}.{name}: an active-low output sinks into its GPIO, not through the "
+                        f"dead-man's switched 0 V, so a stalled rig could leave it on; wire it active-high, or put "
+                        f"the dead-man on the supply side and say so (heartbeat: switches: high, wiring/README.md "
+                        f"section 11)")
 
 
 def _combos(c: _Checker, data, keys) -> dict[frozenset, ComboSpec]:
