@@ -20,7 +20,7 @@ PI_RPIGPIO = f"RPi.GPIO>=0.7.1; {ARM}"
 
 
 class BuildWithData(build_py):
-    """Ship wiring/bench.yaml and firmware_notes/ inside the package.
+    """Ship wiring/bench.yaml and firmware_notes/ (with its wake/ sets) inside the package.
 
     They stay at the top of the repository, where a technician looks for them;
     an installed rig finds its copies under rig/data/.
@@ -33,6 +33,9 @@ class BuildWithData(build_py):
         shutil.copy(HERE / "wiring" / "bench.yaml", data / "bench.yaml")
         for note in (HERE / "firmware_notes").glob("*.md"):
             shutil.copy(note, data / "firmware_notes" / note.name)
+        (data / "firmware_notes" / "wake").mkdir(exist_ok=True)  # the shipped CAN wake sets
+        for wake in (HERE / "firmware_notes" / "wake").glob("*.yaml"):
+            shutil.copy(wake, data / "firmware_notes" / "wake" / wake.name)
 
 
 setup(
@@ -70,11 +73,18 @@ setup(
         # are 3.5 with the same API for what the tap uses (Serial, read, in_waiting), so either copy
         # works. Never `pip uninstall pyserial-labgrid` alone: it deletes serial/ from under pyserial.
         "lab": ["labgrid>=26.0.1,<27", "starlette>=0.40", "uvicorn>=0.30"],
+        # the car's network (rig/can): python-can for the bus and its periodic frames, can-isotp for a display
+        # over CAN. Only for units that need CAN: the base install never imports either.
+        "can": ["python-can>=4.6,<5", "can-isotp>=2.0,<3"],
+        # rig can watch --dbc: frames decoded by a DBC file
+        "dbc": ["cantools>=45"],
         # hypothesis: property tests of every loader; httpx and playwright: the server's HTTP and browser tests
         # the schematic sheets (rig wiring schematic): a drawing tool, never on the Pi's base install
         "docs": ["schemdraw>=0.19"],
         "test": ["schemdraw>=0.19", "pytest>=7.4", "pytest-xdist>=3.5", "hypothesis>=6.80", "starlette>=0.40", "uvicorn>=0.30", "httpx>=0.27",
-                 "playwright>=1.40", "labgrid>=26.0.1,<27"],  # labgrid: the lab's loopback tests
+                 "playwright>=1.40", "labgrid>=26.0.1,<27",  # labgrid: the lab's loopback tests
+                 # the CAN tests; msgpack: python-can's udp_multicast bus, for the tests across processes
+                 "python-can>=4.6,<5", "can-isotp>=2.0,<3", "cantools>=45", "msgpack>=1.0"],
     },
     entry_points={
         "console_scripts": ["rig=rig.cli:main", "rig-lg-exporter=rig.lab.exporter:main"],

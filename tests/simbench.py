@@ -12,11 +12,22 @@ from rig.bench.wiring import load_wiring
 from .spare_keys import SPARE_WIRING
 
 
+def drivable(wiring=None) -> list[str]:
+    """Every profile a bench with this pin map (default: the test bench with every spare key) can drive
+    as it is: its keys wired (or on its CAN bus), and everything it needs of the car's network there."""
+    from rig.unit.canunit import can_keys, can_problems
+
+    wiring = wiring or load_wiring(SPARE_WIRING)
+    return sorted(p.id for p in load_profiles().values()
+                  if p.keys_needed <= set(wiring.keys) | can_keys(p) and not can_problems(wiring, p))
+
+
 class Bench:
     """A simulated unit, a ledger and a log dir in tmp_path; runs jobs in-process."""
 
-    def __init__(self, tmp_path, profile, code, wiring=None, **reset):
+    def __init__(self, tmp_path, profile, code, wiring=None, wake_set=None, **reset):
         self.tmp, self.profile, self.code = tmp_path, profile, code
+        self.wake_set = wake_set  # rig --wake-set for every run
         self.state = tmp_path / "unit.json"
         self.ledger = str(tmp_path / "ledger.sqlite")
         self.logs = str(tmp_path / "runs")
@@ -27,6 +38,7 @@ class Bench:
 
     def run(self, procedure, code=None, ui=None, **kw):
         kw.setdefault("new_unit", not self.known())
+        kw.setdefault("wake_set", self.wake_set)
 
         def backend(w):
             self.backend = sim_backend(w, self.state)

@@ -1,4 +1,5 @@
-"""Every built-in procedure against every profile the default rig can drive, on a realistic simulated unit.
+"""Every built-in procedure against every profile the default rig can drive, on a realistic simulated unit
+(the units that need the car's network on a bench with a CAN bus).
 
 The unit here boots, shows a splash, raises its amp-remote late, redraws its
 display a moment after a key, steps its digits on release, debounces, drifts:
@@ -11,13 +12,12 @@ import pytest
 from rig.records.ledger import Ledger
 from rig.unit.profiles import load_profiles
 from rig.sim.knobs import realistic_for
-from rig.bench.wiring import load_wiring
 
-from .simbench import Bench
-from .spare_keys import SPARE_WIRING
+from .canbench import CAN_UNITS, can_bench
+from .simbench import drivable
 
 PROFILES = load_profiles()
-DRIVABLE = sorted(p.id for p in PROFILES.values() if p.keys_needed <= set(load_wiring(SPARE_WIRING).keys))
+DRIVABLE = sorted(set(drivable()) | set(CAN_UNITS))
 
 
 def codes(p):
@@ -30,7 +30,7 @@ def codes(p):
 def test_the_technicians_day_on_a_realistic_unit(tmp_path, profile_id):
     p = PROFILES[profile_id]
     right, wrong = codes(p)
-    b = Bench(tmp_path, profile_id, right, state="unlocked", knobs=realistic_for(profile_id), serial="SIM12345")
+    b = can_bench(tmp_path, profile_id, right, state="unlocked", knobs=realistic_for(profile_id), serial="SIM12345")
     answers = {"model": "RCD 300", "vin": "WVWZZZ1JZXW000001", "serial": "SER123"}
     removal = b.run("bench-removal", yes=True, answers=answers)
     assert removal.outcome == "passed", removal.message
@@ -51,8 +51,8 @@ def test_the_technicians_day_on_a_realistic_unit(tmp_path, profile_id):
 def test_unlock_sits_out_the_lockout_of_a_realistic_unit(tmp_path, profile_id):
     p = PROFILES[profile_id]
     right, _ = codes(p)
-    b = Bench(tmp_path, profile_id, right, state="lockout", attempts=p.attempts.before_lockout,
-              knobs=realistic_for(profile_id))
+    b = can_bench(tmp_path, profile_id, right, state="lockout", attempts=p.attempts.before_lockout,
+                  knobs=realistic_for(profile_id))
     led = Ledger(b.ledger)
     led.add_unit("U1", profile_id)
     led.set_attempts_used("U1", p.attempts.before_lockout, p, "arrived locked out")

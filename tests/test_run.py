@@ -19,8 +19,7 @@ from rig.sim.memory import UnitMemory
 from rig.cli.ui import Plain
 from rig.bench.wiring import load_wiring
 
-from .simbench import Bench, _Lines
-from .spare_keys import SPARE_WIRING
+from .simbench import Bench, _Lines, drivable
 
 
 def outcomes(results):
@@ -324,7 +323,7 @@ def test_sigterm_mid_run_is_recorded_as_interrupted(tmp_path, write_yaml):
     assert db.execute("SELECT outcome FROM runs").fetchall() == [("interrupted",)]
 
 
-DRIVABLE = sorted(p.id for p in load_profiles().values() if p.keys_needed <= set(load_wiring(SPARE_WIRING).keys))
+DRIVABLE = drivable()
 
 
 @pytest.mark.parametrize("profile_id", DRIVABLE)

@@ -48,6 +48,7 @@ class Backend:
     # What went wrong behind the pins that nobody has been told yet (a simulated unit's model that
     # raised during the release): the command reports it once the bench is released.
     fault: Callable[[], Exception | None] = lambda: None
+    open_can: Callable | None = None  # spec -> python-can bus; None: the interface the pin map names
 
     def __post_init__(self):
         if not self.pin_library:
@@ -156,7 +157,17 @@ def mock_backend(wiring: Wiring, clock: Clock | None = None, lock_path: str | No
     if circuit is not None:
         MockCircuit(factory, wiring, clock, **faults)
     return Backend("mock", factory, clock, lock=BenchLock(lock_path) if lock_path else None,
-                   pin_library="mock (gpiozero MockFactory, no hardware)")
+                   pin_library="mock (gpiozero MockFactory, no hardware)", open_can=_mock_can)
+
+
+def _mock_can(spec):
+    """Bare pins, nothing attached: a HAT's bus is a private virtual one; a simulated bus
+    (virtual, udp_multicast) is the one the pin map names, so another process can listen."""
+    from ..can.bus import open_bus
+
+    if spec.interface == "socketcan":
+        return open_bus("virtual", f"rig-mock-{id(spec)}")
+    return open_bus(spec.interface, spec.channel, **({"port": spec.port} if spec.port else {}))
 
 
 def default_lock_path() -> Path:

@@ -45,7 +45,7 @@ _open_benches: set = set()  # strong references: an open bench is never garbage 
 class Bench(GuardSeat):
     """Rails, keys and senses of one rig, owned by this process while open."""
 
-    def __init__(self, wiring: Wiring, backend, events: EventBus | None = None):
+    def __init__(self, wiring: Wiring, backend, events: EventBus | None = None, can: bool | None = None):
         self.wiring = wiring
         self.backend = backend
         self.clock = backend.clock
@@ -59,6 +59,10 @@ class Bench(GuardSeat):
         self._releasing = threading.Lock()
         self._masking = False
         self.released = False
+        # the CAN bus: True opens it with the bench (a run whose unit needs it), None only if the pin
+        # map's can: block names a wake set of the bench's own, False never (until use_can())
+        self.can = None
+        self._want_can = bool(wiring.can is not None and wiring.can.wake) if can is None else can
 
     # -- life cycle -------------------------------------------------------
     # open, release, __enter__ and __exit__ run their whole bodies shielded and are
@@ -85,6 +89,8 @@ class Bench(GuardSeat):
             if self.backend.lock is not None:
                 self.backend.lock.acquire()
             try:
+                if self._want_can:
+                    self.use_can()  # before any pin: a missing or misconfigured interface moves nothing
                 factory = self.backend.pin_factory
                 for spec in self.wiring.rails.values():
                     dev = _HeldOutput(spec.pin, active_high=spec.active_high,
@@ -106,6 +112,7 @@ class Bench(GuardSeat):
                 self._heartbeat = hb and open_heartbeat(hb, factory, self.clock, _HeldOutput, _HeldInput)
             except BaseException:
                 self._close_devices()
+                self._close_can()
                 if self.backend.lock is not None:
                     self.backend.lock.release()
                 raise
@@ -146,15 +153,13 @@ class Bench(GuardSeat):
                     return
                 try:
                     with self.events.holding():
-                        for key in self.keys.values():
-                            _quietly(key._set, False)
-                        for rail in self.rails.values():
-                            _quietly(rail.set, rail.spec.safe_on)
+                        self._make_safe()
                     self.events.emit("bench", "released", reason=reason)
                 finally:
                     self._open = False
                     self.released = True
                     _open_benches.discard(self)
+                    self._close_can()
                     self._close_devices()
                     if self.backend.lock is not None:
                         _quietly(self.backend.lock.release)
@@ -162,6 +167,29 @@ class Bench(GuardSeat):
             finally:
                 if got:
                     self._releasing.release()
+
+    def _make_safe(self) -> None:
+        """The safe order: every key up, then every periodic CAN frame stopped, then every rail to
+        its safe state. Each step goes on whatever the one before it raised."""
+        for key in self.keys.values():
+            _quietly(key._set, False)
+        if self.can is not None:
+            _quietly(self.can.stop)
+        for rail in self.rails.values():
+            _quietly(rail.set, rail.spec.safe_on)
+
+    def use_can(self):
+        """The bench's CAN bus (:class:`rig.bench.canbus.CanChannel`), opened on first use; a missing
+        ``can:`` block or interface is a CanError (exit 2) that says what to do."""
+        if self.can is None:
+            from .canbus import open_channel
+
+            self.can = open_channel(self)
+        return self.can
+
+    def _close_can(self) -> None:
+        if self.can is not None:
+            _quietly(self.can.close)
 
     def _drop_signals(self) -> None:
         # Only the main thread can put signal handlers back: a release on another thread
@@ -372,6 +400,7 @@ class Bench(GuardSeat):
             "keys": {n: ("masked" if self._masking else "down" if k.is_down else "up") for n, k in self.keys.items()},
             "senses": {n: s.value for n, s in self.senses.items()},
             "display": self.display.current() if self.display is not None else None,
+            **({"can": self.can.status()} if self.can is not None else {}),
         }
 
 

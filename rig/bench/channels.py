@@ -81,9 +81,13 @@ class Rail:
             if bench.clock.now() < ready:
                 bench.events.emit("dwell", self.name, wait=round(ready - bench.clock.now(), 6))
                 bench.clock.sleep_until(ready)
+        if not on and bench.can is not None:
+            bench.can.follow(self.name, False)  # wake frames stop before the rail they follow drops
         # Told once the relay moved; whatever it set off (the unit waking) follows it in the log.
         bench._drive([(self._device, self.spec.energised_for(on), "rail", self.name, _onoff(not on), _onoff(on))])
         self._last_switch = bench.clock.now()
+        if on and bench.can is not None:
+            bench.can.follow(self.name, True)
         if bench.backend.lock is not None:  # the next process waits out this dwell too
             bench.backend.lock.switched(self.name)
         if bench.guard is not None:  # a unit switched off forgets its entry; a long cut arms its lock

@@ -329,12 +329,16 @@ class VirtualClock(Clock):
     def advance(self, seconds: float) -> None:
         self.sleep_until(self._now + seconds)
 
-    def call_every(self, period: float, fn: Callable[[int], None]) -> _Timer:
+    def call_every(self, period: float, fn: Callable[[int], None], coalesce: int = 0,
+                   first: bool = False) -> _Timer:
         """Call ``fn(n)`` once for each jump of the clock that passes ``n >= 1`` periods of
-        ``period``, at the last of them, without waking any wait.
+        ``period``, at the last of them (``first=True``: at the first), without waking any wait;
+        a jump of at most ``coalesce`` periods is told period by period instead.
 
         A beat that nothing waits for (the heartbeat) costs one callback per jump, never
         one per period: an hour's wait that wakes once a minute is 60 callbacks, not 3,600.
+        A periodic CAN frame is told at the first, period by period over short stretches:
+        a unit wakes when frames start, and notices that they keep coming, not how many came.
 
         >>> clock = VirtualClock(); told = []
         >>> _ = clock.call_every(1.0, lambda n: told.append((clock.now(), n)))
@@ -343,34 +347,54 @@ class VirtualClock(Clock):
         [(1.0, 1), (3601.0, 3600)]
         """
         handle = _Timer(self._now + period, fn, wakes=False)
-        self._periodic.append((handle, period))
+        self._periodic.append((handle, period, coalesce, first))
         return handle
 
     def _run_periodic(self, upto: float) -> None:
-        for handle, period in list(self._periodic):
-            if handle.cancelled:
-                self._periodic.remove((handle, period))
-                continue
-            n = int((upto - handle.when) // period) + 1 if handle.when <= upto else 0
-            if n:  # once, at the last period the jump passes, with the count
-                handle.when += n * period
-                self._now = max(self._now, handle.when - period)
-                handle.fn(n)
+        """Run the periodic callbacks due up to ``upto``, in time order with each other, stopping
+        early if one of them scheduled a callback that is due sooner (the caller runs it next)."""
+        while True:
+            soonest = None
+            for entry in list(self._periodic):
+                handle, period, coalesce, first = entry
+                if handle.cancelled:
+                    self._periodic.remove(entry)
+                    continue
+                if handle.when > upto:
+                    continue
+                n = int((upto - handle.when) // period) + 1
+                n = n if n > coalesce else 1     # a long jump: once, with the count; a short one: each period
+                at = handle.when if first or n == 1 else handle.when + (n - 1) * period
+                if soonest is None or at < soonest[0]:
+                    soonest = (at, n, entry)
+            if soonest is None:
+                return
+            at, n, (handle, period, _, _) = soonest
+            queued = self.next_event()
+            if queued is not None and queued < at:
+                return  # something a periodic callback set off comes first
+            handle.when += n * period
+            self._now = max(self._now, at)
+            handle.fn(n)
 
     def sleep_until(self, deadline: float) -> None:
         while True:
             with self._lock:
                 nxt = self.next_event()
-                if nxt is None or nxt > deadline:
-                    break
-                _, _, timer = heapq.heappop(self._queue)
+                timer = heapq.heappop(self._queue)[2] if nxt is not None and nxt <= deadline else None
+            if timer is None:
+                with signals.shielded():
+                    self._run_periodic(deadline)
+                    self.settle()
+                if (self.next_event() or deadline + 1) <= deadline:
+                    continue  # a periodic callback scheduled something before the deadline: run it too
+                break
             with signals.shielded():
                 self._run_periodic(timer.when)
                 self._now = max(self._now, timer.when)
                 timer.fn()
                 self.settle()
         with signals.shielded():
-            self._run_periodic(deadline)
             self._now = max(self._now, deadline)
             self.settle()
 

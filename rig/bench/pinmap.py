@@ -168,6 +168,7 @@ class Wiring:
     pin_library: str | None = None  # named on purpose in the pin map; None: lgpio
     max_keys_down: int = 3          # keys down at once, at most (their LED current comes from the header)
     strict_combos: bool = False     # the hardware: a combo on keys of unknown lines fails closed
+    can: object = None  # the CAN interface (rig.bench.canwiring.CanSpec), if the bench has one
 
     def combo(self, names) -> ComboSpec | None:
         """The pin map's ``combos:`` entry for these keys (any order), if it has one."""

@@ -16,6 +16,7 @@ from pathlib import Path
 from ..durations import parse_duration
 from ..errors import ConfigError, Problem
 from ..yamlfile import LineDict, load_file
+from .canwiring import parse_can
 
 from .pinmap import (  # noqa: F401  (the pin map's objects; imported from here by the rest of rig)
     RESERVED, SHARED, CAN_HAT, HEADER, NAME, REQUIRED_RAILS, boot_pulls_high, RailSpec, KeySpec, SenseSpec, DisplaySpec, HeartbeatSpec, ComboSpec, Timing, Wiring,
@@ -148,7 +149,7 @@ def load_wiring(path: str | Path | None = None) -> Wiring:
     if not isinstance(data, dict):
         raise ConfigError([Problem(str(path), 1, "a pin map is a YAML mapping with rails:, keys:, senses:")])
     c.fields(data, "pin map", {"name", "rails", "keys", "senses", "display", "timing", "heartbeat", "combos",
-                               "pin_library", "max_keys_down"},
+                               "pin_library", "max_keys_down", "can"},
              {"rails", "keys"})
 
     rails: dict[str, RailSpec] = {}
@@ -260,6 +261,7 @@ def load_wiring(path: str | Path | None = None) -> Wiring:
                 f"LED draws ~6.5 mA from the 3.3 V header, which the Pi can supply ~50 mA of in all "
                 f"(wiring/README.md section 4)")
         keys_down = KEYS_DOWN
+    can = parse_can(c, data)  # last: it checks the HAT's pins against every pin above
 
     errors = [p for p in c.problems if p.severity == "error"]
     if errors:
@@ -267,7 +269,7 @@ def load_wiring(path: str | Path | None = None) -> Wiring:
     return Wiring(str(data.get("name") or path.stem), str(path), rails, keys, senses, display, timing,
                   [p for p in c.problems if p.severity == "warning"], heartbeat, combos,
                   [p for p in c.problems if p.severity == "note"], None if library is None else str(library).lower(),
-                  keys_down)
+                  keys_down, can)
 
 
 # A peripheral that can toggle a pin by itself (PWM, a clock, SPI or PCM traffic) would feed

@@ -19,6 +19,7 @@ from ..records.events import EventBus
 from ..records.files import folder, new_run_log
 from ..records.ledger import Ledger, LedgerRefused, local_user
 from .procedure import Procedure, check, load_procedure
+from ..unit.canunit import attach, can_problems, needs_can
 from ..unit.profiles import load_profiles
 from ..records.report import EventLog, read_events, write_junit
 from .guard import AttemptGuard
@@ -54,6 +55,7 @@ class Job:
     command: str = "rig"             # how suggested commands start (the CLI adds the options typed)
     ledger_here: bool = True         # False: the ledger is the remote bench's (rig --place/--server), checked there
     who: str | None = None           # who started it (the ledger keeps it with a unit it registers)
+    wake_set: str | None = None      # rig --wake-set: the CAN wake set to send (a file or a shipped name)
 
 
 @dataclass
@@ -95,6 +97,7 @@ def prepare(job: Job):
         raise UsageError(f"{job.serial} has no profile on record (a ledger from an older rig): give "
                          f"--profile ID once and it is recorded with the unit; rig profiles list shows them")
     problems = check(proc, job.wiring, profile, job.params)
+    problems += can_problems(job.wiring, profile, job.wake_set)  # a unit on the car's network: the bus, its speed, its frames
     if "unit" in proc.needs and not job.serial:
         problems.append(Problem(proc.source, 1, f"{proc.name} needs the unit's serial: --unit SERIAL"))
     if "code" in job.params:
@@ -198,9 +201,12 @@ def run_job(job: Job, proc: Procedure | None = None, profile=None) -> JobResult:
             events.subscribe(extra.write)
         events.emit("run", proc.name, new="started", run=run_id, profile=profile.id if profile else None,
                     unit=job.serial, backend=backend.name)
+        can_parts = None
         try:
             held = job.bench.lend(events) if job.bench is not None else None
-            with held or Bench(job.wiring, backend, events=events) as bench:
+            wants_can = needs_can(profile, job.wiring, job.wake_set)
+            with held or Bench(job.wiring, backend, events=events, can=wants_can) as bench:
+                can_parts = attach(bench, profile, job.wake_set)  # after the pins are safe, before any step
                 if profile is not None and profile.display_pattern and hasattr(bench.display, "pattern"):
                     import re  # the unit's own debug UART instead of a tap board: pick the display out
 
@@ -222,6 +228,9 @@ def run_job(job: Job, proc: Procedure | None = None, profile=None) -> JobResult:
                 outcome, message = ("error" if fault.exit_code == 2 else "failed"), str(fault)
         except KeyboardInterrupt as exc:
             outcome, message = "interrupted", _interrupted(exc, proc, ctx)
+        finally:
+            if can_parts is not None:
+                can_parts.detach()  # after the release: keys up, frames stopped, rails safe
         message = redactor.text(message)
         events.emit("result", outcome, message=message)
     except KeyboardInterrupt as exc:  # before the bench opened, or while the result was told

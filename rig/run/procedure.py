@@ -28,6 +28,7 @@ from .references import Unresolved, durations, has, resolve  # noqa: F401  (runn
 from .stepcheck import CONDITIONS, LEDGER_STATES, StepChecker, is_ref
 from ..records.files import SLUG
 from .finding import builtin_dir, builtin_names, confine, find_procedure  # noqa: F401  (the API, as before)
+from ..unit.canunit import can_keys
 from ..yamlfile import LineDict, load_file
 
 KINDS = {
@@ -361,7 +362,7 @@ def _check_step(step, args, wiring, profile, err) -> None:
         if profile is None:
             err("needs a profile (--profile ID)")
         else:
-            missing = sorted(profile.keys_needed - set(wiring.keys))
+            missing = sorted(profile.keys_needed - set(wiring.keys) - can_keys(profile))
             if missing:
                 err(f"the profile {profile.id} needs key(s) {', '.join(missing)} which the pin map "
                     f"{wiring.source} lacks; wire them and add them under keys:")

@@ -18,6 +18,7 @@ from ..durations import format_duration
 from ..errors import RigError, StepFailed
 from ..bench.power import next_settle, rail_faults, settle_time
 from .procedure import Procedure, durations, has, load_procedure, resolve, _onoff
+from ..unit.canunit import why_dark
 from ..unit.templates import either, group, spoken, to_regex
 from .lockoutwait import powered_wait
 from .plan import check_after_wait, enters_code
@@ -74,8 +75,16 @@ class Runner:
             return end.outcome, end.message
         except RigError as exc:
             outcome = {3: "refused", 2: "error"}.get(exc.exit_code, "failed")
-            self.events.emit("result", outcome, message=str(exc))
-            return outcome, str(exc)
+            message = str(exc)
+            if outcome == "failed" and self._dark():
+                message = message.rstrip(". ") + why_dark(self.bench)
+            self.events.emit("result", outcome, message=message)
+            return outcome, message
+
+    def _dark(self) -> bool:
+        """The unit has shown nothing at all: the failure may be the car's network, not the unit."""
+        tap = self.bench.display
+        return tap is not None and not isinstance(tap, OperatorTap) and not (tap.current() or "").strip()
 
     def _steps(self, proc: Procedure, params: dict) -> None:
         values = dict(proc.params)

@@ -13,6 +13,7 @@ import re
 
 from ..durations import MAX_HOLD, MAX_TIMES, MAX_WAIT, format_limit, parse_duration
 from ..errors import did_you_mean, shown
+from ..unit.canunit import can_keys
 
 DISPLAY_NAMES = ("locked", "entry", "wrong", "lockout", "unlocked", "ready", "permanent", "serial")
 CONDITIONS = ("display", "sense", "ledger", "has", "tap", "not", "any", "all")
@@ -134,7 +135,7 @@ class StepChecker:
             return
         if self.wiring is not None:
             for k in names:
-                if k not in self.wiring.keys:
+                if k not in self.wiring.keys and k not in can_keys(self.profile):
                     self.err(field, f"key {k!r} is not on this bench{did_you_mean(k, self.wiring.keys)} "
                              f"(the pin map has: {', '.join(self.wiring.keys)})")
             self.combo(field, names)

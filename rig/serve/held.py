@@ -118,10 +118,7 @@ class HeldBench(Bench):
         with self._releasing, self._clock_shield():
             if not self.is_open:
                 return
-            for key in self.keys.values():
-                _quietly(key._set, False)
-            for rail in self.rails.values():
-                _quietly(rail.set, rail.spec.safe_on)
+            self._make_safe()
             self.events.emit("bench", "released", reason=reason)
 
     def release(self, reason: str = "end") -> None:

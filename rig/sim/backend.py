@@ -34,6 +34,7 @@ from ..unit.profiles import load_profiles
 from ..bench.wiring import Wiring
 from . import knobs as knobs_mod
 from .connector import Connector
+from .canunit import attach_can
 from .memory import UnitMemory
 from ..bench import signals
 from .model import UnitIO, UnitModelFailed
@@ -165,6 +166,7 @@ def shipped_unit(io: UnitIO, profiles: dict | None = None) -> SimUnit:
                                    f"exists; start a new one with rig sim reset")])
     save = lambda: memory.save(path)  # noqa: E731
     unit = SimUnit(profiles[memory.profile], memory, io, save=save)
+    attach_can(unit)  # its family's wake frames, display and keys on the bus, where the bench has one
     io.set_rail_fault(unit.k["rail_fault"], memory.bench, save)
     io.tap_noise(unit.k["tap_duplicates"], unit.k["tap_blanks"], unit.k["seed"])
     unit.age(max(0.0, time.time() - memory.saved_at))
@@ -230,6 +232,11 @@ def sim_backend(wiring: Wiring, state_path, profiles: dict | None = None, clock:
         tap = _TapWriter(display.show)
         io = UnitIO(clock, wiring, state_path, drive=drive, show=tap.show, rails={}, settings=settings, name=name)
         io.tap_noise = tap.configure
+        if wiring.can is not None:  # the HAT's bus, simulated: python-can's virtual bus with the unit on it
+            from .canbus import SimCanWire
+
+            io._wire = SimCanWire(clock)
+            closers.append(io._wire.close)
 
         def tell_failure() -> None:
             # A model's exception is told to whoever sleeps on the clock, once, and never inside the
@@ -281,6 +288,8 @@ def sim_backend(wiring: Wiring, state_path, profiles: dict | None = None, clock:
 
     factory_pins.watcher = watcher
     backend = Backend("sim", factory_pins, clock, display=display.tap, lock=None)
+    if io._wire is not None:
+        backend.open_can = lambda spec, wire=io._wire: wire.rig_bus()
     backend.unit = model
     backend.io = io
     backend.fault = lambda: None if io.failure_told else io.failure

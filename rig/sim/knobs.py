@@ -52,8 +52,19 @@ knob                    ideal       default             meaning (and why the def
 ``tap_duplicates``      0           0.02                probability a tap line is sent twice
 ``tap_blanks``          0           0.01                probability of a blank tap line before
                                                         a line (line noise, a tap board reset)
+``can_sleep_after``     5 s         5 s                 a unit that needs CAN wake frames falls
+                                                        asleep this long after the last one
+``can_fault``           none        none                the bus fails on demand, e.g.
+                                                        ``{kind: bus_off, after: 600, for: 30}``
+                                                        (see below)
 ``seed``                0           0                   seeds every random knob
 ======================  ==========  ==================  ===========================================
+
+``can_fault`` kinds, ``after`` seconds after the wake frames first reach the unit, for
+``for`` seconds (then the controller recovers, as with ``restart-ms``):
+``bus_off`` (the rig's controller is off the bus: nothing it sends arrives),
+``error_passive`` (frames still arrive; the rig is told its controller is error-passive),
+``no_ack`` (the unit's transceiver stops acknowledging: error frames, nothing arrives).
 
 ``rail_fault`` kinds (``rail`` is ``battery``, ``acc`` or ``ignition``):
 
@@ -104,6 +115,8 @@ IDEAL: dict = {
     "self_entry": None,
     "tap_duplicates": 0.0,
     "tap_blanks": 0.0,
+    "can_sleep_after": 5.0,
+    "can_fault": None,
     "seed": 0,
 }
 
@@ -125,6 +138,8 @@ REALISTIC: dict = {
     "self_entry": None,
     "tap_duplicates": 0.02,
     "tap_blanks": 0.01,
+    "can_sleep_after": 5.0,
+    "can_fault": None,
     "seed": 0,
 }
 
@@ -137,6 +152,7 @@ PER_FAMILY: dict[str, dict] = {
 AMP_REMOTE = ("normal", "stuck_low", "low_while_locked")
 STEP_ON = ("press", "release")
 FAULT_KINDS = {"fuse": ("after",), "foldback": ("for",), "welded": (), "sag": ("after", "for")}
+CAN_FAULTS = ("bus_off", "error_passive", "no_ack")
 RAILS = ("battery", "acc", "ignition")
 
 
@@ -273,6 +289,18 @@ def _fault(value):
     return out
 
 
+def _can_fault(value):
+    if value is None or value == "none":
+        return None
+    if not isinstance(value, dict) or value.get("kind") not in CAN_FAULTS:
+        raise ValueError(f"{value!r} is not a CAN fault; write e.g. {{kind: bus_off, after: 600, for: 30}} "
+                         f"(kinds: {', '.join(CAN_FAULTS)})")
+    extra = set(value) - {"kind", "after", "for"}
+    if extra:
+        raise ValueError(f"a CAN fault takes kind, after, for; not {', '.join(sorted(extra))}")
+    return {"kind": value["kind"], "after": _seconds(value.get("after", 0)), "for": _seconds(value.get("for", 30))}
+
+
 _CHECKS = {
     "boot_delay": _seconds,
     "amp_remote_delay": _seconds,
@@ -291,6 +319,8 @@ _CHECKS = {
     "self_entry": _optional_seconds,
     "tap_duplicates": _fraction,
     "tap_blanks": _fraction,
+    "can_sleep_after": _seconds,
+    "can_fault": _can_fault,
     "seed": _seed,
 }
 
@@ -327,5 +357,7 @@ _DESCRIBE = {
     "self_entry": "s after its lock text, entry opens by itself; a held confirm combo counts on (none: never)",
     "tap_duplicates": "probability a tap line is sent twice",
     "tap_blanks": "probability of a blank tap line before a line",
+    "can_sleep_after": "s a unit that needs CAN wake frames stays awake after the last one",
+    "can_fault": "{kind: bus_off|error_passive|no_ack, after: S, for: S}: the CAN bus fails",
     "seed": "seeds the random knobs (display_lag, tap_*)",
 }

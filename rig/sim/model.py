@@ -26,6 +26,15 @@ attaches through exactly this seam.
   number, and an unknown name refused before anything opens.
 - ``io.state_path``: the file the model keeps its memory in between commands (its own
   format), ``io.wiring``: the pin map.
+- The car's network, where the pin map has a ``can:`` block (``io.can`` is then True):
+  ``io.watch_frame(fn, ident=None)`` calls ``fn(ident, data)`` for every frame the rig
+  sends (wake frames, CAN keys, flow control), at the moment it is sent;
+  ``io.send_frame(ident, data)`` puts a frame of the unit's on the bus (a display
+  text, an answer); ``io.bus_error(kind)`` makes the rig's controller report
+  ``error-warning``, ``error-passive``, ``bus-off``, ``restarted`` or ``no-ack``.
+  Periodic frames arrive at their periods over short stretches; when simulated time
+  jumps (an hour's wait) a frame arrives once for all the periods that passed, so a
+  model should ask "has a frame come lately", not count them.
 
 What a unit sees of the bench arrives as watchers (``watch_rail``, ``watch_key``) and what
 it shows leaves through drivers (``drive``, ``show``); a new channel between bench and unit
@@ -178,6 +187,7 @@ class UnitIO:
         self.connector = None  # set by the backend: faults between relay and connector
         self.failure: UnitModelFailed | ConfigError | None = None
         self.failure_told = False
+        self._wire = None      # set by the backend where the pin map has a CAN bus (rig.sim.canbus)
 
     # -- for the model ---------------------------------------------------------
     def watch_rail(self, fn: Watcher, name: str | None = None) -> None:
@@ -196,6 +206,26 @@ class UnitIO:
     def show(self, text: str) -> None:
         """Put ``text`` on the display tap."""
         self._show(text)
+
+    @property
+    def can(self) -> bool:
+        """The bench has a CAN bus the unit is on."""
+        return self._wire is not None
+
+    def watch_frame(self, fn: Callable[[int, bytes], None], ident: int | None = None) -> None:
+        """``fn(ident, data)`` for each frame the rig sends (on ``ident`` only, if given)."""
+        if self._wire is not None:
+            self._wire.watch(fn, ident)
+
+    def send_frame(self, ident: int, data: bytes) -> None:
+        """A frame from the unit onto the bus (ignored on a bench without CAN)."""
+        if self._wire is not None:
+            self._wire.send(ident, data)
+
+    def bus_error(self, kind: str, tx_errors: int = 0, rx_errors: int = 0) -> None:
+        """Make the rig's CAN controller report ``kind`` (``bus-off``, ``error-passive``, ...)."""
+        if self._wire is not None:
+            self._wire.error(kind, tx_errors, rx_errors)
 
     @property
     def senses(self) -> list[str]:

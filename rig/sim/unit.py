@@ -43,6 +43,8 @@ class SimUnit(KeyScan, UnitModel):
         self.awake = False       # past boot_delay: the first line (splash) is up, the amp-remote may rise
         self.booted = False      # past the splash too: shows its state, takes keys, counts its lockout
         self.amp = False         # the amp-remote (unit_on) level it drives
+        self.bus_awake = True    # a unit that needs the car's CAN is awake only while it hears it
+        self.out = io.show       # where display text goes: the tap, or the bus (a display over CAN)
         self.powered_at = -1.0
         self.mode = "off"
         self.shown = ""
@@ -85,8 +87,17 @@ class SimUnit(KeyScan, UnitModel):
         self._lockout_update()
 
     # -- power -------------------------------------------------------------
+    def set_bus_awake(self, awake: bool) -> None:
+        """The car's network woke the unit, or it fell asleep (rig.sim.canunit): like a rail."""
+        if awake == self.bus_awake:
+            return
+        self._account_lockout()
+        self.bus_awake = awake
+        self._power_update()
+        self._lockout_update()
+
     def _power_update(self) -> None:
-        powered = self.rails["battery"] and self.rails["acc"] and not self.mem.off_after_wait
+        powered = self.rails["battery"] and self.rails["acc"] and self.bus_awake and not self.mem.off_after_wait
         if powered and not self.on:
             self._turn_on()
         elif not powered and self.on:
@@ -178,10 +189,10 @@ class SimUnit(KeyScan, UnitModel):
         delay = self._rng.uniform(lo, hi) if (lag and self._lag and hi > 0) else 0.0
         now = self.clock.now()
         if delay <= 0 and self._display_at <= now:
-            self.io.show(text)
+            self.out(text)
             return
         self._display_at = max(now + delay, self._display_at)
-        self._timers.append(self.clock.call_at(self._display_at, lambda: self.io.show(text)))
+        self._timers.append(self.clock.call_at(self._display_at, lambda: self.out(text)))
 
     def _text(self, name: str, which: int = 0) -> str:
         """A display's text with every placeholder filled from the unit's state."""

@@ -141,7 +141,50 @@ class DisplayTap(ABC):
         pass
 
 
-class SerialTap(DisplayTap):
+class LineTap(DisplayTap):
+    """A tap that takes display lines in as they come (a serial line, CAN frames) and waits on them."""
+
+    error: str | None = None      # set when the tap itself failed: every wait fails at once
+    garbage_count = 0
+
+    def wait_for(self, pattern, timeout, not_matching=None):
+        rx = _regex(pattern)
+        bad = _regex(not_matching) if not_matching is not None else None
+        with self._lock:
+            upto = max(0, self.count - 1)  # the current display counts
+        found: list[DisplayLine] = []
+
+        def check() -> bool:
+            nonlocal upto
+            lines, upto = self._after(upto)  # each line is looked at once
+            for line in lines:
+                text = normalise(line.text)
+                if bad is not None and bad.search(text):
+                    raise ForbiddenDisplay(f"the display showed {line.text!r} (forbidden: {bad.pattern}) "
+                                           f"while waiting for {rx.pattern}")
+                if rx.search(text):
+                    found.append(line)
+                    return True
+            if self.error:
+                raise TapError(self.error)
+            return False
+
+        if self.clock.wait_for(check, timeout, poll=0.05 if not self.clock.virtual else None):
+            return found[0]
+        raise DisplayTimeout(self._timeout_message(rx, timeout))
+
+    def _timeout_message(self, rx, timeout) -> str:
+        msg = f"the display did not show {rx.pattern} within {timeout:g}s (it shows {self.current()!r})"
+        if self.garbage_count and not self.count:
+            msg += f"; {self.garbage_count} unreadable line(s) from {self.url}: wrong baud rate?"
+        return msg + self.hint()
+
+    def hint(self) -> str:
+        """What might explain a display that stayed silent (a tap with more to say overrides it)."""
+        return ""
+
+
+class SerialTap(LineTap):
     """Reads display lines from any pyserial URL in a background thread.
 
     Garbage (bytes that are not UTF-8 text, over-long lines) is skipped and
@@ -233,38 +276,6 @@ class SerialTap(DisplayTap):
         with self._activity:
             return self._activity.wait_for(lambda: self.bytes_seen >= count or self.error is not None
                                            or self._stop.is_set(), timeout)  # closed: nobody reads any more
-
-    def wait_for(self, pattern, timeout, not_matching=None):
-        rx = _regex(pattern)
-        bad = _regex(not_matching) if not_matching is not None else None
-        with self._lock:
-            upto = max(0, self.count - 1)  # the current display counts
-        found: list[DisplayLine] = []
-
-        def check() -> bool:
-            nonlocal upto
-            lines, upto = self._after(upto)  # each line is looked at once
-            for line in lines:
-                text = normalise(line.text)
-                if bad is not None and bad.search(text):
-                    raise ForbiddenDisplay(f"the display showed {line.text!r} (forbidden: {bad.pattern}) "
-                                           f"while waiting for {rx.pattern}")
-                if rx.search(text):
-                    found.append(line)
-                    return True
-            if self.error:
-                raise TapError(self.error)
-            return False
-
-        if self.clock.wait_for(check, timeout, poll=0.05 if not self.clock.virtual else None):
-            return found[0]
-        raise DisplayTimeout(self._timeout_message(rx, timeout))
-
-    def _timeout_message(self, rx, timeout) -> str:
-        msg = f"the display did not show {rx.pattern} within {timeout:g}s (it shows {self.current()!r})"
-        if self.garbage_count and not self.count:
-            msg += f"; {self.garbage_count} unreadable line(s) from {self.url}: wrong baud rate?"
-        return msg
 
     def close(self) -> None:
         self._stop.set()

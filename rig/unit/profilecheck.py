@@ -41,7 +41,7 @@ OPTIONAL_FIELDS = {("digits", "start"), ("confirm", "until"), ("attempts", "perm
                    ("lockout", "margin"), ("lockout", "boot_within"), ("lockout", "off_settle"), ("lockout", "tolerance"),
                    ("entry", "opens_after"), ("attempts", "counter_shown"),
                    ("serial", "keys"), ("serial", "at_power_on"), ("serial", "hold"), ("serial", "label")}
-TOP = {"id", "name", "models", "years", "confidence", "extends", "display", "display_pattern",
+TOP = {"id", "name", "models", "years", "confidence", "extends", "display", "display_pattern", "can",
        "verified_combos", "ladders"} | set(SCHEMA)
 MAX_COUNT = 1000   # attempts: no unit allows more; a bigger number is a typo
 MAX_DIGITS = 12    # the longest code of any family is 5 digits; 12 leaves room, 10**9 would hang entry

@@ -62,6 +62,7 @@ class Profile:
     confidence: dict = field(default_factory=dict)   # "digits.count" -> (level, source)
     verified_combos: list = field(default_factory=list)  # combos seen to work though their keys share a line
     ladders: dict = field(default_factory=dict)          # key line (one ADC input) -> the keys on it, as measured
+    can: object = None  # what it needs of the car's network (rig.unit.canprofile.CanProfile), if anything
 
     def __getattr__(self, name):
         sections = self.__dict__.get("sections", {})
@@ -390,6 +391,11 @@ def _build(node, src, family, title, problems) -> Profile | None:
                 if values.get(k) is None:
                     values[k] = default
         prof.sections[section] = Section(values)
+    if node.get("can") is not None:
+        from .canprofile import parse_can
+
+        prof.can = parse_can(node["can"], src, default_conf, conf, problems, pid,
+                             lambda value, path: _unwrap(value, path, default_conf, conf, problems, src))
     if len(problems) == start:
         _cross_checks(prof, node, err)
     return prof if len(problems) == start else None
