@@ -8,11 +8,16 @@ from rig.bench.wiring import load_wiring
 CAN_UNITS = ("vw-rcd310", "ford-6000cd-can", "opel-cd30")
 
 
+def without_can(text: str) -> str:
+    """A pin map's text without its ``can:`` block: a bench with no CAN HAT, whose SPI pins are free."""
+    return re.sub(r"(?ms)^can:.*?(?=^\S|\Z)", "", text)
+
+
 def can_pin_map(path: Path, interface: str = "virtual", channel: str = "rig-test", wake: str | None = None,
                 bitrate: str | None = None, extra: str = "") -> Path:
     """The default pin map with a ``can:`` block (a virtual bus: the simulated unit is on it)."""
     text = Path(load_wiring().source).read_text(encoding="utf-8")
-    text = re.sub(r"(?ms)^can:.*?(?=^\S|\Z)", "", text)  # the default's own block, if it has one
+    text = without_can(text)  # the default's own block
     block = f"\ncan:\n  interface: {interface}\n  channel: {channel}\n"
     if bitrate:
         block += f"  bitrate: {bitrate}\n"

@@ -209,7 +209,11 @@ def write_profile(directory: Path, base_file: str, new_id: str | None, **fields)
     import re
 
     text = (Path(__file__).resolve().parent.parent / "firmware_notes" / base_file).read_text()
-    front = text.split("\n---\n")[0] + "\n---\n\n# Test profile\n"
+    front = text.split("\n---\n")[0]
+    second = front.find("\n  - id:", front.find("\n  - id:") + 1)
+    if second > 0:  # the first profile only: the note's variants keep their ids in the shipped file
+        front = front[:second]
+    front += "\n---\n\n# Test profile\n"
     if new_id:
         front = re.sub(r"^family: .*$", f"family: {new_id}", front, count=1, flags=re.M)
         front = re.sub(r"^  - id: .*$", f"  - id: {new_id}", front, count=1, flags=re.M)

@@ -16,6 +16,7 @@ from rig.bench.pinclaims import claimed_pins, line_consumers
 from rig.bench.wiring import load_wiring
 from rig.errors import ConfigError
 
+from .canbench import without_can
 from .conftest import REPO
 from .test_pin_library import LGPIOFactory, fake_choice
 
@@ -79,7 +80,8 @@ def test_a_channel_on_a_held_pin_is_refused_at_open_naming_its_line(monkeypatch,
     monkeypatch.setattr(backends, "apply_lgpio_workaround", lambda: None)
     monkeypatch.setattr(backends, "chip_identity", lambda f: (0, "pinctrl-bcm2711"))
     monkeypatch.setattr(backends, "lgpio_line_info", lambda f: lambda pin: "gpio-fan" if pin == 16 else "")
-    text = (REPO / "wiring" / "bench.yaml").read_text().replace("preset3: {pin: 20}", "preset3: {pin: 10}")
+    # a bench without a CAN HAT (no can: block), whose SPI0 something else switched on
+    text = without_can((REPO / "wiring" / "bench.yaml").read_text()).replace("preset3: {pin: 20}", "preset3: {pin: 10}")
     with pytest.raises(ConfigError) as info:
         hardware_backend(load_wiring(write_yaml(text)), sys_root=root)
     got = [(p.line, p.message.split(";")[0]) for p in info.value.problems]

@@ -9,7 +9,7 @@ So the block names them, and no rail, key or sense may sit on them.
 >>> c = _Checker("bench.yaml"); c.pins = {25: "keys.preset3"}
 >>> node = load_text("can: {interface: socketcan, channel: can0, bitrate: 100k, interrupt: 25}", "bench.yaml")
 >>> spec = parse_can(c, node); print(*[p.message for p in c.problems])
-can.interrupt: GPIO25 is the CAN HAT's interrupt and keys.preset3 uses it too; move one of them
+can.interrupt: GPIO25 is the CAN HAT's interrupt and keys.preset3 uses it too; move one of them (or delete the can: block if this bench has no CAN HAT)
 >>> spec.bitrate, sorted(hat_pins(spec))
 (100000, [8, 9, 10, 11, 25])
 """
@@ -22,9 +22,9 @@ from pathlib import Path
 from ..can.bus import INTERFACES
 from ..can.frames import parse_bitrate
 from ..errors import shown
+from .pinmap import CAN_HAT
 
 FIELDS = {"interface", "channel", "bitrate", "spi", "cs", "interrupt", "oscillator", "wake", "port", "note"}
-SPI0 = {9: "SPI0 MISO", 10: "SPI0 MOSI", 11: "SPI0 SCLK"}
 CE = {0: 8, 1: 7}
 
 
@@ -56,7 +56,7 @@ def hat_pins(spec: CanSpec) -> dict[int, str]:
     """The GPIOs the HAT's overlay takes: SPI0's three lines, its chip select and its interrupt."""
     if not spec.hat:
         return {}
-    pins = dict(SPI0)
+    pins = {p: CAN_HAT[p] for p in (9, 10, 11)}
     pins[CE[spec.cs]] = f"SPI0 CE{spec.cs}, the CAN HAT's chip select"
     if spec.interrupt is not None:
         pins[spec.interrupt] = "the CAN HAT's interrupt"
@@ -105,7 +105,7 @@ def parse_can(c, data) -> CanSpec | None:
         user = c.pins.get(pin)
         if user is not None:
             key = "interrupt" if pin == spec.interrupt else ("cs" if pin in CE.values() else "spi")
-            c.error(node.line_of(key), f"can.{key}: GPIO{pin} is {what} and {user} uses it too; move one of them")
+            c.error(node.line_of(key), f"can.{key}: GPIO{pin} is {what} and {user} uses it too; move one of them (or delete the can: block if this bench has no CAN HAT)")
     return spec
 
 

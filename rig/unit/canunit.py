@@ -8,7 +8,9 @@ with a diagnostic id.
 
 >>> from rig.unit.profiles import load_profiles
 >>> from rig.bench.wiring import load_wiring
->>> [p.message for p in can_problems(load_wiring(), load_profiles()["vw-rcd310"])]  # doctest: +ELLIPSIS
+>>> import dataclasses
+>>> no_hat = dataclasses.replace(load_wiring(), can=None)   # a pin map without a can: block
+>>> [p.message for p in can_problems(no_hat, load_profiles()["vw-rcd310"])]  # doctest: +ELLIPSIS
 ["vw-rcd310 talks on the car's CAN (wake frames) but this bench has none: the pin map ... has no can: block ..."]
 """
 
