@@ -52,9 +52,30 @@ def load_wake_set(path, default_confidence: str = "assumed") -> WakeSet:
     data = load_file(path)
     problems: list[Problem] = []
     ws = wake_set_from(data, str(path), problems, default_confidence)
+    problems += decimal_ids(path.read_text(encoding="utf-8"), str(path))
     if any(p.severity == "error" for p in problems) or ws is None:
         raise ConfigError(problems or [Problem(str(path), 1, "not a wake set")])
     return ws
+
+
+def decimal_ids(text: str, file: str, where: str = "wake set") -> list[Problem]:
+    """An id written without 0x (``id: 575``) is read as decimal by YAML, and is almost never meant so.
+
+    >>> [p.message for p in decimal_ids("frames:\\n  - {id: 575, data: '02', period: 1s}", "w.yaml")]
+    ['wake set.frames[0]: id 575 is written in decimal (0x23F); write 0x575 if that is what you meant, or 0x23F']
+    """
+    import re
+
+    out, i = [], -1
+    for n, line in enumerate(text.splitlines(), start=1):
+        if line.lstrip().startswith("- "):
+            i += 1
+        m = re.search(r"\bid:\s*(\d+)\b(?!\.)", line)
+        if m and not re.search(r"\bid:\s*0[xX]", line):
+            value = int(m.group(1))
+            out.append(Problem(file, n, f"{where}.frames[{max(i, 0)}]: id {value} is written in decimal (0x{value:X}); "
+                               f"write 0x{m.group(1)} if that is what you meant, or 0x{value:X}"))
+    return out
 
 
 def wake_set_from(data, file: str, problems: list[Problem], default_confidence: str = "assumed",
@@ -120,7 +141,7 @@ def write_wake_set(path, ws: WakeSet, header: str = "") -> None:
     if ws.note:
         doc["note"] = ws.note
     doc["frames"] = [frame_dict(f) for f in ws.frames]
-    text = yaml.safe_dump(doc, sort_keys=False, default_flow_style=None, width=100, allow_unicode=True)
+    text = yaml.safe_dump(doc, sort_keys=False, default_flow_style=False, width=100, allow_unicode=True)
     # the ids and payloads are hex strings for yaml's sake; unquote the ids so they read as written
     text = "\n".join(_unquote_id(line) for line in text.splitlines()) + "\n"
     comment = "".join(f"# {line}\n" if line else "#\n" for line in header.splitlines())

@@ -26,6 +26,7 @@ CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 # help shown by `rig --help` is kept here; tests/test_startup.py checks it against
 # each command's docstring, and that every command a module registers is listed.
 COMMANDS = {
+    "can": ("can_cmds", "The car's network: the bench's CAN bus, recording a car, picking a wake set."),
     "demo": ("demo_cmd", "The whole story on a simulated head unit, no Pi needed."),
     "power": ("bench_cmds", "Hold a rail on or off, then put everything back safe."),
     "press": ("bench_cmds", "Press a key, or a combo of keys together."),
@@ -103,10 +104,13 @@ err = _Err()
 @click.option("--ca", "ca", type=click.Path(dir_okay=False), envvar="RIG_CA", show_envvar=True,
               help="The lab's CA certificate (PEM): an https:// bench's certificate must be signed by it "
                    "(default: the system's trust store).")
+@click.option("--wake-set", "wake_set", metavar="FILE|NAME", envvar="RIG_WAKE_SET", show_envvar=True,
+              help="The CAN wake set to send while ACC is on (a file from `rig can pick`, or a shipped one such as "
+                   "vw-pq), in place of the pin map's can.wake and the profile's.")
 @click.option("-v", "--verbose", is_flag=True, help="Log every step to stderr.")
 @click.version_option(package_name="rig")
 @click.pass_context
-def cli(ctx, backend, wiring, sim_state, ledger, events, server, ca, verbose, unit_model, place):
+def cli(ctx, backend, wiring, sim_state, ledger, events, server, ca, verbose, unit_model, place, wake_set):
     """Bench rig for removed car-stereo head units.
 
     The Pi switches the unit's power rails through relays and presses its
@@ -134,6 +138,7 @@ def cli(ctx, backend, wiring, sim_state, ledger, events, server, ca, verbose, un
         raise click.UsageError("--place finds the bench's server through labgrid: leave out --server/RIG_SERVER")
     ctx.obj.place = place
     ctx.obj.ca = ca
+    ctx.obj.wake_set = wake_set
 
 
 def main(argv=None) -> int:

@@ -34,10 +34,20 @@ class App:
             from ..bench.wiring import load_wiring
             from .render import err
 
-            self._wiring = load_wiring(self.wiring_path)
+            self._wiring = with_wake_set(load_wiring(self.wiring_path), self.wake_set)
             for w in self._wiring.warnings:
                 err.print(f"[yellow]{w}[/]")
         return self._wiring
+
+    wake_set: str | None = None  # rig --wake-set / RIG_WAKE_SET: the bench's wake set for this command
+
+    def no_wake_set_for(self, client) -> None:
+        """A request over the network never names a file: the server sends its own wake set."""
+        if self.wake_set:
+            from ..errors import UsageError
+
+            raise UsageError(f"--wake-set {self.wake_set}: the rig server at {client.url} holds the bench and sends "
+                             f"its own wake set (start it with rig serve --wake-set ...); leave --wake-set out")
 
     def make_backend(self, wiring: Wiring):
         if self.unit_model and self.backend_name != "sim":
@@ -122,7 +132,7 @@ class App:
         return find_server(self.server_url, ca=self.ca)
 
     @contextmanager
-    def bench(self):
+    def bench(self, can: bool | None = None):
         """Open the bench for one command; it is released safely however the command ends."""
         from ..bench import signals
         from ..bench.bench import Bench
@@ -133,6 +143,8 @@ class App:
         client = self.server()
         if client is not None:  # a server holds the pins: go through it instead of being refused
             from ..serve.remote import RemoteBench
+
+            self.no_wake_set_for(client)
 
             remote = RemoteBench(client, wiring)
             try:
@@ -145,7 +157,7 @@ class App:
         log = EventLog(self.events_path) if self.events_path else None
         if log:
             events.subscribe(log.write)
-        bench = Bench(wiring, backend, events=events)
+        bench = Bench(wiring, backend, events=events, can=can)
         try:
             with bench:
                 yield bench
@@ -164,6 +176,22 @@ def _close_bench(bench, backend, log) -> None:
     backend.close()
     if log:
         log.close()
+
+
+def with_wake_set(wiring, wake_set: str | None):
+    """The pin map with ``--wake-set`` as its ``can.wake`` (a file named here is found from here)."""
+    if not wake_set:
+        return wiring
+    import dataclasses
+
+    from ..errors import UsageError
+
+    if wiring.can is None:
+        raise UsageError(f"--wake-set {wake_set}: this bench has no CAN interface (the pin map {wiring.source} "
+                         f"has no can: block)")
+    path = Path(wake_set)
+    spec = str(path.resolve()) if path.is_file() else wake_set  # else a shipped set's name
+    return dataclasses.replace(wiring, can=dataclasses.replace(wiring.can, wake=spec))
 
 
 def data_dir() -> Path:

@@ -174,3 +174,11 @@ def show_status(snap: dict) -> None:
         out.print(status_table(snap))
     else:
         print(status_lines(snap), flush=True)
+    if snap.get("can"):
+        out.print(can_line(snap["can"]), markup=False)
+
+
+def can_line(can: dict) -> str:
+    """The bench's CAN bus in one line: its state, its wake set, whether the frames go out."""
+    wake = f"wake set {can['wake_set']}, {can['wake']}" if can.get("wake_set") else "no wake set"
+    return f"can: {can['channel']} ({can['interface']}), {can['state']}; {wake}"

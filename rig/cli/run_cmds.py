@@ -146,6 +146,8 @@ def run(app, procedure, profile_id, serial, sets, answers, yes, code_file, allow
               _pairs(sets, "--set"), None, _pairs(answers, "--answer"), yes, allow_lockout, allow_permanent,
               junit, make_ui, app.events_path, new_unit=new_unit)
     job.ledger_here = client is None or not client.remote  # a remote bench checks its own ledger
+    if client is not None:
+        app.no_wake_set_for(client)
     if serial and not new_unit and job.ledger_here and sys.stdin.isatty() and sys.stderr.isatty():
         job.new_unit = _ask_new_unit(job)
     if job.new_unit and not job.profile_id and job.ledger_here and sys.stdin.isatty() and sys.stderr.isatty():

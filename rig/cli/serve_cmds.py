@@ -297,7 +297,7 @@ def remote_status(client) -> None:
     """``rig status`` while a server holds the bench: the live state and the running job."""
     state = client.get("/api/state")
     bench = state.get("bench") or {}
-    show_status({k: bench.get(k) for k in ("t", "rails", "keys", "senses", "display")})
+    show_status({k: bench.get(k) for k in ("t", "rails", "keys", "senses", "display", "can")})
     job = state.get("job")
     out.print(f"server: {client.url} ({bench.get('backend', '?')} bench)")
     if job:

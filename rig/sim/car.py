@@ -97,3 +97,26 @@ class SimCar:
     def stop(self) -> None:
         for t in self._timers:
             t.cancel()
+
+
+def car_bus(state_path):
+    """The simulated car of the unit in ``state_path`` (``rig sim reset``), for ``rig can record/watch``:
+    (the rig's side of its bus, the clock it runs on, a closer)."""
+    import time
+
+    from ..bench.clock import VirtualClock
+    from .canbus import SimCanWire
+    from .memory import UnitMemory
+
+    profile_id = UnitMemory.load(state_path).profile
+    clock = VirtualClock(start=round(time.time(), 3))  # a log's times look like a real recording's
+    wire = SimCanWire(clock)
+    bus = wire.rig_bus()
+    car = SimCar(wire, clock, profile_id)
+
+    def close() -> None:
+        car.stop()
+        bus.shutdown()
+        wire.close()
+
+    return bus, clock, close

@@ -1,0 +1,48 @@
+"""Listening to a bus for a while: what ``rig can watch`` shows and ``rig can record`` keeps.
+
+Listening sends nothing (no flow control, no acknowledge beyond what the controller does):
+on the car, set the HAT listen-only too (``ip link set can0 type can ... listen-only on``).
+
+>>> from rig.bench.clock import VirtualClock
+>>> from rig.sim.canbus import SimCanWire
+>>> clock = VirtualClock(); wire = SimCanWire(clock); bus = wire.rig_bus()
+>>> _ = clock.call_every(0.5, lambda n: wire.send(0x575, b"\\x02\\x00\\x00\\x00"), coalesce=10**9)
+>>> heard = []
+>>> listen(bus, clock, 2.0, heard.append)
+>>> [(f.t, hex(f.id)) for f in heard]
+[(0.5, '0x575'), (1.0, '0x575'), (1.5, '0x575'), (2.0, '0x575')]
+>>> bus.shutdown(); wire.close()
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from .logs import LogFrame
+
+
+def frame_of(msg) -> LogFrame:
+    return LogFrame(float(msg.timestamp), int(msg.arbitration_id), bool(msg.is_extended_id), bytes(msg.data),
+                    bool(msg.is_error_frame), bool(msg.is_remote_frame))
+
+
+def listen(bus, clock, seconds: float | None, on_frame: Callable[[LogFrame], None]) -> None:
+    """Hand every frame heard to ``on_frame`` for ``seconds`` (None: until Ctrl-C, on the real clock)."""
+    if getattr(clock, "virtual", False):
+        def drain() -> None:
+            while (msg := bus.recv(0)) is not None:
+                on_frame(frame_of(msg))
+
+        clock.add_settle_hook(drain)  # each frame taken in at its own simulated time
+        try:
+            clock.sleep(seconds or 0.0)
+        finally:
+            clock.remove_settle_hook(drain)
+        drain()
+        return
+    deadline = None if seconds is None else clock.now() + seconds
+    while deadline is None or clock.now() < deadline:
+        wait = 0.2 if deadline is None else max(0.0, min(0.2, deadline - clock.now()))
+        msg = bus.recv(wait)
+        if msg is not None:
+            on_frame(frame_of(msg))

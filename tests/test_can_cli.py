@@ -1,0 +1,136 @@
+"""The car's network through the `rig` command and the pytest plugin, on the simulated CAN units.
+
+A technician's day: record the simulated car, pick the wake set, run every built-in procedure
+through the CLI with it; the same runs refused or failed clearly without the wake frames; a
+log written by another tool (candump -l, Vector ASC) becomes a wake set that wakes the unit.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from rig.can.logs import read_log
+from rig.can.picker import pick
+from rig.can.wakeset import load_wake_set
+
+DATA = Path(__file__).parent / "data" / "can"
+CODE = {"RIG_CODE": "1234"}
+
+
+def sim(run_rig, profile, *args, env=None, state="locked"):
+    r = run_rig("sim", "reset", "--profile", profile, "--code", "1234", "--state", state)
+    assert r.returncode == 0, r.stderr
+    return r
+
+
+@pytest.mark.parametrize("profile,wake", [("vw-rcd310", None), ("ford-6000cd-can", None), ("opel-cd30", "astra")])
+def test_every_built_in_procedure_through_the_cli_on_a_can_unit(run_rig, tmp_path, profile, wake):
+    sim(run_rig, profile)
+    extra = []
+    if wake:  # no wake frames are known for it: record the simulated car and pick them, as on a real one
+        assert run_rig("--backend", "sim", "can", "record", tmp_path / "car.log", "--for", "3s").returncode == 0
+        picked = run_rig("can", "pick", tmp_path / "car.log", "--profile", profile, "-o", tmp_path / "car.yaml")
+        assert picked.returncode == 0, picked.stderr
+        extra = ["--wake-set", tmp_path / "car.yaml"]
+    base = ["--backend", "sim", *extra, "run"]
+    steps = [("reproduce-safe", "--new-unit", "--profile", profile), ("enter-code", "--allow-lockout"),
+             ("reproduce-safe",), ("unlock", "--allow-lockout")]
+    for proc, *flags in steps:
+        r = run_rig(*base, proc, "--unit", "CAN1", *flags, env=CODE)
+        assert r.returncode == 0, f"{proc}: {r.stdout[-600:]}{r.stderr}"
+    assert "  locked: False" in run_rig("--backend", "sim", "sim", "show").stdout
+
+
+@pytest.mark.parametrize("profile", ["vw-rcd310", "ford-6000cd-can", "opel-cd30"])
+def test_without_its_wake_frames_the_cli_fails_clearly(run_rig, tmp_path, profile):
+    sim(run_rig, profile)
+    (tmp_path / "wrong.yaml").write_text("frames: [{id: 0x2C3, data: '07', period: 100ms}]\n")
+    r = run_rig("--backend", "sim", "--wake-set", tmp_path / "wrong.yaml", "run", "reproduce-safe",
+                "--unit", "CAN1", "--new-unit", "--profile", profile)
+    assert r.returncode == 1
+    assert "CAN: the wake frames 0x2C3 (wrong) are going out" in r.stdout + r.stderr
+    if profile == "opel-cd30":  # and with none at all: refused before any pin moves
+        r = run_rig("--backend", "sim", "run", "reproduce-safe", "--unit", "CAN2", "--new-unit", "--profile", profile)
+        assert r.returncode == 2 and "stays dark without its car's wake frames" in r.stderr, r.stderr
+        assert "nothing was switched" in r.stderr
+
+
+def test_a_bench_without_a_can_bus_refuses_a_can_unit_before_any_pin_moves(run_rig, tmp_path):
+    from .canbench import without_can
+    from .conftest import REPO
+
+    sim(run_rig, "vw-rcd310")
+    (tmp_path / "no-hat.yaml").write_text(without_can((REPO / "wiring" / "bench.yaml").read_text()))
+    r = run_rig("--backend", "sim", "--wiring", tmp_path / "no-hat.yaml", "run", "reproduce-safe", "--unit", "V1",
+                "--new-unit", "--profile", "vw-rcd310")
+    assert r.returncode == 2 and "vw-rcd310 talks on the car's CAN (wake frames) but this bench has none" in r.stderr
+
+
+@pytest.mark.parametrize("log,profile", [("golf6-key-in.asc", "vw-rcd310"), ("astra-h-key-in.log", "opel-cd30")])
+def test_a_log_written_by_another_tool_becomes_a_wake_set_that_wakes_the_unit(run_rig, tmp_path, log, profile):
+    r = run_rig("can", "pick", DATA / log, "--profile", profile, "-o", tmp_path / "w.yaml")
+    assert r.returncode == 0, r.stderr
+    ws = load_wake_set(tmp_path / "w.yaml")
+    assert "0x7DF" not in [f.label for f in ws.frames]  # the tester's request is never replayed
+    sim(run_rig, profile)
+    r = run_rig("--backend", "sim", "--wake-set", tmp_path / "w.yaml", "run", "reproduce-safe", "--unit", "L1",
+                "--new-unit", "--profile", profile)
+    assert r.returncode == 0, r.stdout[-800:] + r.stderr
+
+
+def test_the_picker_reads_candump_and_vector_logs_and_recognises_counters_and_checksums():
+    golf = pick(read_log(DATA / "golf6-key-in.asc"))
+    frames = {f.label: f for f in golf.wake_set.frames}
+    assert frames["0x575"].data.hex() == "02000000" and frames["0x575"].period == 0.1
+    assert frames["0x5C1"].counter is not None and frames["0x5C1"].checksum.kind == "xor"
+    assert frames["0x65F"].period == 0.2
+    assert frames["0x351"].note.startswith("byte 1 varied")
+    why = {r.label: r.verdict for r in golf.rows if not r.picked}
+    assert why == {"0x470": "left out: seen once (an event, not a periodic frame)",
+                   "0x7DF": "left out: 0x7DF is the OBD/UDS functional request id"}
+    astra = pick(read_log(DATA / "astra-h-key-in.log"), unit_ids=[0x6C1])
+    assert {f.label for f in astra.wake_set.frames} == {"0x180", "0x4E8", "0x4EC", "0x4ED"}
+
+
+def test_can_status_shows_the_interface_the_bus_and_the_wake_set(run_rig):
+    sim(run_rig, "vw-rcd310")
+    r = run_rig("--backend", "sim", "--wake-set", "vw-pq", "can", "status")
+    assert r.returncode == 0, r.stderr
+    assert "can: can0 (socketcan), error-active" in r.stdout
+    assert "wake set: vw-pq: 0x575 every 100ms - off (sent while acc is on)" in r.stdout
+    r = run_rig("--backend", "sim", "--wake-set", "vw-pq", "status")
+    assert "can: can0 (socketcan), error-active" in r.stdout, r.stdout
+
+
+def test_can_watch_shows_frames_and_what_a_wake_set_would_pick(run_rig):
+    sim(run_rig, "vw-rcd310")
+    r = run_rig("--backend", "sim", "can", "watch", "--for", "2s", "--id", "0x575")
+    assert r.returncode == 0, r.stderr
+    assert "0x575  [4]  02 00 00 00" in r.stdout
+    assert "0x575 02 00 00 00 every 100ms" in r.stdout and "0x351" not in r.stdout
+
+
+def test_a_bad_wake_set_file_says_where(run_rig, tmp_path):
+    sim(run_rig, "vw-rcd310")
+    (tmp_path / "bad.yaml").write_text("frames:\n  - {id: 575, data: '02 00', period: 100ms}\n")
+    r = run_rig("--backend", "sim", "--wake-set", tmp_path / "bad.yaml", "run", "reproduce-safe", "--unit", "V1",
+                "--new-unit", "--profile", "vw-rcd310")
+    assert r.returncode == 2
+    assert f"{tmp_path / 'bad.yaml'}:2: error: wake set.frames[0]: id 575 is written in decimal" in r.stderr
+
+
+# -- the pytest plugin -----------------------------------------------------------------------
+@pytest.mark.rig_unit("ford-6000cd-can", code="1234")
+def test_the_plugin_runs_a_can_unit(rig_run):
+    r = rig_run("enter-code", profile="ford-6000cd-can", unit="F1", code="1234", allow_lockout=True)
+    assert r.outcome == "passed", r.message
+
+
+@pytest.mark.rig_unit("vw-rcd310", code="1234")
+def test_the_plugin_fails_clearly_without_the_wake_frames(rig_run, tmp_path):
+    (tmp_path / "wrong.yaml").write_text("frames: [{id: 0x271, data: '03', period: 100ms}]\n")
+    r = rig_run("reproduce-safe", profile="vw-rcd310", unit="V1", wake_set=str(tmp_path / "wrong.yaml"))
+    assert (r.outcome, r.exit_code) == ("failed", 1)
+    assert "CAN: the wake frames 0x271 (wrong) are going out" in r.message

@@ -1,0 +1,173 @@
+"""The car's network keeps the rails' promises: frames only while their rails are on, stopped before
+the rails go safe on every way out, only what a wake set names, never a diagnostic request, a missing
+interface refused before any pin moves.
+
+Read off what the unit hears (the simulated wire) at the very moment each rail reaches the connector,
+not off rig's own event log.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from rig.bench.bench import Bench
+from rig.can.bus import CanError
+from rig.can.frames import parse_frame
+from rig.can.wakeset import WakeSet
+from rig.errors import BenchRefused, ConfigError
+from rig.sim.backend import reset_unit, sim_backend
+
+from .canbench import can_wiring
+from .conftest import pin_states
+
+FRAME = parse_frame({"id": 0x575, "data": "02 00 00 00", "period": "100ms"}, "", [])
+
+
+def sim_can_bench(tmp_path, profile="vw-rcd310"):
+    wiring = can_wiring(tmp_path)
+    reset_unit(tmp_path / "unit.json", profile, "1234", ideal=True)
+    return wiring, sim_backend(wiring, tmp_path / "unit.json")
+
+
+class Watch:
+    """What the unit hears, and whether wake frames were still going when each rail changed at the connector."""
+
+    def __init__(self, backend):
+        self.frames, self.rails = [], []
+        self.bench = None
+        backend.io.watch_frame(lambda ident, data: self.frames.append((backend.clock.now(), ident)))
+        backend.io.watch_rail(self._rail)
+
+    def _rail(self, name, on):
+        can = self.bench.can if self.bench is not None else None
+        self.rails.append((name, on, can is not None and can.wake_sender.running))
+
+
+def test_wake_frames_go_only_while_acc_is_on_and_stop_before_it_drops(tmp_path):
+    wiring, backend = sim_can_bench(tmp_path)
+    watch = Watch(backend)
+    try:
+        with Bench(wiring, backend, can=True) as bench:
+            watch.bench = bench
+            bench.can.set_wake(WakeSet("t", [FRAME]))
+            bench.clock.sleep(1)
+            assert watch.frames == [], "frames went out with ACC off"
+            bench.power("acc", True)
+            bench.clock.sleep(0.55)
+            bench.power("acc", False)
+            sent = len(watch.frames)
+            bench.clock.sleep(5)
+        assert sent == 6 and len(watch.frames) == sent, watch.frames  # 0.0 ... 0.5, then none
+        assert ("acc", False, False) in watch.rails, f"ACC dropped with the wake frames still going: {watch.rails}"
+    finally:
+        backend.close()
+
+
+@pytest.mark.parametrize("how", ["end", "exception", "keyboardinterrupt"])
+def test_every_way_out_stops_the_frames_before_the_rails_go_safe(tmp_path, how):
+    wiring, backend = sim_can_bench(tmp_path)
+    watch = Watch(backend)
+    raised = {"exception": RuntimeError, "keyboardinterrupt": KeyboardInterrupt}.get(how)
+    try:
+        with pytest.raises(raised) if raised else _nothing():
+            with Bench(wiring, backend, can=True) as bench:
+                watch.bench = bench
+                bench.can.set_wake(WakeSet("t", [FRAME]), rails=["battery"])  # a set that follows constant power
+                bench.power("acc", True)
+                bench.clock.sleep(1)
+                bench.down("preset1")
+                if raised:
+                    raise raised("a way out")
+        acc = [r for r in watch.rails if r[0] == "acc"]
+        assert acc[-1] == ("acc", False, False), f"ACC went safe with frames still going: {watch.rails}"
+        assert not bench.can.wake_sender.running
+        t_off = backend.clock.now()
+        backend.clock.sleep(2)
+        assert all(t <= t_off for t, _ in watch.frames), "a frame after the release"
+    finally:
+        backend.close()
+
+
+def test_a_missing_interface_is_refused_before_any_pin_moves(tmp_path, write_yaml):
+    wiring = can_wiring(tmp_path, interface="socketcan", channel="can9")
+    from rig.bench.backends import mock_backend
+    from rig.bench.clock import VirtualClock
+
+    backend = mock_backend(wiring, VirtualClock())
+    backend.open_can = None  # the interface the pin map names: socketcan's can9, which this machine lacks
+    with pytest.raises(CanError, match="no CAN interface can9"):
+        Bench(wiring, backend, can=True).open()
+    for spec in list(wiring.rails.values()) + list(wiring.keys.values()):
+        assert len(backend.pin_factory.pin(spec.pin).states) == 1, f"{spec.name} moved"
+
+
+def test_a_diagnostic_frame_is_never_sent(tmp_path):
+    wiring, backend = sim_can_bench(tmp_path)
+    tester = parse_frame({"id": 0x7E0, "data": "02 10 03", "period": "1s"}, "", [])
+    try:
+        with Bench(wiring, backend, can=True) as bench:
+            with pytest.raises(BenchRefused, match="never sends diagnostic requests"):
+                bench.can.set_wake(WakeSet("t", [tester]))
+            with pytest.raises(BenchRefused, match="0x7DF is the OBD/UDS functional request id"):
+                bench.can.send(0x7DF, b"\x02\x01\x00")
+        assert backend.io._wire.heard == 0
+    finally:
+        backend.close()
+
+
+def test_a_released_bench_sends_nothing(tmp_path):
+    wiring, backend = sim_can_bench(tmp_path)
+    try:
+        with Bench(wiring, backend, can=True) as bench:
+            pass
+        with pytest.raises(BenchRefused, match="closed"):
+            bench.can.send(0x201, b"\x01\x31\x00")
+    finally:
+        backend.close()
+
+
+def test_the_hat_pins_are_checked_against_the_pin_map(tmp_path):
+    from .canbench import can_pin_map
+
+    text = can_pin_map(tmp_path / "b.yaml", interface="socketcan", channel="can0").read_text()
+    (tmp_path / "c.yaml").write_text(text.replace("preset3: {pin: 20}", "preset3: {pin: 25}"))
+    from rig.bench.wiring import load_wiring
+
+    with pytest.raises(ConfigError) as info:
+        load_wiring(tmp_path / "c.yaml")
+    assert any("can.interrupt: GPIO25 is the CAN HAT's interrupt and keys.preset3 uses it too" in p.message
+               for p in info.value.problems)
+
+
+def test_a_can_key_is_let_go_before_the_frames_stop(tmp_path):
+    from rig.unit.canunit import attach
+    from rig.unit.profiles import load_profiles
+
+    wiring, backend = sim_can_bench(tmp_path, "opel-cd30")
+    heard = []
+    backend.io.watch_frame(lambda ident, data: heard.append((ident, data[:2].hex())), 0x201)
+    try:
+        with Bench(wiring, backend, can=True) as bench:
+            attach(bench, load_profiles()["opel-cd30"], str(_astra(tmp_path)))
+            bench.power("acc", True)
+            bench.down("ok")
+            bench.clock.sleep(0.35)
+        assert heard[0] == (0x201, "016f") and heard[-1] == (0x201, "006f"), heard
+        assert len([h for h in heard if h[1] == "016f"]) == 4  # the press, and its repeats every 100 ms
+        assert pin_states(backend, wiring.rails["acc"].pin)[-1] is False
+    finally:
+        backend.close()
+
+
+def _astra(tmp_path):
+    from .canbench import opel_wake_set
+
+    return opel_wake_set(tmp_path / "astra.yaml")
+
+
+class _nothing:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
