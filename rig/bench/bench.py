@@ -34,6 +34,7 @@ from . import signals
 from ..errors import BenchRefused
 from ..records.events import Event, EventBus
 from .channels import Key, Rail, Sense, _HeldInput, _HeldOutput, _onoff, parse_combo  # noqa: F401
+from .canseat import CanSeat, wants_can
 from .guardseat import GuardSeat
 from .heartbeat import open_heartbeat, rearm_bench, refuse_if_tripped
 from .wiring import Wiring
@@ -42,7 +43,7 @@ log = logging.getLogger(__name__)
 _open_benches: set = set()  # strong references: an open bench is never garbage collected
 
 
-class Bench(GuardSeat):
+class Bench(GuardSeat, CanSeat):
     """Rails, keys and senses of one rig, owned by this process while open."""
 
     def __init__(self, wiring: Wiring, backend, events: EventBus | None = None, can: bool | None = None):
@@ -57,12 +58,8 @@ class Bench(GuardSeat):
         self._open = False
         self.opened_at = 0.0
         self._releasing = threading.Lock()
-        self._masking = False
-        self.released = False
-        # the CAN bus: True opens it with the bench (a run whose unit needs it), None only if the pin
-        # map's can: block names a wake set of the bench's own, False never (until use_can())
-        self.can = None
-        self._want_can = bool(wiring.can is not None and wiring.can.wake) if can is None else can
+        self._masking, self.released = False, False
+        self._want_can = wants_can(wiring, can)  # the CAN bus: opened with the bench, or on first use_can()
 
     # -- life cycle -------------------------------------------------------
     # open, release, __enter__ and __exit__ run their whole bodies shielded and are
@@ -89,8 +86,7 @@ class Bench(GuardSeat):
             if self.backend.lock is not None:
                 self.backend.lock.acquire()
             try:
-                if self._want_can:
-                    self.use_can()  # before any pin: a missing or misconfigured interface moves nothing
+                self._open_can_first()  # a missing or misconfigured CAN interface: before any pin moves
                 factory = self.backend.pin_factory
                 for spec in self.wiring.rails.values():
                     dev = _HeldOutput(spec.pin, active_high=spec.active_high,
@@ -169,27 +165,13 @@ class Bench(GuardSeat):
                     self._releasing.release()
 
     def _make_safe(self) -> None:
-        """The safe order: every key up, then every periodic CAN frame stopped, then every rail to
-        its safe state. Each step goes on whatever the one before it raised."""
+        """Every key up, then every periodic CAN frame stopped, then every rail safe; each step whatever came before."""
         for key in self.keys.values():
             _quietly(key._set, False)
         if self.can is not None:
             _quietly(self.can.stop)
         for rail in self.rails.values():
             _quietly(rail.set, rail.spec.safe_on)
-
-    def use_can(self):
-        """The bench's CAN bus (:class:`rig.bench.canbus.CanChannel`), opened on first use; a missing
-        ``can:`` block or interface is a CanError (exit 2) that says what to do."""
-        if self.can is None:
-            from .canbus import open_channel
-
-            self.can = open_channel(self)
-        return self.can
-
-    def _close_can(self) -> None:
-        if self.can is not None:
-            _quietly(self.can.close)
 
     def _drop_signals(self) -> None:
         # Only the main thread can put signal handlers back: a release on another thread
