@@ -269,7 +269,7 @@ def load_wiring(path: str | Path | None = None) -> Wiring:
     return Wiring(str(data.get("name") or path.stem), str(path), rails, keys, senses, display, timing,
                   [p for p in c.problems if p.severity == "warning"], heartbeat, combos,
                   [p for p in c.problems if p.severity == "note"], None if library is None else str(library).lower(),
-                  keys_down, can)
+                  keys_down, can=can)
 
 
 # A peripheral that can toggle a pin by itself (PWM, a clock, SPI or PCM traffic) would feed
