@@ -621,3 +621,16 @@ def test_a_channel_the_dead_man_cannot_cut_is_refused(write_yaml):
         load_wiring(write_yaml(low + hb))
     load_wiring(write_yaml(low))  # no dead-man: nothing to bypass
     load_wiring(write_yaml(low + hb.replace("}", ", switches: high}")))  # the dead-man cuts the supply instead
+
+
+def test_more_keys_down_than_the_header_can_feed_is_refused(bench, write_yaml):
+    from rig.run.procedure import check, load_procedure
+
+    with pytest.raises(BenchRefused, match="refusing to hold 4 keys down at once"):
+        bench.press("preset1+preset2+preset3+preset4")
+    assert pin_states(bench, 19) == [False]  # nothing went down
+    with bench.holding("preset1+preset2+preset3"):  # three is the default's limit
+        pass
+    path = write_yaml("name: x\nsteps:\n  - press: preset1+preset2+preset3+preset4\n", "p.yaml")
+    (p,) = check(load_procedure(str(path)), bench.wiring)
+    assert "4 keys at once, and the pin map allows 3 (max_keys_down)" in p.message
