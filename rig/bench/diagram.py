@@ -17,8 +17,8 @@ True
 from __future__ import annotations
 
 from dataclasses import dataclass
-from xml.sax.saxutils import escape
 
+from ..records.xmltext import escape
 from .wiring import HEADER, Wiring
 
 KINDS = {  # kind: (colour, legend)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from .events import Event
 from .files import folder, write_new
+from .xmltext import clean
 
 
 class EventLog:
@@ -84,17 +85,17 @@ def write_junit(events: list[dict], path: str | Path, suite: str, properties: di
             cases.append((e.get("what"), e.get("where"), e["to"], e["t"] - start, e.get("message", "")))
     for (what, where), start in open_steps.items():  # a step cut short (interrupted)
         cases.append((what, where, "failed", 0.0, "interrupted"))
-    root = ET.Element("testsuite", name=suite, tests=str(len(cases)),
+    root = ET.Element("testsuite", name=clean(suite), tests=str(len(cases)),
                       failures=str(sum(c[2] == "failed" for c in cases)),
                       skipped=str(sum(c[2] == "skipped" for c in cases)))
     props = ET.SubElement(root, "properties")
     for k, v in properties.items():
-        ET.SubElement(props, "property", name=str(k), value=str(v))
+        ET.SubElement(props, "property", name=clean(k), value=clean(v))
     for what, where, status, seconds, message in cases:
-        case = ET.SubElement(root, "testcase", classname=suite, name=str(what), file=str(where),
+        case = ET.SubElement(root, "testcase", classname=clean(suite), name=clean(what), file=clean(where),
                              time=f"{seconds:.3f}")
         if status == "failed":
-            ET.SubElement(case, "failure", message=str(message)).text = str(message)
+            ET.SubElement(case, "failure", message=clean(message)).text = clean(message)
         elif status == "skipped":
             ET.SubElement(case, "skipped")
     folder(Path(path).parent, "--junit")

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_right
-from html import escape
+from .xmltext import escape
 
 from ..durations import format_duration
 

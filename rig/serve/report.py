@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import json
 import time
-from html import escape
 from pathlib import Path
 
 from ..durations import format_duration
 from ..records.files import folder, is_run_log, write_new
 from ..records.ledger import Ledger
 from ..records.report import read_events
+from ..records.xmltext import clean, escape
 
 CSS_FILE = Path(__file__).resolve().parent / "static" / "style.css"
 OUTCOME_COLOUR = {"passed": "ok", "failed": "bad", "error": "bad", "refused": "warn", "interrupted": "warn"}
@@ -49,7 +49,7 @@ def load_run(ledger_path: str, run_id: int, log_dir=None) -> tuple[dict, list[di
     events = read_events(log) if ours and log.exists() else []
     svg_path = log.with_suffix(".svg")
     if ours and svg_path.exists() and not svg_path.is_symlink():
-        svg = svg_path.read_text(encoding="utf-8")
+        svg = clean(svg_path.read_text(encoding="utf-8"))  # one an older rig drew may hold a control character
     else:
         svg = render_svg(events, f"{run['procedure']}  {run['serial'] or ''}")
     return run, events, svg
