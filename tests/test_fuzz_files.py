@@ -56,6 +56,13 @@ def test_a_binary_code_file_is_refused_without_echoing_it(rig, tmp_path):
     _nothing_moved(tmp_path)
 
 
+def test_a_code_file_that_never_ends_is_not_read_whole(rig, tmp_path):
+    code, _, err = rig("run", "enter-code", "--profile", "vw-safe", "--unit", "U1", "--new-unit",
+                       "--code-file", "/dev/zero")  # read whole, it filled the memory
+    assert code == 2 and "--code-file /dev/zero: over 1 KiB" in err
+    _nothing_moved(tmp_path)
+
+
 # -- control characters, deep nesting -------------------------------------------------------
 def test_a_control_character_names_its_line(rig, tmp_path):
     path = tmp_path / "p.yaml"

@@ -25,11 +25,15 @@ def read_code(code_file: str | None) -> Code:
     """From --code-file, RIG_CODE, or a hidden prompt; never from the command line."""
     if code_file:
         try:
-            text = Path(code_file).read_text(encoding="utf-8").strip()
+            with open(code_file, "rb") as fh:
+                data = fh.read(1025)  # a code is a few digits: /dev/zero or a disk image is not read whole
+            text = data.decode("utf-8").strip()
         except OSError as exc:
             raise ConfigError(f"--code-file {code_file}: {exc.strerror}") from None
         except UnicodeDecodeError:  # say nothing of the bytes: they may be the code
             raise ConfigError(f"--code-file {code_file}: not UTF-8 text; write the code as plain digits") from None
+        if len(data) > 1024:
+            raise ConfigError(f"--code-file {code_file}: over 1 KiB; a code is a few digits (is this the right file?)")
         return Code(text)
     if os.environ.get("RIG_CODE"):
         return Code(os.environ["RIG_CODE"])
