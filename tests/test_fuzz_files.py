@@ -63,6 +63,15 @@ def test_a_code_file_that_never_ends_is_not_read_whole(rig, tmp_path):
     _nothing_moved(tmp_path)
 
 
+@pytest.mark.parametrize("content", [b"[" * 100_000, b"{}" + b" " * (1024 * 1024)])
+def test_a_simulated_units_memory_nested_too_deep_or_too_big_is_named(rig, tmp_path, monkeypatch, content):
+    state = tmp_path / "sim.json"
+    state.write_bytes(content)
+    monkeypatch.setenv("RIG_SIM_STATE", str(state))
+    code, _, err = rig("--backend", "sim", "status")  # was a RecursionError traceback
+    assert code == 2 and f"{state}: error: not a simulated unit's memory" in err
+
+
 # -- control characters, deep nesting -------------------------------------------------------
 def test_a_control_character_names_its_line(rig, tmp_path):
     path = tmp_path / "p.yaml"

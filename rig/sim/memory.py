@@ -20,6 +20,8 @@ from pathlib import Path
 from ..errors import ConfigError, Problem
 from ..records.files import folder
 
+MAX_BYTES = 1024 * 1024  # the memory file is ~1 KB
+
 
 @dataclass
 class UnitMemory:
@@ -69,17 +71,24 @@ class UnitMemory:
         path = Path(path)
         fix = "start a simulated unit with e.g. `rig sim reset --profile vw-safe --code 1234`"
         try:
-            text = path.read_text(encoding="utf-8")
+            with open(path, "rb") as fh:  # a few hundred bytes; a wrong path to something huge is not read whole
+                text = fh.read(MAX_BYTES + 1).decode("utf-8")
         except FileNotFoundError:
             raise ConfigError([Problem(str(path), None, f"no simulated unit yet; {fix}")]) from None
         except (OSError, UnicodeDecodeError) as exc:
             raise ConfigError([Problem(str(path), None, f"cannot read the simulated unit's memory ({exc}); "
                                        f"{fix}")]) from None
         try:
+            if len(text) > MAX_BYTES:
+                raise ValueError(f"over {MAX_BYTES // 1024} KiB")
             data = json.loads(text)
         except json.JSONDecodeError as exc:
             raise ConfigError([Problem(str(path), exc.lineno, f"the simulated unit's memory is not valid JSON "
                                        f"({exc.msg}); {fix} (that replaces it)")]) from None
+        except (ValueError, RecursionError) as exc:  # too big, or nested past Python's stack
+            raise ConfigError([Problem(str(path), None, f"not a simulated unit's memory "
+                                       f"({exc if isinstance(exc, ValueError) else 'nested too deep'}); "
+                                       f"{fix} (that replaces it)")]) from None
         missing = [k for k in ("profile", "code_hash") if not isinstance(data, dict) or k not in data]
         if missing:
             raise ConfigError([Problem(str(path), None, f"not a simulated unit's memory (no {', '.join(missing)}); "
