@@ -161,3 +161,17 @@ def test_a_path_from_the_environment_with_a_file_in_its_way_is_named_not_a_trace
     led_path = f"{in_the_way}{below}" if var == "RIG_LEDGER" else tmp_path / "ledger.sqlite"
     if os.path.isfile(led_path) and var != "RIG_LEDGER":
         assert [r for r in _runs(tmp_path) if r["outcome"] != "passed" and not r["message"]] == []
+
+
+def test_a_run_stopped_by_a_fault_in_the_rig_says_so_in_its_record(sim_unit, tmp_path, monkeypatch):
+    """Issue 25: such a run was recorded "failed" with an empty message."""
+    from rig.run.runner import Runner
+
+    def fault(self, proc, params):
+        raise RuntimeError("a fault nobody foresaw")
+
+    monkeypatch.setattr(Runner, "run", fault)
+    with pytest.raises(RuntimeError):
+        sim_unit(*SIM, "run", "reproduce-safe", "--profile", "vw-safe", "--unit", "U1", "--new-unit")
+    (run,) = _runs(tmp_path)
+    assert run["outcome"] == "error" and "RuntimeError: a fault nobody foresaw" in run["message"]

@@ -237,6 +237,10 @@ def run_job(job: Job, proc: Procedure | None = None, profile=None) -> JobResult:
         if run_id is None:
             raise  # not on record yet: nothing to finish
         outcome, message = "interrupted", _interrupted(exc, proc, ctx)
+    except Exception as exc:  # a fault in the rig itself: its record says what stopped it, never "failed" and no word
+        if run_id is not None and not message:
+            outcome, message = "error", redactor.text(f"stopped by an error in the rig: {type(exc).__name__}: {exc}")[:300]
+        raise
     finally:  # the record is finished before a signal can land
         signals.finish(_record, job, ui, backend, log, ledger, run_id, outcome, message)
     _write_timeline(log_path, proc.name, job.serial)
