@@ -286,8 +286,7 @@ class Station:
 
     def sources_in_use(self) -> set[str]:
         """The procedure files queued and running jobs read (their uploads are not cleaned away)."""
-        queued = {q["job"].procedure for q in list(self.queued) if "job" in q}
-        return queued | ({self._running_source} if self._running_source else set())
+        return {q["job"].procedure for q in list(self.queued) if "job" in q} | {self._running_source} - {None}
 
     def _make_ui(self, item):
         def make(bench, redact):
