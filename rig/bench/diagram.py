@@ -103,7 +103,7 @@ def render_svg(w: Wiring) -> str:
     height = top + ROW * (len(rows) + 1) + 70
     o = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{height}" viewBox="0 0 {W} {height}" '
          f'font-family="DejaVu Sans, Arial, sans-serif" font-size="13">',
-         f'<title>{escape(w.name)}: wiring</title>',
+         f'<title>{escape(w.name, False)}: wiring</title>',
          f'<rect width="{W}" height="{height}" fill="#fff"/>',
          _text(20, 30, f"{w.name}", size=20, weight="bold"),
          _text(20, 52, "Raspberry Pi 40-pin header, board seen from above, USB ports to the right. "
@@ -154,7 +154,7 @@ def _header(by_pin: dict[int, Channel], x0: int, y0: int) -> list[str]:
             rot = -55 if edge else 55
             colour = KINDS[ch.kind][0] if ch is not None else ("#b05a00" if spare and spare != "free" else "#777")
             o.append(f'<text x="{cx}" y="{ty}" font-size="11" fill="{colour}" '
-                     f'text-anchor="{"start"}" transform="rotate({rot} {cx} {ty})">{escape(name)}</text>')
+                     f'text-anchor="{"start"}" transform="rotate({rot} {cx} {ty})">{escape(name, False)}</text>')
     o.append(_text(x0 - 22, y0 + 53, "2", size=11, anchor="end", fill="#555"))
     o.append(_text(x0 - 22, y0 + 83, "1", size=11, anchor="end", fill="#555"))
     o.append(_text(x0 + 19 * pitch + 22, y0 + 53, "40", size=11, fill="#555"))
@@ -210,4 +210,4 @@ def _rows(rows: list[Channel], top: int) -> list[str]:
 
 def _text(x, y, text, size=13, weight="normal", fill="#000", anchor="start") -> str:
     return (f'<text x="{x}" y="{y}" font-size="{size}" font-weight="{weight}" fill="{fill}" '
-            f'text-anchor="{anchor}">{escape(str(text))}</text>')
+            f'text-anchor="{anchor}">{escape(str(text), False)}</text>')
