@@ -187,6 +187,21 @@ def test_a_staggered_combo_presses_its_keys_in_order_and_holds_from_the_last(wri
     # both up together, 2 s after the last one went down
 
 
+def test_a_staggered_combo_held_until_a_display_shows_is_let_go_whole(write_yaml, clock):
+    """Held with hold_until (entry and confirm combos) or down/up, a staggered combo's keys all come
+    up together: the stagger is for pressing only; letting go staggered would press them again."""
+    w = load_wiring(write_yaml(MAP + "combos:\n  scan+mode: {stagger: 30ms}\n"))
+    with Bench(w, mock_backend(w, clock)) as bench:
+        t0 = clock.now()
+        assert bench.hold_until("mode+scan", lambda: clock.now() >= t0 + 1.0, max_hold=5) is not None
+        assert not any(k.is_down for k in bench.keys.values()), "a key was left down after the hold"
+        bench.down("mode+scan")
+        bench.up("mode+scan")
+        assert not any(k.is_down for k in bench.keys.values()), "a key was left down after up()"
+    for pin in (13, 18):
+        assert [v for _, v in pin_durations(bench, pin)] == [False, True, False, True, False]
+
+
 def test_a_stagger_a_person_would_not_use_is_refused(write_yaml):
     with pytest.raises(ConfigError, match=r"combos.mode\+scan.stagger: 0.2s; .* past ~100 ms"):
         load_wiring(write_yaml(MAP + "combos:\n  mode+scan: {stagger: 200ms}\n"))

@@ -201,3 +201,27 @@ def test_runs_of_one_unit_are_only_that_units(tmp_path):
         assert len(led.runs()) == 5
     finally:
         led.close()
+
+
+# -- the run's own record of the attempt -------------------------------------------------------
+def _attempt_story(r):
+    from rig.records.report import read_events
+
+    events = read_events(r.log)
+    told = [(e["what"], e["to"], e["attempt"]) for e in events if e["kind"] == "attempt"]
+    notes = [e["note"] for e in events if e["kind"] == "note" and e.get("what") == "confirm"]
+    return told, notes
+
+
+@pytest.mark.parametrize("code, outcome", [("5173", "accepted"), ("6284", "rejected")])
+def test_the_run_log_tells_how_each_attempt_ended_as_the_ledger_has_it(tmp_path, code, outcome):
+    """A CI maintainer reads a run's log (and the page streams it) to learn what the unit answered:
+    every attempt counted there is resolved there, as the ledger has it; and a confirm whose display
+    came in time (VW holds its confirm until SAFE shows, at most 10 s) is not said to have missed it."""
+    b = SimBench(tmp_path, "vw-safe", "5173")
+    r = b.run("enter-code", code)
+    assert r.outcome == ("passed" if outcome == "accepted" else "failed"), r.message
+    told, notes = _attempt_story(r)
+    assert told == [("counted", "pending", 1), ("resolved", outcome, 1)]
+    assert b.attempts() == [outcome]
+    assert notes == [], notes

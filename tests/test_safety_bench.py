@@ -131,6 +131,25 @@ def test_signal_handlers_are_put_back_when_another_thread_released_the_bench(wir
     assert {s: signal.getsignal(s) for s in before} == before
 
 
+def test_a_bench_refused_at_open_gives_back_its_signal_handlers_and_ctrl_z(wiring, clock, tmp_path):
+    """The bench is in use: the refused open leaves this process as it found it (a test session or a
+    server that was refused goes on with its own Ctrl-C, SIGTERM, SIGHUP and Ctrl-Z)."""
+    sigs = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGTSTP)
+    before = {s: signal.getsignal(s) for s in sigs}
+    lock = BenchLock(tmp_path / "bench.lock")
+    lock.acquire()
+    try:
+        for _ in range(2):
+            with pytest.raises(Exception, match="in use"):
+                Bench(wiring, mock_backend(wiring, clock, lock_path=str(tmp_path / "bench.lock"))).open()
+            assert {s: signal.getsignal(s) for s in sigs} == before
+    finally:
+        lock.release()
+    with Bench(wiring, mock_backend(wiring, clock)):
+        pass
+    assert {s: signal.getsignal(s) for s in sigs} == before  # no count of installs was left behind
+
+
 def test_a_bench_released_and_opened_again_in_one_process(wiring, clock, tmp_path):
     lock_path = tmp_path / "bench.lock"
     backend = mock_backend(wiring, clock, lock_path=str(lock_path))

@@ -267,3 +267,48 @@ def test_a_unit_that_boots_slowly_is_waited_out_whole(tmp_path, knobs):
 def test_a_unit_whose_timer_runs_slow_is_waited_for(tmp_path):
     b = SimBench(tmp_path, "ford", "2580", state="lockout", knobs={"timer_drift": 0.01})
     _sat_out_whole(b, b.run("lockout-wait"), 1800 * 1.01)
+
+
+# -- a plain powered wait: only the time its rails really powered the unit -------------------------
+def test_a_plain_wait_stops_when_its_rail_loses_voltage_and_counts_none_of_the_dead_time(tmp_path):
+    """A soak on [acc] whose fuse blows after 10 min: the wait stops there with what it served,
+    instead of counting the rest of its 2 h with the unit dead (a `rails` lost on the way into
+    the wait counts every rail as powered and watches none)."""
+    b = SimBench(tmp_path, "vw-safe", "5173", knobs={"rail_fault": {"rail": "acc", "kind": "fuse", "after": 600}})
+    proc = _procedure(tmp_path, "soak-on-acc",
+                      "{label: soak, rails: [acc], max: 2h, until: {display: NEVER SHOWN}, on_max: passed}")
+    r = b.run(proc)
+    assert r.outcome == "failed", r.message
+    assert "soak: acc is switched on but there is no voltage at the connector" in r.message
+    assert "10:00 of powered time served" in r.message
+    assert b.tape.on_time("acc") < 605  # the relay let go once the dead rail was seen, not 2 h later
+
+
+def _no_tap_wiring(write_yaml):
+    from rig.bench.wiring import load_wiring
+
+    text = open(load_wiring().source).read()
+    return load_wiring(write_yaml(text.split("display:")[0] + "timing:" + text.split("timing:")[1]))
+
+
+def test_a_wait_on_a_bench_with_no_tap_ends_on_its_sense_and_never_asks_mid_wait(tmp_path, write_yaml):
+    """No display tap: the technician answers display questions. A wait checks its conditions
+    at every wake-up, so it never asks there (a display condition waits for its maximum), and a
+    sense condition still ends it the moment the sense says so."""
+    from rig.cli.ui import Plain
+
+    from .simbench import Bench, _Lines
+
+    b = Bench(tmp_path, "vw-safe", "5173", wiring=_no_tap_wiring(write_yaml), ideal=True)
+    asked = []
+    ui = lambda bench, redact: Plain(redact, stream=_Lines(b.lines),  # noqa: E731
+                                     ask=lambda question, kind: asked.append(question) or "n")
+    on = _procedure(tmp_path, "until-unit-on", "{label: soak, rails: [acc], max: 1h, until: {sense: {unit_on: true}}}")
+    r = b.run(on, ui=ui)
+    assert r.outcome == "passed", r.message
+    measured = next(e for e in read_events(r.log) if e["kind"] == "measurement")
+    assert (measured["ended"], measured["to"]) == ("condition", 0.0)  # unit_on was up at once: not an hour
+    shown = _procedure(tmp_path, "until-shown", "{label: soak, rails: [acc], max: 10min, until: {display: ready}}")
+    r = b.run(shown, ui=ui)
+    assert r.outcome == "passed", r.message
+    assert asked == [], "the wait asked the technician at its wake-ups"

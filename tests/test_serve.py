@@ -174,3 +174,18 @@ def test_units_added_and_notes_edited_from_the_page_are_recorded(served):
     registered = u["changes"][0]  # who put it on record, and why, kept with the unit
     assert (registered["field"], registered["new"], registered["who"]) == ("registered", "vauxhall-opel", "alice (page)")
     assert u["changes"][1]["field"] == "attempts_used" and u["changes"][1]["new"] == "2"
+
+
+def test_a_code_job_sent_without_a_code_is_refused_with_where_to_give_it_and_nothing_moves(served):
+    """A client that forgot the code (a lab script, a page saved before the field existed) is told
+    what is missing, as `rig run` tells it, not answered with a server error; nothing is queued."""
+    c = served.client(served.operator)
+    before = c.get("/api/state").json()["bench"]
+    for body in ({"procedure": "enter-code", "profile": "honda", "unit": "H1"},
+                 {"procedure": "unlock", "profile": "honda", "unit": "H1", "code": ""}):
+        r = c.post("/api/runs", json=body)
+        assert r.status_code == 400, r.text
+        assert "this procedure enters a code" in r.json()["error"], r.text
+    state = c.get("/api/state").json()
+    assert state["job"] is None and state["bench"] == before
+    assert c.get("/api/runs").json() == []

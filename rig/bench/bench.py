@@ -56,7 +56,7 @@ class Bench(GuardSeat, CanSeat):
         self.keys: dict[str, Key] = {}
         self.senses: dict[str, Sense] = {}
         self._open = False
-        self.opened_at = 0.0
+        self.opened_at = 0.0  # read only through a rail, and rails exist once open set it again
         self._releasing = threading.Lock()
         self._masking, self.released = False, False
         self._want_can = wants_can(wiring, can)  # the CAN bus: opened with the bench, or on first use_can()
@@ -113,7 +113,7 @@ class Bench(GuardSeat, CanSeat):
                     self.backend.lock.release()
                 raise
         except BaseException:
-            self._drop_signals()
+            self._drop_signals()  # (open()'s release would too: this one does not count on a caller)
             raise
         if self.display is not None:
             self.display.subscribe(lambda new, old: self.events.emit("display", "", old, new))

@@ -29,7 +29,7 @@ def check_code(code, profile) -> None:
     """The code's shape against the profile (the message names no digit)."""
     if code is None:
         raise ConfigError("this procedure enters a code: give it by the hidden prompt, --code-file FILE or RIG_CODE")
-    if profile is None:
+    if profile is None:  # not reached from a job: prepare() refuses an enter_code step with no profile
         return
     digits = code.reveal()
     if len(digits) != profile.digits.count or any(c not in profile.digits.allowed for c in digits):

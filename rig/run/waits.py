@@ -145,7 +145,7 @@ class PoweredWait:
                     if was_on and (on or clock.virtual):
                         self.served += now - last
                     last, was_on = now, on
-                    self.check_faults()
+                    self.check_faults()  # before or after the save alike: a save writes the served total
                     if now >= next_save:
                         self.save()
                         next_save = self._next_checkpoint(now)
