@@ -17,6 +17,8 @@ True
 
 from __future__ import annotations
 
+import importlib.util
+
 import os
 import random
 import threading
@@ -232,7 +234,10 @@ def sim_backend(wiring: Wiring, state_path, profiles: dict | None = None, clock:
         tap = _TapWriter(display.show)
         io = UnitIO(clock, wiring, state_path, drive=drive, show=tap.show, rails={}, settings=settings, name=name)
         io.tap_noise = tap.configure
-        if wiring.can is not None:  # the HAT's bus, simulated: python-can's virtual bus with the unit on it
+        # The HAT's bus, simulated: python-can's virtual bus with the unit on it. Without python-can (the
+        # base install leaves it out) the unit hears no bus: a unit that needs CAN stays dark, and the rig's
+        # own side says how to install it when a run asks for the bus.
+        if wiring.can is not None and importlib.util.find_spec("can") is not None:
             from .canbus import SimCanWire
 
             io._wire = SimCanWire(clock)
