@@ -262,10 +262,11 @@ def held_bench(wiring, backend_factory, log_path=None):
 
 def _draw(log_path, title: str) -> None:
     from .run.job import timeline_path
+    from .records.files import write_new
     from .records.report import read_events
     from .records.timeline import render_svg
 
-    timeline_path(log_path).write_text(render_svg(read_events(log_path), title))
+    write_new(timeline_path(log_path), render_svg(read_events(log_path), title))
 
 
 @pytest.fixture

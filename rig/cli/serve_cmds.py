@@ -374,7 +374,9 @@ def remote_run(client, job, queue: bool = False, local_dir: str | None = None):
                 files = fetch_artifacts(client, run_id, Path(local_dir) / _host_dir(client))
                 log = str(files[0])
             if job.junit:
-                Path(job.junit).write_bytes(client.get(f"/api/runs/{run_id}/junit.xml"))
+                from ..records.files import write_new
+
+                write_new(job.junit, client.get(f"/api/runs/{run_id}/junit.xml"))
         except ServerGone:  # it went away after telling the result: the result stands
             log, message = "", f"{message} (the server went away before its log could be fetched: run {run_id})"
     done = JobResult(result["outcome"], message, run_id, log, result["exit_code"])
