@@ -170,6 +170,11 @@ def rig_sim_unit(request, rig_sim_state):
     backend = request.config.getoption("--rig-backend")
     if backend != "sim":
         pytest.skip(f"rig_sim_unit {_SIM_ONLY[backend]}")
+    if request.config.getoption("--rig-place", default=None):  # the bench of a lab place: a real unit
+        from .pytest_plugin_lab import PLACE_SKIP
+
+        pytest.skip(f"rig_sim_unit {PLACE_SKIP}")
+
     def make(profile: str, code: str, **kw):
         return _fresh_unit(request.config, rig_sim_state, f"rig_sim_unit({profile!r}, ...)", profile, code, **kw)
 

@@ -106,6 +106,23 @@ def test_jobs_reserving_by_family_get_the_right_bench_and_a_third_waits_its_turn
     assert str(local_log).startswith(str(rig_lab.root / "client-ci-a"))
     assert "1234" not in local_log.read_text()
 
+    # which unit did the job get, what the bench's ledger says, and a job naming another unit
+    unit = json.loads(rig(a, "--place", "+", "status", "--json").stdout)["unit"]
+    assert (unit["serial"], unit["family"], unit["known"]) == ("VW1", "vw-safe", True)
+    r = rig(a, "--place", "+", "run", "enter-code", "--unit", "VW2", "--code-file", str(tmp_path / "code"))
+    assert r.returncode == 3 and "holds unit VW1 (vw-safe), not VW2" in r.stderr, r.stderr
+    shown = rig(a, "--place", "+", "units", "show", "VW1").stdout  # registered when put on the bench
+    assert "put on the bench (rig serve --unit VW1 --profile vw-safe)" in shown and "enter-code" in shown, shown
+    run_id = json.loads(rig(a, "--place", "+", "runs", "list", "--json").stdout)[0]["id"]
+    shown = rig(a, "--place", "+", "runs", "show", str(run_id)).stdout
+    assert "place bench-01  labgrid user localhost/ci-a" in shown and "events" in shown, shown
+    r = rig(a, "--place", "+", "units", "add", "X1", "--profile", "ford")
+    assert r.returncode == 2 and "changed on the bench" in r.stderr, r.stderr
+    assert "no units" in rig(a, "units", "list").stdout  # the job's own machine has no ledger of the bench's
+    report = tmp_path / "run.html"
+    assert rig(a, "--place", "+", "report", str(run_id), "-o", str(report)).returncode == 0
+    assert "enter-code" in report.read_text() and "1234" not in report.read_text()
+
     # a job that holds no place is refused, before anything moves on either bench
     r = rig(d, "--place", "bench-02", "run", "enter-code", "--code-file", str(tmp_path / "code"))
     assert r.returncode == 3, r.stderr
@@ -212,30 +229,51 @@ def test_a_labgrid_test_drives_the_bench_through_rig_driver(rig_lab, tmp_path, m
     target.deactivate_all_drivers()
 
 
-def test_pytest_with_rig_place_runs_rig_run_on_the_places_bench(rig_lab, tmp_path):
-    rig_lab.add_sim_bench("bench-01", "vw-safe", code="1234", serial="VW1")
+def test_pytest_with_rig_place_runs_rig_run_on_the_places_bench_and_never_a_sim_only_test(rig_lab, tmp_path):
+    bench = rig_lab.add_sim_bench("bench-01", "vw-safe", code="1234", serial="VW1")
     env = rig_lab.env("ci-py")
     acquire(env, "bench-01")
     (tmp_path / "mine.yaml").write_text(  # the CI repository's own procedure, not on the bench
         "name: mine\nneeds: [unit]\nsteps:\n  - power: {acc: on}\n  - press: {keys: mode, hold: 0.2}\n")
     (tmp_path / "test_hil.py").write_text(
+        "import pytest\n"
         "def test_unlock(rig_run):\n"
-        "    r = rig_run('enter-code', code='1234')\n"
+        "    r = rig_run('enter-code', code='1234', junit='unlock.xml')\n"
         "    assert r.outcome == 'passed', r.message\n"
         "def test_my_procedure(rig_run):\n"
         "    r = rig_run('mine.yaml')\n"
-        "    assert r.outcome == 'passed', r.message\n")
+        "    assert r.outcome == 'passed', r.message\n"
+        "@pytest.mark.rig_unit('vw-safe', code='5173')\n"   # the README's sim-only tests: a wrong code each
+        "def test_a_wrong_code_on_a_unit_of_its_own(rig_run):\n"
+        "    rig_run('enter-code', profile='vw-safe', unit='VW1', code='6284')\n"
+        "def test_a_wrong_code_on_a_sim_unit(rig_sim_unit, rig_run):\n"
+        "    rig_sim_unit('vw-safe', code='5173')\n"
+        "    rig_run('enter-code', profile='vw-safe', unit='VW1', code='6284')\n")
+
+    def attempts():
+        return len(bench_get(bench, rig_lab.token, "/api/units/VW1")["attempts"])
+
+    before = attempts()
     # only rig's plugins in the child (labgrid's, xdist's and hypothesis's cost a second of start-up each)
     env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
     plugins = ["-p", "no:cacheprovider", "-p", "rig.pytest_plugin", "-p", "rig.pytest_plugin_lab"]
-    r = subprocess.run([sys.executable, "-m", "pytest", "-q", *plugins, "--rig-place", "bench-01",
+    r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-rs", *plugins, "--rig-place", "bench-01",
                         "--rig-artifacts", str(tmp_path / "art"), "--junitxml", str(tmp_path / "j.xml"),
                         str(tmp_path / "test_hil.py")], env=env, capture_output=True, text=True, timeout=120,
                        cwd=tmp_path)
+    assert attempts() == before + 1  # the unlock's one; the sim-only tests spent none of the real unit's
     assert r.returncode == 0, r.stdout + r.stderr
+    assert "2 passed, 2 skipped" in r.stdout and r.stdout.count("runs on a lab bench's real unit") == 2, r.stdout
     junit = (tmp_path / "j.xml").read_text()
-    assert 'name="rig_place" value="bench-01"' in junit and 'name="rig_unit" value="VW1"' in junit
-    assert list((tmp_path / "art").rglob("run-*.svg"))
+    for name, value in (("rig_place", "bench-01"), ("rig_unit", "VW1"), ("rig_procedure", "enter-code"),
+                        ("rig_backend", "sim"), ("rig_outcome", "passed"), ("rig_attempts_used", "1")):
+        assert f'name="{name}" value="{value}"' in junit, (name, junit)
+    for name in ("rig_profile", "rig_wiring_hash", "rig_version", "rig_log"):
+        assert f'name="{name}"' in junit
+    assert 'name="outcome" value="passed"' in (tmp_path / "unlock.xml").read_text()
+    kept = sorted(p.name for p in (tmp_path / "art").rglob("run-*"))
+    assert any(n.endswith("-enter-code.jsonl") for n in kept) and any(n.endswith("-enter-code.svg") for n in kept)
+    assert any(p.name == "properties.json" for p in (tmp_path / "art").rglob("*.json"))
     # without the place acquired, the session says so plainly instead of running on a bench it does not hold
     assert "released bench-01" in rig(env, "lab", "release", "--place", "bench-01").stdout
     r = subprocess.run([sys.executable, "-m", "pytest", "-q", *plugins, "--rig-place", "bench-01",
@@ -309,3 +347,53 @@ def test_rig_lab_apply_makes_the_places_once_and_then_changes_only_what_differs(
     assert rig(env, "lab", "apply", str(places)).stdout.strip() == "bench-09: tags shop=south"
     shown = lg(env, "-p", "bench-09", "show").stdout
     assert "shop=south" in shown and "pi-09/bench-09/RigBench" in shown and "far bench" in shown
+
+
+def test_a_lockout_wait_goes_on_through_an_exporter_crash_and_a_coordinator_restart(rig_lab):
+    # a unit in its first lockout (vw-safe: one hour), simulated 300x faster than the wall clock: 12 s
+    bench = rig_lab.add_sim_bench("bench-01", "vw-safe", code="1234", serial="VW9", state="lockout", speed=300)
+    job = rig_lab.env("ci-a")
+    r = rig(job, "lab", "reserve", "family=vw-safe")  # waits for a free bench and acquires it
+    assert r.returncode == 0 and r.stdout.strip() == "bench-01", r.stderr
+    run = subprocess.Popen([sys.executable, "-m", "rig", "--place", "+", "run", "lockout-wait"], env=job,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def state():
+        return bench_get(bench, rig_lab.token, "/api/state")
+
+    def served():
+        return ((state().get("job") or {}).get("progress") or {}).get("served", 0)
+
+    deadline = time.monotonic() + 20
+    while not served() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert served() and run.poll() is None, run.communicate()[1] if run.poll() is not None else "no wait"
+
+    # the exporter crashes and systemd starts it again: nobody else ever holds the bench
+    run_id = state()["job"]["run_id"]
+    rig_lab.restart_exporter("bench-01", kill=True)
+    s = state()
+    assert s["place"]["place"] == "bench-01" and s["place"]["user"] == "localhost/ci-a" and not s["place"]["lost"]
+    assert s["job"]["run_id"] == run_id
+
+    # the coordinator restarts: labgrid forgets the lock; the bench keeps the wait while the job's own
+    # `rig --place` acquires the place again (as localhost/ci-a) once the exporter is back
+    rig_lab.stop_coordinator()
+    rig_lab.start_coordinator()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        with_lab = rig(rig_lab.env("admin"), "lab", "status", "--json")
+        rows = [json.loads(line) for line in with_lab.stdout.splitlines()] if with_lab.returncode == 0 else []
+        if rows and rows[0]["acquired"] == "localhost/ci-a" and not (state()["place"] or {}).get("lost"):
+            break
+        time.sleep(0.2)
+    else:
+        pytest.fail(f"the place was not acquired again: {with_lab.stdout} {with_lab.stderr} {state()['place']}")
+    out, errs = run.communicate(timeout=60)
+    assert run.returncode == 0 and "PASSED" in errs, errs
+    assert state()["last"]["run_id"] == run_id
+    log = Path(errs.split("log: ")[1].split()[0]).read_text()  # the loss and the return happened mid-wait
+    assert "labgrid lost place bench-01" in log and "holds the bench for localhost/ci-a" in log
+    assert "let go of the bench" not in log and "interrupted" not in log
+    r = rig(job, "lab", "release")
+    assert r.returncode == 0 and "released bench-01" in r.stdout, r.stdout + r.stderr

@@ -99,8 +99,9 @@ err = _Err()
               help="Go through the rig server at URL (default: the one `rig serve` runs on this machine, if any; "
                    "off: never).")
 @click.option("--place", "place", metavar="NAME|+", envvar=["RIG_PLACE", "LG_PLACE"], show_envvar=True,
-              help="Run on the bench of this labgrid place, which you must have acquired (+: the place of the "
-                   "reservation in LG_TOKEN). The coordinator is LG_COORDINATOR; the bench's token RIG_TOKEN.")
+              help="Act on the bench of this labgrid place, which you must have acquired (+: the place of the "
+                   "reservation in LG_TOKEN, or the one your labgrid user holds): runs, bench commands and its "
+                   "ledger. The coordinator is LG_COORDINATOR; the bench's token RIG_TOKEN.")
 @click.option("--ca", "ca", type=click.Path(dir_okay=False), envvar="RIG_CA", show_envvar=True,
               help="The lab's CA certificate (PEM): an https:// bench's certificate must be signed by it "
                    "(default: the system's trust store).")

@@ -44,21 +44,30 @@ HOLD = Duration(MIN_HOLD, MAX_HOLD)
 
 
 @cli.command()
+@click.option("--json", "as_json", is_flag=True, help="One JSON object: the bench, the unit on it (serial, profile, "
+              "family, attempts), the running job and, with --place, the place; for scripts.")
 @click.pass_obj
-def status(app):
+def status(app, as_json):
     """Show rails, keys, senses and the display.
 
     \b
-    Example:
+    Examples:
       rig --backend sim status
+      rig --place + status --json | jq -r .unit.serial     the unit on the bench this CI job got
     """
     client = app.server()
     if client is not None:  # a rig server holds the bench: its live state, and the job it runs
         from .serve_cmds import remote_status
 
-        return remote_status(client)
+        return remote_status(client, as_json)
     with app.bench() as bench:
         bench.clock.sleep(0.5)  # let a freshly powered unit settle before reading it
+        if as_json:
+            import json
+
+            click.echo(json.dumps({"bench": dict(bench.snapshot(), pins=bench.backend.pin_library),
+                                   "unit": None, "job": None, "place": None}))
+            return
         show_status(bench.snapshot())
         out.print(f"pins: {bench.backend.pin_library}", markup=False)  # which pin library, and why not others
 

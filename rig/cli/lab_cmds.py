@@ -54,7 +54,9 @@ def status(as_json, coordinator):
     for pb in places:
         row = {"place": pb.place, "tags": pb.tags, "acquired": pb.acquired, "mine": pb.acquired == me,
                "reserved": bool(pb.reservation), "bench": pb.bench, "avail": pb.avail, "job": None}
-        if pb.url:
+        if pb.url and not os.environ.get("RIG_TOKEN"):
+            row["job"] = {"error": "no RIG_TOKEN: the benches answer only with a token (a viewer's will do)"}
+        elif pb.url:
             try:
                 ca = getattr(click.get_current_context().find_root().obj, "ca", None)  # rig --ca
                 info = Client(pb.url, os.environ.get("RIG_TOKEN"), ca=ca).call("GET", "/api/lab", timeout=3)
@@ -73,6 +75,7 @@ def status(as_json, coordinator):
         return
     from rich.table import Table
 
+    whys: set[str] = set()
     t = Table(box=None, pad_edge=False)
     for col in ("place", "unit", "family", "bench", "held by", "running"):
         t.add_column(col, no_wrap=col in ("place", "unit"))
@@ -86,14 +89,57 @@ def status(as_json, coordinator):
         job = row["job"] or {}
         running = ("?" if "error" in job else f"{job.get('procedure')}" + (f" run {job['run_id']}" if job.get("run_id")
                                                                           else "")) if job else "-"
+        whys.update({job["error"]} if "error" in job else set())
         t.add_row(esc(row["place"]), esc(b.get("serial") or "-"), esc(b.get("family") or "-"), esc(bench),
                   esc(held), esc(running))
     out.print(t)
+    for why in sorted(whys):  # what a "?" means, once
+        err.print(f"?: {esc(why)}")
+
+
+@lab.command()
+@click.argument("tags", nargs=-1, required=True, metavar="TAG=VALUE...")
+@click.option("--timeout", default="2h", show_default=True, metavar="DURATION",
+              help="Give up (exit 3) when no matching place was free for this long.")
+@click.option("--coordinator", metavar="HOST:PORT", help="The coordinator (default: LG_COORDINATOR).")
+def reserve(tags, timeout, coordinator):
+    """Wait for a free bench with these tags and acquire it.
+
+    Prints the place's name on stdout (progress goes to stderr); the job then
+    holds it as its labgrid user (LG_USERNAME), so `rig --place +` finds it
+    without a token. It waits through a coordinator restart (reserving again if
+    the coordinator forgot), and fails with exit 3, leaving nothing reserved,
+    when no place is free within --timeout.
+
+    \b
+    Example (a CI job; the trap lets the bench go however the job ends):
+      trap 'rig lab release' EXIT
+      rig lab reserve family=vw-safe
+      rig --place + run enter-code --code-file code.txt
+    """
+    from ..durations import parse_duration
+    from ..errors import UsageError
+    from ..lab.reserve import reserve as reserve_place
+    import re
+
+    try:
+        seconds = parse_duration(timeout)
+    except ValueError as exc:
+        raise UsageError(f"--timeout {timeout}: {exc}") from None
+    filters = {}
+    for pair in tags:
+        k, _, v = pair.partition("=")
+        if not re.fullmatch(r"[a-z][a-z0-9_]+", k) or not re.fullmatch(r"[a-z0-9_.-]+", v, re.I):
+            raise UsageError(f"{pair!r}: a tag is NAME=VALUE (family=vw-safe); names are lower-case")
+        filters[k] = v
+    said = lambda text: err.print(f"rig lab reserve: {text}", markup=False)  # noqa: E731
+    out.print(reserve_place(filters, seconds, address=coordinator, say=said), markup=False)
 
 
 @lab.command()
 @click.option("--place", "pattern", default="+", show_default=True, metavar="NAME|+",
-              help="The place to let go of (+: the place of the reservation in LG_TOKEN).")
+              help="The place to let go of (+: the place of the reservation in LG_TOKEN, or without one, "
+                   "every place and reservation of this labgrid user).")
 @click.option("--coordinator", metavar="HOST:PORT", help="The coordinator (default: LG_COORDINATOR).")
 def release(pattern, coordinator):
     """Release your place and cancel your reservation.

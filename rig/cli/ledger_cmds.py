@@ -17,9 +17,23 @@ from .render import esc, out, table
 from .app import ledger_path
 
 
-def _open(app) -> Ledger:
-    """The ledger for this command, closed when the command ends, however it ends."""
-    led = Ledger(ledger_path(app))
+def _open(app, write: bool = False) -> Ledger:
+    """The ledger for this command, closed when the command ends, however it ends.
+
+    With ``--place`` (or ``--server`` naming another machine), the bench's ledger, read through
+    its server; a change to it is refused here (it is made on the bench, where its reason is kept).
+    """
+    client = app.server() if (app.place or app.server_url) else None
+    if client is not None and client.remote:
+        if write:
+            where = f"--place {app.place}" if app.place else f"--server {app.server_url}"
+            raise UsageError(f"{where}: a bench's units are changed on the bench (`rig units ...` on its Pi, or "
+                             f"its page), not over the network; reading them works: rig {where} units show SERIAL")
+        from ..serve.remote_ledger import fetch_ledger
+
+        led = fetch_ledger(client)
+    else:
+        led = Ledger(ledger_path(app))
     click.get_current_context().call_on_close(led.close)
     return led
 
@@ -106,7 +120,7 @@ def units_add(app, serial, profile_id, attempts_used, model, vin, notes):
       rig units add W0L1234567 --profile vauxhall-opel --attempts-used 3 --model CDR500
     """
     profile = _profile(profile_id)
-    led = _open(app)
+    led = _open(app, write=True)
     led.register(serial, profile, who=local_user(), why="rig units add", new=True, attempts_used=attempts_used,
                  model=model, vin=vin, notes=notes)
     st = led.standing(serial, profile)
@@ -135,7 +149,7 @@ def units_set(app, serial, profile_id, attempts_used, model, vin, notes, reason)
       rig units set VW123 --profile vw-concert-us --reason "label says Concert, US"
       rig units set W0L1234567 --attempts-used 3 --reason "display shows 7 SAFE"
     """
-    led = _open(app)
+    led = _open(app, write=True)
     unit = _known(led, serial)
     if profile_id is None and attempts_used is None and not any((model, vin, notes)):
         raise click.UsageError("nothing to change: give --profile, --attempts-used, --model, --vin or --notes")
@@ -166,7 +180,7 @@ def units_remove(app, serial, reason, yes):
     Example:
       rig units remove DEMO-1 --reason "practice unit, scrapped"
     """
-    led = _open(app)
+    led = _open(app, write=True)
     _known(led, serial)
     if not yes and not click.confirm(f"Forget {serial} and its attempt count? The next run would start it afresh",
                                      default=False, err=True):
@@ -284,6 +298,12 @@ def runs_show(app, run_id, max_events, as_json):
     r = led.run(run_id)
     if r is None:
         raise UsageError(f"no run {run_id} in the ledger {led.path}; rig runs list shows them")
+    if getattr(led, "remote", None) is not None and r["log"]:  # the bench's log, copied here to be read
+        from ..serve.artifacts import fetch_artifacts
+        from .app import log_dir
+        from .serve_cmds import _host_dir
+
+        r["log"] = str(fetch_artifacts(led.remote, r["id"], Path(log_dir()) / _host_dir(led.remote))[0])
     events = _events(r["log"])
     if as_json:
         click.echo(json.dumps(dict(r, events=events), indent=2, default=str))
@@ -291,6 +311,9 @@ def runs_show(app, run_id, max_events, as_json):
     out.print(f"[bold]run {r['id']}[/]: {esc(r['procedure'])}  unit {esc(r['serial'] or '-')}  "
               f"profile {esc(r['profile'] or '-')}  backend {esc(r['backend'] or '-')}")
     out.print(f"outcome: {_outcome(r)}" + (f": {esc(r['message'])}" if r["message"] else ""))
+    if r.get("place") or r.get("operator"):  # a run started on a bench's server
+        out.print(f"by: {esc(r.get('operator') or '-')}" + (f"  place {esc(r['place'])}  labgrid user "
+                                                              f"{esc(r.get('lab_user') or '-')}" if r.get("place") else ""))
     out.print(f"started: {_when(r['started'])}  ended: {_when(r['ended'])}  took: {_took(r)}")
     if r["log"]:
         out.print(f"log: {esc(r['log'])}" + ("" if events is not None else "  (missing)"))

@@ -167,7 +167,8 @@ def run(app, procedure, profile_id, serial, sets, answers, yes, code_file, allow
         if pb is not None:
             err.print(f"place {esc(pb.place)}: the bench at {esc(pb.url)}"
                       + (f" with {esc(serial)} ({esc(profile_id)})" if serial else ""))
-        result = remote_run(client, job, queue, local_dir=log_dir() if client.remote else None)
+        with _kept(pb):  # a coordinator restart mid-job: the place is acquired again, the job goes on
+            result = remote_run(client, job, queue, local_dir=log_dir() if client.remote else None)
     else:
         result = run_job(job, proc, profile)
     colour = {"passed": "green", "failed": "red", "error": "red", "refused": "yellow", "interrupted": "yellow"}[result.outcome]
@@ -179,6 +180,16 @@ def run(app, procedure, profile_id, serial, sets, answers, yes, code_file, allow
     if getattr(result, "signal", None) is not None:  # told what the bench did; still ended by the signal
         raise result.signal
     raise click.exceptions.Exit(result.exit_code)
+
+
+def _kept(pb):
+    if pb is None:
+        from contextlib import nullcontext
+
+        return nullcontext()
+    from ..lab.reserve import KeepAcquired
+
+    return KeepAcquired(pb.place)
 
 
 def _standing_line(path, serial, profile):

@@ -29,6 +29,12 @@ def _tokens(path=None):
 CLEARTEXT = "--unencrypted-codes-and-tokens-on-the-network"
 
 
+def _host() -> str:
+    import socket
+
+    return socket.gethostname()
+
+
 def _user() -> str:
     try:
         return getpass.getuser()
@@ -65,9 +71,12 @@ def _user() -> str:
               "terminal (under systemd it is the journal: prefer `rig serve link`).")
 @click.option("--lab", is_flag=True, help="The bench belongs to a labgrid lab: jobs and bench commands are refused "
               "unless they come through the place holding it (rig --place). See README, 'A lab of benches'.")
+@click.option("--lab-grace", default="5m", show_default=True, metavar="DURATION",
+              help="In a lab: how long a running job is kept after labgrid lost its place without a release "
+                   "(a coordinator restart), for its holder to acquire it again.")
 @click.pass_context
 def serve(ctx, host, port, speed, tokens_path, access_log, serial, profile_id, tls_cert, tls_key, allow_hosts,
-          cleartext, login_link, lab):
+          cleartext, login_link, lab, lab_grace):
     """Hold the bench and serve its page: live state, runs, units.
 
     The bench is opened once and held between jobs (rails safe), and jobs run
@@ -83,11 +92,16 @@ def serve(ctx, host, port, speed, tokens_path, access_log, serial, profile_id, t
       rig serve token new --role viewer --name tablet
       rig serve --lab --unit VW123 --profile vw-safe   a lab bench (with rig-lg-exporter beside it)
       rig serve --host 0.0.0.0 --tls-cert pi-07.crt --tls-key pi-07.key --allow-host pi-07.lab
+
+    --unit puts that unit on the bench: a serial the ledger has never seen is
+    registered with --profile (who and why are kept with it); a known one must
+    have that profile.
     """
     if ctx.invoked_subcommand is not None:
         return
     app = ctx.obj
     from ..serve.server import BenchServer, is_loopback
+    from ..serve.benchunit import put_on_bench
     from ..serve.station import Station
     from .app import ledger_path, log_dir
 
@@ -119,6 +133,12 @@ def serve(ctx, host, port, speed, tokens_path, access_log, serial, profile_id, t
 
     if bool(serial) != bool(profile_id):
         raise click.UsageError("--unit and --profile go together: the unit on the bench and what it is")
+    from ..durations import parse_duration
+
+    try:
+        grace = parse_duration(lab_grace)
+    except ValueError as exc:
+        raise click.UsageError(f"--lab-grace {lab_grace}: {exc}") from None
     from ..records.files import folder
     from ..serve.client import runtime_dir
     from ..serve.server import check_discovery_dir
@@ -126,9 +146,12 @@ def serve(ctx, host, port, speed, tokens_path, access_log, serial, profile_id, t
     check_discovery_dir()  # a /tmp/rig-UID made by another user is refused before the bench opens
     folder(runtime_dir(), "the folder where the server says where it listens ($XDG_RUNTIME_DIR/rig)", mode=0o700)
     station = Station(wiring, make_backend, ledger_path(app), str(folder(log_dir(), "the run log folder (RIG_LOG_DIR)")),
-                      lab=lab)
+                      lab=lab, grace=grace)
     if serial:
         station.set_unit(serial, profile_id)  # an unknown profile is refused here, before the bench opens
+        registered = put_on_bench(station.ledger_path, serial, profile_id, f"{_user()}@{_host()}")
+        if registered:
+            err.print(f"rig serve: {serial} is new to the ledger: registered as {profile_id}, {registered}")
     station.open()  # a busy bench or a missing simulated unit is refused here, before anything listens
     try:
         server = BenchServer(station, tokens, host, port, log_level="info" if access_log else "warning",
@@ -151,67 +174,6 @@ def serve(ctx, host, port, speed, tokens_path, access_log, serial, profile_id, t
     server.run()
     err.print(f"rig serve: stopped ({server.stopped_by or 'done'}); keys released, rails safe, bench released")
     return 130 if server.signalled else 0  # Ctrl-C or SIGTERM: 130, as every rig command
-
-
-@serve.group("token")
-def token():
-    """Tokens for the server's page and API."""
-
-
-@token.command("new")
-@click.option("--role", type=click.Choice(["viewer", "operator"]), required=True,
-              help="viewer: sees everything but codes. operator: also switches rails, presses keys, runs jobs.")
-@click.option("--name", default=None, help="Who or what it is for (goes into the event log). Default: the role.")
-@click.option("--tokens", "tokens_path", type=click.Path(dir_okay=False), envvar="RIG_TOKENS")
-def token_new(role, name, tokens_path):
-    """Make a token and print it once (only its hash is kept).
-
-    \b
-    Example:
-      rig serve token new --role viewer --name shop-tablet
-    """
-    tokens = _tokens(tokens_path)
-    secret = tokens.new(role, name or role)
-    err.print(f"{role} token for {name or role} (shown once; log in with it on the page, or send it as "
-              f"`Authorization: Bearer ...`, or RIG_TOKEN for `rig --server URL`):")
-    out.print(secret)
-
-
-@token.command("list")
-@click.option("--tokens", "tokens_path", type=click.Path(dir_okay=False), envvar="RIG_TOKENS")
-def token_list(tokens_path):
-    """The tokens: id, name, role, when made (never the tokens themselves: only hashes are kept).
-
-    \b
-    Example:
-      rig serve token list
-    """
-    import time
-
-    rows = _tokens(tokens_path).listing()
-    for t in rows:
-        made = time.strftime("%Y-%m-%d %H:%M", time.localtime(t["created"])) if t.get("created") else "-"
-        out.print(f"{t['id']}  {t['role']:<8}  {made}  {esc(str(t['name']))}")
-    if not rows:
-        err.print("no tokens yet (rig serve makes one at its first start; rig serve token new makes more)")
-
-
-@token.command("revoke")
-@click.argument("which", metavar="NAME|ID")
-@click.option("--tokens", "tokens_path", type=click.Path(dir_okay=False), envvar="RIG_TOKENS")
-def token_revoke(which, tokens_path):
-    """Remove a token (every token of that name, or the one with that id): it logs in no more, and the
-    sessions and event streams opened with it end (a running server notices within a second).
-
-    \b
-    Example:
-      rig serve token revoke shop-tablet
-    """
-    gone = _tokens(tokens_path).revoke(which)
-    if not gone:
-        raise ConfigError(f"no token named {which!r} and none with that id; rig serve token list shows them")
-    for e in gone:
-        out.print(f"revoked {e['role']} token {e['name']} ({str(e.get('sha256', ''))[:8]})")
 
 
 @serve.command("link")
@@ -288,15 +250,26 @@ def report(app, run_id, output):
     from ..serve.report import write_report
     from .app import ledger_path
 
-    path = write_report(ledger_path(app), run_id, output)
+    client = app.server() if (app.place or app.server_url) else None
+    if client is not None and client.remote:  # the bench's run, as its server renders it
+        Path(output).write_bytes(client.get(f"/api/runs/{run_id}/report.html"))
+        path = output
+    else:
+        path = write_report(ledger_path(app), run_id, output)
     err.print(f"wrote {path}")
 
 
 # -- the CLI's commands through a server -------------------------------------
-def remote_status(client) -> None:
+def remote_status(client, as_json: bool = False) -> None:
     """``rig status`` while a server holds the bench: the live state and the running job."""
     state = client.get("/api/state")
     bench = state.get("bench") or {}
+    if as_json:
+        import json
+
+        click.echo(json.dumps({"bench": bench, "unit": state.get("unit"), "job": state.get("job"),
+                               "place": state.get("place"), "server": client.url}))
+        return
     show_status({k: bench.get(k) for k in ("t", "rails", "keys", "senses", "display", "can")})
     job = state.get("job")
     out.print(f"server: {client.url} ({bench.get('backend', '?')} bench)")
@@ -401,3 +374,6 @@ def _answer(client, q: dict) -> None:
         client.post("/api/answer", {"id": q["id"], "answer": answer})
     except ConfigError as exc:
         err.print(f"  {exc}")
+
+
+from . import token_cmds  # noqa: E402,F401  (rig serve token ...: registered on the serve group)

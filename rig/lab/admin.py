@@ -20,7 +20,8 @@ def sweep(lab, idle: float, token: str | None, dry_run: bool = False) -> list[tu
 
     A place is released only if its bench answers, runs no job and has been idle
     that long, and only from the user who held it when we looked (labgrid's
-    ``release-from``), so a job that acquired it a moment ago keeps it.
+    ``release-from``), so a job that acquired it a moment ago keeps it; that user's
+    reservation of the place is cancelled first, so the next job gets it at once.
     Returns ``(place, what happened)`` for every acquired place.
     """
     from labgrid.remote.generated import labgrid_coordinator_pb2 as pb2
@@ -50,8 +51,12 @@ def sweep(lab, idle: float, token: str | None, dry_run: bool = False) -> list[tu
         elif dry_run:
             report.append((pb.place, f"would release: held by {pb.acquired}, idle {format_duration(idle_for)}"))
         else:
-            lab.loop.run_until_complete(lab.session.stub.ReleasePlace(pb2.ReleasePlaceRequest(
-                placename=pb.place, fromuser=pb.acquired)))
+            run = lab.loop.run_until_complete
+            # its reservation first: an acquired one never expires, and would keep the next job waiting
+            for res in run(lab.session.stub.GetReservations(pb2.GetReservationsRequest())).reservations:
+                if res.owner == pb.acquired and res.allocations.get("main") == pb.place:
+                    run(lab.session.stub.CancelReservation(pb2.CancelReservationRequest(token=res.token)))
+            run(lab.session.stub.ReleasePlace(pb2.ReleasePlaceRequest(placename=pb.place, fromuser=pb.acquired)))
             report.append((pb.place, f"released: held by {pb.acquired}, idle {format_duration(idle_for)}"))
     lab.loop.run_until_complete(lab.session.sync_with_coordinator())
     return report

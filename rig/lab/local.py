@@ -27,6 +27,7 @@ from ..bench.clock import RealClock
 from ..errors import ConfigError
 
 START_TIMEOUT = 20.0
+RESTART_SEC = 0.3   # systemd's RestartSec for a restarted exporter (5 s on a Pi; short here)
 
 
 @dataclass
@@ -43,36 +44,73 @@ class LocalBench:
 
 
 class _Proc:
-    """A child process whose output is kept (for the failure message) and scanned for a line."""
+    """A child process whose output is kept (for the failure message) and scanned for a line.
 
-    def __init__(self, name: str, argv: list[str], env: dict, cwd: Path, log: Path):
+    ``restart``: started again when it exits on its own, as systemd's ``Restart=always`` does
+    for rig-lg-exporter (labgrid's exporter exits 100 when its coordinator goes away).
+    """
+
+    def __init__(self, name: str, argv: list[str], env: dict, cwd: Path, log: Path, restart: bool = False):
         self.name, self.log = name, log
+        self.argv, self.env, self.cwd, self.restart = argv, env, cwd, restart
         self.lines: list[str] = []
+        self.starts = 0
+        self._stopping = False
         self._seen = threading.Condition()
-        self.p = subprocess.Popen(argv, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                  text=True, start_new_session=True, preexec_fn=_die_with_parent)
-        threading.Thread(target=self._read, daemon=True).start()
+        self._spawned = threading.Event()
+        # one thread spawns, reads and restarts: PR_SET_PDEATHSIG fires when the spawning *thread* ends
+        threading.Thread(target=self._supervise, daemon=True).start()
+        self._spawned.wait()
+        if self._error is not None:
+            raise self._error
 
-    def _read(self):
-        with open(self.log, "a", encoding="utf-8") as fh:
-            for line in self.p.stdout:
-                fh.write(line)
-                fh.flush()
-                with self._seen:
-                    self.lines.append(line.rstrip("\n"))
-                    self._seen.notify_all()
+    _error: BaseException | None = None
+
+    def _supervise(self):
+        while True:
+            self.starts += 1
+            try:
+                p = subprocess.Popen(self.argv, env=self.env, cwd=self.cwd, stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, text=True, start_new_session=True,
+                                     preexec_fn=_die_with_parent)
+            except OSError as exc:
+                self._error = exc
+                self._spawned.set()
+                return
+            self.p = p
+            self._spawned.set()
+            with open(self.log, "a", encoding="utf-8") as fh:
+                for line in p.stdout:
+                    fh.write(line)
+                    fh.flush()
+                    with self._seen:
+                        self.lines.append(line.rstrip("\n"))
+                        self._seen.notify_all()
+            p.wait()
+            if not self.restart or self._stopping:
+                break
+            RealClock().sleep(RESTART_SEC)
+            if self._stopping:
+                break
+            with self._seen:
+                self.lines.append(f"--- {self.name} exited ({p.returncode}); started again")
         with self._seen:
             self._seen.notify_all()
 
-    def wait_for(self, pattern: str, timeout: float = START_TIMEOUT) -> re.Match:
+    def since(self) -> int:
+        """A mark in the output: wait_for(..., after=mark) looks only at lines after it."""
+        with self._seen:
+            return len(self.lines)
+
+    def wait_for(self, pattern: str, timeout: float = START_TIMEOUT, after: int = 0) -> re.Match:
         rx, end = re.compile(pattern), time.monotonic() + timeout
         with self._seen:
             while True:
-                for line in self.lines:
+                for line in self.lines[after:]:
                     m = rx.search(line)
                     if m:
                         return m
-                if self.p.poll() is not None:
+                if self.p.poll() is not None and not self.restart:
                     self._seen.wait(0.2)  # the last lines may still be on their way
                     if not any(rx.search(x) for x in self.lines):
                         raise ConfigError(f"{self.name} exited ({self.p.returncode}) before it was ready:\n"
@@ -88,6 +126,7 @@ class _Proc:
         self.wait_stopped(timeout)
 
     def ask_to_stop(self) -> None:
+        self._stopping = True
         if self.p.poll() is None:
             self.p.send_signal(signal.SIGTERM)
 
@@ -133,20 +172,53 @@ class LocalLab:
         self.python = python
         self.benches: dict[str, LocalBench] = {}
         self._procs: list[_Proc] = []
-        self.tokens = self.root / "serve-tokens.json"   # one token file for every bench (it holds hashes only)
-        self.token = Tokens(self.tokens).new("operator", "lab")
+        # one token file for every bench (it holds hashes only): the exporters' token, a viewer for the
+        # admin's look-ups, and one operator token per client user (token_for), as the README advises
+        self.tokens = self.root / "serve-tokens.json"
+        self.exporter_token = Tokens(self.tokens).new("exporter", "exporters")
+        self.token = Tokens(self.tokens).new("viewer", "lab")
+        self._user_tokens: dict[str, str] = {}
         (self.root / "coordinator").mkdir(exist_ok=True)
-        coord = self._start("coordinator", ["-m", "labgrid.remote.coordinator", "-l", "127.0.0.1:0"],
-                            cwd=self.root / "coordinator")
+        self.coordinator = "127.0.0.1:0"
+        self._coordinator = None
         try:
-            port = coord.wait_for(r"listening on 127\.0\.0\.1:(\d+)").group(1)
+            self.start_coordinator()
         except BaseException:
             self.close()
             raise
-        self.coordinator = f"127.0.0.1:{port}"
 
-    def _start(self, name, args, cwd=None, env=None) -> _Proc:
-        p = _Proc(name, [self.python, *args], env or self._base_env(), cwd or self.root, self.root / f"{name}.log")
+    def start_coordinator(self) -> None:
+        """Start labgrid's coordinator (again, on the same port, after :meth:`stop_coordinator`)."""
+        coord = self._start("coordinator", ["-m", "labgrid.remote.coordinator", "-l", self.coordinator],
+                            cwd=self.root / "coordinator")
+        port = coord.wait_for(r"listening on 127\.0\.0\.1:(\d+)").group(1)
+        self.coordinator = f"127.0.0.1:{port}"
+        self._coordinator = coord
+
+    def stop_coordinator(self) -> None:
+        """Stop the coordinator as a crash or an upgrade does: every lock and reservation is forgotten,
+        the places are not (it saves them to places.yaml every 15 s; here they are saved first)."""
+        import yaml
+
+        from .places import Lab
+
+        with Lab(self.coordinator) as lab:
+            places = {name: p.asdict() for name, p in lab.session.places.items()}
+        self._coordinator.stop(0.3)
+        self._procs.remove(self._coordinator)
+        (self.root / "coordinator" / "places.yaml").write_text(yaml.dump(places))
+
+    def token_for(self, user: str) -> str:
+        """An operator token bound to the labgrid user ``localhost/USER`` (one per CI runner or person)."""
+        from ..serve.auth import Tokens
+
+        if user not in self._user_tokens:
+            self._user_tokens[user] = Tokens(self.tokens).new("operator", user, lab_user=f"localhost/{user}")
+        return self._user_tokens[user]
+
+    def _start(self, name, args, cwd=None, env=None, restart=False) -> _Proc:
+        p = _Proc(name, [self.python, *args], env or self._base_env(), cwd or self.root, self.root / f"{name}.log",
+                  restart)
         self._procs.append(p)
         return p
 
@@ -162,30 +234,20 @@ class LocalLab:
         """The environment of a lab client (a CI job) called ``user`` on this host."""
         env = self._base_env()
         env.update(LG_COORDINATOR=self.coordinator, LG_USERNAME=user, LG_HOSTNAME="localhost",
-                   RIG_TOKEN=self.token, XDG_RUNTIME_DIR=str(self.root / f"run-{user}"),
+                   RIG_TOKEN=self.token_for(user), XDG_RUNTIME_DIR=str(self.root / f"run-{user}"),
                    XDG_DATA_HOME=str(self.root / f"client-{user}"))
         if token:
             env["LG_TOKEN"] = token
         return env
 
-    def add_bench(self, place: str, serial: str, profile: str, state, known: bool = True,
-                  speed: float | None = None) -> LocalBench:
+    def add_bench(self, place: str, serial: str, profile: str, state, speed: float | None = None) -> LocalBench:
         """A bench for ``place``: ``rig serve --backend sim`` on ``state`` (a simulated unit file made
         first, e.g. with ``rig sim reset``), its exporter, and the place matching it, tagged.
 
-        ``known``: the bench's ledger already has the unit (as a lab's benches would).
+        ``rig serve --unit --profile`` registers the unit in the bench's ledger, as on a Pi.
         ``speed``: simulated seconds per wall second (None: waits jump, as in tests).
         """
-        from ..records.ledger import Ledger
-
         b = LocalBench(place, serial, profile, ledger=self.root / f"{place}.sqlite", state=Path(state))
-        if known:
-            led = Ledger(str(b.ledger))
-            try:
-                if led.unit(serial) is None:
-                    led.add_unit(serial, profile)
-            finally:
-                led.close()
         env = self._base_env()
         env.update(XDG_RUNTIME_DIR=str(self.root / f"run-{place}"), RIG_LOG_DIR=str(self.root / f"runs-{place}"))
         args = ["-m", "rig", "--backend", "sim", "--sim-state", str(b.state), "--ledger", str(b.ledger),
@@ -195,11 +257,12 @@ class LocalLab:
         serve = self._start(f"serve-{place}", args, env=env)
         b.url = serve.wait_for(r"page at (http://127\.0\.0\.1:\d+)/").group(1)
         config = self.root / f"exporter-{place}.yaml"
-        (self.root / f"{place}.token").write_text(self.token)
+        (self.root / f"{place}.token").write_text(self.exporter_token)
         os.chmod(self.root / f"{place}.token", 0o600)
         config.write_text(f"{place}:\n  RigBench:\n    url: {b.url}\n    token_file: {self.root / f'{place}.token'}\n")
         exporter = self._start(f"exporter-{place}", ["-m", "rig.lab.exporter", "-c", self.coordinator, "-n",
-                                                     f"exp-{place}", "--hostname", "127.0.0.1", str(config)])
+                                                     f"exp-{place}", "--hostname", "127.0.0.1", str(config)],
+                               restart=True)
         exporter.wait_for(r"connected to coordinator")
         b.procs = [exporter, serve]
         self.benches[place] = b
@@ -221,6 +284,13 @@ class LocalLab:
             lab.loop.run_until_complete(lab.session.sync_with_coordinator())
             RealClock().sleep(0.03)
         raise ConfigError(f"the bench of {place} did not become available within {timeout:.0f} s")
+
+    def restart_exporter(self, place: str, kill: bool = False) -> None:
+        """Restart a bench's exporter (SIGTERM, or SIGKILL: a crash), as systemd would."""
+        exporter = self.benches[place].procs[0]
+        mark = exporter.since()
+        exporter.p.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
+        exporter.wait_for(r"connected to coordinator", after=mark)
 
     def stop_bench(self, place: str) -> None:
         """SIGTERM to the bench's exporter and server (its running job ends safely, as on a Pi)."""

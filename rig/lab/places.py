@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import threading
 from dataclasses import dataclass, field
 
 from ..errors import BenchBusy, ConfigError
@@ -48,6 +49,8 @@ class Lab:
 
         self.address = address or self.address_from_env(os.environ)
         loop = asyncio.new_event_loop()
+        if threading.current_thread() is not threading.main_thread():
+            asyncio.set_event_loop(loop)  # gRPC calls are made outside the loop; off the main thread they need it set
         quiet = _Quiet()  # labgrid logs a failed connect on the root logger; the error below says it once
         logging.getLogger().addFilter(quiet)
         try:
@@ -118,16 +121,24 @@ class Lab:
                         return entry
         return None
 
+    def mine(self) -> list[str]:
+        """The places this labgrid user (``LG_HOSTNAME/LG_USERNAME``) has acquired."""
+        return sorted(name for name, p in self.session.places.items() if p.acquired == self.me)
+
     def bench_of(self, pattern: str) -> PlaceBench:
-        """The bench of a place this user holds: ``+`` is the place of the reservation in LG_TOKEN.
+        """The bench of a place this user holds: ``+`` is the place of the reservation in LG_TOKEN,
+        or without one, the place this labgrid user acquired (``rig lab reserve``).
 
         Refused (exit 3) when the place is not acquired, or acquired by someone else.
         """
         from labgrid.remote.client import UserError
 
-        if pattern.startswith("+") and not (pattern[1:] or os.environ.get("LG_TOKEN")):
-            raise ConfigError("--place +: no reservation token; reserve first: "
-                              "eval \"$(labgrid-client reserve --wait --shell family=...)\"")
+        if pattern == "+" and not os.environ.get("LG_TOKEN"):
+            mine = self.mine()
+            if len(mine) != 1:
+                raise BenchBusy(f"--place +: {self.me} holds " + (f"{len(mine)} places ({', '.join(mine)}): name one"
+                                if mine else "no place; take one first: rig lab reserve family=..."))
+            pattern = mine[0]
         try:
             place = self.session.get_place(pattern)
         except UserError as exc:
@@ -161,11 +172,13 @@ class Lab:
         from labgrid.remote.generated import labgrid_coordinator_pb2 as pb2
 
         run, done = self.loop.run_until_complete, []
+        if pattern == "+" and not os.environ.get("LG_TOKEN"):
+            return self.release_mine()
         try:
             place = self.session.get_place(pattern)
         except UserError as exc:
-            if pattern.startswith("+"):  # the reservation is gone already: a trap running a second time
-                return []
+            if pattern.startswith("+"):  # the reservation is gone (a trap running a second time, a
+                return self.release_mine()  # coordinator restart): let go of whatever this user holds
             raise ConfigError(f"--place {pattern}: {_said(exc)}") from None
         token = os.environ.get("LG_TOKEN") if pattern.startswith("+") or place.reservation else None
         token = pattern[1:] if pattern.startswith("+") and pattern[1:] else token
@@ -180,6 +193,23 @@ class Lab:
                                 f"(an admin: labgrid-client -p {place.name} release --kick)") from None
             run(self.session.stub.ReleasePlace(pb2.ReleasePlaceRequest(placename=place.name)))
             done.append(f"released {place.name}")
+        run(self.session.sync_with_coordinator())
+        return done
+
+
+    def release_mine(self) -> list[str]:
+        """Cancel this labgrid user's reservations, then release its places (a job's user is its own:
+        ``LG_USERNAME=ci-$CI_JOB_ID``). Returns what was done."""
+        from labgrid.remote.generated import labgrid_coordinator_pb2 as pb2
+
+        run, done = self.loop.run_until_complete, []
+        for res in run(self.session.stub.GetReservations(pb2.GetReservationsRequest())).reservations:
+            if res.owner == self.me:
+                run(self.session.stub.CancelReservation(pb2.CancelReservationRequest(token=res.token)))
+                done.append(f"cancelled reservation {res.token}")
+        for name in self.mine():
+            run(self.session.stub.ReleasePlace(pb2.ReleasePlaceRequest(placename=name)))
+            done.append(f"released {name}")
         run(self.session.sync_with_coordinator())
         return done
 

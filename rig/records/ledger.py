@@ -183,6 +183,10 @@ class Ledger:
             (procedure, serial, profile, backend, time.time(), log, os.getpid(), socket.gethostname()))
         return cur.lastrowid
 
+    def set_run_origin(self, run_id: int, operator: str | None, place: str | None, lab_user: str | None) -> None:
+        """Who started the run (a server's token name) and the lab place and labgrid user it came through."""
+        self.db.execute("UPDATE runs SET operator=?, place=?, lab_user=? WHERE id=?", (operator, place, lab_user, run_id))
+
     def end_run(self, run_id: int, outcome: str, message: str = "") -> None:
         self.db.execute("UPDATE runs SET ended=?, outcome=?, message=? WHERE id=?",
                         (time.time(), outcome, message, run_id))

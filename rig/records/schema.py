@@ -17,7 +17,7 @@ import sqlite3
 
 from ..errors import ConfigError, Problem
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 TABLES = """
 CREATE TABLE IF NOT EXISTS units (
     serial TEXT PRIMARY KEY, profile TEXT, model TEXT, vin TEXT, notes TEXT,
@@ -55,6 +55,12 @@ ALTER TABLE attempts ADD COLUMN via TEXT;
 CREATE TABLE IF NOT EXISTS selftests (
     id INTEGER PRIMARY KEY, t REAL NOT NULL, host TEXT, backend TEXT NOT NULL, wiring TEXT,
     wiring_hash TEXT NOT NULL, passed INTEGER NOT NULL, report TEXT NOT NULL);
+""",
+    # who started a run on a bench's server, and through which lab place for which labgrid user
+    6: """
+ALTER TABLE runs ADD COLUMN operator TEXT;
+ALTER TABLE runs ADD COLUMN place TEXT;
+ALTER TABLE runs ADD COLUMN lab_user TEXT;
 """,
 }
 _ADD_COLUMN = re.compile(r"\s*ALTER\s+TABLE\s+(?P<table>\w+)\s+ADD\s+COLUMN\s+(?P<column>\w+)", re.I)

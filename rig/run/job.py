@@ -56,6 +56,7 @@ class Job:
     ledger_here: bool = True         # False: the ledger is the remote bench's (rig --place/--server), checked there
     who: str | None = None           # who started it (the ledger keeps it with a unit it registers)
     wake_set: str | None = None      # rig --wake-set: the CAN wake set to send (a file or a shipped name)
+    origin: dict | None = None       # on a server: {"operator", "place", "lab_user"}, kept with the run
 
 
 @dataclass
@@ -187,6 +188,9 @@ def run_job(job: Job, proc: Procedure | None = None, profile=None) -> JobResult:
                 # a new unit is put on record with its profile; an old record without one gets it now
                 ledger.register(job.serial, profile, who=job.who or local_user(), why=f"{proc.name} (rig run)")
             run_id = ledger.start_run(proc.name, job.serial, profile.id if profile else None, backend.name, "")
+            if job.origin:
+                ledger.set_run_origin(run_id, job.origin.get("operator"), job.origin.get("place"),
+                                      job.origin.get("lab_user"))
             try:  # named by the rig, made new: never another run's file, never through a link
                 log_path, fd = new_run_log(logs, run_id, proc.name)
             except OSError as exc:

@@ -153,6 +153,10 @@ def routes(station, endpoint, body, Refused) -> list[Route]:
                              "profiles": [{"id": p.id, "title": p.title, "digits": p.digits.count}
                                           for p in profiles.values()]})
 
+    @endpoint()
+    async def whole(request, user):
+        return JSONResponse(await asyncio.to_thread(_whole, station))
+
     async def runs_page(request):
         return RedirectResponse("/#runs", status_code=303)
 
@@ -162,7 +166,7 @@ def routes(station, endpoint, body, Refused) -> list[Route]:
         Route("/api/runs/{run}/report.html", run_report), Route("/runs/{run}", run_page), Route("/runs", runs_page),
         Route("/api/units", units), Route("/api/units", add_unit, methods=["POST"]),
         Route("/api/units/{serial}", unit), Route("/api/units/{serial}/notes", unit_notes, methods=["POST"]),
-        Route("/api/catalogue", catalogue),
+        Route("/api/catalogue", catalogue), Route("/api/ledger", whole),
     ]
 
 
@@ -187,6 +191,18 @@ def _attach(name: str, inline=None) -> dict:
     if not re.fullmatch(r"run-\d{5,}\.(jsonl|svg|xml|html)", name):
         raise ValueError(f"not a download name the rig gives: {name!r}")
     return {} if inline else {"content-disposition": f'attachment; filename="{name}"'}
+
+
+LEDGER_TABLES = ("units", "runs", "attempts", "lockouts", "records", "unit_changes")
+
+
+def _whole(station) -> dict:
+    """Every row of the bench's ledger (no code is ever in it), for ``rig --place/--server units/runs``."""
+    led = _ledger(station)
+    try:
+        return {t: [dict(r) for r in led.db.execute(f"SELECT * FROM {t} ORDER BY rowid")] for t in LEDGER_TABLES}
+    finally:
+        led.close()
 
 
 def _units(station) -> list[dict]:

@@ -82,7 +82,8 @@ def make_app(station, tokens: Tokens, sessions: Sessions | None = None, cli_toke
             if cli_token and hmac.compare_digest(secret, cli_token):
                 return {"name": f"{user} (cli)", "role": "operator", "via": "cli"}
             entry = tokens.check(secret)
-            return None if entry is None else {"name": entry["name"], "role": entry["role"], "via": "api"}
+            return None if entry is None else {"name": entry["name"], "role": entry["role"], "via": "api",
+                                               "lab": entry.get("lab_user")}
         sid = request.cookies.get(COOKIE)
         s = sessions.get(sid)
         if s is not None and s.get("token") and not tokens.known(s["token"]):
@@ -106,9 +107,19 @@ def make_app(station, tokens: Tokens, sessions: Sessions | None = None, cli_toke
                 raise Refused(403, "refused: a state change from the page must carry its Origin")
             if not csrf_ok(user, request.headers.get("x-csrf-token")):
                 raise Refused(403, "refused: missing or wrong CSRF token (reload the page)")
-        if role == "operator" and user["role"] != "operator":
-            raise Refused(403, f"{user['name']} is a viewer: only an operator may do that")
+        if role != "viewer" and user["role"] != role:
+            if role == "exporter":
+                raise Refused(403, f"{user['name']} is not this bench's exporter: only rig-lg-exporter (a token "
+                                   f"with the exporter role) says which lab place holds the bench")
+            raise Refused(403, f"{user['name']} is a {user['role']}: only an operator may do that")
         return user
+
+    async def lab_check(request: Request, user: dict, action: str) -> None:
+        """The one check every operator request passes in a lab, before it writes or moves anything:
+        the place it names holds the bench, for the labgrid user its token is bound to."""
+        if station.lease.pending():  # acquired a moment ago: the exporter is asking labgrid who by
+            await asyncio.to_thread(station.lease.wait_known, 3.0)
+        station.lease.check(place_of(request), user, action)
 
     async def body(request: Request) -> dict:
         try:
@@ -120,11 +131,15 @@ def make_app(station, tokens: Tokens, sessions: Sessions | None = None, cli_toke
             raise Refused(400, "the request body must be a JSON object")
         return data
 
-    def endpoint(role="viewer", post=False, page=False):
+    def endpoint(role="viewer", post=False, page=False, action="command"):
+        """``action``: what an operator request does to the bench, for the lab's check (``job``,
+        ``command``, ``answer``, ``stop``; a callable of the request for a bench command)."""
         def wrap(fn):
             async def handler(request: Request):
                 try:
                     user = guard(request, role, post)
+                    if role == "operator":
+                        await lab_check(request, user, action(request) if callable(action) else action)
                     return await fn(request, user)
                 except Refused as exc:
                     if page and exc.status == 401:  # a person following a link: log in first
@@ -163,7 +178,8 @@ def make_app(station, tokens: Tokens, sessions: Sessions | None = None, cli_toke
         if entry is None:
             await asyncio.sleep(FAILED_LOGIN_WAIT)
             return error(401, "that login link or token is not valid (links work once, for 10 minutes)")
-        s = sessions.start({"name": entry["name"], "role": entry["role"], "token": entry.get("sha256")})
+        s = sessions.start({"name": entry["name"], "role": entry["role"], "token": entry.get("sha256"),
+                            "lab": entry.get("lab_user")})
         resp = JSONResponse({"name": s["name"], "role": s["role"], "csrf": s["csrf"]})
         resp.set_cookie(COOKIE, s["sid"], httponly=True, samesite="strict", path="/",
                         secure=request.url.scheme == "https", max_age=12 * 3600)
@@ -227,7 +243,7 @@ def make_app(station, tokens: Tokens, sessions: Sessions | None = None, cli_toke
                                  headers={"x-accel-buffering": "no"})
 
     # -- jobs ---------------------------------------------------------------
-    @endpoint("operator", post=True)
+    @endpoint("operator", post=True, action="job")
     async def start_run(request, user):
         data = await body(request)
         if not isinstance(data.get("procedure"), str) or not data["procedure"]:
@@ -254,13 +270,13 @@ def make_app(station, tokens: Tokens, sessions: Sessions | None = None, cli_toke
             spec["procedure"] = station.uploads.keep(upload, station.sources_in_use())
         try:
             out = await asyncio.to_thread(station.submit, spec, code, user["name"], user["via"],
-                                          bool(data.get("queue")), place_of(request))
+                                          bool(data.get("queue")), place_of(request), user)
         except ConfigError as exc:  # name the sent files as the sender has them, not by the bench's folders
             problems = "; ".join(str(p) for p in exc.problems) or str(exc)
             raise Refused(400, station.uploads.shown(problems) if upload is not None else problems) from None
         return JSONResponse(out, status_code=202)
 
-    @endpoint("operator", post=True)
+    @endpoint("operator", post=True, action="stop")
     async def stop(request, user):
         data = await body(request)
         # a stop that throws served time away (a unit whose wait starts over) is said, and asked
@@ -273,7 +289,7 @@ def make_app(station, tokens: Tokens, sessions: Sessions | None = None, cli_toke
                             f"asks), or let it run")
         return JSONResponse(station.stop(f"a stop from {user['name']} ({user['via']})"))
 
-    @endpoint("operator", post=True)
+    @endpoint("operator", post=True, action="answer")
     async def answer(request, user):
         data = await body(request)
         if not isinstance(data.get("id"), int) or not isinstance(data.get("answer"), str):
@@ -287,7 +303,8 @@ def make_app(station, tokens: Tokens, sessions: Sessions | None = None, cli_toke
         station.answer(data["id"], answer, user["name"])
         return JSONResponse({"ok": True})
 
-    @endpoint("operator", post=True)
+    @endpoint("operator", post=True, action=lambda request: "safe" if request.path_params["what"] == "safe"
+              else "command")
     async def bench_command(request, user):
         what = request.path_params["what"]
         data = await body(request)
@@ -321,7 +338,6 @@ def make_app(station, tokens: Tokens, sessions: Sessions | None = None, cli_toke
         data = await body(request)
         if not isinstance(data.get("serial"), str) or not data["serial"].strip():
             raise Refused(400, "the unit on the bench is {\"serial\": \"VW123\", \"profile\": \"vw-safe\"}")
-        station.lease.check(place_of(request))
         station.set_unit(data["serial"].strip(), str(data.get("profile") or ""))
         return JSONResponse({"ok": True})
 

@@ -8,15 +8,20 @@ from ..records.files import folder, write_new
 
 
 def fetch_artifacts(client, run_id: int, directory) -> list[Path]:
-    """Write run-N.jsonl (event log), run-N.svg (timeline) and run-N.xml (JUnit) into ``directory``.
+    """Write run-N-PROCEDURE.jsonl (event log), .svg (timeline) and .xml (JUnit) into ``directory``,
+    named as the bench names its own.
 
     Returns the files, the event log first. The bench wrote them already; these are copies
     for the CI job or technician who ran it from elsewhere.
     """
+    import re
+
     out = folder(directory, "the log folder (RIG_LOG_DIR)")
     files = []
+    procedure = str(client.get(f"/api/runs/{int(run_id)}").get("procedure") or "run")
+    stem = f"run-{int(run_id):05d}-" + (re.sub(r"[^A-Za-z0-9_.-]+", "_", procedure)[:60] or "run")
     for remote, suffix in (("log.jsonl", "jsonl"), ("timeline.svg", "svg"), ("junit.xml", "xml")):
-        path = out / f"run-{int(run_id):05d}.{suffix}"
+        path = out / f"{stem}.{suffix}"
         data = client.get(f"/api/runs/{int(run_id)}/{remote}")
         write_new(path, data if isinstance(data, bytes) else str(data).encode())
         files.append(path)

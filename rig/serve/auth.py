@@ -3,9 +3,12 @@
 Tokens live in a 0600 file created at the server's first start; only their
 SHA-256 is kept there, so the file cannot log anyone in. A token is shown
 once, when it is made (``rig serve token list`` shows names and ids, never
-tokens; ``token revoke`` removes one, and ends the sessions opened with it). Two roles: ``viewer`` sees everything (except codes,
-which nobody sees) and ``operator`` may also switch rails, press keys, start
-and stop jobs.
+tokens; ``token revoke`` removes one, and ends the sessions opened with it). Three roles: ``viewer`` sees everything (except codes,
+which nobody sees), ``operator`` may also switch rails, press keys, start
+and stop jobs, and ``exporter`` (a lab bench's ``rig-lg-exporter``) is the only
+one that may say which labgrid place holds the bench. In a lab an operator
+token is bound to the labgrid users it acts for (``lab_user``, a pattern of
+``host/user``), so it reaches only the benches its own jobs acquired.
 
 >>> import tempfile, os
 >>> tokens = Tokens(os.path.join(tempfile.mkdtemp(), "tokens.json"))
@@ -33,7 +36,7 @@ from ..records.files import folder
 
 log = logging.getLogger(__name__)
 
-ROLES = ("viewer", "operator")
+ROLES = ("viewer", "operator", "exporter")
 SESSION_HOURS = 12
 LOGIN_LINK_MINUTES = 10
 
@@ -79,14 +82,24 @@ class Tokens:
         with self._lock:
             return self._load()
 
-    def new(self, role: str, name: str) -> str:
-        """Make a token; returns it (the only time it is ever shown)."""
+    def new(self, role: str, name: str, lab_user: str | None = None) -> str:
+        """Make a token; returns it (the only time it is ever shown).
+
+        ``lab_user``: the labgrid users (``host/user``, ``*`` matches any part) whose places this
+        operator token may act on in a lab, e.g. ``runner-07/*`` for one CI runner's jobs.
+        """
         if role not in ROLES:
-            raise ConfigError(f"no role {role!r}: a token is for a viewer or an operator")
+            raise ConfigError(f"no role {role!r}: a token is for a viewer, an operator or an exporter")
+        if lab_user is not None and (role != "operator" or "/" not in lab_user or len(lab_user) > 200):
+            raise ConfigError(f"--lab-user {lab_user!r}: an operator's labgrid user is HOST/USER "
+                              f"(a pattern: runner-07/*)")
         secret = secrets.token_urlsafe(24)
         with self._lock:
             entries = self._load()
-            entries.append({"name": name, "role": role, "sha256": _digest(secret), "created": time.time()})
+            entry = {"name": name, "role": role, "sha256": _digest(secret), "created": time.time()}
+            if lab_user:
+                entry["lab_user"] = lab_user
+            entries.append(entry)
             write_private(self.path, json.dumps(entries, indent=1))
         return secret
 
@@ -160,7 +173,7 @@ class Sessions:
 
     def start(self, who: dict) -> dict:
         sid = secrets.token_urlsafe(32)
-        session = {"sid": sid, "name": who["name"], "role": who["role"], "csrf": secrets.token_urlsafe(24),
+        session = {"sid": sid, "name": who["name"], "role": who["role"], "lab": who.get("lab"), "csrf": secrets.token_urlsafe(24),
                    "expires": time.time() + SESSION_HOURS * 3600,
                    "token": who.get("token")}  # the token's SHA-256 it was opened with: revoking it ends it
         with self._lock:

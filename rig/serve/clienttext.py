@@ -19,7 +19,8 @@ import re
 
 from ..errors import ConfigError
 
-RELEASE_REASONS = ("released", "was released in labgrid", "was forced off in labgrid")
+RELEASE_REASONS = ("released", "was released in labgrid", "was forced off in labgrid",
+                   "was acquired by another labgrid user")
 _DIGIT = re.compile(r"\d")  # any script's digits: the redactor's own matching is not ours to predict
 
 

@@ -50,7 +50,7 @@ def _standing(ledger_path, unit: dict | None) -> dict | None:
         st = led.standing(unit["serial"], p)
     finally:
         led.close()
-    return dict(unit, known=True, state=st.describe(), used=st.used, allowed=st.allowed, left=st.left,
+    return dict(unit, known=True, family=p.family, state=st.describe(), used=st.used, allowed=st.allowed, left=st.left,
                 lockout_left=st.lockout_left, unlocked=st.unlocked, permanent=st.permanent)
 
 

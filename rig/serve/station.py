@@ -32,7 +32,6 @@ from ..errors import BenchBusy, ConfigError, RigError
 from ..records.events import EventBus
 from ..run.job import Job, check_plan, needs_code, prepare, run_job
 from ..run.codeentry import check_code
-from ..unit.profiles import load_profiles
 from ..records.secret import Redactor
 from ..run.guard import follow, sent
 from ..run.session import BenchSession
@@ -41,9 +40,10 @@ from .commands import CommandSlot, expected_wall, run_command, takes
 from .countdown import with_countdown
 from .held import HeldBench, StoppableClock, Stopped
 from .hub import Hub, WebUI
-from .lease import Lease
+from .benchunit import BenchUnit
+from .lease import GRACE, Lease
 from .uploads import Uploads
-from .ledgerview import forget_pin_history, open_run_id, sweep_runs, unit_standing
+from .ledgerview import forget_pin_history, open_run_id, sweep_runs
 
 log = logging.getLogger(__name__)
 
@@ -53,9 +53,10 @@ class Station:
 
     notify_after = 60.0  # a wait at least this long gets a notification and a sound when it ends
 
-    def __init__(self, wiring, make_backend, ledger_path: str, log_dir: str, lab: bool = False):
+    def __init__(self, wiring, make_backend, ledger_path: str, log_dir: str, lab: bool = False,
+                 grace: float = GRACE):
         self._pace = RealClock()
-        self.lease = Lease(lab)               # the lab place holding the bench (rig-lg-exporter says which)
+        self.lease = Lease(lab, grace, on_expire=self.release_place)  # the lab place holding it, for whom
         self.wiring, self.make_backend = wiring, make_backend
         self.ledger_path, self.log_dir = ledger_path, log_dir
         self.uploads = Uploads(log_dir)       # procedures sent with a job (rig run FILE through the server)
@@ -65,7 +66,7 @@ class Station:
         self.current: dict | None = None      # the running job, as the page sees it
         self.queued: list[dict] = []
         self.last: dict | None = None         # the last finished job
-        self.unit: dict | None = None         # the unit on the bench: {"serial", "profile"}
+        self.on_bench = BenchUnit(ledger_path)  # the unit on the bench, and whether someone declared it
         self.closing = False
         self.commands = CommandSlot()         # the bench command running on the worker, if any
         self._q: queue.Queue = queue.Queue()
@@ -214,15 +215,16 @@ class Station:
 
     # -- jobs -------------------------------------------------------------------
     def submit(self, spec: dict, code, operator: str, via: str = "page", queue_it: bool = False,
-               place: str | None = None) -> dict:
+               place: str | None = None, who: dict | None = None) -> dict:
         """Check a job exactly as ``rig run`` would (nothing moves on a bad one), then queue it.
 
-        ``place``: the lab place the request came through (``rig --place``); while a
-        place holds the bench, only that one may run jobs on it.
+        ``place``, ``who``: the lab place the request came through and its credential (see
+        :meth:`Lease.check`); a unit declared on the bench is the only one a job may name.
         """
         if self.closing:
             raise BenchBusy("the server is stopping")
-        self.lease.check(place)
+        self.lease.check(place, who, "job")
+        self.on_bench.check(spec.get("unit"))
         reason = self.busy_reason()
         if reason and not queue_it:
             raise BenchBusy(reason + "; queue this one (rig run --queue) or wait for it")
@@ -237,7 +239,8 @@ class Station:
         check_plan(job, proc, profile, answers=False)  # the page answers its questions
         item = {"id": next(self._ids), "procedure": proc.name, "unit": job.serial, "profile": job.profile_id,
                 "operator": operator, "via": via, "job": job, "proc": proc, "profile_obj": profile,
-                "queued_at": time.time(), "place": place}
+                "queued_at": time.time(), "place": place, "lab_user": self.lease.user_of(place)}
+        job.origin = {"operator": operator, "place": place, "lab_user": item["lab_user"]}
         self.queued.append(item)
         self._q.put(item)
         self.changed()
@@ -251,8 +254,7 @@ class Station:
         self._running_source = job.procedure
         self.current = {k: item[k] for k in ("id", "procedure", "unit", "profile", "operator", "via")}
         self.current.update(step="", progress=None, question=None, notes=[], run_id=None, started=time.time())
-        if job.serial and job.profile_id:
-            self.unit = {"serial": job.serial, "profile": job.profile_id}
+        self.on_bench.ran(job.serial, job.profile_id)
         job.bench = self.bench
         job.make_ui = self._make_ui(item)
         self.code_job = job.code is not None
@@ -292,7 +294,8 @@ class Station:
         def make(bench, redact):
             self._redact = redact
             self.current["run_id"] = open_run_id(self.ledger_path, item["procedure"])
-            started = bench.events.emit("operator", self.said(item["operator"]), new="started", via=item["via"])
+            lab = {k: self.said(item[k] or "") for k in ("place", "lab_user")} if item.get("place") else {}
+            started = bench.events.emit("operator", self.said(item["operator"]), new="started", via=item["via"], **lab)
             ui = WebUI(self, redact)
             ui.event(started)  # told before the run subscribed the page to its events
             return ui
@@ -378,25 +381,19 @@ class Station:
             bench = dict(snap, backend=self.bench.backend.name, virtual=inner.virtual, tap=self.bench.display is not None,
                          speed=getattr(inner, "speed", None if inner.virtual else 1.0))
         # the countdown carried to this moment, and the unit's lockout with it: one figure for every view
-        job, unit = with_countdown(dict(self.current) if self.current is not None else None, self._standing(),
-                                   self.clock)
+        job = dict(self.current) if self.current is not None else None
+        job, unit = with_countdown(job, self.on_bench.standing(self.jobs_done), self.clock)
         return {"bench": bench, "job": job, "busy": self.busy_reason(),
                 "queue": [{k: q[k] for k in ("id", "procedure", "unit", "operator")} for q in self.queued],
                 "last": self.last, "unit": unit, "closing": self.closing, "wall": time.time(),
                 "place": self.lease.holder, "lab": self.lease.lab}
 
-    def _standing(self) -> dict | None:
-        key = (str(self.unit), self.jobs_done)
-        if getattr(self, "_standing_key", None) != key:
-            self._standing_key, self._standing_val = key, self.standing()
-        return self._standing_val
+    unit = property(lambda self: self.on_bench.unit, doc='The unit on the bench: {"serial", "profile"}, or None.')
 
-    def standing(self) -> dict | None:
-        """The unit on the bench as the ledger sees it (attempts used and left, lockout), or None."""
-        return unit_standing(self.ledger_path, self.unit)
+    def standing(self) -> dict | None:  # the unit as the ledger sees it (attempts used and left, lockout)
+        return self.on_bench.standing()
 
     def set_unit(self, serial: str, profile: str) -> None:
-        if profile not in load_profiles():
-            raise ConfigError(f"no profile {profile!r}; rig profiles list shows them")
-        self.unit = {"serial": serial, "profile": profile}
+        """The unit now on the bench (``rig serve --unit``, the unit card): a job naming another is refused."""
+        self.on_bench.declare(serial, profile)
         self.changed()

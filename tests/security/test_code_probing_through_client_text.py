@@ -22,14 +22,14 @@ paced = serving(code=CODE, state="lockout", attempts=3, speed=400)
 
 def _probe(paced, digits: str) -> dict:
     alice = paced.client(paced.operator)
-    prober = paced.client(paced.tokens.new("operator", f"ci-{digits}"))
+    prober = paced.client(paced.tokens.new("exporter", f"ci-{digits}"))  # only an exporter tells holds
     viewer = paced.client(paced.viewer)
     stream = paced.collect_stream(paced.viewer)
     r = alice.post("/api/runs", json={"procedure": "unlock", "profile": "honda", "unit": "H1", "code": CODE,
                                       "allow_lockout": True})
     assert r.status_code == 202, r.text
     paced.wait(lambda s: (s["job"] or {}).get("progress"))
-    assert prober.post("/api/lab/hold", json={"place": f"p-{digits}"}).status_code == 200
+    assert prober.post("/api/lab/hold", json={"place": f"p-{digits}", "user": f"h/u-{digits}"}).status_code == 200
     during = viewer.get("/api/state").json()
     r = prober.post("/api/lab/release", json={"place": f"p-{digits}", "why": "released"})
     assert r.status_code == 200 and r.json()["stopped"] == "unlock", r.text
@@ -68,7 +68,7 @@ def test_what_a_viewer_sees_of_client_text_never_depends_on_the_code(paced):
 
 
 def test_a_release_reason_is_one_of_a_fixed_few(paced):
-    op = paced.client(paced.operator)
+    op = paced.client(paced.tokens.new("exporter", "exporters"))
     assert op.post("/api/lab/hold", json={"place": "bench-01"}).status_code == 200
     r = op.post("/api/lab/release", json={"place": "bench-01", "why": "1234567890" * 8})
     assert r.status_code == 400 and "why is one of" in r.json()["error"]

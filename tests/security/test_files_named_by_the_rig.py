@@ -114,12 +114,13 @@ def test_an_upload_is_written_only_after_login_and_the_lease_check(served):
     upload = {"procedure": "mine.yaml", "procedure_file": {"name": "mine.yaml", "text": TINY}}
     assert served.client().post("/api/runs", json=upload).status_code == 401
     assert served.client(served.viewer).post("/api/runs", json=upload).status_code == 403
-    served.station.lease.hold("bench-01", "exporter")
-    for place in ({}, {"x-rig-place": "bench-02"}):
-        r = _post(served, upload, **place)
+    served.station.lease.hold("bench-01", "exporter", "runner-07/ci-1")
+    holder = served.tokens.new("operator", "runner-07", lab_user="runner-07/*")
+    for token, place in ((holder, {}), (holder, {"x-rig-place": "bench-02"}), (None, {"x-rig-place": "bench-01"})):
+        r = _post(served, upload, token, **place)
         assert r.status_code == 409, r.text
     assert _uploads(served) == []
-    assert _post(served, upload, **{"x-rig-place": "bench-01"}).status_code == 202
+    assert _post(served, upload, holder, **{"x-rig-place": "bench-01"}).status_code == 202
     assert len(_uploads(served)) == 1
 
 

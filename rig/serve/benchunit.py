@@ -1,0 +1,72 @@
+"""The unit on a served bench: put there by an admin, and the only one a job may name.
+
+An admin puts a unit on a bench with ``rig serve --unit S --profile P`` (or the
+page's unit card). A serial the bench's ledger has never seen is registered
+then (:meth:`rig.records.ledger.Ledger.register`: with its profile, who did it
+and why), so the first CI job needs no ``--new-unit`` and no later one trips
+over it; a known serial must have that profile. From then on a job naming
+another serial is refused before anything moves: codes are per unit, and a
+wrong one spends a real attempt.
+
+>>> check_named({"serial": "VW123", "profile": "vw-safe"}, "VW124")
+Traceback (most recent call last):
+...
+rig.errors.SafetyRefusal: the bench holds unit VW123 (vw-safe), not VW124: nothing was entered. `rig --place + status --json` says which unit a job got
+"""
+
+from __future__ import annotations
+
+from ..errors import ConfigError, SafetyRefusal
+from ..records.ledger import Ledger
+from ..unit.profiles import load_profiles
+from .ledgerview import unit_standing
+
+
+class BenchUnit:
+    """The unit on a served bench: ``unit`` (``{"serial", "profile"}`` or None), ``declared`` once
+    someone said so (``rig serve --unit``, the page's unit card) rather than the last job naming it."""
+
+    def __init__(self, ledger_path: str):
+        self.ledger_path = ledger_path
+        self.unit: dict | None = None
+        self.declared = False
+        self._cached = (None, None)
+
+    def declare(self, serial: str, profile: str) -> None:
+        if profile not in load_profiles():
+            raise ConfigError(f"no profile {profile!r}; rig profiles list shows them")
+        self.unit, self.declared = {"serial": serial, "profile": profile}, True
+
+    def ran(self, serial: str | None, profile: str | None) -> None:
+        """A job ran on a unit: on a bench with no declared unit, that one is on it now."""
+        if serial and profile:
+            self.unit = {"serial": serial, "profile": profile}
+
+    def check(self, named: str | None) -> None:
+        check_named(self.unit if self.declared else None, named)
+
+    def standing(self, jobs_done: int | None = None) -> dict | None:
+        """The unit as the ledger sees it (attempts, lockout); kept until the unit or the job count changes."""
+        key = (str(self.unit), jobs_done)
+        if jobs_done is None or self._cached[0] != key:
+            self._cached = (key, unit_standing(self.ledger_path, self.unit))
+        return self._cached[1]
+
+
+def put_on_bench(ledger_path: str, serial: str, profile: str, by: str) -> str | None:
+    """Register ``serial`` in the bench's ledger if it is new there; a known unit must have
+    ``profile`` (exit 3 otherwise, as ``rig run`` refuses it). Returns why it was registered, or None."""
+    why = f"put on the bench (rig serve --unit {serial} --profile {profile})"
+    led = Ledger(ledger_path)
+    try:
+        done = led.register(serial, load_profiles()[profile], who=by, why=why)
+    finally:
+        led.close()
+    return f"by {by}: {why}" if done != "known" else None
+
+
+def check_named(unit: dict | None, named: str | None) -> None:
+    """A job naming another serial than the declared unit on the bench is refused (exit 3)."""
+    if named and unit and named != unit["serial"]:
+        raise SafetyRefusal(f"the bench holds unit {unit['serial']} ({unit['profile']}), not {named}: nothing "
+                            f"was entered. `rig --place + status --json` says which unit a job got")
