@@ -172,8 +172,10 @@ def test_entering_a_code_needs_the_unit_in_needs(rig, tmp_path):
 def test_a_set_value_of_the_wrong_kind_speaks_of_the_parameter_not_a_python_list(rig):
     code, _, err = rig("run", "reproduce-safe", "--profile", "vw-safe", "--set", "margin=abc")
     assert code == 2
-    assert "--set margin=abc: 'abc' is not a duration" in err
+    assert "rig: error: --set margin=abc: 'abc' is not a duration" in err
     assert "[60.0" not in err and "'abc']" not in err
+    # the option typed is the mistake: not the packaged file that uses the value, nor "fix the file(s)"
+    assert "reproduce-safe.yaml" not in err and "fix the file" not in err
 
 
 def test_needs_of_the_wrong_type_is_a_problem_not_a_traceback(rig, tmp_path):

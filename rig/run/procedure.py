@@ -231,12 +231,14 @@ def check(proc: Procedure, wiring, profile=None, params: dict | None = None, _se
     values = dict(proc.params)
     for k, v in (params or {}).items():
         if k not in proc.params:
-            problems.append(Problem(proc.source if _seen else "--set", None if not _seen else 1,
+            problems.append(Problem(proc.source if _seen else "", None if not _seen else 1,
                                     f"--set {k}: this procedure has no parameter {k!r}{did_you_mean(k, proc.params)} "
                                     f"(it has: {', '.join(proc.params) or 'none'})"))
             continue
-        problems += _check_param(proc, k, v, bool(_seen))
-        values[k] = v
+        bad = _check_param(proc, k, v, bool(_seen))
+        problems += bad
+        if not bad:  # a bad value is reported as the user typed it, not again where the file uses it
+            values[k] = v
     ctx = {"params": values, "unit": _UnitPlaceholder()}
     if profile is not None:
         ctx["profile"] = profile
@@ -288,7 +290,7 @@ def check(proc: Procedure, wiring, profile=None, params: dict | None = None, _se
 def _check_param(proc, name, value, nested) -> list[Problem]:
     """A --set value of the kind its default is: a duration parameter takes a duration."""
     default = proc.params.get(name)
-    where = (proc.source, proc.line_of_param.get(name)) if nested else ("--set", None)
+    where = (proc.source, proc.line_of_param.get(name)) if nested else ("", None)
     try:
         parse_duration(default)
     except (ValueError, TypeError):
