@@ -35,6 +35,7 @@ COMMANDS = {
     "run": ("run_cmds", "Run a procedure on the bench."),
     "report": ("serve_cmds", "Write a run's page as one self-contained HTML file (for a ticket or a CI artifact)."),
     "lab": ("lab_cmds", "A lab of benches on labgrid: places, their units, who holds them."),
+    "ledger": ("ledgerfile_cmds", "The ledger file itself: check it, recover a damaged one into a new file."),
     "runs": ("ledger_cmds", "Runs in the ledger."),
     "serve": ("serve_cmds", "Hold the bench and serve its page: live state, runs, units."),
     "selftest": ("selftest_cmd", "Commission the bench: measure what its wiring does, against limits."),

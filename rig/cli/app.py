@@ -203,7 +203,34 @@ def data_dir() -> Path:
 
 
 def ledger_path(app) -> str:
-    return app.ledger_path or str(data_dir() / "ledger.sqlite")
+    """The ledger file: --ledger / RIG_LEDGER, else the per-user default (its folder made on the
+    first run). A named file's folder is never made: a typo there is refused, not a new, empty
+    ledger that would know none of the attempts spent. A ledger a command makes is said so."""
+    if not app.ledger_path:
+        path = str(data_dir() / "ledger.sqlite")
+    else:
+        path = app.ledger_path
+        parent = Path(path).expanduser().parent
+        if not parent.is_dir():
+            from ..errors import UsageError
+
+            raise UsageError(f"--ledger {path}: there is no folder {parent} (a typo?). The rig makes no folder "
+                             f"for a ledger you name; without --ledger it keeps one in {data_dir()}")
+    if not getattr(app, "_ledger_watched", False) and not Path(path).exists():
+        app._ledger_watched = True
+        import click
+
+        ctx = click.get_current_context(silent=True)
+        if ctx is not None:
+            ctx.find_root().call_on_close(lambda: _said_new(path))
+    return path
+
+
+def _said_new(path: str) -> None:
+    if Path(path).exists():
+        from .render import err
+
+        err.print(f"new ledger: {path} (it keeps the attempts counted on your units: back it up)", markup=False)
 
 
 def log_dir() -> str:

@@ -33,7 +33,7 @@ def _open(app, write: bool = False) -> Ledger:
 
         led = fetch_ledger(client)
     else:
-        led = Ledger(ledger_path(app))
+        led = Ledger(ledger_path(app), create=write)  # a command that only reads never makes an empty ledger
     click.get_current_context().call_on_close(led.close)
     return led
 
@@ -54,6 +54,10 @@ def units_list(app, as_json):
       rig units list
       rig units list --json
     """
+    if not (app.place or app.server_url) and not Path(ledger_path(app)).exists():
+        out.print(f"no units: no ledger at {esc(ledger_path(app))} yet (rig units add, or a run with --new-unit, "
+                  f"starts it)")
+        return
     led = _open(app)
     profiles = load_profiles()
     rows = []

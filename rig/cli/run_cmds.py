@@ -60,13 +60,15 @@ def make_ui(bench, redact):
 
 def _ask_new_unit(job) -> bool:
     """At a terminal, a serial the ledger has never seen is asked about, naming the closest known ones."""
-    led = Ledger(job.ledger_path)
-    try:
-        if led.unit(job.serial) is not None:
-            return False
-        near = led.closest(job.serial)
-    finally:
-        led.close()
+    near = []
+    if Path(job.ledger_path).exists():  # no ledger yet: nothing to ask it (and none made to ask)
+        led = Ledger(job.ledger_path)
+        try:
+            if led.unit(job.serial) is not None:
+                return False
+            near = led.closest(job.serial)
+        finally:
+            led.close()
     err.print(f"The ledger has never seen a unit {job.serial!r}" + (f" (closest: {', '.join(near)})" if near else "")
               + ".", markup=False)
     return click.confirm("Start it as a new unit, with a full set of attempts?", default=False, err=True)

@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 from ..errors import ConfigError, Problem, SafetyRefusal, UsageError
-from . import schema
+from . import integrity, schema
 from .schema import SCHEMA_VERSION, TABLES  # noqa: F401  (the schema, as the ledger has always named it)
 from .files import folder, private
 from .standing import Standing
@@ -40,6 +40,8 @@ def _unusable(path: str, exc: Exception) -> ConfigError:
     if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):  # healthy, and busy: no backup needed
         return ConfigError([Problem(path, None, "another rig process has held the ledger for over 10 s "
                                     "(a long write, or a process stopped with Ctrl-Z); run again once it is done")])
+    if "malformed" in str(exc):  # damaged: what can still be read is recovered, not lost
+        return integrity.refusal(path, [f"SQLite: {exc}"])
     what = ("cannot open it" if isinstance(exc, sqlite3.OperationalError) and "unable to open" in str(exc)
             else f"it is not a usable rig ledger ({exc})")
     return ConfigError([Problem(path, None, f"{what}. It holds the attempts counted against your units, so "
@@ -50,9 +52,12 @@ def _unusable(path: str, exc: Exception) -> ConfigError:
 class Ledger:
     """One SQLite file; every write is its own committed transaction."""
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, create: bool = True):
         self.path = str(path)
         memory = self.path == ":memory:"
+        if not memory and not create and not Path(path).exists():
+            raise ConfigError([Problem(self.path, None, "no ledger here: nothing has been recorded in this file "
+                                       "(a typo in --ledger or RIG_LEDGER?)")])
         if not memory:
             folder(Path(path).parent, "the ledger's folder")
             private(self.path)  # 0640 before SQLite makes it (and its -wal, -shm) under the umask
@@ -62,8 +67,14 @@ class Ledger:
             self.db.execute("PRAGMA journal_mode=MEMORY") if memory else schema.wal(self.db)
             self.db.execute("PRAGMA synchronous=FULL")  # an attempt must survive a power cut right after it
             schema.migrate(self.db, self.path)
+            found = [] if memory else integrity.problems(self.db)  # checked as it opens, before any query
         except sqlite3.DatabaseError as exc:  # not SQLite, corrupt, a directory, unreadable: never overwritten
+            if getattr(self, "db", None) is not None:
+                self.db.close()
             raise _unusable(self.path, exc) from None
+        if found:
+            self.db.close()
+            raise integrity.refusal(self.path, found)
 
     def close(self) -> None:
         self.db.close()

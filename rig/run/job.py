@@ -115,7 +115,7 @@ def check_plan(job: Job, proc: Procedure, profile, answers: bool = True) -> None
     lockout wait."""
     if job.yes and answers:
         check_answers_up_front(proc, profile, job.answers, job.yes)
-    if job.serial and profile is not None and job.ledger_here:
+    if job.serial and profile is not None and job.ledger_here and Path(job.ledger_path).exists():
         led = Ledger(job.ledger_path)
         try:
             check_permissions(led, job.serial, profile, proc, job.allow_lockout, job.allow_permanent, job.command)
@@ -126,16 +126,15 @@ def check_plan(job: Job, proc: Procedure, profile, answers: bool = True) -> None
 def check_unit(job: Job) -> None:
     """The serial against the ledger: known, or new on purpose with a profile; its recorded
     profile (filled in when none was given), or changed on purpose."""
-    led = Ledger(job.ledger_path)
+    there = job.ledger_path == ":memory:" or Path(job.ledger_path).exists()
+    led = Ledger(job.ledger_path) if there else None  # a ledger that is not there is not made to say so
     try:
-        unit = led.unit(job.serial)
+        unit = led.unit(job.serial) if led is not None else None
         if unit is None:
             if not job.new_unit:
-                near = led.closest(job.serial)
-                hint = f" Did you mean {' or '.join(near)}?" if near else ""
-                raise LedgerRefused(f"the ledger has never seen a unit {job.serial!r}.{hint} If it is a new unit, "
-                                    f"run again with --new-unit and its --profile (it starts with a full set of "
-                                    f"attempts)")
+                raise LedgerRefused(f"the ledger has never seen a unit {job.serial!r}.{_near(job, led)} If it is a "
+                                    f"new unit, run again with --new-unit and its --profile (it starts with a full "
+                                    f"set of attempts)")
             if not job.profile_id:
                 raise LedgerRefused(f"--new-unit {job.serial}: a new unit is registered with its profile, so its "
                                     f"attempts are counted by its own family's rules: add --profile ID "
@@ -153,7 +152,18 @@ def check_unit(job: Job) -> None:
                                 f"{job.profile_id}, change it on purpose: {job.command} units set {job.serial} "
                                 f"--profile {job.profile_id} --reason '...'")
     finally:
-        led.close()
+        if led is not None:
+            led.close()
+
+
+def _near(job: Job, led) -> str:
+    """Did-you-mean for a serial; for a ledger with no units, whether it is the ledger meant."""
+    if led is None:
+        return f" There is no ledger at {job.ledger_path} yet: a typo in --ledger or RIG_LEDGER?"
+    if not led.units():  # a new, empty ledger: a mistyped --ledger looks just like this
+        return f" The ledger {job.ledger_path} has no units at all: is it the one you meant?"
+    near = led.closest(job.serial)
+    return f" Did you mean {' or '.join(near)}?" if near else ""
 
 
 def _day(t) -> str:
