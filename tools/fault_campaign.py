@@ -315,7 +315,8 @@ def _check_pins(w, pins, sandbox: Path) -> list[str]:
             if e.get("kind") in ("rail", "key") and e.get("what") in logged:
                 logged[e["what"]].append((round(e["t"], 6), e.get("to")))
             elif e.get("kind") == "masked":
-                spans.append((e["t"], e["t"] + e.get("duration", 0)))
+                # rounded as the edges are: a span's end is its start plus a rounded duration
+                spans.append((round(e["t"], 6), round(e["t"] + e.get("duration", 0), 6)))
     if logs:
         for name in edges:
             # inside a masked span (code entry) no key is logged; at its very edges only what was logged
