@@ -312,3 +312,31 @@ def test_a_wait_on_a_bench_with_no_tap_ends_on_its_sense_and_never_asks_mid_wait
     r = b.run(shown, ui=ui)
     assert r.outcome == "passed", r.message
     assert asked == [], "the wait asked the technician at its wake-ups"
+
+
+def test_a_plain_wait_on_a_rail_that_is_off_says_so_at_once_instead_of_waiting_forever(tmp_path):
+    """Nothing counts while a powered wait's rail is off, and nothing in the wait switches it on:
+    it waited for ever (50 simulated days a minute; a frozen countdown on a real bench)."""
+    b = SimBench(tmp_path, "vw-safe", "5173")
+    path = tmp_path / "soak-off.yaml"
+    path.write_text(textwrap.dedent("""\
+        name: soak-off
+        needs: [profile]
+        steps:
+          - power: {battery: on}
+          - name: soak
+            wait_until: {label: soak, rails: [battery, acc], max: 1min}
+        """))
+    import signal
+    import threading
+
+    # should the wait hang again, a SIGTERM after 30 s unwinds it (the run ends "interrupted"), not the suite
+    stop = threading.Timer(30, os.kill, (os.getpid(), signal.SIGTERM))
+    stop.start()
+    try:
+        r = b.run(str(path))
+    finally:
+        stop.cancel()
+    assert (r.outcome, r.exit_code) == ("failed", 1), r.message
+    assert "soak: acc is switched off, and a powered wait counts only while its rails are on" in r.message
+    assert b.tape.on_time("acc") == 0 and b.backend.clock.now() < 60

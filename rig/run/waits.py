@@ -85,6 +85,11 @@ class PoweredWait:
     def start(self) -> None:
         if self.total is None:
             raise StepFailed(f"{self.label}: no max given")
+        off = [r for r in self.rails if not self.bench.rail(r).is_on]
+        if off:  # nothing would count: the wait would never end
+            them = " and ".join(off)
+            raise StepFailed(f"{self.label}: {them} {'is' if len(off) == 1 else 'are'} switched off, and a powered "
+                             f"wait counts only while its rails are on: switch {them} on in a step before the wait")
 
     def end(self) -> None:
         if self.ended != "condition" and self.on_max == "failed":
