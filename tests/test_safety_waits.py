@@ -340,3 +340,38 @@ def test_a_plain_wait_on_a_rail_that_is_off_says_so_at_once_instead_of_waiting_f
     assert (r.outcome, r.exit_code) == ("failed", 1), r.message
     assert "soak: acc is switched off, and a powered wait counts only while its rails are on" in r.message
     assert b.tape.on_time("acc") == 0 and b.backend.clock.now() < 60
+
+
+def test_a_rail_a_wait_does_not_need_losing_voltage_does_not_stop_it(tmp_path, write_yaml):
+    """A soak on [battery, acc] on a bench whose ignition has a sense: the ignition fuse blowing does
+    not stop it - the unit does not run on ignition, and a technician's soak is not failed for it.
+    (A welded contact on such a rail is caught as its relay opens, by the power step's own check.)"""
+    from rig.bench.wiring import load_wiring
+
+    text = open(load_wiring().source).read()  # the CAN HAT's pins give way to an ignition sense
+    text = text.split("\ncan:")[0] + "\n  ign_v:\n    pin: 23\n    pull: up\n    active: low\n    rail: ignition\n" \
+        + "\ndisplay:" + text.split("\ndisplay:")[1]
+    b = SimBench(tmp_path, "vw-safe", "5173", wiring=load_wiring(write_yaml(text)),
+                 knobs={"rail_fault": {"rail": "ignition", "kind": "fuse", "after": 60}})
+    path = tmp_path / "soak-ign.yaml"
+    path.write_text("name: soak-ign\nneeds: [profile]\nsteps:\n  - power: {battery: on, acc: on, ignition: on}\n"
+                    "  - name: soak\n    wait_until: {label: soak, rails: [battery, acc], max: 20min}\n")
+    r = b.run(str(path))
+    assert r.outcome == "passed", r.message
+    assert 1200 <= b.tape.on_time("acc") <= 1202
+
+
+def test_on_the_real_clock_a_stretch_that_ends_unpowered_is_not_counted(tmp_path):
+    """The real clock wakes once a second and cannot know when in that second ACC's fuse blew: the
+    wait counts none of that stretch (short by under a second), never a dead unit's second. A
+    virtual clock that wakes as the real one does (``virtual = False``) plays it in no time."""
+    from rig.bench.clock import VirtualClock
+
+    class WakesLikeTheRealClock(VirtualClock):
+        virtual = False
+
+    b = SimBench(tmp_path, "vw-safe", "5173", knobs={"rail_fault": {"rail": "acc", "kind": "fuse", "after": 1.4}})
+    proc = _procedure(tmp_path, "soak-real", "{label: soak, rails: [battery, acc], max: 1h}")
+    r = b.run(proc, clock=WakesLikeTheRealClock())
+    assert r.outcome == "failed" and "no voltage at the connector" in r.message, r.message
+    assert r.message.endswith("1s of powered time served")  # the fuse blew 1.4 s in: not 2 s
