@@ -201,3 +201,35 @@ def test_a_margin_measured_on_the_bench_is_the_one_used(tmp_path, write_yaml, mo
     p = load_profiles()["vw-safe-bench3"]
     assert p.margin_sourced and p.lockout_margin(3600) == 138.0
     assert load_profiles()["vw-safe"].lockout_margin(3600) == 420.0
+
+
+@pytest.mark.parametrize("amp_wired", [True, False], ids=["amp-remote wired", "display only"])
+def test_a_unit_that_proves_its_end_is_waited_for_past_the_margin_only_time_would_get(tmp_path, write_yaml,
+                                                                                       amp_wired):
+    """A Ford whose timer runs 15 % slow, past the 10 % a wait only time can end allows: its display
+    proves the end (with or without an amp-remote lead), so the rig waits for CODE - - - - however
+    long the unit takes, and never closes the lockout on its own count while the unit shows WAIT."""
+    b = _bench(tmp_path, write_yaml, "ford", "2580", amp_wired=amp_wired, timer_drift=0.15)
+    r = b.run("lockout-wait")
+    assert r.outcome == "passed", r.message
+    assert b.unit.lockout_left is None and not b.unit.locked_out
+    assert lockout_row(b)["end_reason"] == "display"
+    assert measurement(r)["to"] >= 1800 * 1.15 - 1
+
+
+def test_a_bench_that_cannot_see_the_unit_come_on_counts_from_its_whole_boot_allowance(tmp_path, write_yaml):
+    """No amp-remote lead, no tap: nothing shows the Ford wake, so the wait counts from its boot
+    allowance after power, never from the relay's click (time it spent booting is not served)."""
+    text = open(load_wiring().source).read()
+    text = re.sub(r"\n  unit_on:.*?\n(?=  \w)", "\n", text, flags=re.S)
+    blind = load_wiring(write_yaml(text.split("display:")[0] + "timing:" + text.split("timing:")[1]))
+    b = Bench(tmp_path, "ford", "2580", wiring=blind, state="lockout", attempts=3, ideal=True)
+    arrived_locked_out(b)
+    answer = lambda question, kind: "CODE - - - -" if question.startswith("What does") else "y"  # noqa: E731
+    r = b.run("lockout-wait", ui=lambda bench, redact: Plain(redact, stream=_Lines(b.lines), ask=answer))
+    assert r.outcome == "passed", r.message
+    events = read_events(r.log)
+    acc_on = next(e["t"] for e in events if e["kind"] == "rail" and e["what"] == "acc" and e["to"] == "on")
+    counting = next(e for e in events if e["kind"] == "lockout" and e["what"] == "counting")
+    assert counting["since"] == pytest.approx(acc_on + PROFILES["ford"].lockout.boot_within)
+    assert measurement(r)["t"] - acc_on >= PROFILES["ford"].lockout.boot_within + measurement(r)["to"]
