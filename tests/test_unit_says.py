@@ -100,6 +100,23 @@ def test_a_brown_out_with_the_amp_remote_wired_pauses_the_count_exactly(tmp_path
     assert m["t"] - started >= total + 600                           # the 10 dark minutes on top
 
 
+def test_a_brown_out_with_the_amp_remote_wired_keeps_every_minute_served_before_it(tmp_path, write_yaml):
+    """Becker (rail_off: pause) shows WAIT, unchanged, for 20 min, then its supply sags for 10 min.
+    Its amp-remote fell with it, so the count stopped right there: the splash it shows coming back
+    takes nothing more away (it took back the 20 served minutes: the wait ran 20 min too long)."""
+    b = _bench(tmp_path, write_yaml, "becker-mercedes", "1234", **SPLASH,
+               rail_fault={"rail": "acc", "kind": "sag", "after": 1200, "for": 600})
+    r = b.run("lockout-wait")
+    assert r.outcome == "passed", r.message
+    events = read_events(r.log)
+    paused = next(e for e in events if e["kind"] == "lockout" and e.get("what") == "paused")
+    assert paused["lost"] == 0.0
+    p = PROFILES["becker-mercedes"]
+    total = p.lockout.wait + p.lockout_margin(p.lockout.wait)
+    started = next(e["t"] for e in events if e["kind"] == "wait")
+    assert measurement(r)["t"] - started <= total + 600 + 5                 # the dark minutes, and a boot
+
+
 # -- the ledger's lockout closes only when the unit proves it ------------------------------
 def test_a_lockout_closes_only_on_the_units_proof(tmp_path, write_yaml):
     """A Ford whose timer runs 10 % slow: the rig's count ends before the unit's does. It keeps

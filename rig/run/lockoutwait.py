@@ -155,7 +155,9 @@ class LockoutWait(PoweredWait):
             elif splash(self.p, e.new) and self.own_seen and self.lk is not None:
                 # past its boot, it shows a line that is none of its own: it has just booted again
                 self.own_seen, self.booting = False, e.t
-                off = 0.0 if self.alive_at is None else max(0.0, e.t - self.alive_at)
+                # time counted while it was off: none once its amp-remote fell (the count stopped there),
+                # else all since it was last seen alive (a WAIT that stays put tells nothing new)
+                off = 0.0 if self.alive_at is None or self.off_since is not None else max(0.0, e.t - self.alive_at)
                 self._restarted_at(e.t, f"it showed {e.new!r}, none of its own displays: its splash", off)
                 self.off_since = None  # it is back on: its amp-remote rising now is the same restart
 
