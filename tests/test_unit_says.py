@@ -100,17 +100,19 @@ def test_a_brown_out_with_the_amp_remote_wired_pauses_the_count_exactly(tmp_path
     assert m["t"] - started >= total + 600                           # the 10 dark minutes on top
 
 
-def test_a_brown_out_with_the_amp_remote_wired_keeps_every_minute_served_before_it(tmp_path, write_yaml):
+@pytest.mark.parametrize("amp_wired", [True, False], ids=["amp-remote wired", "display only"])
+def test_a_brown_out_keeps_every_minute_served_before_it(tmp_path, write_yaml, amp_wired):
     """Becker (rail_off: pause) shows WAIT, unchanged, for 20 min, then its supply sags for 10 min.
-    Its amp-remote fell with it, so the count stopped right there: the splash it shows coming back
-    takes nothing more away (it took back the 20 served minutes: the wait ran 20 min too long)."""
-    b = _bench(tmp_path, write_yaml, "becker-mercedes", "1234", **SPLASH,
+    The count takes back only what it counted while the unit was off: nothing once the amp-remote
+    was seen to fall, else the time since its display went dark - never the 20 served minutes
+    before (it took them back: the wait ran 20 min longer than the unit's)."""
+    b = _bench(tmp_path, write_yaml, "becker-mercedes", "1234", amp_wired=amp_wired, **SPLASH,
                rail_fault={"rail": "acc", "kind": "sag", "after": 1200, "for": 600})
     r = b.run("lockout-wait")
     assert r.outcome == "passed", r.message
     events = read_events(r.log)
     paused = next(e for e in events if e["kind"] == "lockout" and e.get("what") == "paused")
-    assert paused["lost"] == 0.0
+    assert paused["lost"] == (0.0 if amp_wired else pytest.approx(600 + SPLASH["boot_delay"]))
     p = PROFILES["becker-mercedes"]
     total = p.lockout.wait + p.lockout_margin(p.lockout.wait)
     started = next(e["t"] for e in events if e["kind"] == "wait")

@@ -54,6 +54,7 @@ class LockoutWait(PoweredWait):
         self.sense = self.bench.senses.get("unit_on")
         self.own_seen = False                  # it showed one of its own displays since it (re)booted
         self.alive_at: float | None = None     # the last moment it was seen on: an own display, its amp-remote
+        self.dark_at: float | None = None      # its display went blank since then (it may have lost power there)
         self.booting: float | None = None      # since when it boots again, not yet showing its own display
         self.restarted: tuple | None = None    # (when, why, time counted while it was off) not yet applied
         self.proof = "time"
@@ -147,17 +148,22 @@ class LockoutWait(PoweredWait):
                     self.seen_on = e.t
             elif self.amp_seen and self.off_since is None:
                 self.off_since = e.t
+        elif e.kind == "display" and not e.new and self.own_seen and self.dark_at is None:
+            self.dark_at = e.t
         elif e.kind == "display" and e.new:
             if self.seen_on is None:
                 self.seen_on = e.t
             if own_display(self.p, e.new):
-                self.own_seen, self.booting, self.alive_at = True, None, e.t
+                self.own_seen, self.booting, self.alive_at, self.dark_at = True, None, e.t, None
             elif splash(self.p, e.new) and self.own_seen and self.lk is not None:
                 # past its boot, it shows a line that is none of its own: it has just booted again
                 self.own_seen, self.booting = False, e.t
                 # time counted while it was off: none once its amp-remote fell (the count stopped there),
-                # else all since it was last seen alive (a WAIT that stays put tells nothing new)
-                off = 0.0 if self.alive_at is None or self.off_since is not None else max(0.0, e.t - self.alive_at)
+                # else all since its display went dark, or since it was last seen alive (a WAIT that stays
+                # put tells nothing new)
+                alive = max(t for t in (self.alive_at, self.dark_at, self.lines_from) if t is not None)
+                off = 0.0 if self.off_since is not None else max(0.0, e.t - alive)
+                self.dark_at = None
                 self._restarted_at(e.t, f"it showed {e.new!r}, none of its own displays: its splash", off)
                 self.off_since = None  # it is back on: its amp-remote rising now is the same restart
 
