@@ -375,3 +375,35 @@ def test_on_the_real_clock_a_stretch_that_ends_unpowered_is_not_counted(tmp_path
     r = b.run(proc, clock=WakesLikeTheRealClock())
     assert r.outcome == "failed" and "no voltage at the connector" in r.message, r.message
     assert r.message.endswith("1s of powered time served")  # the fuse blew 1.4 s in: not 2 s
+
+
+def test_a_lockout_wait_on_a_rail_that_is_off_is_refused_before_any_time_counts(tmp_path):
+    """A procedure of one's own that forgot to switch ACC on: the lockout wait names the rail
+    at once, rather than waiting out a boot allowance for a unit that cannot come on."""
+    b = SimBench(tmp_path, "ford", "2580", state="lockout", attempts=3)
+    b.spend(3)
+    path = tmp_path / "forgot-acc.yaml"
+    path.write_text(textwrap.dedent("""\
+        name: forgot-acc
+        needs: [profile, unit]
+        steps:
+          - power: {battery: on}
+          - name: sit it out
+            wait_until: {label: lockout wait, lockout: true}
+        """))
+    r = b.run(str(path))
+    assert (r.outcome, r.exit_code) == ("failed", 1), r.message
+    assert "acc is switched off, and the lockout wait counts only while its rails are on" in r.message
+    assert all(lk["powered"] == 0 for lk in _lockouts(b))
+
+
+def test_a_fault_on_a_unit_whose_wait_starts_over_leaves_no_served_time_in_the_ledger(tmp_path):
+    """Ford starts its wait over after a power loss: ACC's fuse blowing after a checkpoint saved
+    15 served minutes loses them, in the ledger too (`rig units show` must not offer them)."""
+    b = SimBench(tmp_path, "ford", "2580", state="lockout", attempts=3,
+                 knobs={"rail_fault": {"rail": "acc", "kind": "fuse", "after": CHECKPOINT_VIRTUAL + 100}})
+    b.spend(3)
+    r = b.run("lockout-wait")
+    assert r.outcome == "failed" and "the served time is lost" in r.message, r.message
+    (lk,) = _lockouts(b)
+    assert lk["powered"] == 0 and lk["ended"] is None

@@ -258,7 +258,7 @@ class LockoutWait(PoweredWait):
             self.fault(faults[0].message)
         for r in self.rails:
             if not self.bench.rail(r).is_on:
-                self.fault(f"{r} was switched off during the wait")
+                self.fault(f"{r} is switched off, and the lockout wait counts only while its rails are on")
 
     def fault(self, message: str) -> None:
         kept = self._keep_or_lose()
@@ -269,7 +269,7 @@ class LockoutWait(PoweredWait):
             return "No lockout time was counted"
         if self.restart:
             self.lost = True
-            self.save(final=True)
+            self.save(final=True)  # (every caller raises, and run() saves once more: this one stands alone)
             return f"{self.p.id}'s wait starts over after a power loss: the served time is lost"
         self.save(final=True)
         return f"{format_duration(self.served)} of {format_duration(self.wait)} served is kept in the ledger"
