@@ -232,3 +232,17 @@ def test_the_exporter_keeps_the_bench_in_step_with_labgrid_after_either_restarts
         assert not dead.avail and dead.misses >= exporter.MISSES
     finally:
         dead.close()
+
+
+def test_a_request_through_a_place_labgrid_never_gave_the_bench_is_refused(served):
+    """No place holds this bench (labgrid never told it so, or the place was let go): a request
+    through `rig --place` is refused as such, even on a bench not kept for a lab - it means to run
+    under a reservation the bench knows nothing of - and nothing moves."""
+    before = served.client(served.operator).get("/api/state").json()["bench"]
+    with _c(served, "bench-01") as stranger:
+        for path, body in (("/api/runs", RUN), ("/api/bench/press", {"combo": "mode"}),
+                           ("/api/bench/power", {"rail": "acc", "on": True})):
+            r = stranger.post(path, json=body)
+            assert r.status_code == 409 and "place bench-01 does not hold this bench" in r.json()["error"], r.text
+    state = served.client(served.operator).get("/api/state").json()
+    assert state["job"] is None and state["bench"] == before

@@ -229,3 +229,26 @@ def test_a_unit_that_switches_itself_off_ends_its_wait_only_after_the_hour(tmp_p
     assert m["ended"] == "power_off" and m["to"] >= 3600 * (1 - PROFILES["vw-safe-seed"].lockout.tolerance)
     assert lockout_row(b)["end_reason"] == "power_off"
     assert b.run("enter-code", "5173", allow_lockout=True).outcome == "passed"
+
+
+def test_a_unit_that_ends_its_wait_by_switching_off_is_waited_for_past_the_margin(tmp_path):
+    """Its timer 15 % slow: the count and its margin are done long before it switches itself off,
+    and only that proves the wait over - the rig waits for it rather than give up at its count."""
+    b = locked_out_unit(tmp_path, "vw-safe-seed", "5173", ideal=True, timer_drift=0.15)
+    r = b.run("lockout-wait")
+    assert r.outcome == "passed", r.message
+    assert measurement(r)["ended"] == "power_off" and measurement(r)["to"] >= 3600 * 1.15 - 1
+    assert lockout_row(b)["end_reason"] == "power_off"
+
+
+def test_a_unit_that_switches_off_long_before_its_hour_has_not_served_it(tmp_path):
+    """Its supply sags for 10 min, 20 min in: the amp-remote falls and stays down past off_settle,
+    which is how it says "over", but an hour has not been served. The run stops with what to
+    check, and the ledger keeps the lockout open."""
+    b = locked_out_unit(tmp_path, "vw-safe-seed", "5173", ideal=True,
+                        rail_fault={"rail": "acc", "kind": "sag", "after": 1200, "for": 600})
+    r = b.run("lockout-wait")
+    assert (r.outcome, r.exit_code) == ("failed", 1), r.message
+    assert "the unit switched itself off after only 20:00 of powered time" in r.message
+    assert "Check the supply and the amp-remote wire" in r.message
+    assert lockout_row(b)["ended"] is None and b.standing().lockout is not None
