@@ -114,8 +114,8 @@ def _read_until(fd, pattern: str, seen: bytes = b"", timeout: float = 30.0) -> b
         assert time.monotonic() < end, seen.decode(errors="replace")[-800:]
         try:
             seen += os.read(fd, 4096)
-        except OSError:  # the terminal closed: the command ended
-            break
+        except OSError:  # the terminal closed: the command ended without saying it
+            raise AssertionError(f"rig ended before {pattern!r}: {seen.decode(errors='replace')[-800:]}") from None
     return seen
 
 

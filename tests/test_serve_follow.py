@@ -178,3 +178,35 @@ def test_ctrl_c_while_the_server_takes_the_job_stops_it_there_and_follows_it_to_
         signals.uninstall()
     assert [p for p, _ in server.posted] == ["/api/runs", "/api/stop"] and stopping == [1]
     assert (r["outcome"], r["exit_code"]) == ("interrupted", 130)
+
+
+def _losing(served=600.0):
+    """A lockout wait on a unit whose wait starts over: a stop would lose what was served."""
+    return "state", {"job": {"id": 7, "step": "lockout wait", "progress": {
+        "label": "lockout wait", "served": served, "total": 1866.0, "left": 1866.0 - served, "keeps": False,
+        "running": True}}, "last": None}
+
+
+def test_one_ctrl_c_on_a_wait_that_would_lose_its_time_asks_and_the_job_goes_on_to_its_own_end():
+    server = ScriptedServer(streams=[[_losing(), KeyboardInterrupt()], [result("passed")]])
+    said = []
+    r = follow_run(server, {"procedure": "lockout-wait"}, on_warn=said.append)
+    assert ("/api/stop", None) not in server.posted and not any(p == "/api/stop" for p, _ in server.posted)
+    assert said and "throws away 10:00 of powered time" in said[0] and "Ctrl-C again" in said[0]
+    assert (r["outcome"], r["exit_code"]) == ("passed", 0) and "signal" not in r  # let be: its own end
+
+
+def test_a_second_ctrl_c_soon_after_the_question_stops_it_saying_to_discard_the_time():
+    server = ScriptedServer(streams=[[_losing(), KeyboardInterrupt()], [_losing(), KeyboardInterrupt()],
+                                     [result("interrupted")]])
+    r = follow_run(server, {"procedure": "lockout-wait"}, on_warn=lambda text: None)
+    assert ("/api/stop", {"discard_served": True}) in server.posted
+    assert (r["outcome"], r["exit_code"]) == ("interrupted", 130)
+
+
+def test_sigterm_stops_a_wait_that_would_lose_its_time_at_once():
+    from rig.bench.signals import Terminated
+
+    server = ScriptedServer(streams=[[_losing(), Terminated("SIGTERM")], [result("interrupted")]])
+    r = follow_run(server, {"procedure": "lockout-wait"}, on_warn=lambda text: pytest.fail(text))
+    assert ("/api/stop", {"discard_served": True}) in server.posted and r["exit_code"] == 130

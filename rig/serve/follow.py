@@ -126,18 +126,24 @@ def follow_run(client, body: dict, timeout: float | None = None, *, on_ticket: C
         body.pop("code", None)
     f = _Followed(client.url, ticket["id"], on_job)
     f.signal = first_signal
-    if on_ticket:
-        on_ticket(ticket)
     deadline = None if timeout is None else time.monotonic() + timeout
     discard, asked_at = False, None  # a stop that throws served time away: asked once, as a local run asks
+    say = None  # said at the top of the loop, inside the try: a Ctrl-C while it prints is caught too
     while True:
         try:
+            if on_ticket:  # here, inside the try: from the moment the job is taken a Ctrl-C stops it
+                told, on_ticket = on_ticket, None
+                told(ticket)
+            if say:
+                say, text = None, say
+                _warn(on_warn, text)
             if stopping:
                 stopping = False
                 refused = _ask_stop(client, discard)
                 if refused:  # the server knew better than our last state: served time would be lost
                     asked_at = time.monotonic()
-                    _warn(on_warn, refused.split(". Stop anyway")[0] + ". " + _AGAIN)
+                    say = refused.split(". Stop anyway")[0] + ". " + _AGAIN
+                    continue
                 else:
                     f.stops += 1
                     if on_stop:
@@ -151,16 +157,16 @@ def follow_run(client, body: dict, timeout: float | None = None, *, on_ticket: C
         except KeyboardInterrupt as exc:
             if f.stops:
                 return f.left_stopping()  # a Ctrl-C after the stop was sent: stop following
-            f.signal = f.signal or exc
             lost = discards(f.progress)
             if type(exc) is not KeyboardInterrupt or (asked_at is not None
                                                       and time.monotonic() - asked_at <= SECOND_CTRL_C):
                 discard = True  # SIGTERM stops at once; a second Ctrl-C soon after the question confirms
-            elif lost:
+            elif lost:  # asked, not obeyed: left alone, the job goes on and ends its own way
                 asked_at = time.monotonic()
-                _warn(on_warn, f"stopping now throws away {lost} of powered time: this unit's lockout wait "
-                               f"starts over after a power loss. {_AGAIN}")
+                say = f"stopping now throws away {lost} of powered time: this unit's lockout wait starts over " \
+                      f"after a power loss. {_AGAIN}"
                 continue
+            f.signal = f.signal or exc
             stopping = True
         except _Closing as exc:
             return f.closing(exc.by)
