@@ -82,3 +82,62 @@ def test_ctrl_z_never_stops_rig_while_the_bench_is_open_and_it_says_so(tmp_path)
     assert "interrupted (Ctrl-C); keys released, rails safe" in rest
     told = _told(events)
     assert [(e["what"], e["to"]) for e in told if e["kind"] == "rail"] == [("acc", "on"), ("acc", "off")]
+
+
+def _serving(tmp_path, terminal: bool):
+    """`rig serve` on a paced honda in lockout, running its lockout wait; (pid, fd or Popen, client)."""
+    import httpx
+
+    env = dict(_env(tmp_path), XDG_RUNTIME_DIR=str(tmp_path / "run"), XDG_CONFIG_HOME=str(tmp_path / "cfg"),
+               XDG_DATA_HOME=str(tmp_path / "data"), RIG_SIM_STATE=str(tmp_path / "sim.json"), RIG_BACKEND="sim")
+    for args in (["sim", "reset", "--profile", "honda", "--code", "61524", "--state", "lockout"],
+                 ["units", "add", "H1", "--profile", "honda", "--attempts-used", "3"]):
+        subprocess.run([sys.executable, "-m", "rig", *args], env=env, check=True, capture_output=True)
+    argv = [sys.executable, "-m", "rig", "serve", "--port", "0", "--speed", "50"]
+    if terminal:
+        pid, proc = pty.fork()
+        if pid == 0:
+            os.execve(sys.executable, argv, env)
+    else:
+        proc = subprocess.Popen(argv, env=env, stderr=subprocess.PIPE, text=True)
+        pid = proc.pid
+    disc = tmp_path / "run" / "rig" / "server.json"
+    end = time.monotonic() + 30
+    while not disc.exists():
+        assert time.monotonic() < end, "rig serve did not start"
+        if terminal:  # keep its terminal drained
+            select.select([proc], [], [], 0.05) and os.read(proc, 4096)
+        else:
+            time.sleep(0.02)
+    info = json.loads(disc.read_text())
+    c = httpx.Client(base_url=info["url"], headers={"authorization": f"Bearer {info['token']}"}, timeout=10)
+    assert c.post("/api/runs", json={"procedure": "lockout-wait", "unit": "H1"}).status_code == 202
+    while not ((c.get("/api/state").json()["job"] or {}).get("progress")):
+        assert time.monotonic() < end + 30
+    return pid, proc, c
+
+
+def test_the_servers_ssh_session_dropping_stops_its_job_safely_and_records_it(tmp_path):
+    import sqlite3
+
+    pid, terminal, c = _serving(tmp_path, terminal=True)
+    c.close()
+    os.close(terminal)  # the session drops: SIGHUP
+    assert _wait_exit(pid) == 130
+    outcome, message = sqlite3.connect(tmp_path / "ledger.sqlite").execute(
+        "SELECT outcome, message FROM runs").fetchone()
+    assert outcome == "interrupted" and "SIGHUP to the server" in message, message
+
+
+def test_ctrl_z_never_stops_rig_serve_holding_the_bench(tmp_path):
+    pid, proc, c = _serving(tmp_path, terminal=False)
+    try:
+        proc.send_signal(signal.SIGTSTP)
+        assert c.get("/api/state").status_code == 200  # a stopped server would not answer
+        assert _state(pid) != "T"
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        c.close()
+        proc.kill() if proc.poll() is None else None
+    assert "Ctrl-Z ignored while the bench is open" in err, err

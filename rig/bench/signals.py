@@ -81,7 +81,7 @@ def _in_protected(frame) -> bool:
 
 def _handler(signum, frame):
     if signum == signal.SIGHUP:
-        _hung_up()
+        hung_up()
     exc = _exception(signum)
     exiting = _state["exiting"]
     if exiting is not None:
@@ -95,7 +95,7 @@ def _handler(signum, frame):
     raise exc
 
 
-def _hung_up() -> None:
+def hung_up() -> None:
     """The terminal is gone (the SSH session dropped): what rig still says on the way out goes
     nowhere, rather than failing with EIO and turning a clean unwind into an error."""
     import termios

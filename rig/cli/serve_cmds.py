@@ -139,6 +139,7 @@ def serve(ctx, host, port, speed, tokens_path, access_log, serial, profile_id, t
         grace = parse_duration(lab_grace)
     except ValueError as exc:
         raise click.UsageError(f"--lab-grace {lab_grace}: {exc}") from None
+    from ..bench import signals
     from ..records.files import folder
     from ..serve.client import runtime_dir
     from ..serve.server import check_discovery_dir
@@ -152,6 +153,7 @@ def serve(ctx, host, port, speed, tokens_path, access_log, serial, profile_id, t
         registered = put_on_bench(station.ledger_path, serial, profile_id, f"{_user()}@{_host()}")
         if registered:
             err.print(f"rig serve: {serial} is new to the ledger: registered as {profile_id}, {registered}")
+    signals.refuse_stop()  # it holds the bench from here to its end: Ctrl-Z would freeze a job mid-press
     station.open()  # a busy bench or a missing simulated unit is refused here, before anything listens
     try:
         server = BenchServer(station, tokens, host, port, log_level="info" if access_log else "warning",

@@ -8,6 +8,7 @@ recorded as interrupted - then releases the bench, then closes the HTTP side.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import secrets
@@ -18,6 +19,7 @@ from contextlib import asynccontextmanager
 
 import uvicorn
 
+from ..bench import signals
 from ..errors import ConfigError
 from .app import make_app
 from .auth import Sessions, Tokens, write_private
@@ -135,8 +137,24 @@ class _Server(uvicorn.Server):
         super().__init__(config)
         self.owner = owner
 
+    @contextlib.contextmanager
+    def capture_signals(self):
+        """uvicorn's, and SIGHUP too: a dropped SSH session stops the server as SIGTERM does (by
+        default it killed it, the job with it, unrecorded)."""
+        hup = signal.signal(signal.SIGHUP, self.handle_exit) if threading.current_thread() is \
+            threading.main_thread() else None
+        try:
+            with super().capture_signals():
+                yield
+        finally:
+            if hup is not None:
+                signal.signal(signal.SIGHUP, hup)
+
     def handle_exit(self, sig, frame) -> None:
-        by = {signal.SIGTERM: "SIGTERM to the server", signal.SIGINT: "Ctrl-C to the server"}.get(sig, "a signal")
+        if sig == signal.SIGHUP:
+            signals.hung_up()  # its terminal is gone: what it says on the way out goes nowhere, not to EIO
+        by = {signal.SIGTERM: "SIGTERM to the server", signal.SIGINT: "Ctrl-C to the server",
+              signal.SIGHUP: "SIGHUP to the server (its session ended)"}.get(sig, "a signal")
         self.owner.signalled = True
         # uvicorn's first: a Ctrl-C finding should_exit already set (owner.stop sets it) is taken for
         # a second one and forces the exit, skipping the lifespan's shutdown (a CancelledError traceback)
