@@ -28,6 +28,7 @@ from ..run.procedure import builtin_names
 from . import api_lab, api_ledger
 from .countdown import DISCARDS, discards, with_countdown
 from .auth import Sessions, Tokens, csrf_ok
+from .benchunit import NotOnRecord, identify
 from .commands import press_args, wait_seconds
 from .limits import LOOPBACK_NAMES, Bounded
 
@@ -338,8 +339,16 @@ def make_app(station, tokens: Tokens, sessions: Sessions | None = None, cli_toke
         data = await body(request)
         if not isinstance(data.get("serial"), str) or not data["serial"].strip():
             raise Refused(400, "the unit on the bench is {\"serial\": \"VW123\", \"profile\": \"vw-safe\"}")
-        station.set_unit(data["serial"].strip(), str(data.get("profile") or ""))
-        return JSONResponse({"ok": True})
+        if not isinstance(data.get("profile"), (str, type(None))) or not isinstance(data.get("new_unit"), (bool, type(None))):
+            raise Refused(400, "profile is a profile's id, new_unit is true or false")
+        serial, by = data["serial"].strip(), f"{user['name']} ({user['via']})"
+        try:  # checked against the ledger as rig run checks it: a typo never becomes a fresh record
+            profile = await asyncio.to_thread(identify, station.ledger_path, serial, data.get("profile") or "",
+                                              data.get("new_unit") is True, by)
+        except NotOnRecord as exc:  # the page offers the near matches, and "this is a new unit"
+            return JSONResponse({"error": str(exc), "unknown": True, "near": exc.near}, status_code=404)
+        station.set_unit(serial, profile)
+        return JSONResponse({"ok": True, "serial": serial, "profile": profile})
 
     async def not_found(request: Request):
         return error(404, f"no such page or API: {request.url.path}")

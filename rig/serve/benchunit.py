@@ -16,8 +16,8 @@ rig.errors.SafetyRefusal: the bench holds unit VW123 (vw-safe), not VW124: nothi
 
 from __future__ import annotations
 
-from ..errors import ConfigError, SafetyRefusal
-from ..records.ledger import Ledger
+from ..errors import ConfigError, SafetyRefusal, UsageError, unknown
+from ..records.ledger import Ledger, LedgerRefused
 from ..unit.profiles import load_profiles
 from .ledgerview import unit_standing
 
@@ -63,6 +63,56 @@ def put_on_bench(ledger_path: str, serial: str, profile: str, by: str) -> str | 
     finally:
         led.close()
     return f"by {by}: {why}" if done != "known" else None
+
+
+class NotOnRecord(LedgerRefused):
+    """A serial the ledger has never seen, put on the bench without saying it is a new unit.
+    ``near``: the known serials it looks like (two digits swapped, a letter dropped)."""
+
+    def __init__(self, serial: str, near: list[str]):
+        self.serial, self.near = serial, near
+        hint = f" Did you mean {' or '.join(near)}?" if near else ""
+        super().__init__(f"the ledger has never seen a unit {serial!r}.{hint} If it is a new unit, say so and "
+                         f"choose its profile: it starts with a full set of attempts")
+
+
+def identify(ledger_path: str, serial: str, profile_id: str, new_unit: bool, by: str) -> str:
+    """The unit a technician put on the bench from the page, checked as ``rig run`` checks it;
+    returns its profile.
+
+    A known serial keeps its recorded profile (another one is refused, exit 3); a serial the
+    ledger has never seen is refused with the near matches (:class:`NotOnRecord`) unless the
+    technician said it is new *and* chose its profile: then it is registered
+    (:meth:`Ledger.register`), so a typo never starts a fresh record with a full set of attempts.
+
+    >>> import os, tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "ledger.sqlite")
+    >>> identify(path, "VW123", "vw-safe", True, "alice")
+    'vw-safe'
+    >>> identify(path, "VW132", "", False, "alice")
+    Traceback (most recent call last):
+    ...
+    rig.serve.benchunit.NotOnRecord: the ledger has never seen a unit 'VW132'. Did you mean VW123? If it is a new unit, say so and choose its profile: it starts with a full set of attempts
+    """
+    profiles = load_profiles()
+    if profile_id and profile_id not in profiles:
+        raise UsageError(unknown("profile", profile_id, profiles, "choose one of the list"))
+    led = Ledger(ledger_path)
+    try:
+        unit = led.unit(serial)
+        if unit is None and not new_unit:
+            raise NotOnRecord(serial, led.closest(serial))
+        if unit is not None and not profile_id and not new_unit:
+            profile_id = unit["profile"] or ""  # the ledger knows what the unit is
+        if not profile_id:
+            raise UsageError(f"{serial}: " + ("a new unit is registered with its profile" if unit is None else
+                                              "no profile on record (a ledger from an older rig)")
+                             + ": choose it on purpose, so its attempts are counted by its own family's rules")
+        led.register(serial, profiles[profile_id], who=by, why="put on the bench from the page",
+                     new=True if new_unit else None)
+    finally:
+        led.close()
+    return profile_id
 
 
 def check_named(unit: dict | None, named: str | None) -> None:

@@ -63,9 +63,11 @@ def test_a_technician_at_the_page(served, page, tmp_path):
 
     # the unit on the bench, then the checklist answered in the page
     page.fill("#unit-serial", "H1")
+    page.click("#unit-set")
+    page.check("#unit-is-new")  # new to the ledger: said so, and its profile chosen
     page.select_option("#unit-profile", "honda")
-    page.click("#unit-form button")
-    expect(page.locator("#unit")).to_contain_text("not in the ledger yet")
+    page.click("#unit-register")
+    expect(page.locator("#unit")).to_contain_text("3 of 3 left")
     page.select_option("#start-proc", "bench-removal")
     page.click("#start button")
     def question(n):

@@ -14,7 +14,7 @@ async function api(path, body) {
   const r = await fetch(path, opts);
   if (r.status === 401) { location.replace("/login"); throw new Error("log in first"); }
   const data = await r.json().catch(() => ({}));
-  if (!r.ok) throw new Error(data.error || r.statusText);
+  if (!r.ok) throw Object.assign(new Error(data.error || r.statusText), {data});
   return data;
 }
 
@@ -169,10 +169,9 @@ $("start").addEventListener("submit", async (ev) => {
   ev.preventDefault();
   $("start-error").textContent = "";
   const code = $("start-code");
+  // the unit card put the unit on record (registered only when said to be new): never new_unit here
   const body = {procedure: $("start-proc").value, profile: state?.unit?.profile, unit: state?.unit?.serial,
-                allow_lockout: $("start-allow").checked,
-                // the technician put this unit on the bench in the page: new to the ledger on purpose
-                new_unit: state?.unit?.known === false};
+                allow_lockout: $("start-allow").checked};
   if (code.value) body.code = code.value;
   code.value = "";  // never kept in the page
   if (audio === null) beep();  // a click is the gesture browsers want before a page may make a sound
@@ -202,11 +201,41 @@ function answer(text) {
 $("q-yes").addEventListener("click", () => answer("yes"));
 $("q-no").addEventListener("click", () => answer("no"));
 $("q-form").addEventListener("submit", (ev) => { ev.preventDefault(); answer($("q-answer").value); $("q-answer").value = ""; });
-$("unit-form").addEventListener("submit", async (ev) => {
-  ev.preventDefault();
-  try { await api("/api/bench/unit", {serial: $("unit-serial").value, profile: $("unit-profile").value}); }
-  catch (e) { alert(e.message); }
-});
+// The unit on the bench, checked against the ledger as `rig run` checks it. A serial it has never
+// seen is not a new unit until the technician says so and chooses its profile (no default): a
+// typo (two digits swapped) offers the known serials it looks like instead of a fresh record.
+function unitNew(show) {
+  $("unit-new").hidden = !show;
+  if (!show) { $("unit-is-new").checked = false; $("unit-profile").value = ""; }
+  newUnitChoice();
+}
+function newUnitChoice() {
+  const yes = $("unit-is-new").checked;
+  $("unit-profile").disabled = !yes;
+  $("unit-register").disabled = !(yes && $("unit-profile").value);
+  $("unit-set").disabled = !$("unit-new").hidden;  // one way on from here: a near match, or register
+}
+$("unit-is-new").addEventListener("change", newUnitChoice);
+$("unit-profile").addEventListener("change", newUnitChoice);
+$("unit-serial").addEventListener("input", () => unitNew(false));  // "new" was said of the serial typed then
+async function putOnBench(serial) {
+  $("unit-error").textContent = "";
+  const body = {serial};
+  if (!$("unit-new").hidden && $("unit-is-new").checked) { body.new_unit = true; body.profile = $("unit-profile").value; }
+  let data;
+  try { await api("/api/bench/unit", body); $("unit-serial").value = ""; unitNew(false); return; }
+  catch (e) { data = e.data || {}; if (!data.unknown) { $("unit-error").textContent = e.message; return; } }
+  $("unit-unknown").textContent = `The ledger has never seen a unit "${serial}".`;
+  const near = $("unit-near"); near.replaceChildren();
+  if (data.near.length) near.append(el("span", "Did you mean"));
+  for (const s of data.near) {
+    const b = el("button", s, "small near"); b.type = "button";
+    b.addEventListener("click", () => { $("unit-serial").value = s; unitNew(false); putOnBench(s); });
+    near.append(b);
+  }
+  unitNew(true);
+}
+$("unit-form").addEventListener("submit", (ev) => { ev.preventDefault(); putOnBench($("unit-serial").value.trim()); });
 $("logout").addEventListener("click", async () => { await api("/api/logout", {}); location.replace("/login"); });
 
 // -- runs and units
