@@ -25,8 +25,9 @@ What runs where: ``rig_unit`` and ``rig_sim_unit`` describe a fresh *simulated*
 unit, so their tests run under ``sim`` only and are skipped with the reason
 under ``mock`` (no unit at all) and ``hardware`` (the unit on the bench is not
 the one the test describes, and entering codes into it would spend attempts
-the test never counted). ``rig_hardware`` tests run under ``hardware`` only; a
-machine with no GPIO skips them, naming why. Under ``hardware`` runs are
+the test never counted). ``rig_hardware`` tests run under ``hardware`` only; there a
+missing pin library or a chip that cannot be opened is an error, never a skip (a bench
+runner that lost its GPIO must not go green). Under ``hardware`` runs are
 counted in the bench's own ledger (the one ``rig run`` uses, or
 ``--rig-ledger``), never in a throw-away one that would reset the attempt
 guard.
@@ -74,6 +75,17 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "rig_hardware: needs the real bench (runs only with --rig-backend hardware)")
     config.addinivalue_line("markers", "rig_unit(profile, code, **state): start a fresh simulated unit for the "
                                        "test (runs only with --rig-backend sim)")
+
+
+_NO_GPIO = pytest.StashKey[str]()
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    """Under ``--rig-backend hardware`` with no GPIO, the reason once at the end, where CI's log ends."""
+    why = config.stash.get(_NO_GPIO, None)
+    if why is not None:
+        terminalreporter.section("rig", sep="-", red=True, bold=True)
+        terminalreporter.line(f"the bench's GPIO could not be opened, so every test that needs it failed: {why}")
 
 
 def pytest_collection_modifyitems(config, items):
@@ -185,9 +197,9 @@ def rig_sim_unit(request, rig_sim_state):
 def rig_backend_factory(request, rig_sim_state):
     """A callable wiring -> Backend for the chosen --rig-backend.
 
-    A test with no simulated unit, or a machine with no GPIO, ends the test the
-    pytest way (an error naming what to add, a skip naming why), not with a
-    traceback from deep inside the rig.
+    A test with no simulated unit, or ``hardware`` on a machine whose GPIO cannot be
+    opened, ends the test the pytest way (an error naming what to add or what is
+    missing), not with a traceback from deep inside the rig.
     """
     from .bench.backends import hardware_backend, mock_backend
     from .bench.clock import VirtualClock
@@ -219,7 +231,10 @@ def rig_backend_factory(request, rig_sim_state):
         try:
             backend = hardware_backend(w)
         except NoGPIO as exc:
-            pytest.skip(f"needs the bench's GPIO: {exc}")
+            backend, request.config.stash[_NO_GPIO] = None, str(exc).replace("--backend ", "--rig-backend ")
+        if backend is None:  # an error, never a skip: a runner that lost its pin library must not go green
+            pytest.fail(f"--rig-backend hardware, and the bench's GPIO cannot be opened: "
+                        f"{request.config.stash[_NO_GPIO]}", pytrace=False)
         import warnings
 
         for warning in backend.warnings:

@@ -108,21 +108,47 @@ def test_the_readme_suite_passes_under_sim_and_leaves_its_artifacts(ci_dir):
 
 
 @pytest.mark.parametrize("backend", ["mock", "hardware"])
-def test_the_readme_suite_is_skipped_with_reasons_off_the_simulator(ci_dir, backend):
+def test_the_readme_suite_off_the_simulator_skips_with_reasons_and_fails_without_gpio(ci_dir, backend):
+    """Under mock every test is skipped, naming why. Under hardware on this machine (no GPIO) the
+    simulated-unit tests are skipped, and the bench test is an error: a bench runner that lost
+    its pin library fails instead of going green."""
     r = run_pytest(ci_dir, "--rig-backend", backend, "--rig-artifacts", "art", "--junitxml", "report.xml",
                    env={"GPIOZERO_PIN_FACTORY": ""} if backend == "hardware" else None)
-    assert r.returncode == 0, r.stdout + r.stderr
     cases = outcomes(ci_dir / "report.xml")
-    assert {k for k, _, _ in cases.values()} == {"skipped"}, cases
     reasons = {n: why for n, (_, why, _) in cases.items()}
     assert "rig_unit starts a fresh simulated unit" in reasons["test_ford_unlocks"]
     assert "rig_sim_unit starts a fresh simulated unit" in reasons["test_a_wrong_code_is_counted"]
     assert "--rig-backend sim" in reasons["test_a_lockout_is_sat_out_first"]
-    if backend == "hardware":  # this machine has no GPIO: the bench test says so instead of failing
-        assert "needs the bench's GPIO" in reasons["test_acc_relay_switches_the_unit_on"]
+    kinds = {n: k for n, (k, _, _) in cases.items()}
+    if backend == "hardware":
+        assert r.returncode == 1, r.stdout + r.stderr
+        assert kinds.pop("test_acc_relay_switches_the_unit_on") == "error", cases
+        why = reasons["test_acc_relay_switches_the_unit_on"]
+        assert "--rig-backend hardware, and the bench's GPIO cannot be opened" in why and "no GPIO" in why, why
+        assert "3 skipped, 1 error" in r.stdout, r.stdout
+        summary = r.stdout.split("rig ---")[-1]  # once more where CI's log ends, with no traceback
+        assert "the bench's GPIO could not be opened" in summary and "Traceback" not in r.stdout, r.stdout
     else:
+        assert r.returncode == 0, r.stdout + r.stderr
         assert "--rig-backend hardware" in reasons["test_acc_relay_switches_the_unit_on"]
+    assert set(kinds.values()) == {"skipped"}, cases
     assert not list((ci_dir / "xdg-data").rglob("ledger.sqlite"))  # no run, so no ledger touched
+
+
+def test_under_hardware_a_chip_that_cannot_be_opened_is_an_error_not_a_skip(tmp_path):
+    """A Pi 5 on a kernel before 6.6.45: lgpio loads and the chip it opens is the SoC's, not the header's."""
+    (tmp_path / "conftest.py").write_text(
+        "from rig.bench import backends\n\n"
+        "class LGPIOFactory:\n    _handle, _chip = 1, 0\n    def close(self): pass\n\n"
+        "backends.choose_pin_factory = lambda: (LGPIOFactory(), 'lgpio (gpiochip0)')\n"
+        "backends.lgpio_can_start = lambda cwd=None: None\n"
+        "backends.apply_lgpio_workaround = lambda: None\n"
+        "backends.chip_identity = lambda f: (0, 'gpio-brcmstb@107d508500')\n")
+    (tmp_path / "test_relay.py").write_text("def test_relay(rig_bench):\n    rig_bench.power('acc', True)\n")
+    r = run_pytest(tmp_path, "--rig-backend", "hardware", "--junitxml", "report.xml")
+    assert r.returncode == 1 and "1 error" in r.stdout, r.stdout + r.stderr
+    kind, why, _ = outcomes(tmp_path / "report.xml")["test_relay"]
+    assert kind == "error" and "gpiochip0 is gpio-brcmstb@107d508500, not the 40-pin header's chip" in why, why
 
 
 def test_a_test_that_opens_the_bench_with_no_unit_gets_a_pytest_error(tmp_path):
