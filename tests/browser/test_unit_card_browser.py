@@ -68,7 +68,8 @@ def test_a_typo_on_the_unit_card_never_creates_a_record(served, page, tmp_path):
 def test_the_units_page_asks_for_a_profile_too(served, page, tmp_path):
     expect = sync_api.expect
     page.goto(served.server.login_link("alice"))
-    page.goto(served.url + "/#units")
+    expect(page.locator("#conn")).to_have_text("live")
+    page.click("#nav-units")
     expect(page.locator("#add-profile option").first).to_have_text("choose its profile")
     page.fill("#add-serial", "OP5")
     page.click("#add-unit button")  # the browser's own check: a required choice left empty
