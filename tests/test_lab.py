@@ -349,6 +349,14 @@ def test_rig_lab_apply_makes_the_places_once_and_then_changes_only_what_differs(
     assert "shop=south" in shown and "pi-09/bench-09/RigBench" in shown and "far bench" in shown
 
 
+def _hosts_test_runs() -> bool:
+    from tests.test_lab_hosts import _why_not
+
+    return _why_not() is None
+
+
+# ~20 s saved where tests/test_lab_hosts.py runs: the same restarts, across hosts, through the isolated SSH path
+@pytest.mark.skipif(_hosts_test_runs(), reason="tests/test_lab_hosts.py covers these restarts across real hosts here")
 def test_a_lockout_wait_goes_on_through_an_exporter_crash_and_a_coordinator_restart(rig_lab):
     # a unit in its first lockout (vw-safe: one hour), simulated 300x faster than the wall clock: 12 s
     bench = rig_lab.add_sim_bench("bench-01", "vw-safe", code="1234", serial="VW9", state="lockout", speed=300)

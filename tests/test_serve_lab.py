@@ -246,3 +246,19 @@ def test_a_request_through_a_place_labgrid_never_gave_the_bench_is_refused(serve
             assert r.status_code == 409 and "place bench-01 does not hold this bench" in r.json()["error"], r.text
     state = served.client(served.operator).get("/api/state").json()
     assert state["job"] is None and state["bench"] == before
+
+
+https = serving(profile="honda", code="12345", state="locked", attempts=0, tls=True)
+
+
+def test_a_bench_reached_through_an_ssh_forward_must_still_prove_it_is_the_bench_labgrid_named(https, monkeypatch):
+    from rig.errors import ConfigError
+    from rig.serve import client
+
+    here = https.url.split("//")[1]  # 127.0.0.1:PORT, where an SSH forward would answer
+    c = client.Client(https.url, https.viewer, ca=str(https.ca.crt))
+    monkeypatch.setitem(client.FORWARDED, here, "localhost")  # a name its certificate carries
+    assert c.get("/api/lab")["healthy"]
+    monkeypatch.setitem(client.FORWARDED, here, "pi-07.lab")  # the forward reached some other bench
+    with pytest.raises(ConfigError, match="is not the bench it claims to be"):
+        c.get("/api/lab")

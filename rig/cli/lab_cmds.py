@@ -44,7 +44,7 @@ def status(as_json, coordinator):
     Example:
       LG_COORDINATOR=coord.lab:20408 rig lab status
     """
-    from ..lab.places import Lab
+    from ..lab.places import Lab, entry_url
     from ..serve.client import Client
 
     with Lab(coordinator) as lab_:
@@ -54,12 +54,13 @@ def status(as_json, coordinator):
     for pb in places:
         row = {"place": pb.place, "tags": pb.tags, "acquired": pb.acquired, "mine": pb.acquired == me,
                "reserved": bool(pb.reservation), "bench": pb.bench, "avail": pb.avail, "job": None}
-        if pb.url and not os.environ.get("RIG_TOKEN"):
+        if pb.avail and not os.environ.get("RIG_TOKEN"):
             row["job"] = {"error": "no RIG_TOKEN: the benches answer only with a token (a viewer's will do)"}
-        elif pb.url:
+        elif pb.avail:
             try:
                 ca = getattr(click.get_current_context().find_root().obj, "ca", None)  # rig --ca
-                info = Client(pb.url, os.environ.get("RIG_TOKEN"), ca=ca).call("GET", "/api/lab", timeout=3)
+                url = entry_url(pb.entry)  # through an SSH forward for an isolated bench
+                info = Client(url, os.environ.get("RIG_TOKEN"), ca=ca).call("GET", "/api/lab", timeout=3)
                 row["job"] = info.get("job")
                 row["bench_place"] = (info.get("place") or {}).get("place")
             except Exception as exc:  # noqa: BLE001  (a status line per bench, never a traceback)

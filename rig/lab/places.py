@@ -36,7 +36,8 @@ class PlaceBench:
     reservation: str | None = None
     bench: dict | None = None          # the RigBench's params: host, port, serial, profile, family
     avail: bool = False
-    url: str | None = None             # how this client reaches the bench's rig serve
+    url: str | None = None             # how this client reaches the bench's rig serve (bench_of says)
+    entry: object = field(default=None, repr=False, compare=False)  # the RigBench on the coordinator
     comment: str = ""
 
 
@@ -106,9 +107,8 @@ class Lab:
             pb = PlaceBench(name, dict(p.tags), p.acquired, p.reservation, comment=p.comment or "")
             entry = self.bench_entry(p)
             if entry is not None:
-                pb.bench, pb.avail = dict(entry.args), bool(entry.avail)
-                if pb.avail:
-                    pb.url = entry_url(entry)
+                # no URL here: an isolated bench's would open an SSH forward, for a look at the tags
+                pb.bench, pb.avail, pb.entry = dict(entry.args), bool(entry.avail), entry
             out.append(pb)
         return out
 
@@ -230,8 +230,11 @@ def bench_address(host, port, extra=None, tls=False) -> str:
     if extra.get("proxy_required"):
         from labgrid.util.ssh import sshmanager
 
+        from ..serve.client import FORWARDED
+
         port = sshmanager.request_forward(extra.get("proxy"), host, port)
-        host = "localhost"
+        FORWARDED[f"127.0.0.1:{port}"] = host  # its certificate still has to name the bench
+        host = "127.0.0.1"
     shown = f"[{host}]" if ":" in host else host
     return f"{'https' if tls else 'http'}://{shown}:{port}"
 

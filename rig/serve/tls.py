@@ -63,4 +63,27 @@ def pinned_context(cert: str) -> ssl.SSLContext:
     return ctx
 
 
-__all__ = ["check_files", "client_context", "pinned_context"]
+class _Named(ssl.SSLContext):
+    """Checks the certificate against a name of its own, whatever host the socket went to."""
+
+    server_name = ""
+
+    def wrap_socket(self, sock, *args, server_hostname=None, **kw):
+        return super().wrap_socket(sock, *args, server_hostname=self.server_name, **kw)
+
+
+@functools.lru_cache(maxsize=32)
+def named_context(ca: str | None, name: str) -> ssl.SSLContext:
+    """Verifies against ``ca`` that the server is ``name``, though reached at another address:
+    a bench behind an SSH forward (an isolated exporter) answers on 127.0.0.1 here, and must still
+    prove it is the bench labgrid named, not whatever the forward happens to reach."""
+    ctx = _Named(ssl.PROTOCOL_TLS_CLIENT)  # hostname checked, certificate required
+    try:
+        ctx.load_verify_locations(cafile=ca) if ca else ctx.load_default_certs()
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(f"--ca {ca}: not a CA certificate file ({exc})") from None
+    ctx.server_name = name
+    return ctx
+
+
+__all__ = ["check_files", "client_context", "named_context", "pinned_context"]
