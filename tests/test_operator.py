@@ -66,3 +66,22 @@ def test_ctrl_c_at_a_question_stops_at_once_with_the_bench_safe(tmp_path, blind)
     battery_cut = pins.pin(spec["battery"].pin).state == spec["battery"].active_high  # energised = cut (NC)
     assert not acc and not battery_cut
     assert b.unit.wrong_total == 0 and b.standing().used == 0  # nothing was entered, no attempt counted
+
+
+def test_after_a_key_or_a_rail_moves_the_technician_is_asked_again(tmp_path, blind, write_yaml):
+    """An answer is good only until the rig changes something the unit answers: after a key press
+    the rig asks what the display shows now, rather than reuse what it showed before the press."""
+    b = Bench(tmp_path, "vw-safe", "5173", wiring=blind, state="unlocked", ideal=True)
+    path = tmp_path / "look-twice.yaml"
+    path.write_text("name: look-twice\nneeds: [profile]\nsteps:\n  - power: {battery: on, acc: on}\n"
+                    "  - expect: {display: unlocked, within: 10s}\n  - press: {keys: mode}\n"
+                    "  - expect: {display: unlocked, within: 10s, not_matching: locked}\n")
+    answers, questions = iter(["FM1 87.5", "SAFE"]), []
+
+    def operator(question, kind):
+        questions.append(question)
+        return next(answers)
+
+    r = b.run(str(path), ui=lambda bench, redact: Plain(redact, stream=_Lines(b.lines), ask=operator))
+    assert r.outcome == "failed" and "SAFE" in r.message, r.message  # what it showed after the press counted
+    assert len(questions) == 2, questions

@@ -181,3 +181,33 @@ def test_a_run_stopped_by_a_fault_in_the_rig_says_so_in_its_record(sim_unit, tmp
         signals.uninstall()
     (run,) = _runs(tmp_path)
     assert run["outcome"] == "error" and "RuntimeError: a fault nobody foresaw" in run["message"]
+
+
+def test_a_run_log_that_cannot_be_made_is_a_clear_error_on_record_not_a_traceback(sim_unit, tmp_path):
+    logs = tmp_path / "data" / "rig" / "runs"
+    logs.mkdir(parents=True)
+    for n in range(1, 100):  # every name the rig would try is taken
+        (logs / ("run-00001-reproduce-safe.jsonl" if n == 1 else f"run-00001-reproduce-safe.{n}.jsonl")).write_text("")
+    r = sim_unit(*SIM, "run", "reproduce-safe", "--profile", "vw-safe", "--unit", "U1", "--new-unit")
+    assert r.returncode == 2, r.stderr
+    assert f"cannot write the run's log in {logs}" in r.stderr and "Traceback" not in r.stderr
+    (run,) = _runs(tmp_path)
+    assert run["outcome"] == "error"
+
+
+def test_the_events_file_gets_a_runs_every_event_from_its_first(sim_unit, tmp_path):
+    """`rig --events FILE run ...` (a CI job's own copy of the run's events) holds what the run's log
+    holds, from the event that names the run, its unit and its run id."""
+    import json
+
+    events = tmp_path / "events.jsonl"
+    r = sim_unit(*SIM, "--events", str(events), "run", "reproduce-safe", "--profile", "vw-safe", "--unit", "U1",
+                 "--new-unit")
+    assert r.returncode == 0, r.stderr
+    (run,) = _runs(tmp_path)
+    mine = [json.loads(line) for line in events.read_text().splitlines()]
+    theirs = [json.loads(line) for line in open(run["log"]).read().splitlines()]
+    first = next(e for e in mine if e["kind"] == "run")
+    assert (first["what"], first["unit"], first["run"]) == ("reproduce-safe", "U1", run["id"])
+    assert [e for e in mine if e["kind"] in ("run", "step", "result")] == \
+        [e for e in theirs if e["kind"] in ("run", "step", "result")]
