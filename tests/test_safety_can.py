@@ -171,3 +171,33 @@ class _nothing:
 
     def __exit__(self, *exc):
         return False
+
+
+def test_the_lockout_wait_does_not_count_while_the_bus_is_error_passive(tmp_path):
+    """The unit's lockout timer needs the unit awake; a bus the rig's controller says is error-passive
+    or off (nobody acknowledges) is not a unit known to be awake: those minutes are not counted."""
+    import json
+
+    from rig.records.ledger import Ledger
+    from rig.unit.profiles import load_profiles
+
+    from .canbench import can_bench
+
+    def served_until(sub, fault):
+        knobs = {"can_fault": fault} if fault else {}
+        (tmp_path / sub).mkdir()
+        b = can_bench(tmp_path / sub, "vw-rcd310", "1234", state="lockout", attempts=2, knobs=knobs, ideal=True)
+        led = Ledger(b.ledger)
+        led.add_unit("U1", "vw-rcd310")
+        led.set_attempts_used("U1", 2, load_profiles()["vw-rcd310"], "arrived locked out")
+        led.close()
+        r = b.run("lockout-wait")
+        assert r.outcome == "passed", r.message
+        events = [json.loads(line) for line in open(r.log)]
+        bus = [e["to"] for e in events if e["kind"] == "can" and e.get("what") == "bus"]
+        return events[-1]["t"], bus
+
+    plain, _ = served_until("plain", None)
+    faulty, bus = served_until("faulty", {"kind": "error_passive", "after": 300, "for": 600})
+    assert bus == ["error-passive", "error-active"]
+    assert faulty - plain >= 600 - 1, (plain, faulty)  # the ten minutes error-passive were served again

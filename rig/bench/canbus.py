@@ -188,6 +188,12 @@ class CanChannel:
         """Wake frames flowing and the bus neither error-passive nor off: the unit can be awake."""
         return self.wake_sender.running and self.errors.awake
 
+    def unit_awake(self) -> bool:
+        """Could a unit that needs this bus be awake? True without a wake set (it does not need one);
+        with one, only while its frames go out and the bus is neither error-passive nor off."""
+        ws = self.wake_set
+        return ws is None or not ws.frames or self.awake
+
     def describe_wake(self) -> str:
         """What the wake frames are doing, for a message about a unit that stayed dark."""
         ws = self.wake_set

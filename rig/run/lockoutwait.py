@@ -248,6 +248,8 @@ class LockoutWait(PoweredWait):
             return False
         if self.amp_seen and self.sense is not None and not self.sense.value:
             return False  # its amp-remote rose and fell: the unit is off, and so is its timer
+        if self.bench.can is not None and not self.bench.can.unit_awake():
+            return False  # no wake frames, or the bus error-passive or off: a unit that needs them is asleep
         if self.booting is not None and now - self.booting < self.p.lockout.boot_within:
             return False  # back from a restart: its timer runs again once it shows its own display
         return True

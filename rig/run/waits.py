@@ -46,8 +46,9 @@ class PoweredWait:
 
     # -- what the loop needs to know -------------------------------------------
     def _listen(self) -> None:
+        # what the unit shows, and the car's network (its wake frames, its bus going error-passive or off)
         self._unsub = self.bench.events.subscribe(lambda e: self._events.append(e)
-                                                  if e.kind in ("sense", "display") else None)
+                                                  if e.kind in ("sense", "display", "can") else None)
 
     def accruing(self, now: float) -> bool:
         return powered(self.bench, self.rails)
