@@ -134,3 +134,17 @@ def test_the_plugin_fails_clearly_without_the_wake_frames(rig_run, tmp_path):
     r = rig_run("reproduce-safe", profile="vw-rcd310", unit="V1", wake_set=str(tmp_path / "wrong.yaml"))
     assert (r.outcome, r.exit_code) == ("failed", 1)
     assert "CAN: the wake frames 0x271 (wrong) are going out" in r.message
+
+
+def test_the_timeline_has_a_can_lane_with_the_wake_frames_and_the_bus_errors():
+    from rig.records.timeline import render_svg
+
+    events = [{"t": 0.0, "kind": "rail", "what": "acc", "from": "off", "to": "on"},
+              {"t": 0.0, "kind": "can", "what": "wake", "from": "off", "to": "on"},
+              {"t": 300.0, "kind": "can", "what": "bus", "from": "error-active", "to": "bus-off"},
+              {"t": 420.0, "kind": "can", "what": "bus", "from": "bus-off", "to": "error-active"},
+              {"t": 600.0, "kind": "can", "what": "wake", "from": "on", "to": "off"},
+              {"t": 600.0, "kind": "rail", "what": "acc", "from": "on", "to": "off"}]
+    svg = render_svg(events, "t")
+    assert ">can wake</text>" in svg and 'stroke="#7d3c98"' in svg
+    assert ">bus-off</text>" in svg and ">error-active</text>" not in svg

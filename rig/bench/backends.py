@@ -23,6 +23,7 @@ from . import gpiozero_lazy  # noqa: F401  (before gpiozero)
 from gpiozero.pins.mock import MockFactory, MockPin, PinState  # noqa: E402
 
 from .benchlock import BenchLock
+from .canbus import mock_can
 from .clock import Clock, RealClock
 from .mockcircuit import MockCircuit, attach_deadman
 from ..errors import ConfigError, NoGPIO
@@ -157,17 +158,7 @@ def mock_backend(wiring: Wiring, clock: Clock | None = None, lock_path: str | No
     if circuit is not None:
         MockCircuit(factory, wiring, clock, **faults)
     return Backend("mock", factory, clock, lock=BenchLock(lock_path) if lock_path else None,
-                   pin_library="mock (gpiozero MockFactory, no hardware)", open_can=_mock_can)
-
-
-def _mock_can(spec):
-    """Bare pins, nothing attached: a HAT's bus is a private virtual one; a simulated bus
-    (virtual, udp_multicast) is the one the pin map names, so another process can listen."""
-    from ..can.bus import open_bus
-
-    if spec.interface == "socketcan":
-        return open_bus("virtual", f"rig-mock-{id(spec)}")
-    return open_bus(spec.interface, spec.channel, **({"port": spec.port} if spec.port else {}))
+                   pin_library="mock (gpiozero MockFactory, no hardware)", open_can=mock_can)
 
 
 def default_lock_path() -> Path:

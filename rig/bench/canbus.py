@@ -247,6 +247,14 @@ def open_channel(bench) -> CanChannel:
     return channel
 
 
+def mock_can(spec):
+    """Bare pins, nothing attached: a HAT's bus is a private virtual one; a simulated bus
+    (virtual, udp_multicast) is the one the pin map names, so another process can listen."""
+    if spec.interface == "socketcan":
+        return open_bus("virtual", f"rig-mock-{id(spec)}")
+    return open_bus(spec.interface, spec.channel, **({"port": spec.port} if spec.port else {}))
+
+
 def default_open(spec):
     """The bus a pin map's ``can:`` block names, checked (socketcan: up, at its bitrate)."""
     extra = {"port": spec.port} if spec.port else {}

@@ -26,6 +26,7 @@ from contextlib import contextmanager
 from typing import Callable
 
 from . import signals
+from .periodic import Periodic, _Timer
 
 _quiet_until = 0.0  # perf_counter time: helper threads keep off the GIL until then
 _precise = 0        # deadlines in their final moments right now (any thread)
@@ -248,19 +249,7 @@ class RealClock(Clock):
             time.sleep(min(poll, deadline - now, CHUNK))
 
 
-class _Timer:
-    """A handle on something scheduled on a VirtualClock."""
-
-    __slots__ = ("when", "fn", "cancelled", "wakes")
-
-    def __init__(self, when: float, fn: Callable[[], None], wakes: bool = True):
-        self.when, self.fn, self.cancelled, self.wakes = when, fn, False, wakes
-
-    def cancel(self) -> None:
-        self.cancelled = True
-
-
-class VirtualClock(Clock):
+class VirtualClock(Periodic, Clock):
     """Simulated time that jumps.
 
     Time moves only inside ``sleep``/``sleep_until``/``wait_for`` (or
@@ -328,54 +317,6 @@ class VirtualClock(Clock):
 
     def advance(self, seconds: float) -> None:
         self.sleep_until(self._now + seconds)
-
-    def call_every(self, period: float, fn: Callable[[int], None], coalesce: int = 0,
-                   first: bool = False) -> _Timer:
-        """Call ``fn(n)`` once for each jump of the clock that passes ``n >= 1`` periods of
-        ``period``, at the last of them (``first=True``: at the first), without waking any wait;
-        a jump of at most ``coalesce`` periods is told period by period instead.
-
-        A beat that nothing waits for (the heartbeat) costs one callback per jump, never
-        one per period: an hour's wait that wakes once a minute is 60 callbacks, not 3,600.
-        A periodic CAN frame is told at the first, period by period over short stretches:
-        a unit wakes when frames start, and notices that they keep coming, not how many came.
-
-        >>> clock = VirtualClock(); told = []
-        >>> _ = clock.call_every(1.0, lambda n: told.append((clock.now(), n)))
-        >>> clock.sleep(0.5); clock.sleep(1.0); clock.sleep(3600)
-        >>> told
-        [(1.0, 1), (3601.0, 3600)]
-        """
-        handle = _Timer(self._now + period, fn, wakes=False)
-        self._periodic.append((handle, period, coalesce, first))
-        return handle
-
-    def _run_periodic(self, upto: float) -> None:
-        """Run the periodic callbacks due up to ``upto``, in time order with each other, stopping
-        early if one of them scheduled a callback that is due sooner (the caller runs it next)."""
-        while True:
-            soonest = None
-            for entry in list(self._periodic):
-                handle, period, coalesce, first = entry
-                if handle.cancelled:
-                    self._periodic.remove(entry)
-                    continue
-                if handle.when > upto:
-                    continue
-                n = int((upto - handle.when) // period) + 1
-                n = n if n > coalesce else 1     # a long jump: once, with the count; a short one: each period
-                at = handle.when if first or n == 1 else handle.when + (n - 1) * period
-                if soonest is None or at < soonest[0]:
-                    soonest = (at, n, entry)
-            if soonest is None:
-                return
-            at, n, (handle, period, _, _) = soonest
-            queued = self.next_event()
-            if queued is not None and queued < at:
-                return  # something a periodic callback set off comes first
-            handle.when += n * period
-            self._now = max(self._now, at)
-            handle.fn(n)
 
     def sleep_until(self, deadline: float) -> None:
         while True:

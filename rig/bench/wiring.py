@@ -149,8 +149,7 @@ def load_wiring(path: str | Path | None = None) -> Wiring:
     if not isinstance(data, dict):
         raise ConfigError([Problem(str(path), 1, "a pin map is a YAML mapping with rails:, keys:, senses:")])
     c.fields(data, "pin map", {"name", "rails", "keys", "senses", "display", "timing", "heartbeat", "combos",
-                               "pin_library", "max_keys_down", "can"},
-             {"rails", "keys"})
+                               "pin_library", "max_keys_down", "can"}, {"rails", "keys"})
 
     rails: dict[str, RailSpec] = {}
     rails_node = c.mapping(data.get("rails"), "rails", data.line_of("rails")) if "rails" in data else None
@@ -249,7 +248,7 @@ def load_wiring(path: str | Path | None = None) -> Wiring:
 
     heartbeat = _heartbeat(c, data)
     _outside_deadman(c, data, rails, keys, heartbeat)
-    combos = _combos(c, data, keys)
+    combos, can = _combos(c, data, keys), parse_can(c, data)  # can last: the HAT's pins against every other pin
     library = data.get("pin_library")
     if library is not None and str(library).lower() not in LIBRARIES:
         c.error(data.line_of("pin_library"), f"pin_library: {library!r} is not one of {', '.join(LIBRARIES)} "
@@ -261,7 +260,6 @@ def load_wiring(path: str | Path | None = None) -> Wiring:
                 f"LED draws ~6.5 mA from the 3.3 V header, which the Pi can supply ~50 mA of in all "
                 f"(wiring/README.md section 4)")
         keys_down = KEYS_DOWN
-    can = parse_can(c, data)  # last: it checks the HAT's pins against every pin above
 
     errors = [p for p in c.problems if p.severity == "error"]
     if errors:

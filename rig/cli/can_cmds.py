@@ -88,9 +88,9 @@ def _source(app):
     from ..bench.clock import RealClock
 
     if app.backend_name == "mock":
-        from ..bench.backends import _mock_can
+        from ..bench.canbus import mock_can
 
-        bus = _mock_can(wiring.can)
+        bus = mock_can(wiring.can)
     else:
         bus = default_open(wiring.can)
     return bus, RealClock(), bus.shutdown

@@ -174,7 +174,7 @@ def render_svg(events: list[dict], title: str = "", when: str | None = None) -> 
     """The SVG text of a run's timeline; ``when`` (e.g. the run's date) goes in the header."""
     signals: dict[str, list] = {}  # name -> [(t, value)]
     kinds = {}
-    texts, masked = [], []
+    texts, masked, bus_marks = [], [], []
     t_end = 0.0
     times = [0.0]
     for e in events:
@@ -187,6 +187,14 @@ def render_svg(events: list[dict], title: str = "", when: str | None = None) -> 
             signals.setdefault(name, [(0.0, e.get("from") in ("on", "down", True))])
             signals[name].append((t, on))
             kinds[name] = k
+            times.append(t)
+        elif k == "can" and e.get("what") in ("wake", "bus"):  # one lane: wake frames on/off, bus errors on it
+            lane = signals.setdefault("can wake", [(0.0, e.get("from") == "on" if e.get("what") == "wake" else False)])
+            kinds["can wake"] = "can"
+            if e.get("what") == "wake":
+                lane.append((t, e.get("to") == "on"))
+            elif e.get("to") not in ("error-active", "error-warning"):
+                bus_marks.append((t, str(e.get("to"))))
             times.append(t)
         elif k == "display":
             texts.append((t, e.get("to") or ""))
@@ -213,7 +221,7 @@ def render_svg(events: list[dict], title: str = "", when: str | None = None) -> 
             if text and len(text) * CH + 6 > nxt - x]  # too long for its box: written above it
     text_rows, n_text_rows = _stack(over, TEXT_ROWS)
 
-    order = sorted(signals, key=lambda n: ({"rail": 0, "key": 1, "sense": 2}[kinds[n]], n))
+    order = sorted(signals, key=lambda n: ({"rail": 0, "key": 1, "sense": 2, "can": 3}[kinds[n]], n))
     top = 2 * ROW  # header
     axis_y = top
     steps_y = axis_y + ROW
@@ -257,7 +265,7 @@ def render_svg(events: list[dict], title: str = "", when: str | None = None) -> 
         out.append(f'<rect x="{x0:.1f}" y="{y + 18}" width="{max(2.0, x1 - x0):.1f}" height="4" fill="{c}"/>'
                    f'<text x="{x0 + 2:.1f}" y="{y + 14}" fill="{"#999" if status == "skipped" else "#222"}">'
                    f'{escape(label)}</text>')
-    colour = {"rail": "#c0392b", "key": "#2471a3", "sense": "#1e8449"}
+    colour = {"rail": "#c0392b", "key": "#2471a3", "sense": "#1e8449", "can": "#7d3c98"}
     for i, name in enumerate(rows):
         y = lanes_y + ROW * i
         out.append(f'<text x="4" y="{y + 16}">{escape(name)}</text>')
@@ -268,6 +276,9 @@ def render_svg(events: list[dict], title: str = "", when: str | None = None) -> 
                        f'points="{" ".join(pts)}"/>')
             if kinds[name] == "key":
                 out += _holds(signals[name], at, y)
+            for t, state in (bus_marks if kinds[name] == "can" else ()):  # the bus went error-passive, off, lost
+                out.append(f'<path d="M{at(t):.1f},{y + 4} l-4,-6 h8 z" fill="#c0392b"/>'
+                           f'<text x="{at(t) + 5:.1f}" y="{y + 9}" fill="#c0392b" font-size="9" {HALO}>{escape(state)}</text>')
         elif name == "masked":
             keys = [j for j, n in enumerate(rows) if kinds.get(n) == "key"]
             for a, b, label, corrected in masked:

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import ConfigError, Problem
+from .canprofile import parse_can
 from .templates import KNOWN, placeholders, render, to_regex
 from ..yamlfile import LineDict, load_text, read_text
 
@@ -392,8 +393,6 @@ def _build(node, src, family, title, problems) -> Profile | None:
                     values[k] = default
         prof.sections[section] = Section(values)
     if node.get("can") is not None:
-        from .canprofile import parse_can
-
         prof.can = parse_can(node["can"], src, default_conf, conf, problems, pid,
                              lambda value, path: _unwrap(value, path, default_conf, conf, problems, src))
     if len(problems) == start:
