@@ -26,7 +26,7 @@ class Served:
     """``rig serve`` in a thread: its URL, an operator and a viewer token, and the files it writes."""
 
     def __init__(self, tmp: Path, profile="honda", code="12345", state="lockout", attempts=3, speed=None,
-                 register=True, tls=False, allow_hosts=()):
+                 register=True, tls=False, allow_hosts=(), wiring=None):
         """``tls``: serve HTTPS with a certificate from a throwaway lab CA (``self.ca``, tests/tlsfiles.py)."""
         self.tmp = tmp
         self.sim_state = tmp / "sim-unit.json"
@@ -35,7 +35,7 @@ class Served:
         if register:  # the unit on the bench, known to the ledger (the page can also add one)
             self._register("H1", profile, attempts if state == "lockout" else 0)
         clock = (lambda: PacedClock(speed)) if speed else (lambda: None)
-        self.station = Station(load_wiring(), lambda w: sim_backend(w, self.sim_state, clock=clock()),
+        self.station = Station(wiring or load_wiring(), lambda w: sim_backend(w, self.sim_state, clock=clock()),
                                str(self.ledger), str(self.logs))
         self.station.open()
         self.tokens = Tokens(tmp / "tokens.json")

@@ -73,6 +73,12 @@ function render(s) {
     const down = Object.entries(b.keys).filter(([, v]) => v === "down").map(([k]) => k);
     row(t, ["keys", down.length ? el("span", down.join("+") + " DOWN", "pill warn") : el("span", "all up", "pill off")]);
     for (const [n, v] of Object.entries(b.senses)) row(t, ["sense " + n, pill(v)]);
+    if (b.can) {  // the car's network: its health, and the wake frames that follow the rails
+      const ok = b.can.state === "error-active" || b.can.state === "error-warning";
+      row(t, ["CAN " + b.can.channel, el("span", b.can.state, ok ? "pill on" : "pill warn")]).id = "can-state";
+      row(t, ["wake set", b.can.wake_set ? el("span", `${b.can.wake_set} (${b.can.wake})`,
+                                            b.can.wake === "on" ? "pill on" : "pill off") : "none"]).id = "can-wake";
+    }
     // in a lab, who may drive the bench: only jobs through the place that holds it (rig --place)
     if (s.place) row(t, ["lab place", el("span", `${s.place.place} holds it`, "pill warn")]);
     else if (s.lab) row(t, ["lab place", el("span", "none holds it: jobs wait for labgrid", "pill off")]);
