@@ -38,7 +38,7 @@ import threading
 from ..can.bus import ErrorState, open_bus
 from ..can.frames import Counter, Frame, diagnostic
 from ..can.keys import KeyFrames
-from ..can.sender import WakeSender
+from ..can.sender import LEASE, WakeSender
 from ..errors import BenchRefused
 
 log = logging.getLogger(__name__)
@@ -52,7 +52,7 @@ class CanChannel:
         opener = getattr(bench.backend, "open_can", None)
         self.bus = bus or (opener(spec) if opener is not None else default_open(spec))
         self.errors = ErrorState()
-        alive = getattr(self.clock, "making_progress", None) or (lambda: True)
+        alive = making_progress(self.clock)
         self.wake_sender = WakeSender(self.bus, self.clock, alive=alive)
         self.key_sender = WakeSender(self.bus, self.clock, alive=alive)
         self.wake_set = None
@@ -229,6 +229,16 @@ class CanChannel:
                 self.bus.shutdown()
             except Exception:  # noqa: BLE001
                 log.exception("closing the CAN bus")
+
+
+def making_progress(clock):
+    """Whether to renew the wake frames' lease: while the run makes progress, as the heartbeat beats
+    (its clock's waits and steps stamp it; a wait on purpose outside the clock counts too). A rig
+    hung elsewhere stops renewing, and its frames stop within the lease, about when the dead-man trips."""
+    since = getattr(clock, "since_progress", None)
+    if since is None or getattr(clock, "virtual", False):
+        return lambda: True
+    return lambda: bool(getattr(clock, "blocked", False)) or since() < LEASE
 
 
 def open_channel(bench) -> CanChannel:
