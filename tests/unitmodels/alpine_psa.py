@@ -75,8 +75,12 @@ class AlpinePSA(UnitModel):
             json.dump(self.mem, fh)
 
     # -- power ---------------------------------------------------------------------
+    def powered(self) -> bool:
+        """Constant power and ACC at the connector (a model built on this one may want more)."""
+        return bool(self.io.rails.get("battery") and self.io.rails.get("acc"))
+
     def rail(self, name: str, on: bool) -> None:
-        powered = self.io.rails.get("battery") and self.io.rails.get("acc")
+        powered = self.powered()
         if powered and not self.on:
             self.on = True
             self._later(BOOT, self._booted)
