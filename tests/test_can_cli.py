@@ -148,3 +148,32 @@ def test_the_timeline_has_a_can_lane_with_the_wake_frames_and_the_bus_errors():
     svg = render_svg(events, "t")
     assert ">can wake</text>" in svg and 'stroke="#7d3c98"' in svg
     assert ">bus-off</text>" in svg and ">error-active</text>" not in svg
+
+
+def test_can_watch_decodes_with_a_dbc(run_rig, tmp_path):
+    pytest.importorskip("cantools")
+    (tmp_path / "pq.dbc").write_text('VERSION ""\n\nNS_ :\n\nBS_:\n\nBU_:\n\n'
+                                     'BO_ 1397 mKlemmen: 4 Vector__XXX\n'
+                                     ' SG_ Kl_15 : 1|1@1+ (1,0) [0|1] "" Vector__XXX\n'
+                                     ' SG_ Kl_S : 0|1@1+ (1,0) [0|1] "" Vector__XXX\n')
+    sim(run_rig, "vw-rcd310")
+    r = run_rig("--backend", "sim", "can", "watch", "--for", "0.5s", "--id", "0x575", "--dbc", tmp_path / "pq.dbc")
+    assert r.returncode == 0, r.stderr
+    assert "mKlemmen: Kl_S=0, Kl_15=1" in r.stdout
+
+
+def test_a_unit_on_another_bus_speed_than_the_bench_is_refused(run_rig, tmp_path):
+    from .canbench import can_pin_map
+
+    sim(run_rig, "ford-6000cd-can")
+    pin_map = can_pin_map(tmp_path / "vw-bench.yaml", bitrate="100k")
+    r = run_rig("--backend", "sim", "--wiring", pin_map, "run", "reproduce-safe", "--unit", "F1", "--new-unit",
+                "--profile", "ford-6000cd-can")
+    assert r.returncode == 2
+    assert "ford-6000cd-can is on a 125000 bit/s bus; this bench's rig-test is set to 100000" in r.stderr
+    assert "sudo ip link set rig-test up type can bitrate 125000 restart-ms 100" in r.stderr
+
+
+def test_rig_profiles_show_lists_the_can_section_with_its_confidence(run_rig):
+    r = run_rig("profiles", "show", "vw-rcd310", env={"COLUMNS": "160"})
+    assert "can.wake.set" in r.stdout and "vw-pq" in r.stdout and "[70][71]" in r.stdout

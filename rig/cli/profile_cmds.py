@@ -85,6 +85,10 @@ def show(profile_id, as_json):
     rows = [(f"display.{name}", " | ".join(tpls)) for name, tpls in p.display.items()]
     rows += [(f"{sec_name}.{k}", _fmt(k, v)) for sec_name, sec in p.sections.items()
              for k, v in vars(sec).items() if v is not None]
+    if p.can is not None:
+        from ..unit.canprofile import can_rows
+
+        rows += can_rows(p.can)
     sources = note_sources(p.source)
     cited = sorted({n for path, _ in rows for n in re.findall(r"\[(\d+)\]", p.confidence_of(path)[1])}, key=int)
     if as_json:

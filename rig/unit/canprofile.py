@@ -73,6 +73,27 @@ class CanProfile:
     diagnostics: bool = False
 
 
+def can_rows(c: CanProfile) -> list[tuple[str, str]]:
+    """The section as ``rig profiles show`` lists it: (path, value) with the paths its confidence has."""
+    from ..can.frames import id_label
+
+    rows = [("can.bitrate", f"{c.bitrate} bit/s")] if c.bitrate else []
+    if c.wake_set_name:
+        rows.append(("can.wake.set", c.wake_set_name))
+    rows += [(f"can.wake.frames[{i}]", f.describe()) for i, f in enumerate(c.wake_frames)]
+    rows += [("can.wake.rails", ", ".join(c.wake_rails)), ("can.wake.needed", "yes" if c.wake_needed else "no")]
+    if c.display is not None:
+        d = c.display
+        rows.append(("can.display", f"{id_label(d.id, d.extended)}" + (f", flow control {id_label(d.flow_control)}"
+                                                                      if d.flow_control is not None else "")
+                     + f", {d.format}" + (f" field {d.field:#04x}" if d.field is not None else "")))
+    rows += [(f"can.keys.{n}", f"{k.label} {k.press.hex(' ').upper()} / {k.release.hex(' ').upper()}")
+             for n, k in c.keys.items()]
+    if c.diagnostics:
+        rows.append(("can.diagnostics", "allowed"))
+    return rows
+
+
 def parse_can(node, src: str, default_conf: str, conf: dict, problems: list[Problem], pid: str,
               unwrap) -> CanProfile | None:
     """The ``can:`` section of profile ``pid``; ``unwrap(node, path)`` strips a value's confidence
@@ -99,6 +120,8 @@ def parse_can(node, src: str, default_conf: str, conf: dict, problems: list[Prob
         _wake(node["wake"], node.line_of("wake"), out, src, default_conf, problems, pid, unwrap, err)
     if node.get("display") is not None:
         out.display = _display(node["display"], node.line_of("display"), default_conf, err)
+        if out.display is not None:
+            conf["can.display"] = (out.display.confidence, out.display.source)
     keys = node.get("keys")
     if keys is not None:
         if not isinstance(keys, dict):
@@ -147,6 +170,7 @@ def _wake(node, line, out, src, default_conf, problems, pid, unwrap, err) -> Non
                 frame = parse_frame(f, src, problems, f"{pid}: can.wake.frames[{i}]", frames.line_of(i), default_conf)
                 if frame is not None:
                     out.wake_frames.append(frame)
+                    conf[f"can.wake.frames[{i}]"] = (frame.confidence, frame.source)
     if out.wake_set_name and out.wake_frames:
         err(node.line_of("frames"), "wake: either set: (a wake set) or frames:, not both")
     rails = unwrap(node.get("rails", ["acc"]), "can.wake.rails")
