@@ -7,36 +7,13 @@ the bench panel names the bus and its wake set, and without the frames the job f
 from __future__ import annotations
 
 import dataclasses
-import shutil
-from pathlib import Path
 
 import pytest
 
 from rig.bench.wiring import load_wiring
 from tests.browser.served import Served
+from tests.browser.test_serve_browser import browser, page, sync_api  # noqa: F401  (the fixtures: one Chromium)
 from tests.canbench import opel_wake_set
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install '.[test]')")
-if not Path(CHROMIUM).exists():
-    pytest.skip("no Chromium here: apt-get install chromium (.ci/run does)", allow_module_level=True)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        yield b
-        b.close()
-
-
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    pg = context.new_page()
-    pg.set_default_timeout(15000)
-    yield pg
-    context.close()
 
 
 def bench_with_wake(wake: str | None):
