@@ -117,7 +117,7 @@ def parse_can(node, src: str, default_conf: str, conf: dict, problems: list[Prob
         if out.bitrate is None:
             err(node.line_of("bitrate"), f"bitrate: {shown(value)} is not a CAN bitrate (e.g. 100k, 95.238k)")
     if node.get("wake") is not None:
-        _wake(node["wake"], node.line_of("wake"), out, src, default_conf, problems, pid, unwrap, err)
+        _wake(node["wake"], node.line_of("wake"), out, src, default_conf, conf, problems, pid, unwrap, err)
     if node.get("display") is not None:
         out.display = _display(node["display"], node.line_of("display"), default_conf, err)
         if out.display is not None:
@@ -148,7 +148,7 @@ def parse_can(node, src: str, default_conf: str, conf: dict, problems: list[Prob
     return out if len(problems) == before else None
 
 
-def _wake(node, line, out, src, default_conf, problems, pid, unwrap, err) -> None:
+def _wake(node, line, out, src, default_conf, conf, problems, pid, unwrap, err) -> None:
     if not isinstance(node, dict):
         err(line, "wake: a mapping (set: NAME or frames: [...], rails:, needed:)")
         return
