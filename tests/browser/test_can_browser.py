@@ -29,9 +29,8 @@ def served_unit(tmp_path, monkeypatch, profile, wake=None):
 def start(page, served, procedure, profile):
     page.goto(served.server.login_link("alice"))
     sync_api.expect(page.locator("#conn")).to_have_text("live")
-    page.fill("#unit-serial", "H1")  # the unit on the bench (Served put it in the ledger)
-    page.select_option("#unit-profile", profile)
-    page.click("#unit-form button")
+    page.fill("#unit-serial", "H1")  # the unit on the bench (Served put it in the ledger, with its profile)
+    page.click("#unit-set")
     sync_api.expect(page.locator("#unit")).to_contain_text(profile)
     page.select_option("#start-proc", procedure)
     if page.locator("#start-code").is_visible():
