@@ -105,8 +105,9 @@ def _serving(tmp_path, terminal: bool):
     end = time.monotonic() + 30
     while not disc.exists():
         assert time.monotonic() < end, "rig serve did not start"
-        if terminal:  # keep its terminal drained
-            select.select([proc], [], [], 0.05) and os.read(proc, 4096)
+        if terminal:  # keep its terminal drained (select's answer is a tuple, truthy even when empty)
+            if select.select([proc], [], [], 0.05)[0]:
+                os.read(proc, 4096)
         else:
             time.sleep(0.02)
     info = json.loads(disc.read_text())
