@@ -50,3 +50,10 @@ def opel_wake_set(path: Path) -> Path:
                     "  - {id: 0x4ED, data: \"46 03 41 43\", period: 100ms, confidence: sourced,"
                     " source: \"recorded: astra.log\"}\n", encoding="utf-8")
     return path
+
+
+def lockout_attempts(profile_id: str) -> int:
+    """Wrong codes that put ``profile_id`` in its lockout."""
+    from rig.unit.profiles import load_profiles
+
+    return load_profiles()[profile_id].attempts.before_lockout

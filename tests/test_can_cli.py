@@ -25,9 +25,23 @@ def sim(run_rig, profile, *args, env=None, state="locked"):
     return r
 
 
+PROCEDURES = ("reproduce-safe", "enter-code", "lockout-wait", "unlock")
+
+
+def arrived_locked_out(run_rig, profile, serial="CAN1"):
+    """A fresh simulated unit in its lockout, and the ledger told so (as a technician does at the door)."""
+    from .canbench import lockout_attempts
+
+    used = str(lockout_attempts(profile))
+    assert run_rig("sim", "reset", "--profile", profile, "--code", "1234", "--state", "lockout", "--attempts",
+                   used).returncode == 0
+    r = run_rig("units", "add", serial, "--profile", profile, "--attempts-used", used)
+    assert r.returncode == 0, r.stderr
+
+
 @pytest.mark.parametrize("profile,wake", [("vw-rcd310", None), ("ford-6000cd-can", None), ("opel-cd30", "astra")])
 def test_every_built_in_procedure_through_the_cli_on_a_can_unit(run_rig, tmp_path, profile, wake):
-    sim(run_rig, profile)
+    arrived_locked_out(run_rig, profile)
     extra = []
     if wake:  # no wake frames are known for it: record the simulated car and pick them, as on a real one
         assert run_rig("--backend", "sim", "can", "record", tmp_path / "car.log", "--for", "3s").returncode == 0
@@ -35,24 +49,32 @@ def test_every_built_in_procedure_through_the_cli_on_a_can_unit(run_rig, tmp_pat
         assert picked.returncode == 0, picked.stderr
         extra = ["--wake-set", tmp_path / "car.yaml"]
     base = ["--backend", "sim", *extra, "run"]
-    steps = [("reproduce-safe", "--new-unit", "--profile", profile), ("enter-code", "--allow-lockout"),
-             ("reproduce-safe",), ("unlock", "--allow-lockout")]
+    # the lockout sat out, the code entered (unlock), SAFE made again, the code entered again
+    steps = [("lockout-wait",), ("unlock", "--allow-lockout"), ("reproduce-safe",), ("enter-code", "--allow-lockout")]
     for proc, *flags in steps:
         r = run_rig(*base, proc, "--unit", "CAN1", *flags, env=CODE)
         assert r.returncode == 0, f"{proc}: {r.stdout[-600:]}{r.stderr}"
+        assert f"PASSED: {proc}" in r.stderr, r.stderr[-400:]
     assert "  locked: False" in run_rig("--backend", "sim", "sim", "show").stdout
 
 
 @pytest.mark.parametrize("profile", ["vw-rcd310", "ford-6000cd-can", "opel-cd30"])
-def test_without_its_wake_frames_the_cli_fails_clearly(run_rig, tmp_path, profile):
-    sim(run_rig, profile)
+def test_without_its_wake_frames_every_procedure_fails_clearly_through_the_cli(run_rig, tmp_path, profile):
+    arrived_locked_out(run_rig, profile)
     (tmp_path / "wrong.yaml").write_text("frames: [{id: 0x2C3, data: '07', period: 100ms}]\n")
-    r = run_rig("--backend", "sim", "--wake-set", tmp_path / "wrong.yaml", "run", "reproduce-safe",
-                "--unit", "CAN1", "--new-unit", "--profile", profile)
-    assert r.returncode == 1
-    assert "CAN: the wake frames 0x2C3 (wrong) are going out" in r.stdout + r.stderr
+    for proc in PROCEDURES:
+        r = run_rig("--backend", "sim", "--wake-set", tmp_path / "wrong.yaml", "run", proc, "--unit", "CAN1",
+                    "--allow-lockout", env=CODE)
+        assert r.returncode == 1, f"{proc}: {r.returncode} {r.stdout[-600:]}{r.stderr}"
+        said = r.stdout + r.stderr
+        assert "FAILED: " in said, said[-600:]
+        assert "CAN: the wake frames 0x2C3 (wrong) are going out" in said, f"{proc}: {said[-800:]}"
+        assert "record your car (rig can record)" in said
+    shown = run_rig("--backend", "sim", "sim", "show").stdout
+    assert "  locked: True" in shown, shown  # nothing reached it, no attempt spent
+    assert "1 wrong" not in run_rig("units", "show", "CAN1").stdout
     if profile == "opel-cd30":  # and with none at all: refused before any pin moves
-        r = run_rig("--backend", "sim", "run", "reproduce-safe", "--unit", "CAN2", "--new-unit", "--profile", profile)
+        r = run_rig("--backend", "sim", "run", "reproduce-safe", "--unit", "CAN1")
         assert r.returncode == 2 and "stays dark without its car's wake frames" in r.stderr, r.stderr
         assert "nothing was switched" in r.stderr
 
@@ -122,18 +144,41 @@ def test_a_bad_wake_set_file_says_where(run_rig, tmp_path):
 
 
 # -- the pytest plugin -----------------------------------------------------------------------
-@pytest.mark.rig_unit("ford-6000cd-can", code="1234")
-def test_the_plugin_runs_a_can_unit(rig_run):
-    r = rig_run("enter-code", profile="ford-6000cd-can", unit="F1", code="1234", allow_lockout=True)
-    assert r.outcome == "passed", r.message
+def plugin_unit(rig_sim_unit, rig_ledger_path, tmp_path, profile):
+    """A simulated unit in its lockout, the plugin's ledger told so; the wake set a technician would
+    have picked where the profile ships none (Opel)."""
+    from rig.records.ledger import Ledger
+    from rig.unit.profiles import load_profiles
+
+    from .canbench import lockout_attempts, opel_wake_set
+
+    used = lockout_attempts(profile)
+    rig_sim_unit(profile, code="1234", state="lockout", attempts=used)
+    led = Ledger(rig_ledger_path)
+    led.add_unit("P1", profile)
+    led.set_attempts_used("P1", used, load_profiles()[profile], "arrived locked out")
+    led.close()
+    return str(opel_wake_set(tmp_path / "astra.yaml")) if profile == "opel-cd30" else None
 
 
-@pytest.mark.rig_unit("vw-rcd310", code="1234")
-def test_the_plugin_fails_clearly_without_the_wake_frames(rig_run, tmp_path):
+@pytest.mark.parametrize("profile", ["vw-rcd310", "ford-6000cd-can", "opel-cd30"])
+def test_the_plugin_runs_every_built_in_procedure_on_a_can_unit(rig_sim_unit, rig_run, rig_ledger_path, tmp_path,
+                                                                profile):
+    wake = plugin_unit(rig_sim_unit, rig_ledger_path, tmp_path, profile)
+    for proc in ("lockout-wait", "unlock", "reproduce-safe", "enter-code"):
+        r = rig_run(proc, profile=profile, unit="P1", code="1234", allow_lockout=True, wake_set=wake)
+        assert r.outcome == "passed", f"{proc}: {r.message}"
+
+
+@pytest.mark.parametrize("profile", ["vw-rcd310", "ford-6000cd-can", "opel-cd30"])
+def test_the_plugin_fails_clearly_without_the_wake_frames(rig_sim_unit, rig_run, rig_ledger_path, tmp_path, profile):
+    plugin_unit(rig_sim_unit, rig_ledger_path, tmp_path, profile)
     (tmp_path / "wrong.yaml").write_text("frames: [{id: 0x271, data: '03', period: 100ms}]\n")
-    r = rig_run("reproduce-safe", profile="vw-rcd310", unit="V1", wake_set=str(tmp_path / "wrong.yaml"))
-    assert (r.outcome, r.exit_code) == ("failed", 1)
-    assert "CAN: the wake frames 0x271 (wrong) are going out" in r.message
+    for proc in PROCEDURES:
+        r = rig_run(proc, profile=profile, unit="P1", code="1234", allow_lockout=True,
+                    wake_set=str(tmp_path / "wrong.yaml"))
+        assert (r.outcome, r.exit_code) == ("failed", 1), f"{proc}: {r.message}"
+        assert "CAN: the wake frames 0x271 (wrong) are going out" in r.message, f"{proc}: {r.message}"
 
 
 def test_the_timeline_has_a_can_lane_with_the_wake_frames_and_the_bus_errors():
