@@ -90,6 +90,39 @@ def test_a_bench_without_a_can_bus_refuses_a_can_unit_before_any_pin_moves(run_r
     assert r.returncode == 2 and "vw-rcd310 talks on the car's CAN (wake frames) but this bench has none" in r.stderr
 
 
+@pytest.mark.parametrize("profile,log", [("vw-rcd310", "car.log"), ("ford-6000cd-can", "car.asc"),
+                                         ("opel-cd30", "car.blf")])
+def test_a_log_recorded_on_the_simulated_car_becomes_a_wake_set_that_wakes_the_unit(run_rig, tmp_path, profile, log):
+    """rig can record in each format it writes (candump's .log, Vector's .asc and .blf), rig can pick, a run."""
+    sim(run_rig, profile)
+    r = run_rig("--backend", "sim", "can", "record", tmp_path / log, "--for", "12s")  # Ford's wake frame: every 2 s
+    assert r.returncode == 0 and "pick the wake set: rig can pick" in r.stdout, r.stderr
+    r = run_rig("can", "pick", tmp_path / log, "--profile", profile, "-o", tmp_path / "car.yaml")
+    assert r.returncode == 0, r.stderr
+    ws = load_wake_set(tmp_path / "car.yaml")
+    assert ws.frames and "0x7DF" not in [f.label for f in ws.frames]  # the tester's request is never replayed
+    r = run_rig("--backend", "sim", "--wake-set", tmp_path / "car.yaml", "run", "reproduce-safe", "--unit", "R1",
+                "--new-unit", "--profile", profile)
+    assert r.returncode == 0, r.stdout[-800:] + r.stderr
+
+
+def test_a_blf_written_by_another_tool_becomes_a_wake_set_that_wakes_the_unit(run_rig, tmp_path):
+    """A Vector BLF (CANalyzer, SavvyCAN, python-can write them): here python-can's own writer, from the Golf's
+    ASC, timestamps and all."""
+    can = pytest.importorskip("can")
+    with can.BLFWriter(str(tmp_path / "golf6.blf")) as blf:
+        for msg in can.ASCReader(str(DATA / "golf6-key-in.asc")):
+            blf.on_message_received(msg)
+    r = run_rig("can", "pick", tmp_path / "golf6.blf", "--profile", "vw-rcd310", "-o", tmp_path / "w.yaml")
+    assert r.returncode == 0, r.stderr
+    assert [f.describe() for f in load_wake_set(tmp_path / "w.yaml").frames] == ["0x575 02 00 00 00 every 100ms "
+                                                                                 "(sourced)"]
+    sim(run_rig, "vw-rcd310")
+    r = run_rig("--backend", "sim", "--wake-set", tmp_path / "w.yaml", "run", "reproduce-safe", "--unit", "B1",
+                "--new-unit", "--profile", "vw-rcd310")
+    assert r.returncode == 0, r.stdout[-800:] + r.stderr
+
+
 @pytest.mark.parametrize("log,profile", [("golf6-key-in.asc", "vw-rcd310"), ("astra-h-key-in.log", "opel-cd30")])
 def test_a_log_written_by_another_tool_becomes_a_wake_set_that_wakes_the_unit(run_rig, tmp_path, log, profile):
     r = run_rig("can", "pick", DATA / log, "--profile", profile, "-o", tmp_path / "w.yaml")
