@@ -173,9 +173,10 @@ class _nothing:
         return False
 
 
-def test_the_lockout_wait_does_not_count_while_the_bus_is_error_passive(tmp_path):
+def test_the_lockout_wait_does_not_count_while_the_bus_is_error_passive_or_off_and_says_so(tmp_path):
     """The unit's lockout timer needs the unit awake; a bus the rig's controller says is error-passive
-    or off (nobody acknowledges) is not a unit known to be awake: those minutes are not counted."""
+    or off (nobody acknowledges) is not a unit known to be awake: those minutes are not counted, and the
+    run's lines say when the bus failed, that the wait stopped counting, and how long it did not count."""
     import json
 
     from rig.records.ledger import Ledger
@@ -195,9 +196,23 @@ def test_the_lockout_wait_does_not_count_while_the_bus_is_error_passive(tmp_path
         assert r.outcome == "passed", r.message
         events = [json.loads(line) for line in open(r.log)]
         bus = [e["to"] for e in events if e["kind"] == "can" and e.get("what") == "bus"]
-        return events[-1]["t"], bus
+        return events[-1]["t"], bus, b.lines
 
-    plain, _ = served_until("plain", None)
-    faulty, bus = served_until("faulty", {"kind": "error_passive", "after": 300, "for": 600})
+    plain, _, lines = served_until("plain", None)
+    assert not [line for line in lines if "CAN bus" in line or "does not count" in line]
+    faulty, bus, lines = served_until("faulty", {"kind": "error_passive", "after": 300, "for": 600})
     assert bus == ["error-passive", "error-active"]
     assert faulty - plain >= 600 - 1, (plain, faulty)  # the ten minutes error-passive were served again
+    said = [line for line in lines if "CAN" in line or "count" in line]
+    assert said[1].startswith("  [5:00] CAN bus: error-passive (tx errors 1"), said
+    assert said[2].startswith("  the CAN bus is error-passive (tx errors ") and said[2].endswith(
+        "): a unit that needs the car's network is not awake, so this wait does not count until it is"), said
+    assert "  [15:00] CAN bus: error-active" in said
+    assert any("the wait counts again (10:00 not counted)" in line for line in said), said
+    off, bus, lines = served_until("off", {"kind": "bus_off", "after": 300, "for": 600})
+    assert bus == ["error-passive", "bus-off", "error-active"]
+    assert off - plain >= 600 - 1, (plain, off)
+    said = [line for line in lines if "CAN" in line or "count" in line]
+    assert "  [5:00] CAN bus: bus-off (tx errors 255)" in said, said
+    assert any(line.startswith("  the CAN bus is bus-off (tx errors 255): a unit that needs the car's network is "
+                               "not awake") for line in said), said

@@ -194,6 +194,14 @@ class CanChannel:
         ws = self.wake_set
         return ws is None or not ws.frames or self.awake
 
+    def why_asleep(self) -> str:
+        """Why a unit that needs this bus cannot be awake now; '' while it can (see :meth:`unit_awake`)."""
+        if self.unit_awake():
+            return ""
+        if not self.errors.awake:
+            return f"the CAN bus is {self.errors.state} (tx errors {self.errors.tx_errors})"
+        return f"the wake frames ({self.wake_set.name}) are not going out"
+
     def describe_wake(self) -> str:
         """What the wake frames are doing, for a message about a unit that stayed dark."""
         ws = self.wake_set

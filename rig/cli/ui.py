@@ -39,6 +39,8 @@ class Plain:
         self._print(f"  !!! {text.upper()} !!!")
 
     def event(self, event) -> None:
+        if event.kind == "can" and event.what in ("bus", "wake"):  # the bus's health, the wake frames on and off
+            self._print(f"  [{format_duration(event.t)}] {can_line(event)}")
         if event.kind in ("rail", "display", "sense"):
             if event.kind == "display":
                 shown = self.redact(event.new)
@@ -132,6 +134,8 @@ class LivePanel(Plain):
                 self.shown_last = event.new
         elif kind == "result":
             self.result = (event.what, str(event.data.get("message", "")))
+        elif kind == "can" and event.what == "bus":  # the panel has no row for it: said in a line, as notes are
+            self._print(f"  [{format_duration(event.t)}] {can_line(event)}")
         else:
             return
         self._dirty.set()
@@ -228,6 +232,14 @@ class LivePanel(Plain):
             self.live.stop()
         if final is not None:
             self.console.print(final)
+
+
+def can_line(event) -> str:
+    """``CAN bus: bus-off (tx errors 255)``, ``CAN wake frames: on``."""
+    if event.what == "wake":
+        return f"CAN wake frames: {event.new}"
+    tx = event.data.get("tx_errors")
+    return f"CAN bus: {event.new}" + (f" (tx errors {tx})" if tx else "")
 
 
 def _clock(seconds: float) -> str:

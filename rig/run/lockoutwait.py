@@ -38,6 +38,8 @@ def powered_wait(runner, a) -> None:
 class LockoutWait(PoweredWait):
     """The lockout wait: the ledger's open lockout, served with a margin, ended only by proof."""
 
+    needs_awake = True
+
     def __init__(self, runner, a):
         super().__init__(runner, a)
         self.p = self.ctx.profile
@@ -388,8 +390,3 @@ class LockoutWait(PoweredWait):
         else:
             self.ctx.notes["interrupted"] = (f"{format_duration(self.served)} of {format_duration(self.wait)} "
                                              f"served is kept; the same command resumes the wait")
-
-    def note(self, text: str) -> None:
-        self.runner.events.emit("note", self.label, note=text)
-        if self.ctx.ui:
-            self.ctx.ui.note(text)

@@ -30,6 +30,8 @@ COUNTDOWN = 1.0              # the real clock wakes at least this often, for the
 class PoweredWait:
     """Accrue powered time until a condition holds or ``max`` of it has passed."""
 
+    needs_awake = False      # the lockout wait: counts only while a unit on the car's network can be awake
+
     def __init__(self, runner, a):
         self.runner, self.ctx, self.clock, self.bench = runner, runner.ctx, runner.clock, runner.bench
         rails = a.get("rails") or []
@@ -43,6 +45,7 @@ class PoweredWait:
         self.ended = ""
         self._events = []
         self._unsub = None
+        self._asleep_since: float | None = None   # since when the car's network has kept the unit asleep
 
     # -- what the loop needs to know -------------------------------------------
     def _listen(self) -> None:
@@ -52,6 +55,25 @@ class PoweredWait:
 
     def accruing(self, now: float) -> bool:
         return powered(self.bench, self.rails)
+
+    def tell_bus(self, now: float) -> None:
+        """Say once when the car's network stops the count (the bus error-passive or off, the wake frames
+        stopped), and once when it lets it go on, with the time it did not count."""
+        can = self.bench.can
+        why = can.why_asleep() if self.needs_awake and can is not None else ""
+        if why and self._asleep_since is None:
+            self._asleep_since = now
+            self.note(f"{why}: a unit that needs the car's network is not awake, so this wait does not count "
+                      f"until it is")
+        elif not why and self._asleep_since is not None:
+            self.note(f"the CAN bus is {can.errors.state} and the wake frames go out again: the wait counts again "
+                      f"({format_duration(now - self._asleep_since)} not counted)")
+            self._asleep_since = None
+
+    def note(self, text: str) -> None:
+        self.runner.events.emit("note", self.label, note=text)
+        if self.ctx.ui:
+            self.ctx.ui.note(text)
 
     def check_faults(self) -> None:
         faults = rail_faults(self.bench, self.rails)
@@ -145,6 +167,7 @@ class PoweredWait:
                 with signals.shielded():
                     now = clock.now()
                     on = self.accruing(now)
+                    self.tell_bus(now)
                     # The stretch since the last wake-up counts if it began powered. The virtual clock wakes
                     # at every event, so a change happened just now; the real clock wakes every second, and
                     # a stretch that ends unpowered is not counted at all (it errs by under a second, short).
