@@ -156,7 +156,7 @@ def test_can_status_shows_the_interface_the_bus_and_the_wake_set(run_rig):
     assert "can: can0 (socketcan), error-active" in r.stdout
     assert "wake set: vw-pq: 0x575 every 100ms - off (sent while acc is on)" in r.stdout
     r = run_rig("--backend", "sim", "--wake-set", "vw-pq", "status")
-    assert "can: can0 (socketcan), error-active" in r.stdout, r.stdout
+    assert "can: can0 (socketcan), error-active; wake set vw-pq: 0x575 every 100ms, off" in r.stdout, r.stdout
 
 
 def test_can_watch_shows_frames_and_what_a_wake_set_would_pick(run_rig):
@@ -255,3 +255,32 @@ def test_a_unit_on_another_bus_speed_than_the_bench_is_refused(run_rig, tmp_path
 def test_rig_profiles_show_lists_the_can_section_with_its_confidence(run_rig):
     r = run_rig("profiles", "show", "vw-rcd310", env={"COLUMNS": "160"})
     assert "can.wake.set" in r.stdout and "vw-pq" in r.stdout and "[70][71]" in r.stdout
+
+
+def test_frames_go_only_from_the_process_holding_the_bench(run_rig, tmp_path, monkeypatch):
+    """rig serve holds the bench and its bus: a command names no wake set of its own to it (a request over
+    the network never names a file), `rig status` and `rig can status` show the server's bus and wake set,
+    and the frames that go out are the server's own."""
+    from tests.browser.served import Served
+
+    from .canbench import can_wiring
+
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path / "run"))
+    served = Served(tmp_path, profile="vw-rcd310", code="1234", state="locked", attempts=0,
+                    wiring=can_wiring(tmp_path, wake="vw-pq"))
+    env = {"XDG_RUNTIME_DIR": str(tmp_path / "run")}
+    try:
+        (tmp_path / "mine.yaml").write_text("frames: [{id: 0x575, data: '03 00 00 00', period: 100ms}]\n")
+        r = run_rig("--backend", "sim", "--wake-set", tmp_path / "mine.yaml", "run", "reproduce-safe", "--unit", "H1",
+                    env=env)
+        assert r.returncode == 2 and "holds the bench and sends its own wake set" in r.stderr, r.stderr
+        r = run_rig("--backend", "sim", "--wake-set", tmp_path / "mine.yaml", "power", "acc", "on", env=env)
+        assert r.returncode == 2 and "leave --wake-set out" in r.stderr, r.stderr
+        assert served.client(served.operator).post("/api/bench/power", json={"rail": "acc", "on": True}).status_code == 200
+        r = run_rig("--backend", "sim", "status", env=env)
+        assert "can: rig-test (virtual), error-active; wake set vw-pq: 0x575 every 100ms, on" in r.stdout, r.stdout
+        r = run_rig("--backend", "sim", "can", "status", env=env)
+        assert "wake set: vw-pq: 0x575 every 100ms - on (sent while acc is on)" in r.stdout, r.stdout
+        assert served.station.bench.can.wake_sender.running  # the server's own sender sends them
+    finally:
+        served.close()

@@ -216,3 +216,43 @@ def test_the_lockout_wait_does_not_count_while_the_bus_is_error_passive_or_off_a
     assert "  [5:00] CAN bus: bus-off (tx errors 255)" in said, said
     assert any(line.startswith("  the CAN bus is bus-off (tx errors 255): a unit that needs the car's network is "
                                "not awake") for line in said), said
+
+
+def test_a_wake_set_with_a_diagnostic_request_is_refused_before_any_pin_moves(run_rig, tmp_path):
+    (tmp_path / "tester.yaml").write_text("frames:\n  - {id: 0x575, data: '02 00 00 00', period: 100ms}\n"
+                                          "  - {id: 0x7E0, data: '02 10 03', period: 1s}\n")
+    assert run_rig("sim", "reset", "--profile", "vw-rcd310", "--code", "1234").returncode == 0
+    r = run_rig("--backend", "sim", "--wake-set", tmp_path / "tester.yaml", "run", "reproduce-safe", "--unit", "D1",
+                "--new-unit", "--profile", "vw-rcd310")
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert f"{tmp_path / 'tester.yaml'}:3: error: the wake set tester: 0x7E0" in r.stderr, r.stderr
+    assert "rig never sends diagnostic requests unless the profile says can.diagnostics: true on purpose" in r.stderr
+    assert "nothing was switched" in r.stderr
+
+
+def test_a_profile_that_says_can_diagnostics_true_may_send_them(tmp_path):
+    """On purpose only: the same wake set goes out, request and all, for a profile that allows it."""
+    import dataclasses
+
+    from rig.can.wakeset import load_wake_set
+    from rig.unit.canunit import attach, can_problems
+    from rig.unit.profiles import load_profiles
+
+    (tmp_path / "tester.yaml").write_text("frames:\n  - {id: 0x575, data: '02 00 00 00', period: 100ms}\n"
+                                          "  - {id: 0x7E0, data: '02 10 03', period: 1s}\n")
+    rcd = load_profiles()["vw-rcd310"]
+    allowed = dataclasses.replace(rcd, can=dataclasses.replace(rcd.can, diagnostics=True))
+    wiring, backend = sim_can_bench(tmp_path)
+    assert [p.message for p in can_problems(wiring, rcd, str(tmp_path / "tester.yaml"))] != []
+    assert can_problems(wiring, allowed, str(tmp_path / "tester.yaml")) == []
+    heard = []
+    backend.io.watch_frame(lambda ident, data: heard.append(ident), 0x7E0)
+    try:
+        with Bench(wiring, backend, can=True) as bench:
+            attach(bench, allowed, str(tmp_path / "tester.yaml"))
+            bench.power("acc", True)
+            bench.clock.sleep(2.5)
+        assert heard == [0x7E0] * 3, heard
+    finally:
+        backend.close()
+    assert load_wake_set(tmp_path / "tester.yaml")  # the file itself is fine: it is the profile that decides
