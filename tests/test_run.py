@@ -6,6 +6,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from xml.etree import ElementTree
 
 import pytest
 
@@ -83,8 +84,12 @@ def test_interrupted_lockout_wait_resumes_from_the_ledger(tmp_path):
                 raise KeyboardInterrupt  # the technician pressed Ctrl-C a quarter of an hour in
             return super().progress(label, served, total, done)
 
-    first = b.run("lockout-wait", ui=lambda bench, redact: Impatient(redact, stream=_Lines(b.lines)))
+    first = b.run("lockout-wait", ui=lambda bench, redact: Impatient(redact, stream=_Lines(b.lines)),
+                  junit=str(tmp_path / "first.xml"))
     assert (first.outcome, first.exit_code) == ("interrupted", 130)
+    # its JUnit says how long the cut-short step ran (CI dashboards showed 0.000 s)
+    case = ElementTree.parse(tmp_path / "first.xml").find("testcase[@name='lockout wait']")
+    assert 900 <= float(case.get("time")) < 960 and case.find("failure").get("message") == "interrupted"
     assert "15:00 of 1:00:00 served is kept; the same command resumes the wait" in first.message
     lk = Ledger(b.ledger).open_lockout("U1")
     assert 900 <= lk["powered"] < 902

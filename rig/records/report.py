@@ -83,8 +83,10 @@ def write_junit(events: list[dict], path: str | Path, suite: str, properties: di
         elif e.get("to") in ("passed", "failed", "skipped"):
             start = open_steps.pop(key, e["t"])
             cases.append((e.get("what"), e.get("where"), e["to"], e["t"] - start, e.get("message", "")))
-    for (what, where), start in open_steps.items():  # a step cut short (interrupted)
-        cases.append((what, where, "failed", 0.0, "interrupted"))
+    # a step cut short (interrupted) ran until the log's last word: a lockout wait stopped 15 min in took 15 min
+    end = max((e["t"] for e in events if isinstance(e.get("t"), (int, float))), default=0.0)
+    for (what, where), start in open_steps.items():
+        cases.append((what, where, "failed", max(0.0, end - start), "interrupted"))
     root = ET.Element("testsuite", name=clean(suite), tests=str(len(cases)),
                       failures=str(sum(c[2] == "failed" for c in cases)),
                       skipped=str(sum(c[2] == "skipped" for c in cases)))
