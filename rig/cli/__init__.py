@@ -141,6 +141,10 @@ def cli(ctx, backend, wiring, sim_state, ledger, events, server, ca, verbose, un
     ctx.obj.place = place
     ctx.obj.ca = ca
     ctx.obj.wake_set = wake_set
+    if place and ctx.invoked_subcommand:  # every command --place accepts acts on that bench
+        from .placed import check
+
+        check(ctx, ctx.invoked_subcommand)
 
 
 def main(argv=None) -> int:

@@ -13,8 +13,12 @@ from .render import esc, out
 
 
 @cli.group("can")
-def can_group():
+@click.pass_context
+def can_group(ctx):
     """The car's network: the bench's CAN bus, recording a car, picking a wake set."""
+    from .placed import check
+
+    check(ctx, "can", ctx.invoked_subcommand)  # with --place: status is the bench's; watch and record are here
 
 
 def _ids(values) -> list[int] | None:
