@@ -134,7 +134,7 @@ def place_runner(request, artifacts: Path | None, tmp_path: Path):
         if code:
             body["code"] = str(code)
         try:
-            with KeepAcquired(pb.place):  # a coordinator restart mid-run: the place is acquired again
+            with KeepAcquired(pb.place, client):  # a coordinator restart mid-run: the place is acquired again
                 r = follow_run(client, body)
             files = fetch_artifacts(client, r["run_id"], keep) if r.get("run_id") else []
             if junit and r.get("run_id"):

@@ -169,7 +169,7 @@ def run(app, procedure, profile_id, serial, sets, answers, yes, code_file, allow
         if pb is not None:
             err.print(f"place {esc(pb.place)}: the bench at {esc(pb.url)}"
                       + (f" with {esc(serial)} ({esc(profile_id)})" if serial else ""))
-        with _kept(pb):  # a coordinator restart mid-job: the place is acquired again, the job goes on
+        with _kept(pb, client):  # a coordinator restart mid-job: the place is acquired again, the job goes on
             result = remote_run(client, job, queue, local_dir=log_dir() if client.remote else None)
     else:
         result = run_job(job, proc, profile)
@@ -184,14 +184,14 @@ def run(app, procedure, profile_id, serial, sets, answers, yes, code_file, allow
     raise click.exceptions.Exit(result.exit_code)
 
 
-def _kept(pb):
+def _kept(pb, client):
     if pb is None:
         from contextlib import nullcontext
 
         return nullcontext()
     from ..lab.reserve import KeepAcquired
 
-    return KeepAcquired(pb.place)
+    return KeepAcquired(pb.place, client)
 
 
 def _standing_line(path, serial, profile):

@@ -13,7 +13,7 @@ bench's exporter is back; the bench keeps the running job meanwhile (its grace).
 Example::
 
     place = reserve({"family": "vw-safe"}, timeout=7200)
-    with KeepAcquired(place):
+    with KeepAcquired(place, client):   # client: the bench's rig.serve.client.Client
         ...  # follow a job on the place's bench
 """
 
@@ -131,12 +131,14 @@ class KeepAcquired:
 
     A coordinator restart forgets every lock; the bench keeps its running job for a grace
     period. This acquires the place again, as the same ``host/user``, as soon as the
-    coordinator answers and the bench's exporter is back. It gives up when someone else
-    acquired the place (the bench then stops the job: the place is theirs).
+    coordinator answers, the bench's exporter is back and ``bench`` (the bench's
+    :class:`rig.serve.client.Client`) says labgrid *lost* the place. It gives up when someone
+    else acquired the place, or when the bench says it was released (an admin's
+    ``release --kick``: the bench stops the job, and the place is never taken back).
     """
 
-    def __init__(self, place: str, address: str | None = None, every: float = KEEP_EVERY):
-        self.place, self.address, self.every = place, address, every
+    def __init__(self, place: str, bench, address: str | None = None, every: float = KEEP_EVERY):
+        self.place, self.bench, self.address, self.every = place, bench, address, every
         self.taken_back = 0          # how many times the place was acquired again
         self.given_up: str | None = None
         self._stop = threading.Event()
@@ -186,6 +188,13 @@ class KeepAcquired:
         entry = lab.bench_entry(place)
         if entry is None or not entry.avail:
             return  # the exporter is not back yet: acquiring now would leave the bench out of the place
+        held = (self.bench.get("/api/lab") or {}).get("place") or {}  # lost (a restart) or released (a kick)?
+        if held.get("place") != self.place:
+            self.given_up = f"place {self.place} was released in labgrid"
+            log.info("%s; this job no longer holds it", self.given_up)
+            return
+        if not held.get("lost"):
+            return  # the exporter has not told the bench yet: ask again next time
         lab.loop.run_until_complete(lab.session.stub.AcquirePlace(pb2.AcquirePlaceRequest(placename=self.place)))
         self.taken_back += 1
         log.warning("place %s was lost by the coordinator (a restart?); acquired it again as %s", self.place, lab.me)
