@@ -48,6 +48,36 @@ def acquire(env, place):
         lab.loop.run_until_complete(lab.session.stub.AcquirePlace(pb2.AcquirePlaceRequest(placename=place)))
 
 
+def reservations(env) -> list[tuple[str, str]]:
+    """The coordinator's reservations still allocated: (owner, place)."""
+    from labgrid.remote.generated import labgrid_coordinator_pb2 as pb2
+
+    from rig.lab.places import Lab
+
+    with environment(env), Lab() as lab:
+        got = lab.loop.run_until_complete(lab.session.stub.GetReservations(pb2.GetReservationsRequest()))
+    return [(r.owner, r.allocations.get("main")) for r in got.reservations if r.allocations.get("main")]
+
+
+def reserve_and_acquire(env, **tags) -> None:
+    """`labgrid-client reserve --wait` then `labgrid-client -p + acquire`, in this process: the
+    reservation stays (labgrid's own client never cancels it)."""
+    from labgrid.remote.generated import labgrid_coordinator_pb2 as pb2
+
+    from rig.lab.places import Lab
+
+    with environment(env), Lab() as lab:
+        run = lab.loop.run_until_complete
+        token = run(lab.session.stub.CreateReservation(pb2.CreateReservationRequest(
+            filters={"main": pb2.Reservation.Filter(filter=tags)}, prio=0.0))).reservation.token
+        deadline = time.monotonic() + 30
+        while not (res := run(lab.session.stub.PollReservation(pb2.PollReservationRequest(token=token)))
+                   .reservation).allocations.get("main"):
+            assert time.monotonic() < deadline, "the reservation was never allocated"
+            time.sleep(0.2)
+        run(lab.session.stub.AcquirePlace(pb2.AcquirePlaceRequest(placename=res.allocations["main"])))
+
+
 def reserve(env, **tags) -> subprocess.Popen:
     return subprocess.Popen([str(BIN / "labgrid-client"), "reserve", "--wait", "--shell",
                              *[f"{k}={v}" for k, v in tags.items()]], env=env, stdout=subprocess.PIPE, text=True)
@@ -78,6 +108,10 @@ def test_jobs_reserving_by_family_get_the_right_bench_and_a_third_waits_its_turn
     status = [json.loads(line) for line in rig(a, "lab", "status", "--json").stdout.splitlines()]
     assert {(s["place"], s["tags"]["family"], s["tags"]["unit"]) for s in status} == {
         ("bench-01", "vw-safe", "VW1"), ("bench-02", "ford", "F1")}
+    # without a token the benches cannot be asked what they run: the table says why, once
+    r = rig({k: v for k, v in a.items() if k != "RIG_TOKEN"}, "lab", "status")
+    assert r.returncode == 0 and r.stdout.count(" ?") == 2, r.stdout
+    assert r.stderr.count("?: no RIG_TOKEN: the benches answer only with a token") == 1, r.stderr
 
     # two jobs at once, each by family
     ra, rb = reserve(a, family="vw-safe"), reserve(b, family="ford")
@@ -111,6 +145,8 @@ def test_jobs_reserving_by_family_get_the_right_bench_and_a_third_waits_its_turn
     assert (unit["serial"], unit["family"], unit["known"]) == ("VW1", "vw-safe", True)
     r = rig(a, "--place", "+", "run", "enter-code", "--unit", "VW2", "--code-file", str(tmp_path / "code"))
     assert r.returncode == 3 and "holds unit VW1 (vw-safe), not VW2" in r.stderr, r.stderr
+    listed = rig(a, "--place", "+", "units", "list", "--json").stdout
+    assert [u["serial"] for u in json.loads(listed)] == ["VW1"], listed  # the bench's ledger, not this machine's
     shown = rig(a, "--place", "+", "units", "show", "VW1").stdout  # registered when put on the bench
     assert "put on the bench (rig serve --unit VW1 --profile vw-safe)" in shown and "enter-code" in shown, shown
     run_id = json.loads(rig(a, "--place", "+", "runs", "list", "--json").stdout)[0]["id"]
@@ -185,11 +221,29 @@ def test_a_forced_unlock_mid_wait_stops_the_run_safely_and_records_it_interrupte
     r = rig(job, "--place", "bench-01", "status")
     assert r.returncode == 3 and "not acquired" in r.stderr, r.stderr
 
-    # a job that acquires and then vanishes: kept while young, swept once idle past the allowance
-    acquire(job, "bench-01")
+    # a job that reserves and acquires as labgrid-client does, then vanishes: kept while young, swept
+    # once idle past the allowance, its reservation cancelled too (left, it kept the next job waiting 84 s)
+    reserve_and_acquire(job, family="vw-safe")
+    assert reservations(admin) == [("localhost/ci-a", "bench-01")]
     assert "kept: held by localhost/ci-a; idle" in rig(admin, "lab", "sweep", "--idle", "1h").stdout
     assert "would release" in rig(admin, "lab", "sweep", "--idle", "0s", "--dry-run").stdout
     assert "released: held by localhost/ci-a" in rig(admin, "lab", "sweep", "--idle", "0s").stdout
+    assert "no place is acquired" in rig(admin, "lab", "sweep").stdout
+    assert reservations(admin) == []
+
+    # the admin's kick is final: a job still following its run never acquires the place back (only a
+    # place the bench says labgrid *lost*, in a coordinator restart, is); here it looks every 50 ms
+    from rig.lab.reserve import KeepAcquired
+    from rig.serve.client import Client
+
+    acquire(job, "bench-01")
+    with environment(job), KeepAcquired("bench-01", Client(bench.url, job["RIG_TOKEN"], place="bench-01"),
+                                        every=0.05) as keep:
+        lg(admin, "-p", "bench-01", "release", "--kick")
+        deadline = time.monotonic() + 10
+        while keep.given_up is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+    assert (keep.taken_back, keep.given_up) == (0, "place bench-01 was released in labgrid")
     assert "no place is acquired" in rig(admin, "lab", "sweep").stdout
 
 
@@ -201,10 +255,8 @@ def test_a_labgrid_test_drives_the_bench_through_rig_driver(rig_lab, tmp_path, m
     for k in ("LG_COORDINATOR", "LG_USERNAME", "LG_HOSTNAME", "RIG_TOKEN"):
         monkeypatch.setenv(k, env[k])
     acquire(env, "bench-01")
-    (tmp_path / "env.yaml").write_text(
-        "imports: [rig.lab.resource]\n"
-        "targets:\n  main:\n    resources: {RemotePlace: {name: bench-01}}\n    drivers: {RigDriver: {}}\n")
-    target = Environment(str(tmp_path / "env.yaml")).get_target("main")
+    # the environment file the README points labgrid users to, as shipped
+    target = Environment(str(Path(__file__).resolve().parents[1] / "docs" / "lab" / "env.yaml")).get_target("main")
     rig_driver = target.get_driver("RigDriver")
     assert rig_driver.bench.serial == "M1" and rig_driver.bench.family == "ford"
 
