@@ -252,3 +252,20 @@ def test_a_bench_that_cannot_see_the_unit_come_on_counts_from_its_whole_boot_all
     counting = next(e for e in events if e["kind"] == "lockout" and e["what"] == "counting")
     assert counting["since"] == pytest.approx(acc_on + PROFILES["ford"].lockout.boot_within)
     assert measurement(r)["t"] - acc_on >= PROFILES["ford"].lockout.boot_within + measurement(r)["to"]
+
+
+def test_a_locked_display_never_proves_a_lockout_over_where_the_profile_names_no_ready(tmp_path, write_yaml):
+    """Becker names no `ready` display (its end display, CODE ****, is assumed in its notes). A
+    unit that browns out mid-wait and comes back showing CODE **** for a moment before WAIT has
+    not served its wait: its locked display is what it shows at every boot, so only time (with
+    the unproven margin) ends the wait, and the ledger closes the lockout on that."""
+    p = PROFILES["becker-mercedes"]
+    assert "ready" not in p.display and p.wait_proof == "time"
+    assert p.templates("ready") == p.templates("locked")  # still recognised as the unit's own display
+    b = _bench(tmp_path, write_yaml, "becker-mercedes", "1234", boot_delay=1.2, splash="CODE ****", splash_for=3.0,
+               amp_remote_delay=0.5, rail_fault={"rail": "acc", "kind": "sag", "after": 600, "for": 5})
+    r = b.run("lockout-wait")
+    assert r.outcome == "passed", r.message
+    assert b.unit.lockout_left is None and not b.unit.locked_out  # the unit itself is out of its wait
+    assert lockout_row(b)["end_reason"] == "served"
+    assert measurement(r)["to"] >= p.lockout.wait + p.lockout_margin(p.lockout.wait) - 1
