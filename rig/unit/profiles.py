@@ -72,8 +72,7 @@ class Profile:
         raise AttributeError(name)
 
     def pattern(self, display: str) -> re.Pattern:
-        """The regex for a display name (``ready`` falls back to ``locked``: to recognise the unit's
-        own displays, never as proof that a lockout is over, see :attr:`wait_proof`)."""
+        """The regex for a display name (``ready`` falls back to ``locked``, never as proof: :attr:`wait_proof`)."""
         return to_regex(self.templates(display), self.digits.count)
 
     def templates(self, display: str) -> list[str]:
@@ -98,8 +97,7 @@ class Profile:
     def wait_proof(self) -> str:
         """What can prove a lockout wait over: ``display`` (its own ready display, unlike its lockout
         display), ``power_off`` (it switches itself off after the wait) or ``time`` (nothing but the
-        time served). Only a ``ready`` the profile writes out counts: its ``locked`` display, which
-        ``ready`` falls back to elsewhere, shows at every boot (a brown-out's too), so it proves nothing.
+        time served). Only a ``ready`` written out counts: ``locked`` shows at every boot, so proves nothing.
 
         >>> ps = load_profiles(); ps["ford"].wait_proof, ps["vw-safe"].wait_proof, ps["vw-safe-seed"].wait_proof
         ('display', 'time', 'power_off')
