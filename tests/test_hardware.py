@@ -625,7 +625,32 @@ def test_the_committed_schematic_sheets_match_bench_yaml():
         assert (REPO / "wiring" / "schematic" / name).read_text(encoding="utf-8") == svg, \
             f"re-draw them: rig wiring schematic -o wiring/schematic ({name})"
     assert "GPIO26 (J1-37)" in sheets["sheet6-deadman.svg"] and "GPIO2 (J1-3)" in sheets["sheet6-deadman.svg"]
-    assert "preset1: GPIO19 (J1-35)" in sheets["sheet3-keys.svg"]  # drawn from the map, not by hand
+    assert "preset1 GPIO19 (J1-35)" in sheets["sheet3-keys.svg"]  # drawn from the map, not by hand
+
+
+def test_every_channel_of_a_changed_pin_map_is_on_its_sheet(write_yaml):
+    """The sheets follow the map: a rail moved, a key added, a sense without its rail. Each
+    channel is drawn (relays, senses) or listed (keys) with its GPIO and header pin, each
+    sense opto gets its own drawn 1N4148, and the harness labels follow the rails."""
+    pytest.importorskip("schemdraw")
+    from rig.bench.harness import harness
+    from rig.bench.schematic import keys, relays, senses
+
+    text = (REPO / "wiring" / "bench.yaml").read_text(encoding="utf-8")
+    text = text.replace("pin: 17", "pin: 23")  # battery onto the pin a 2-channel CAN HAT would take
+    text = text.replace("  scan:    {pin: 18}", "  scan:    {pin: 18}\n  eject: {pin: 17}")
+    w = load_wiring(write_yaml(text))
+    sheets = {"sheet2-relays.svg": relays(w), "sheet3-keys.svg": keys(w), "sheet4-senses.svg": senses(w),
+              "sheet7-harness.svg": harness(w)}  # (the sheets that draw channels: 5 and 6 draw no GPIO of a channel)
+    assert "battery: GPIO23 (J1-16)" in sheets["sheet2-relays.svg"] and "GPIO17" not in sheets["sheet2-relays.svg"]
+    assert sheets["sheet2-relays.svg"].count("SRD-05VDC-SL-C  (") == len(w.rails) == 3  # one drawn per rail
+    assert "eject GPIO17 (J1-11)" in sheets["sheet3-keys.svg"]
+    for s in w.senses.values():
+        assert f"{s.name}: GPIO{s.pin} (J1-" in sheets["sheet4-senses.svg"]
+    assert sheets["sheet4-senses.svg"].count(">1N4148<") == len(w.senses)  # drawn, not only named
+    assert sheets["sheet3-keys.svg"].count("NFet") == 0 and "PhotoMOS" in sheets["sheet3-keys.svg"]
+    harness = sheets["sheet7-harness.svg"]
+    assert "A4 BATT (K1)" in harness and "A7 ACC (K2)" in harness and "IGN (K3)" in harness
 
 
 def test_a_channel_the_dead_man_cannot_cut_is_refused(write_yaml):

@@ -72,14 +72,15 @@ def channels(w: Wiring) -> list[Channel]:
         rail = w.rails.get(s.rail) if s.rail else None
         if rail is not None:
             where = ISO.get(rail.iso, rail.name).split(" (")[0]
-            lands = f"{where}, at the connector (after the fuse)"
+            lands = f"{where}, at the pigtail (after fuse and relay)"
             kind = "railsense"
         else:
             lands = "amp remote lead (blue/white)" if s.name == "unit_on" else f"sense {s.name}"
             kind = "sense"
         active = "high" if s.active_high else "low"
         debounce = f", debounce {s.debounce * 1000:g} ms" if s.debounce else ""
-        out.append(Channel(kind, s.name, s.pin, "PC817 opto (input)", f"4.7k + 1N4148, pull {s.pull}, "
+        series = "1k + 9V1 zener" if rail is not None else "4.7k"  # sheet 4: a sagging rail reads off
+        out.append(Channel(kind, s.name, s.pin, "PC817 opto (input)", f"{series} + 1N4148, pull {s.pull}, "
                            f"{active} = on{debounce}", lands, "input (unwired reads off)"))
     if w.heartbeat is not None:
         hb = w.heartbeat
@@ -106,8 +107,9 @@ def render_svg(w: Wiring) -> str:
          f'<title>{escape(w.name, False)}: wiring</title>',
          f'<rect width="{W}" height="{height}" fill="#fff"/>',
          _text(20, 30, f"{w.name}", size=20, weight="bold"),
-         _text(20, 52, "Raspberry Pi 40-pin header, board seen from above, USB ports to the right. "
-                       "BCM GPIO numbers in the pins.", fill="#555")]
+         _text(20, 52, "Sheet 1 of 7, the pin sheet: the Raspberry Pi's 40-pin header (J1), board seen from "
+                       "above, USB ports to the right. BCM GPIO numbers in the pins; the circuits are sheets 2-7 "
+                       "(wiring/schematic/).", fill="#555")]
     o += _header(by_pin, 60, 110)
     o += _legend(760, 110)
     o += _rows(rows, top)

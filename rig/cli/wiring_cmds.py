@@ -92,7 +92,7 @@ def diagram(app, file, output):
               help="The folder the sheets are written to.")
 @click.pass_obj
 def schematic(app, file, output):
-    """Draw the schematic sheets from the pin map (SVG): relays, keys, senses, power, dead-man.
+    """Draw the schematic sheets from the pin map (SVG): relays, keys, senses, power, dead-man, harness.
 
     Sheet 1 is the pin sheet (rig wiring diagram). Needs schemdraw, a drawing tool
     the Pi's install does not carry: pip install '.[docs]'.
