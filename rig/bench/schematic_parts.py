@@ -33,7 +33,11 @@ def drawing():
 
 
 def hdr(pin: int) -> str:
-    """``GPIO17 (J1-11)``: the BCM number and the header pin an engineer solders to."""
+    """The BCM number and the header pin an engineer solders to.
+
+    >>> hdr(17)
+    'GPIO17 (J1-11)'
+    """
     return f"GPIO{pin} (J1-{HEADER.get(pin, '?')})"
 
 
