@@ -78,9 +78,9 @@ setup(
         "can": ["python-can>=4.6,<5", "can-isotp>=2.0,<3"],
         # rig can watch --dbc: frames decoded by a DBC file
         "dbc": ["cantools>=45"],
-        # hypothesis: property tests of every loader; httpx and playwright: the server's HTTP and browser tests
         # the schematic sheets (rig wiring schematic): a drawing tool, never on the Pi's base install
         "docs": ["schemdraw>=0.19"],
+        # hypothesis: property tests of every loader; httpx and playwright: the server's HTTP and browser tests
         "test": ["schemdraw>=0.19", "pytest>=7.4", "pytest-xdist>=3.5", "hypothesis>=6.80", "starlette>=0.40", "uvicorn>=0.30", "httpx>=0.27",
                  "playwright>=1.40", "labgrid>=26.0.1,<27",  # labgrid: the lab's loopback tests
                  # the CAN tests; msgpack: python-can's udp_multicast bus, for the tests across processes

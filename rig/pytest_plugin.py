@@ -41,10 +41,12 @@ from __future__ import annotations
 import json
 import os
 import re
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
+
+from .run.heldbench import draw_timeline, held_bench  # noqa: F401  (held_bench: part of the plugin's API)
 
 _SIM_ONLY = {
     "mock": "starts a fresh simulated unit, and --rig-backend mock has no unit (bare pins); "
@@ -250,45 +252,6 @@ def rig_backend_factory(request, rig_sim_state):
 
 
 # -- the bench and runs ------------------------------------------------------------
-@contextmanager
-def held_bench(wiring, backend_factory, log_path=None):
-    """Open a bench for a test; release it (keys up, rails safe) and close the backend after.
-
-    With ``log_path`` the bench's events go to that JSON-lines log, and its
-    timeline picture is drawn next to it when the bench is released.
-    """
-    from .bench.bench import Bench
-    from .records.events import EventBus
-
-    backend = backend_factory(wiring)
-    log = None
-    events = EventBus(backend.clock)
-    if log_path is not None:
-        from .records.report import EventLog
-
-        log = EventLog(log_path)
-        events.subscribe(log.write)
-    bench = Bench(wiring, backend, events=events)
-    try:
-        bench.open()
-        yield bench
-    finally:
-        bench.release("test teardown")
-        backend.close()
-        if log is not None:
-            log.close()
-            _draw(log_path, "rig_bench")
-
-
-def _draw(log_path, title: str) -> None:
-    from .run.job import timeline_path
-    from .records.files import write_new
-    from .records.report import read_events
-    from .records.timeline import render_svg
-
-    write_new(timeline_path(log_path), render_svg(read_events(log_path), title))
-
-
 @pytest.fixture
 def rig_bench(request, rig_wiring, rig_backend_factory, rig_artifacts):
     """An open Bench; released (keys up, rails safe) at teardown, however the test ended."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from ..errors import ConfigError
-from ..records import integrity
+from ..records import integrity, recovery
 from . import cli
 from .app import ledger_path
 from .render import err, esc, out
@@ -71,7 +71,7 @@ def ledger_recover(app, new):
 
     if not Path(source).exists():
         raise ConfigError(f"no ledger at {source} (a typo in --ledger or RIG_LEDGER?)")
-    report = integrity.recover(source, new)
+    report = recovery.recover(source, new)
     for table, n in report["copied"].items():
         lost = report["lost"][table]
         gone = "" if not lost else (", some rows lost (how many cannot be told)" if lost < 0 else f", {lost} lost")

@@ -15,17 +15,7 @@ from ..serve.countdown import words
 from .render import err, esc, out, show_status
 
 
-def _config_dir() -> Path:
-    base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
-    return Path(base) / "rig"
-
-
-def _tokens(path=None):
-    from ..serve.auth import Tokens
-
-    return Tokens(path or os.environ.get("RIG_TOKENS") or _config_dir() / "serve-tokens.json")
-
-
+from .token_cmds import _tokens, token
 CLEARTEXT = "--unencrypted-codes-and-tokens-on-the-network"
 
 
@@ -378,4 +368,4 @@ def _answer(client, q: dict) -> None:
         err.print(f"  {exc}")
 
 
-from . import token_cmds  # noqa: E402,F401  (rig serve token ...: registered on the serve group)
+serve.add_command(token)  # rig serve token new/list/revoke

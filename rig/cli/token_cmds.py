@@ -2,14 +2,27 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import click
 
 from ..errors import ConfigError
 from .render import err, esc, out
-from .serve_cmds import _tokens, serve
 
 
-@serve.group("token")
+def _config_dir() -> Path:
+    base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+    return Path(base) / "rig"
+
+
+def _tokens(path=None):
+    from ..serve.auth import Tokens
+
+    return Tokens(path or os.environ.get("RIG_TOKENS") or _config_dir() / "serve-tokens.json")
+
+
+@click.group("token")
 def token():
     """Tokens for the server's page and API."""
 
