@@ -46,9 +46,22 @@ def _probe(paced, digits: str) -> dict:
         "state_notes": during["job"]["notes"], "junit": viewer.get(f"/api/runs/{run_id}/junit.xml").text,
         # the job's records: what its redactor passes over (the holder in the state is never redacted, so
         # shows the place as sent: no oracle there)
-        "raw": viewer.get(f"/api/runs/{run_id}/log.jsonl").text + json.dumps(s["last"]) + "".join(
-            line for line in stream.raw.decode().splitlines() if line.startswith("data:") and '"kind"' in line),
+        "raw": " ".join(_texts([json.loads(line) for line in viewer.get(f"/api/runs/{run_id}/log.jsonl").text.splitlines()]
+                               + [s["last"]] + [json.loads(line[5:]) for line in stream.raw.decode().splitlines()
+                                                if line.startswith("data:") and '"kind"' in line])),
     }
+
+
+def _texts(value) -> list[str]:
+    """Every string in a JSON value: its numbers are times and counts (an epoch time such as
+    1796638807.4 contains 38807 by chance), never text a client sent."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [t for k, v in value.items() for t in [k, *_texts(v)]]
+    if isinstance(value, list):
+        return [t for v in value for t in _texts(v)]
+    return []
 
 
 def _scrub(text: str) -> str:
@@ -90,7 +103,8 @@ def test_only_the_operator_who_started_a_code_job_answers_it(paced):
     assert r.status_code == 403 and "only alice" in r.json()["error"]
     assert 999 not in paced.station._answers
     assert alice.post("/api/answer", json={"id": 999, "answer": "CODE"}).status_code == 200
-    alice.post("/api/stop")
+    # stopped, served time and all (without the word the stop is refused: the wait would start over)
+    assert alice.post("/api/stop", json={"discard_served": True}).status_code == 200
     paced.wait(lambda s: s["job"] is None)
 
 
