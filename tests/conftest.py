@@ -42,6 +42,23 @@ def pytest_xdist_auto_num_workers(config):
     return cpus + 1
 
 
+# Modules whose tests take seconds each (a lab in network namespaces, Chromium, real `rig`
+# processes and servers, a million tap lines). xdist hands tests out in collection order, so
+# one of these collected last keeps a worker busy after the others ran dry: started first,
+# they overlap the thousands of short tests instead. Whole modules move, keeping their order.
+SLOW_FIRST = ("test_lab_hosts.py", "test_lab.py", "browser/", "security/", "test_signals_campaign.py",
+              "test_can_signals.py", "test_display_memory.py", "test_serve_client.py", "test_serve_process.py",
+              "test_signals_session.py", "test_signals_exit.py", "test_serve_lab.py", "test_pytest_plugin.py")
+
+
+def pytest_collection_modifyitems(config, items):
+    def rank(item) -> int:
+        path = item.nodeid.split("::", 1)[0]
+        return next((i for i, name in enumerate(SLOW_FIRST) if name in path), len(SLOW_FIRST))
+
+    items.sort(key=rank)  # stable: every module keeps its own order
+
+
 @pytest.fixture(scope="session")
 def _parsed_yaml_dir(tmp_path_factory):
     # rig's parsed-YAML cache is keyed by content, so the session's `rig` children share one
