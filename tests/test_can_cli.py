@@ -73,7 +73,12 @@ def test_without_its_wake_frames_every_procedure_fails_clearly_through_the_cli(r
     shown = run_rig("--backend", "sim", "sim", "show").stdout
     assert "  locked: True" in shown, shown  # nothing reached it, no attempt spent
     assert "1 wrong" not in run_rig("units", "show", "CAN1").stdout
-    if profile == "opel-cd30":  # and with none at all: refused before any pin moves
+    (tmp_path / "none.yaml").write_text("frames: []\n")  # no frames at all
+    r = run_rig("--backend", "sim", "--wake-set", tmp_path / "none.yaml", "run", "enter-code", "--unit", "CAN1",
+                "--allow-lockout", env=CODE)
+    assert r.returncode == 1 and "CAN: no wake frames were given. A unit that needs the car's network stays dark" \
+        in r.stderr, r.stderr
+    if profile == "opel-cd30":  # and with none known for it: refused before any pin moves
         r = run_rig("--backend", "sim", "run", "reproduce-safe", "--unit", "CAN1")
         assert r.returncode == 2 and "stays dark without its car's wake frames" in r.stderr, r.stderr
         assert "nothing was switched" in r.stderr
@@ -165,6 +170,17 @@ def test_can_watch_shows_frames_and_what_a_wake_set_would_pick(run_rig):
     assert r.returncode == 0, r.stderr
     assert "0x575  [4]  02 00 00 00" in r.stdout
     assert "0x575 02 00 00 00 every 100ms" in r.stdout and "0x351" not in r.stdout
+
+
+def test_a_wake_set_recorded_at_another_bus_speed_is_refused_before_any_pin_moves(run_rig, tmp_path):
+    sim(run_rig, "vw-rcd310")
+    (tmp_path / "mqb.yaml").write_text("bitrate: 500k\nframes: [{id: 0x575, data: '02 00 00 00', period: 100ms}]\n")
+    r = run_rig("--backend", "sim", "--wake-set", tmp_path / "mqb.yaml", "run", "reproduce-safe", "--unit", "V1",
+                "--new-unit", "--profile", "vw-rcd310")
+    assert r.returncode == 2
+    assert (f"{tmp_path / 'mqb.yaml'}: error: the wake set mqb was recorded on a 500000 bit/s bus; this run's is "
+            f"100000 (--wake-set {tmp_path / 'mqb.yaml'})") in r.stderr, r.stderr
+    assert "nothing was switched" in r.stderr
 
 
 def test_a_bad_wake_set_file_says_where(run_rig, tmp_path):

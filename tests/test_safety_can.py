@@ -126,17 +126,20 @@ def test_a_released_bench_sends_nothing(tmp_path):
         backend.close()
 
 
-def test_the_hat_pins_are_checked_against_the_pin_map(tmp_path):
+@pytest.mark.parametrize("pin,said", [(25, "can.interrupt: GPIO25 is the CAN HAT's interrupt"),
+                                      (10, "can.spi: GPIO10 is SPI0 MOSI, the CAN HAT's"),
+                                      (8, "can.cs: GPIO8 is SPI0 CE0, the CAN HAT's chip select")])
+def test_the_hat_pins_are_checked_against_the_pin_map(tmp_path, pin, said):
     from .canbench import can_pin_map
 
     text = can_pin_map(tmp_path / "b.yaml", interface="socketcan", channel="can0").read_text()
-    (tmp_path / "c.yaml").write_text(text.replace("preset3: {pin: 20}", "preset3: {pin: 25}"))
+    (tmp_path / "c.yaml").write_text(text.replace("preset3: {pin: 20}", f"preset3: {{pin: {pin}}}"))
     from rig.bench.wiring import load_wiring
 
     with pytest.raises(ConfigError) as info:
         load_wiring(tmp_path / "c.yaml")
-    assert any("can.interrupt: GPIO25 is the CAN HAT's interrupt and keys.preset3 uses it too" in p.message
-               for p in info.value.problems)
+    assert any(f"{said} and keys.preset3 uses it too" in p.message for p in info.value.problems), \
+        [p.message for p in info.value.problems]
 
 
 def test_a_can_key_is_let_go_before_the_frames_stop(tmp_path):

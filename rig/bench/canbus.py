@@ -261,7 +261,7 @@ def open_channel(bench) -> CanChannel:
     wake = find_wake_set(spec.wake, beside=bench.wiring.source) if spec.wake else None  # a bad file: before the bus
     channel = CanChannel(spec, bench)
     if wake is not None:
-        channel.set_wake(wake, source=f"the pin map's can.wake ({spec.wake})")
+        channel.set_wake(wake, source=spec.wake_source)
     return channel
 
 

@@ -42,6 +42,12 @@ class CanSpec:
     wake: str | None = None          # the bench's own wake set (a file beside the pin map, or a shipped name)
     port: int | None = None          # udp_multicast only
     line: int = 0
+    wake_from: str = ""              # who named ``wake`` where the pin map did not (``--wake-set FILE``)
+
+    @property
+    def wake_source(self) -> str:
+        """Where the bench's wake set was named, for messages: ``--wake-set golf6.yaml`` or the pin map."""
+        return self.wake_from or f"the pin map's can.wake ({self.wake})"
 
     @property
     def hat(self) -> bool:

@@ -191,7 +191,8 @@ def with_wake_set(wiring, wake_set: str | None):
                          f"has no can: block)")
     path = Path(wake_set)
     spec = str(path.resolve()) if path.is_file() else wake_set  # else a shipped set's name
-    return dataclasses.replace(wiring, can=dataclasses.replace(wiring.can, wake=spec))
+    can = dataclasses.replace(wiring.can, wake=spec, wake_from=f"--wake-set {wake_set}")
+    return dataclasses.replace(wiring, can=can)
 
 
 def data_dir() -> Path:

@@ -36,7 +36,7 @@ def wake_for(wiring, profile, override: str | None = None) -> tuple[WakeSet | No
     if override:
         return find_wake_set(override), f"--wake-set {override}"
     if wiring is not None and wiring.can is not None and wiring.can.wake:
-        return find_wake_set(wiring.can.wake, beside=wiring.source), f"the pin map's can.wake ({wiring.can.wake})"
+        return find_wake_set(wiring.can.wake, beside=wiring.source), wiring.can.wake_source
     can = getattr(profile, "can", None)
     if can is None:
         return None, ""
@@ -130,7 +130,7 @@ class CanParts:
         if bench.can is not None and self.wake_set is not None and bench.is_open:  # a server's bench: its own set back
             own = bench.wiring.can.wake if bench.wiring.can is not None else None
             bench.can.set_wake(find_wake_set(own, beside=bench.wiring.source) if own else None,
-                               source=f"the pin map's can.wake ({own})" if own else "")
+                               source=bench.wiring.can.wake_source if own else "")
 
 
 def attach(bench, profile, override: str | None = None) -> CanParts | None:
