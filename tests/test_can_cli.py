@@ -172,24 +172,19 @@ def test_can_watch_shows_frames_and_what_a_wake_set_would_pick(run_rig):
     assert "0x575 02 00 00 00 every 100ms" in r.stdout and "0x351" not in r.stdout
 
 
-def test_a_wake_set_recorded_at_another_bus_speed_is_refused_before_any_pin_moves(run_rig, tmp_path):
+@pytest.mark.parametrize("text,said", [
+    ("frames:\n  - {id: 575, data: '02 00', period: 100ms}\n",
+     "{file}:2: error: wake set.frames[0]: id 575 is written in decimal"),
+    ("bitrate: 500k\nframes: [{id: 0x575, data: '02 00 00 00', period: 100ms}]\n",  # recorded on an MQB's bus
+     "{file}: error: the wake set w was recorded on a 500000 bit/s bus; this run's is 100000 (--wake-set {file})")])
+def test_a_wake_set_a_run_cannot_use_says_where_before_any_pin_moves(run_rig, tmp_path, text, said):
     sim(run_rig, "vw-rcd310")
-    (tmp_path / "mqb.yaml").write_text("bitrate: 500k\nframes: [{id: 0x575, data: '02 00 00 00', period: 100ms}]\n")
-    r = run_rig("--backend", "sim", "--wake-set", tmp_path / "mqb.yaml", "run", "reproduce-safe", "--unit", "V1",
+    (tmp_path / "w.yaml").write_text(text)
+    r = run_rig("--backend", "sim", "--wake-set", tmp_path / "w.yaml", "run", "reproduce-safe", "--unit", "V1",
                 "--new-unit", "--profile", "vw-rcd310")
     assert r.returncode == 2
-    assert (f"{tmp_path / 'mqb.yaml'}: error: the wake set mqb was recorded on a 500000 bit/s bus; this run's is "
-            f"100000 (--wake-set {tmp_path / 'mqb.yaml'})") in r.stderr, r.stderr
+    assert said.format(file=tmp_path / "w.yaml") in r.stderr, r.stderr
     assert "nothing was switched" in r.stderr
-
-
-def test_a_bad_wake_set_file_says_where(run_rig, tmp_path):
-    sim(run_rig, "vw-rcd310")
-    (tmp_path / "bad.yaml").write_text("frames:\n  - {id: 575, data: '02 00', period: 100ms}\n")
-    r = run_rig("--backend", "sim", "--wake-set", tmp_path / "bad.yaml", "run", "reproduce-safe", "--unit", "V1",
-                "--new-unit", "--profile", "vw-rcd310")
-    assert r.returncode == 2
-    assert f"{tmp_path / 'bad.yaml'}:2: error: wake set.frames[0]: id 575 is written in decimal" in r.stderr
 
 
 # -- the pytest plugin -----------------------------------------------------------------------
