@@ -14,6 +14,7 @@ from ..run.job import Job, check_plan, needs_code, prepare, run_job
 from ..records.ledger import Ledger
 from ..run.procedure import builtin_names, check_answers
 from ..records.secret import Code
+from ..records.sheet import sheet_path
 from .ui import LivePanel, Plain
 from . import cli
 from .app import ledger_path, log_dir
@@ -177,6 +178,9 @@ def run(app, procedure, profile_id, serial, sets, answers, yes, code_file, allow
     err.print(f"[bold {colour}]{result.outcome.upper()}[/]: {esc(with_context(result.message))}", markup=True)
     if result.log:  # none for a job that never got a run (an error before it began, a server gone)
         err.print(f"log: {esc(result.log)}\ntimeline: {esc(Path(result.log).with_suffix('.svg'))}")
+        sheet = sheet_path(result.log)
+        if sheet.exists():
+            err.print(f"code-request sheet: {esc(sheet)}  (open it in a browser, fill in shop and customer, print it)")
     if serial and profile is not None and job.ledger_here:
         _standing_line(ledger_path(app), serial, profile)
     if getattr(result, "signal", None) is not None:  # told what the bench did; still ended by the signal

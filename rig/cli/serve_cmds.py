@@ -228,27 +228,33 @@ def stop(app, discard_served):
 @cli.command()
 @click.argument("run_id", type=int)
 @click.option("-o", "--output", type=click.Path(dir_okay=False), required=True, help="The HTML file to write.")
+@click.option("--sheet", is_flag=True, help="Write the run's code-request sheet instead (a read-serial run's): "
+              "one printable page with the date, shop, customer and unit fields.")
 @click.pass_obj
-def report(app, run_id, output):
+def report(app, run_id, output, sheet):
     """Write a run's page as one self-contained HTML file (for a ticket or a CI artifact).
 
-    Summary, the timeline picture and the event log, with the CSS and SVG
-    inline: it opens anywhere, with no script and no network.
+    Summary, the code-request sheet's rows if the run made one, the timeline
+    picture and the event log, with the CSS and SVG inline: it opens anywhere,
+    with no script and no network.
 
     \b
     Example:
       rig report 12 -o run-12.html
+      rig report 12 --sheet -o code-request.html    the paper to hand to the dealer
     """
-    from ..serve.report import write_report
+    from ..serve.report import write_report, write_sheet_copy
     from .app import ledger_path
 
     client = app.server() if (app.place or app.server_url) else None
     if client is not None and client.remote:  # the bench's run, as its server renders it
-        Path(output).write_bytes(client.get(f"/api/runs/{run_id}/report.html"))
-        path = output
+        from ..records.files import write_new
+
+        remote = f"/api/runs/{run_id}/sheet.html?download=1" if sheet else f"/api/runs/{run_id}/report.html"
+        path = write_new(output, client.get(remote))
     else:
-        path = write_report(ledger_path(app), run_id, output)
-    err.print(f"wrote {path}")
+        path = (write_sheet_copy if sheet else write_report)(ledger_path(app), run_id, output)
+    err.print(f"wrote {path}" + ("  (open it in a browser, fill in shop and customer, print it)" if sheet else ""))
 
 
 # -- the CLI's commands through a server -------------------------------------

@@ -258,6 +258,7 @@ def run_job(job: Job, proc: Procedure | None = None, profile=None) -> JobResult:
     finally:  # the record is finished before a signal can land
         signals.finish(_record, job, ui, backend, log, ledger, run_id, outcome, message)
     _write_timeline(log_path, proc.name, job.serial)
+    _write_sheet(log_path, run_id, job.serial)
     if job.junit:
         write_junit(read_events(log_path), job.junit, proc.name,
                     {"profile": profile.id if profile else "", "unit": job.serial or "", "outcome": outcome,
@@ -341,6 +342,16 @@ def _quietly(fn) -> None:
 
 def timeline_path(log_path) -> Path:
     return Path(log_path).with_suffix(".svg")
+
+
+def _write_sheet(log_path, run_id, serial) -> None:
+    """A run with a sheet step leaves the printable code-request sheet beside its log."""
+    from ..records.sheet import write_sheet
+
+    try:
+        write_sheet(log_path, {"id": run_id, "serial": serial})
+    except OSError:
+        pass  # the sheet's rows are in the log and the run's page: not worth failing a run for
 
 
 def _write_timeline(log_path, name, serial) -> None:

@@ -17,6 +17,7 @@ from ..run.procedure import builtin_names
 from ..unit.profiles import load_profiles
 from ..records.files import is_run_log, read_private
 from ..records.report import write_junit
+from ..records.sheet import CSS as SHEET_CSS, last_sheet, render_sheet
 from .report import load_run, render_run
 
 
@@ -87,6 +88,22 @@ def routes(station, endpoint, body, Refused) -> list[Route]:
         run_, events, svg = loaded(request)
         return HTMLResponse(render_run(run_, events, svg, standalone=True),
                             headers=_attach(f"run-{run_['id']:05d}.html"))
+
+    @endpoint()
+    async def run_sheet(request, user):
+        """The code-request sheet, to print (shown in the browser; ``?download=1`` saves it)."""
+        run_, events, _s = loaded(request)
+        sheet = last_sheet(events)
+        if sheet is None:
+            raise Refused(404, f"run {run_['id']} has no code-request sheet (a read-serial run has one)")
+        download = bool(request.query_params.get("download"))  # a file of its own: its style inline
+        return HTMLResponse(render_sheet(sheet, run_, when=run_["ended"] or run_["started"],
+                                         css_href=None if download else "/api/sheet.css"),
+                            headers=_attach(f"run-{run_['id']:05d}.sheet.html", inline=not download))
+
+    @endpoint()
+    async def sheet_css(request, user):
+        return Response(SHEET_CSS, media_type="text/css")
 
     @endpoint(page=True)
     async def run_page(request, user):
@@ -163,7 +180,8 @@ def routes(station, endpoint, body, Refused) -> list[Route]:
     return [
         Route("/api/runs", runs), Route("/api/runs/{run}", run), Route("/api/runs/{run}/log.jsonl", run_log),
         Route("/api/runs/{run}/timeline.svg", run_svg), Route("/api/runs/{run}/junit.xml", run_junit),
-        Route("/api/runs/{run}/report.html", run_report), Route("/runs/{run}", run_page), Route("/runs", runs_page),
+        Route("/api/runs/{run}/report.html", run_report), Route("/api/runs/{run}/sheet.html", run_sheet),
+        Route("/api/sheet.css", sheet_css), Route("/runs/{run}", run_page), Route("/runs", runs_page),
         Route("/api/units", units), Route("/api/units", add_unit, methods=["POST"]),
         Route("/api/units/{serial}", unit), Route("/api/units/{serial}/notes", unit_notes, methods=["POST"]),
         Route("/api/catalogue", catalogue), Route("/api/ledger", whole),
@@ -188,7 +206,7 @@ def _public(run: dict, user: dict) -> dict:
 def _attach(name: str, inline=None) -> dict:
     """A download's name is the rig's (run-00012.jsonl): plain ASCII, so RFC 6266's quoted
     ``filename`` says it whole and no request's text reaches the header."""
-    if not re.fullmatch(r"run-\d{5,}\.(jsonl|svg|xml|html)", name):
+    if not re.fullmatch(r"run-\d{5,}\.(jsonl|svg|xml|html|sheet\.html)", name):
         raise ValueError(f"not a download name the rig gives: {name!r}")
     return {} if inline else {"content-disposition": f'attachment; filename="{name}"'}
 

@@ -8,8 +8,8 @@ from ..records.files import folder, write_new
 
 
 def fetch_artifacts(client, run_id: int, directory) -> list[Path]:
-    """Write run-N-PROCEDURE.jsonl (event log), .svg (timeline) and .xml (JUnit) into ``directory``,
-    named as the bench names its own.
+    """Write run-N-PROCEDURE.jsonl (event log), .svg (timeline), .xml (JUnit) and, for a run with a
+    sheet step, .sheet.html (the code-request sheet) into ``directory``, named as the bench names its own.
 
     Returns the files, the event log first. The bench wrote them already; these are copies
     for the CI job or technician who ran it from elsewhere.
@@ -25,4 +25,9 @@ def fetch_artifacts(client, run_id: int, directory) -> list[Path]:
         data = client.get(f"/api/runs/{int(run_id)}/{remote}")
         write_new(path, data if isinstance(data, bytes) else str(data).encode())
         files.append(path)
+    from ..records.report import read_events
+    from ..records.sheet import last_sheet, sheet_path
+
+    if last_sheet(read_events(files[0])) is not None:  # a read-serial run: the paper to hand on, too
+        files.append(write_new(sheet_path(files[0]), client.get(f"/api/runs/{int(run_id)}/sheet.html?download=1")))
     return files

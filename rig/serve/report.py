@@ -23,9 +23,11 @@ from ..durations import format_duration
 from ..records.files import folder, is_run_log, write_new
 from ..records.ledger import Ledger
 from ..records.report import read_events
+from ..records.sheet import last_sheet, render_sheet, sheet_path
 from ..records.xmltext import clean, escape
 
 CSS_FILE = Path(__file__).resolve().parent / "static" / "style.css"
+PACKAGE = str(Path(__file__).resolve().parent.parent) + "/"  # .../site-packages/rig/: said as rig/
 OUTCOME_COLOUR = {"passed": "ok", "failed": "bad", "error": "bad", "refused": "warn", "interrupted": "warn"}
 
 
@@ -62,11 +64,23 @@ def _when(t) -> str:
 def _cell(v) -> str:
     if v is None:
         return ""
-    return escape(v if isinstance(v, str) else json.dumps(v, default=str))
+    # a built-in procedure's file is rig/procedures/unlock.yaml:12, not a long installed-package path
+    return escape((v if isinstance(v, str) else json.dumps(v, default=str)).replace(PACKAGE, "rig/"))
 
 
-def render_run(run: dict, events: list[dict], svg: str, standalone: bool = True) -> str:
-    """The run page; ``standalone`` inlines the CSS, otherwise it links the server's files."""
+def _sheet_section(sheet: dict | None, href: str | None) -> str:
+    """The code-request sheet's rows as a table (not a JSON blob), with the printable page's link."""
+    if sheet is None:
+        return ""
+    rows = "".join(f"<tr><th>{escape(str(k))}</th><td>{escape(str(v))}</td></tr>" for k, v in sheet.get("rows") or [])
+    link = (f'<p class="downloads"><a id="sheet-link" href="{escape(href)}" target="_blank">the printable sheet</a>'
+            " (date, shop and customer fields; print it or save it as PDF)</p>") if href else ""
+    return f"<h2>{escape(str(sheet.get('what') or 'Code request'))}</h2><table class=\"summary\">{rows}</table>{link}"
+
+
+def render_run(run: dict, events: list[dict], svg: str, standalone: bool = True, sheet_href: str | None = None) -> str:
+    """The run page; ``standalone`` inlines the CSS, otherwise it links the server's files.
+    ``sheet_href``: where a standalone page finds the run's code-request sheet (a file beside it)."""
     outcome = run.get("outcome") or "running"
     duration = format_duration(run["ended"] - run["started"]) if run.get("ended") else "-"
     summary = [("run", run["id"]), ("procedure", run["procedure"]), ("unit", run.get("serial") or "-"),
@@ -80,6 +94,8 @@ def render_run(run: dict, events: list[dict], svg: str, standalone: bool = True)
     rows = []
     for e in events:
         extra = {k: v for k, v in e.items() if k not in ("t", "kind", "what", "from", "to")}
+        if e.get("kind") == "sheet":
+            extra = "the code-request sheet: above"
         rows.append(f'<tr data-kind="{escape(e.get("kind", ""))}"><td class="num">{e.get("t", 0):.3f}</td>'
                     f'<td>{escape(e.get("kind", ""))}</td><td>{_cell(e.get("what"))}</td>'
                     f'<td>{_cell(e.get("from"))}</td><td>{_cell(e.get("to"))}</td>'
@@ -90,6 +106,7 @@ def render_run(run: dict, events: list[dict], svg: str, standalone: bool = True)
         filt = ('<p class="hint">Event kinds in this run: ' + ", ".join(escape(k) for k in kinds) + "</p>")
         downloads = ""
     else:
+        sheet_href = f"/api/runs/{run['id']}/sheet.html"
         head = '<link rel="stylesheet" href="/static/style.css"><script src="/static/run.js" defer></script>'
         nav = ('<nav><a href="/#bench">Bench</a> <a href="/#runs">Runs</a> <a href="/#units">Units</a></nav>')
         filt = ('<p class="filter"><label>Filter <input id="filter" type="search" placeholder="text in any column">'
@@ -106,7 +123,7 @@ def render_run(run: dict, events: list[dict], svg: str, standalone: bool = True)
 <title>run {run['id']} {escape(run['procedure'])}: {escape(outcome)}</title>{head}</head>
 <body class="report">{nav}
 <h1>Run {run['id']}: {escape(run['procedure'])} <span class="badge {OUTCOME_COLOUR.get(outcome, '')}">{escape(outcome)}</span></h1>
-<table class="summary">{table}</table>{downloads}
+<table class="summary">{table}</table>{downloads}{_sheet_section(last_sheet(events), sheet_href)}
 <h2>Timeline</h2>
 <div class="timeline">{svg}</div>
 <h2>Event log <small>({len(events)} events)</small></h2>{filt}
@@ -121,4 +138,19 @@ def render_run(run: dict, events: list[dict], svg: str, standalone: bool = True)
 def write_report(ledger_path: str, run_id: int, out: str | Path) -> Path:
     """``rig report RUN -o FILE.html``."""
     run, events, svg = load_run(ledger_path, run_id)
-    return write_new(folder(Path(out).parent, "-o") / Path(out).name, render_run(run, events, svg, standalone=True))
+    sheet = sheet_path(run["log"]) if run.get("log") else None
+    href = sheet.resolve().as_uri() if sheet is not None and sheet.exists() else None
+    return write_new(folder(Path(out).parent, "-o") / Path(out).name,
+                     render_run(run, events, svg, standalone=True, sheet_href=href))
+
+
+def write_sheet_copy(ledger_path: str, run_id: int, out: str | Path) -> Path:
+    """``rig report RUN --sheet -o FILE.html``: the run's code-request sheet, to print or attach."""
+    from ..errors import ConfigError
+
+    run, events, _svg = load_run(ledger_path, run_id)
+    sheet = last_sheet(events)
+    if sheet is None:
+        raise ConfigError(f"run {run_id} ({run['procedure']}) has no code-request sheet: `rig run read-serial` makes one")
+    return write_new(folder(Path(out).parent, "-o") / Path(out).name,
+                     render_sheet(sheet, run, when=run.get("ended") or run.get("started")))
