@@ -166,8 +166,11 @@ def routes(station, endpoint, body, Refused) -> list[Route]:
     @endpoint()
     async def catalogue(request, user):
         profiles = load_profiles()
+        titles = [p.title for p in profiles.values()]
+        # eight VW/Audi profiles share one family title: a list of choices says what tells each apart
         return JSONResponse({"procedures": builtin_names(),
-                             "profiles": [{"id": p.id, "title": p.title, "digits": p.digits.count}
+                             "profiles": [{"id": p.id, "title": p.title, "digits": p.digits.count,
+                                           "label": p.title if titles.count(p.title) == 1 else (p.models or p.title)}
                                           for p in profiles.values()]})
 
     @endpoint()

@@ -307,7 +307,7 @@ window.addEventListener("hashchange", route);
   $("who").textContent = `${me.name} (${me.role})`;
   document.body.classList.add("role-" + me.role);
   const cat = await api("/api/catalogue");
-  for (const sel of [$("unit-profile"), $("add-profile")]) for (const p of cat.profiles) sel.append(new Option(`${p.id} - ${p.title}`, p.id));
+  for (const sel of [$("unit-profile"), $("add-profile")]) for (const p of cat.profiles) sel.append(new Option(`${p.id} - ${p.label}`, p.id));
   for (const n of cat.procedures) $("start-proc").append(new Option(n, n));
   $("start-proc").value = "unlock";
   route();
