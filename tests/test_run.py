@@ -244,6 +244,8 @@ def test_demo_from_the_cli(run_rig):
     assert "the unit is UNLOCKED." in r.stdout
     assert "REFUSED (exit 3)" in r.stdout and "FAILED (exit 1)" in r.stdout
     assert "event logs:" in r.stdout
+    # the wrong code is the demo's, on purpose, and said so before it goes in
+    assert -1 < r.stdout.find("wrong code on purpose") < r.stdout.find("rig run enter-code") < r.stdout.find("FAILED")
 
 
 def test_demo_with_a_one_hour_lockout_takes_seconds(run_rig):

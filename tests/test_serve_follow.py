@@ -135,8 +135,9 @@ def test_rig_run_through_a_server_rides_out_a_dropped_stream(capsys):
                           junit=None)
     r = remote_run(server, job)
     assert r.outcome == "passed" and r.exit_code == 0 and r.run_id == 3
-    said = capsys.readouterr().err
-    assert "via the rig server at http://bench" in said and "> sit out the lockout first" in said
+    said = capsys.readouterr()
+    assert "via the rig server at http://bench" in said.err  # the run's story on stdout, as a local run's
+    assert "> sit out the lockout first" in said.out and "> sit out" not in said.err
 
 
 def test_a_second_ctrl_c_leaves_the_job_stopping_on_the_server_and_is_130_not_a_refusal():

@@ -27,8 +27,11 @@ def _check(r, svg, procedure):
     joined = "\n".join(texts)
     assert f"{procedure} · unit U1 · {r.outcome.upper()}" in texts  # the title: what, which unit, how it ended
     assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC", joined)  # and when
-    for step in {e["what"] for e in events if e["kind"] == "step"}:
+    not_taken = {e["what"] for e in events if e["kind"] == "step" and e["to"] == "skipped" and e["step_kind"] == "end"}
+    for step in {e["what"] for e in events if e["kind"] == "step"} - not_taken:
         assert any(t.startswith(step) for t in texts), f"step {step!r} is not labelled"
+    for step in not_taken:  # a way out the run did not take ("already unlocked"): grey, it read as an alarm
+        assert not any(t.startswith(step) for t in texts), f"{step!r} is drawn"
     assert "0:00" in texts and re.search(r"^0:0[1-9]$", joined, re.M)  # the axis carries real times
     return texts
 

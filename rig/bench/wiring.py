@@ -385,8 +385,7 @@ def _rail(c: _Checker, name, node, line) -> RailSpec | None:
     if pin is None:
         return None
     spec = RailSpec(name, pin, active_high, contact, safe_on, required, str(node.get("iso", "")), node.line, pull)
-    released_on = contact == "nc"
-    if "safe" in node and released_on != safe_on:
+    if "safe" in node and (released_on := contact == "nc") != safe_on:
         c.error(node.line_of("safe"), f"{where}: safe state is {'on' if safe_on else 'off'} but a released relay "
                 f"on its {contact.upper()} contact leaves the rail {'on' if released_on else 'off'}; "
                 f"a crash or power loss on the Pi would leave it unsafe (wire it through the "
@@ -394,7 +393,8 @@ def _rail(c: _Checker, name, node, line) -> RailSpec | None:
     energised_at_boot = boot_pulls_high(pin) == active_high
     on_at_boot = spec.energised_for(True) == energised_at_boot
     if "safe" in node and on_at_boot != safe_on:
-        c.error(node.line_of("pin"), f"{where}: the Pi pulls GPIO{pin} {'high' if boot_pulls_high(pin) else 'low'} at "
-                f"boot, which energises this {'active-high' if active_high else 'active-low'} relay and switches "
+        relay = f"this {'active-high' if active_high else 'active-low'} relay"  # low: an active-high one stays released
+        c.error(node.line_of("pin"), f"{where}: the Pi pulls GPIO{pin} {'high' if boot_pulls_high(pin) else 'low'} at boot, "
+                f"which {'energises ' + relay if energised_at_boot else 'leaves ' + relay + ' released'} and switches "
                 f"{name} {'on' if on_at_boot else 'off'}; its safe state is {'on' if safe_on else 'off'}")
     return spec

@@ -82,8 +82,13 @@ def demo(app, with_lockout, workdir):
     out.print(f"[bold]rig demo[/]: a simulated {PROFILE} unit, serial {UNIT}; its code is known only to the demo.")
     out.print(f"[dim]the demo's unit, ledger and logs: {base}[/]")
     steps = [run("reproduce-safe")]
+    on_purpose = ("[yellow]Next, the demo enters a wrong code on purpose (not the unit's): to show the attempt "
+                  "counted in the ledger before the confirm press, and the attempts left.[/]")
+    out.print(on_purpose)
     steps.append(run("enter-code", wrong))
     if with_lockout:
+        out.print("[yellow]And a second wrong code on purpose, with --allow-lockout: to show the lockout it "
+                  "starts and the wait sat out.[/]")
         steps.append(run("enter-code", wrong, allow_lockout=True))
         steps.append(run("enter-code", right))  # refused: locked out
         steps.append(run("lockout-wait"))

@@ -276,7 +276,7 @@ def runs_list(app, serial, limit, since, as_json):
         click.echo(json.dumps(rows, indent=2))
         return
     t = table(("run", "procedure", "unit", "profile", "backend", "started", "took", "outcome", "message"),
-              keep=("run", "unit", "started"), drop=("profile", "backend", "message"))
+              keep=("run", "unit"), drop=("profile", "backend", "message"))  # started wraps at its space
     for r in rows:
         t.add_row(str(r["id"]), esc(r["procedure"]), esc(r["serial"] or "-"), esc(r["profile"] or "-"),
                   esc(r["backend"] or "-"), _when(r["started"]), _took(r), _outcome(r), esc(r["message"] or ""))

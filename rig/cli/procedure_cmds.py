@@ -59,15 +59,15 @@ def procedures_show(name, as_json):
     out.print(f"[bold]{esc(p.name)}[/]  ({esc(p.source)})")
     if p.description:
         out.print(esc(p.description))
-    out.print(f"needs: {', '.join(sorted(p.needs)) or 'nothing'}"
-              + ("  (give --profile ID, --unit SERIAL; the code by prompt, --code-file or RIG_CODE)"
-                 if p.needs else ""))
+    give = {"profile": "--profile ID", "unit": "--unit SERIAL", "code": "the code by prompt, --code-file or RIG_CODE"}
+    said = [give[n] for n in ("profile", "unit", "code") if n in p.needs]  # a code only where one is entered
+    out.print(f"needs: {', '.join(sorted(p.needs)) or 'nothing'}" + (f"  (give {'; '.join(said)})" if said else ""))
     if p.params:
         out.print("parameters (--set NAME=VALUE):")
         for k, v in p.params.items():
             helptext = p.param_help.get(k, "")
             out.print(f"  {esc(k)} = {esc(v)}" + (f"  {esc(helptext)}" if helptext else ""))
-    t = table(("#", "step", "kind", "when", "line"), keep=("#", "step"))
+    t = table(("#", "step", "kind", "when", "line"), keep=("#", "kind", "line"))  # step and when wrap at 80
     for i, s in enumerate(p.steps, 1):
         t.add_row(str(i), esc(s.label), s.kind.replace("_", " "), esc(_cond(s.cond)) if s.cond else "always",
                   str(s.line))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rich.console import Console
 from rich.errors import MarkupError
+from rich.cells import cell_len
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
@@ -58,6 +59,9 @@ def report_error(exc: RigError) -> int:
     return exc.exit_code
 
 
+WORD = 20  # a word longer than this (a path, a hash) may be folded in a narrow column
+
+
 class KeepTable(Table):
     """A table whose key columns (an id, a serial: what one types next) are never cut or wrapped.
 
@@ -75,10 +79,24 @@ class KeepTable(Table):
             cells = tuple(c for name, c in zip(self._all, cells) if name in self._shown)
         super().add_row(*cells, **kwargs)
         for col, cell in zip(self.columns, cells):
-            if col.header in self._keep and isinstance(cell, str):
-                width = Text.from_markup(cell).cell_len
-                col.min_width = max(col.min_width or 0, width)
+            if not isinstance(cell, str):
+                continue
+            text = Text.from_markup(cell).plain
+            if col.header in self._keep:
+                col.min_width = max(col.min_width or 0, cell_len(text))
                 col.no_wrap = True
+            else:  # wrapped at spaces; a word ("reproduce-safe", "interrupted") is not split, up to WORD
+                col.min_width = max(col.min_width or 0, min(WORD, max(map(cell_len, text.split() or [""]))))
+
+    def _calculate_column_widths(self, console, options):
+        # whole words only while they fit: past the width, the wrapped columns fold rather than the
+        # table growing wider than the terminal (which would wrap every line of it)
+        need = sum((c.min_width or 0) + self._get_padding_width(c._index) for c in self.columns) + self._extra_width
+        if need > options.max_width:
+            for c in self.columns:
+                if c.header not in self._keep:
+                    c.min_width = None
+        return super()._calculate_column_widths(console, options)
 
 
 def table(columns, keep=(), drop=(), **kwargs) -> KeepTable:
@@ -89,7 +107,7 @@ def table(columns, keep=(), drop=(), **kwargs) -> KeepTable:
     t = KeepTable(keep=keep, columns=columns, shown=shown, **kwargs)
     for c in shown:
         # the other columns wrap (fold) rather than end in "...": what is shown is whole
-        t.add_column(c, no_wrap=c in keep, min_width=len(c) if c in keep else None, overflow="fold")
+        t.add_column(c, no_wrap=c in keep, min_width=max(map(len, c.split())), overflow="fold")
     return t
 
 

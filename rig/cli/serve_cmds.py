@@ -221,6 +221,9 @@ def stop(app, discard_served):
             err.print("not stopped: the wait goes on")
             return
         r = client.post("/api/stop", {"discard_served": True})
+    if not r.get("stopped"):
+        out.print("nothing to stop: no job or bench command is running on the server")
+        return
     out.print(f"stopping {r.get('stopped')}" + (f" (run {r['run_id']})" if r.get("run_id") else "")
               + ("; it was still queued" if r.get("queued") else ""))
 
@@ -314,7 +317,7 @@ def remote_run(client, job, queue: bool = False, local_dir: str | None = None):
     def on_job(j):
         if j.get("step") and j["step"] != seen["step"]:
             seen["step"] = j["step"]
-            err.print(f"> {esc(j['step'])}")
+            out.print(f"> {esc(j['step'])}")  # the run's story on stdout, as a local run tells it
         countdown.update(j.get("progress"))
         q = j.get("question")
         if q and q["id"] not in seen["asked"]:
@@ -327,7 +330,7 @@ def remote_run(client, job, queue: bool = False, local_dir: str | None = None):
             client, body,
             on_ticket=lambda t: err.print(f"via the rig server at {client.url}"
                                           + ("; queued behind the running job" if t["queued"] else "")),
-            on_job=on_job, on_note=lambda text: err.print(f"  {esc(text)}"),
+            on_job=on_job, on_note=lambda text: out.print(f"  {esc(text)}"),
             on_stop=lambda: err.print("stopping the job on the server (keys up, rails safe) ..."),
             on_warn=lambda text: err.print(f"  [bold yellow]!!! {esc(text)}[/]"))
     finally:

@@ -16,8 +16,19 @@ def sim():
     """The simulated head unit used by --backend sim (demo, CI, procedure development)."""
 
 
+def _known_profile(ctx, param, profile_id):
+    """A mistyped profile is said (with the near misses) before the code is asked for."""
+    from ..errors import UsageError, unknown
+    from ..unit.profiles import load_profiles
+
+    profiles = load_profiles()
+    if profile_id is not None and profile_id not in profiles:
+        raise UsageError(unknown("profile", profile_id, profiles, "rig profiles list shows them"))
+    return profile_id
+
+
 @sim.command()
-@click.option("--profile", "profile_id", required=True, help="Profile id (rig profiles list).")
+@click.option("--profile", "profile_id", required=True, callback=_known_profile, help="Profile id (rig profiles list).")
 @click.option("--code", prompt=True, hide_input=True, envvar="RIG_SIM_CODE",
               help="The unit's true code (prompted, hidden, if not given).")
 @click.option("--state", type=click.Choice(["locked", "unlocked", "lockout"]), default="locked", show_default=True,

@@ -75,7 +75,9 @@ def render_sheet(event: dict, run: dict, when: float | None = None, css_href: st
     def blank(*names):  # typed in on screen before printing, or written on the paper
         return "".join(f'<tr><th>{escape(n)}</th><td class="fill" contenteditable="true"></td></tr>' for n in names)
 
-    head = f'<link rel="stylesheet" href="{escape(css_href)}">' if css_href else f"<style>{CSS}</style>"
+    # on a server: its stylesheet and icon (its CSP allows no inline style); a file: the CSS inline
+    head = (f'<link rel="icon" href="/static/favicon.svg"><link rel="stylesheet" href="{escape(css_href)}">'
+            if css_href else f"<style>{CSS}</style>")
     ref = f"rig run {run.get('id')}" + (f", unit {run.get('serial')}" if run.get("serial") else "")
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">

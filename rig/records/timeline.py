@@ -23,100 +23,17 @@ True
 
 from __future__ import annotations
 
-import math
-from bisect import bisect_right
-from .xmltext import escape
+import textwrap
 
 from ..durations import format_duration
+from .timeaxis import CH, LABEL_W, MAX_WIDTH, ROW, axis as _axis, clock, ticks as _ticks  # noqa: F401 (clock: API)
+from .xmltext import escape
 
-ROW, LABEL_W, PX_PER_S, GAP_W, FOLD = 24, 110, 50.0, 96, 30.0
-MAX_WIDTH = 20000  # px: past this the scale shrinks rather than the picture growing without end
 MIN_DX = 1.0       # px: marks closer than this are merged
-CH = 6.7           # px: width of one character of the 11 px monospace font
 RIGHT = 24         # px: margin right of the last event
 STEP_ROWS, TEXT_ROWS = 10, 4  # at most this many stacked label rows (bounded for huge runs)
-TICK_STEPS = (0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200)
 HALO = 'paint-order="stroke" stroke="white" stroke-width="3"'  # text stays legible over marks
 OUTCOME_COLOUR = {"passed": "#1e8449", "failed": "#c0392b", "error": "#c0392b", "aborted": "#b9770e"}
-
-
-def _axis(times: list[float]):
-    """Map event time to x, folding quiet stretches longer than FOLD seconds.
-
-    Returns ``at(t) -> x``, the segments ``(t, x, dt, width, folded)`` in time order,
-    the x where the run ends, and the scale in px per second."""
-    times = sorted(set(times))
-    spans = [b - a for a, b in zip(times, times[1:])]
-    busy = sum(d for d in spans if d <= FOLD)
-    folds = sum(1 for d in spans if d > FOLD)
-    scale = PX_PER_S
-    room = MAX_WIDTH - LABEL_W - 400
-    if busy * scale + folds * GAP_W > room:
-        scale = max(1e-6, (room - folds * min(GAP_W, 10)) / max(busy, 1e-9))
-    gap_w = GAP_W if scale == PX_PER_S else min(GAP_W, 10)
-    starts, xs, widths, segs = [], [], [], []
-    x = LABEL_W + 8
-    for a, d in zip(times, spans):
-        width = d * scale if d <= FOLD else gap_w
-        starts.append(a)
-        xs.append(x)
-        widths.append(width)
-        segs.append((a, x, d, width, d > FOLD))
-        x += width
-    end = x
-
-    def at(t: float) -> float:
-        i = bisect_right(starts, t) - 1
-        if i < 0:
-            return LABEL_W + 8
-        d = spans[i]
-        if t > starts[i] + d:
-            return end
-        return xs[i] + (widths[i] * (t - starts[i]) / d if d > 0 else 0)
-
-    return at, segs, end, scale
-
-
-def clock(t: float, step: float = 1.0) -> str:
-    """A time on the axis: ``m:ss`` or ``h:mm:ss``, with tenths when the ticks are that fine.
-
-    >>> clock(75), clock(3703.2), clock(2.5, 0.5)
-    ('1:15', '1:01:43', '0:02.5')
-    """
-    digits = 0 if step >= 1 else (1 if step >= 0.1 else 2)
-    t = round(t, digits)
-    h, rem = divmod(t, 3600)
-    m, s = divmod(rem, 60)
-    sec = f"{s:0{3 + digits}.{digits}f}" if digits else f"{int(round(s)):02d}"
-    return f"{int(h)}:{int(m):02d}:{sec}" if h else f"{int(m)}:{sec}"
-
-
-def _ticks(segs, scale, y, bottom):
-    """Axis tick marks and labels in real time; each side of a folded gap gets its own time."""
-    step = next((s for s in TICK_STEPS if s * scale >= 70), TICK_STEPS[-1])
-    out, last = [], -1e9
-
-    def tick(t, x, force=False):
-        nonlocal last
-        label = clock(t, step)
-        if x - last < len(label) * CH + 10 and not force:
-            return
-        last = x
-        out.append(f'<line x1="{x:.1f}" y1="{y + ROW - 6}" x2="{x:.1f}" y2="{bottom}" stroke="#eee"/>'
-                   f'<line x1="{x:.1f}" y1="{y + ROW - 6}" x2="{x:.1f}" y2="{y + ROW}" stroke="#666"/>'
-                   f'<text x="{x:.1f}" y="{y + ROW - 9}" text-anchor="middle" fill="#333">{label}</text>')
-
-    for a, x, d, w, folded in segs:
-        if folded:
-            tick(a, x)
-            tick(a + d, x + w, force=True)  # the time after the gap is what a reader needs
-            continue
-        k = math.ceil(a / step - 1e-9)
-        while k * step <= a + d + 1e-9 and w > 0:
-            t = k * step
-            tick(t, x + w * (t - a) / d if d else x)
-            k += 1
-    return out
 
 
 def _stack(items, rows_max):
@@ -143,6 +60,8 @@ def _steps(events, t_end):
         if e.get("kind") != "step":
             continue
         t, what, to = e.get("t", 0), e.get("what", ""), e.get("to")
+        if to == "skipped" and (e.get("step_kind") == "end" or what.startswith("end: ")):
+            continue  # a way out the run did not take ("already unlocked"): grey, it read as an alarm
         if to == "started":
             open_[what] = len(out)
             out.append([t, None, what, "running"])
@@ -157,7 +76,12 @@ def _steps(events, t_end):
     return out
 
 
-def _header(events, title, when):
+HEADER_W = 760  # px: a picture narrower than its header grows to this much, then the subtitle wraps
+
+
+def _header(events, title, when, width):
+    """The header's text elements, the picture's width for them and the header's height: the
+    subtitle (a refusal's whole message) is wrapped, never cut at the picture's edge."""
     run = next((e for e in events if e.get("kind") == "run"), {})
     result = next((e for e in reversed(events) if e.get("kind") == "result"), {})
     outcome = result.get("what") or "not finished"
@@ -165,9 +89,13 @@ def _header(events, title, when):
     colour = OUTCOME_COLOUR.get(outcome, "#b9770e")
     bits = [run.get("profile") and f"profile {run['profile']}", run.get("backend"),
             run.get("run") and f"run {run['run']}", when, result.get("message")]
+    sub = " · ".join(str(b) for b in bits if b)
+    width = min(MAX_WIDTH, max(width, min(HEADER_W, 12 + len(sub) * CH), 12 + len(first + outcome) * CH * 1.3))
+    lines = textwrap.wrap(sub, max(20, int((width - 12) / CH))) or [""]
     return [f'<text x="6" y="17" font-size="14" font-weight="bold">{escape(first)} · '
             f'<tspan fill="{colour}">{escape(outcome.upper())}</tspan></text>',
-            f'<text x="6" y="35" fill="#444">{escape(" · ".join(str(b) for b in bits if b))}</text>']
+            *(f'<text x="6" y="{35 + 14 * i}" fill="#444">{escape(line)}</text>' for i, line in enumerate(lines))
+            ], width, 2 * ROW + 14 * (len(lines) - 1)
 
 
 def render_svg(events: list[dict], title: str = "", when: str | None = None) -> str:
@@ -222,23 +150,23 @@ def render_svg(events: list[dict], title: str = "", when: str | None = None) -> 
     text_rows, n_text_rows = _stack(over, TEXT_ROWS)
 
     order = sorted(signals, key=lambda n: ({"rail": 0, "key": 1, "sense": 2, "can": 3}[kinds[n]], n))
-    top = 2 * ROW  # header
+    right = max([x_end] + [i[1] for i in step_items] + [o[1] for o in over]) + RIGHT
+    header, width, top = _header(events, title, when, min(MAX_WIDTH, right))
     axis_y = top
     steps_y = axis_y + ROW
-    lanes_y = steps_y + ROW * max(1, n_step_rows)
+    fold_row = any(folded and w >= 40 for _a, _x, _d, w, folded in segs)  # a gap's length: a row of its own
+    lanes_y = steps_y + ROW * (max(1, n_step_rows) + fold_row)
     rows = order + (["masked"] if masked else [])
     text_y = lanes_y + ROW * len(rows)
     display_y = text_y + ROW * n_text_rows
     height = display_y + ROW + 8
-    right = max([x_end] + [i[1] for i in step_items] + [o[1] for o in over]) + RIGHT
-    width = min(MAX_WIDTH, right)
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0f}" height="{height}" '
            f'font-family="monospace" font-size="11">',
            '<defs><pattern id="hatch" width="6" height="6" patternUnits="userSpaceOnUse" '
            'patternTransform="rotate(45)"><rect width="6" height="6" fill="#eee"/>'
            '<line x1="0" y1="0" x2="0" y2="6" stroke="#999" stroke-width="2"/></pattern></defs>',
            '<rect width="100%" height="100%" fill="white"/>']
-    out += _header(events, title, when)
+    out += header
     for a, x0, d, w, folded in segs:  # folded gaps: a band through every lane, with its length
         if folded:
             out.append(f'<rect x="{x0:.1f}" y="{axis_y + ROW}" width="{w:.1f}" height="{height - axis_y - ROW}" '

@@ -355,6 +355,8 @@ def make_app(station, tokens: Tokens, sessions: Sessions | None = None, cli_toke
 
     routes = [
         Route("/", index), Route("/login", login_page),
+        # a browser asks for /favicon.ico on every page that names no icon: answered, not a 404 each time
+        Route("/favicon.ico", lambda request: FileResponse(STATIC / "favicon.svg", media_type="image/svg+xml")),
         Route("/api/login", login, methods=["POST"]), Route("/api/logout", logout, methods=["POST"]),
         Route("/api/session", session), Route("/api/state", state), Route("/api/stream", stream),
         Route("/api/login-link", login_link, methods=["POST"]),

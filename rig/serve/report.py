@@ -107,7 +107,8 @@ def render_run(run: dict, events: list[dict], svg: str, standalone: bool = True,
         downloads = ""
     else:
         sheet_href = f"/api/runs/{run['id']}/sheet.html"
-        head = '<link rel="stylesheet" href="/static/style.css"><script src="/static/run.js" defer></script>'
+        head = ('<link rel="icon" href="/static/favicon.svg"><link rel="stylesheet" href="/static/style.css">'
+                '<script src="/static/run.js" defer></script>')
         nav = ('<nav><a href="/#bench">Bench</a> <a href="/#runs">Runs</a> <a href="/#units">Units</a></nav>')
         filt = ('<p class="filter"><label>Filter <input id="filter" type="search" placeholder="text in any column">'
                 '</label> <label>Kind <select id="kind"><option value="">all</option>'

@@ -318,9 +318,7 @@ class Station:
             item = self.queued.pop(0)
             self._dropped(item, f"stopped by {by} before it started: nothing was switched for it")
             return {"stopped": item["procedure"], "queued": True}
-        if quiet:
-            return {}
-        raise BenchBusy("no job is running")
+        return {} if quiet else {"stopped": None}  # nothing to stop is not a refusal: the bench is as asked
 
     def _dropped(self, item: dict, message: str) -> None:  # a job off the queue ends too, for whoever follows it
         self.last = dict(id=item["id"], procedure=item["procedure"], unit=item["unit"], run_id=None,
