@@ -111,7 +111,7 @@ class BenchServer:
         """Stop from any thread: the running job unwinds safely first, then the server ends."""
         self.stopped_by = self.stopped_by or by
         self.station.closing = True
-        self.station.stop(by, quiet=True)
+        self.station.stop(by)
         self.station.hub.close(self.stopped_by)
         self.uvicorn.should_exit = True
 

@@ -99,7 +99,7 @@ class Station:
         """Stop the running job (keys up, rails safe, recorded as interrupted), then release the bench."""
         self.closing = True
         self.queued.clear()
-        self.stop(by, quiet=True)
+        self.stop(by)
         self._q.put(None)
         if self._worker is not None:
             self._worker.join(30)
@@ -301,9 +301,9 @@ class Station:
             return ui
         return make
 
-    def stop(self, by: str, quiet: bool = False) -> dict:
+    def stop(self, by: str) -> dict:
         """Stop the running job with the SIGTERM unwind, or a running bench command, or take the
-        next queued job off the queue."""
+        next queued job off the queue; ``{}`` when nothing runs or waits."""
         if self.current is not None:
             by = self.said(by)
             self.bench.events.emit("operator", by, new="stop")
@@ -318,7 +318,7 @@ class Station:
             item = self.queued.pop(0)
             self._dropped(item, f"stopped by {by} before it started: nothing was switched for it")
             return {"stopped": item["procedure"], "queued": True}
-        return {} if quiet else {"stopped": None}  # nothing to stop is not a refusal: the bench is as asked
+        return {}  # nothing to stop is not a refusal: the bench is as asked
 
     def _dropped(self, item: dict, message: str) -> None:  # a job off the queue ends too, for whoever follows it
         self.last = dict(id=item["id"], procedure=item["procedure"], unit=item["unit"], run_id=None,
@@ -343,7 +343,7 @@ class Station:
         dropped, self.queued[:] = list(self.queued), []
         for item in dropped:
             self._dropped(item, f"dropped before it started: place {place} {why}")
-        stopped = self.stop(f"place {place} {why}", quiet=True) if self.current is not None else {}
+        stopped = self.stop(f"place {place} {why}") if self.current is not None else {}
         self.changed()
         return {"released": place, "stopped": stopped.get("stopped"), "run_id": stopped.get("run_id"),
                 "dropped": len(dropped)}
