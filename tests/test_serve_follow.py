@@ -211,3 +211,17 @@ def test_sigterm_stops_a_wait_that_would_lose_its_time_at_once():
     server = ScriptedServer(streams=[[_losing(), Terminated("SIGTERM")], [result("interrupted")]])
     r = follow_run(server, {"procedure": "lockout-wait"}, on_warn=lambda text: pytest.fail(text))
     assert ("/api/stop", {"discard_served": True}) in server.posted and r["exit_code"] == 130
+
+
+def test_a_server_stopping_as_the_job_arrives_is_told_as_interrupted_not_a_refusal():
+    """SIGTERM to rig serve just as a client posts: the job is dropped (nothing switched), as a queued
+    one is; the client says so and exits 130 (tools/fault_campaign_serve.py found exit 3 and no line)."""
+    from rig.errors import BenchBusy
+
+    class Stopping(ScriptedServer):
+        def post(self, path, body=None):
+            raise BenchBusy("the server is stopping")
+
+    r = follow_run(Stopping(streams=[[]]), {"procedure": "enter-code", "code": "1234"})
+    assert r["outcome"] == "interrupted" and r["exit_code"] == 130
+    assert "stopped (the server stopping) before the job started" in r["message"] and "nothing was switched" in r["message"]

@@ -78,6 +78,7 @@ def _calls_to_send(top: Path) -> list[dict]:
     return [{"path": k, "text": v} for k, v in out.items()]
 
 
+STOPPING = "the server is stopping"  # the station's refusal of a job it will never start
 STREAM_TIMEOUT = 60.0  # s of silence after which a stream is taken as broken (the server beats every 15 s)
 
 
@@ -117,6 +118,10 @@ def follow_run(client, body: dict, timeout: float | None = None, *, on_ticket: C
         if not getattr(exc, "sent", True):
             raise
         return _Followed(client.url, None).gone(exc, "as it was being given the job")
+    except BenchBusy as exc:  # a server stopping (SIGTERM) as the job arrives: dropped, as a queued one is
+        if STOPPING not in str(exc):
+            raise
+        return _Followed(client.url, None).closing("the server stopping")
     except ConfigError as exc:
         upload = body.get("procedure_file") or {}
         if upload:  # the bench names its copies of the files: say the files the user has
