@@ -42,7 +42,8 @@ td.fill:empty::after { content: "\\00a0"; }
 .hint { font-size: 9.5pt; color: #333; font-weight: normal; }
 footer { margin-top: 2em; font-size: 9pt; color: #444; border-top: 1px solid #999; padding-top: .4em; }
 .screen { background: #fff8d6; border: 1px solid #e0c96b; padding: .4em .7em; font-size: 10pt; }
-@media print { .screen { display: none; } body { margin: 0; max-width: none; padding: 0; } a { color: #000; } }
+@media print { .screen { display: none; } body { margin: 0; max-width: none; padding: 0; font-size: 11pt; }
+               h2 { margin-top: .9em; } a { color: #000; } }
 """
 
 MONO = {"unit (bench label)", "serial shown / read", "VIN"}  # read aloud or typed by someone else: one glyph each

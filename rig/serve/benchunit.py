@@ -16,6 +16,8 @@ rig.errors.SafetyRefusal: the bench holds unit VW123 (vw-safe), not VW124: nothi
 
 from __future__ import annotations
 
+import os
+
 from ..errors import ConfigError, SafetyRefusal, UsageError, unknown
 from ..records.ledger import Ledger, LedgerRefused
 from ..unit.profiles import load_profiles
@@ -46,11 +48,24 @@ class BenchUnit:
         check_named(self.unit if self.declared else None, named)
 
     def standing(self, jobs_done: int | None = None) -> dict | None:
-        """The unit as the ledger sees it (attempts, lockout); kept until the unit or the job count changes."""
-        key = (str(self.unit), jobs_done)
+        """The unit as the ledger sees it (attempts, lockout); kept until the unit, the job count or the
+        ledger's files change (an attempt counted by hand, through the bench commands or another process)."""
+        key = (str(self.unit), jobs_done, _written(self.ledger_path))
         if jobs_done is None or self._cached[0] != key:
             self._cached = (key, unit_standing(self.ledger_path, self.unit))
         return self._cached[1]
+
+
+def _written(path: str) -> tuple:
+    """When the ledger (and its write-ahead log) last changed: a cheap check before a query."""
+    out = []
+    for f in (path, path + "-wal"):
+        try:
+            st = os.stat(f)
+            out.append((st.st_mtime_ns, st.st_size))
+        except OSError:
+            out.append(None)
+    return tuple(out)
 
 
 def put_on_bench(ledger_path: str, serial: str, profile: str, by: str) -> str | None:
