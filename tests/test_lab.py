@@ -246,6 +246,25 @@ def test_a_forced_unlock_mid_wait_stops_the_run_safely_and_records_it_interrupte
     assert (keep.taken_back, keep.given_up) == (0, "place bench-01 was released in labgrid")
     assert "no place is acquired" in rig(admin, "lab", "sweep").stdout
 
+    # a coordinator restart drops ci-a's lock: the bench keeps the place for ci-a (its grace), and a job
+    # waiting in `rig lab reserve` never takes it meanwhile (that would stop ci-a's job)
+    acquire(job, "bench-01")
+    rig_lab.stop_coordinator()
+    rig_lab.start_coordinator()
+    deadline = time.monotonic() + 20
+    while not (bench_get(bench, rig_lab.token, "/api/lab")["place"] or {}).get("lost"):
+        assert time.monotonic() < deadline, "the bench never heard that labgrid lost its place"
+        time.sleep(0.1)
+    r = rig(rig_lab.env("ci-b"), "lab", "reserve", "--timeout", "2s", "family=vw-safe")
+    assert r.returncode == 3 and "bench-01 is free in labgrid, but its bench keeps it for the labgrid user" in r.stderr
+    assert r.stderr.count("its bench keeps it") == 1, r.stderr  # said once, not once a second
+    assert reservations(admin) == []
+    acquire(job, "bench-01")  # as rig --place does by itself while it follows a job: the grace is over
+    deadline = time.monotonic() + 10
+    while (held := bench_get(bench, rig_lab.token, "/api/lab")["place"])["lost"] and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert held["user"] == "localhost/ci-a" and held["lost"] is None, held
+
 
 def test_a_labgrid_test_drives_the_bench_through_rig_driver(rig_lab, tmp_path, monkeypatch):
     from labgrid import Environment

@@ -368,8 +368,10 @@ def test_the_readmes_lab_on_hosts_of_their_own_runs_its_ci_job_green_every_time_
     while the isolated bench sits out its wait: ~20 s instead of ~35 s one after the other):
 
     - a job sits out a lockout wait on bench B (isolated: behind the coordinator, reached through its
-      sshd); the nightly sweep, run as its unit file and docs/lab/sweep.env say, keeps that place;
-    - bench B's exporter crashes and is started again, then the coordinator restarts: the wait goes on;
+      sshd), while a second job waits for a ford bench in `rig lab reserve`; the nightly sweep, run as
+      its unit file and docs/lab/sweep.env say, keeps that place;
+    - bench B's exporter crashes and is started again, then the coordinator restarts: the wait goes on
+      (the waiting job reserves again, and leaves bench B to its holder's grace), then B goes to it;
     - meanwhile the README's CI job, exactly as written, runs from the runner's host on bench A twice,
       green both times (the first run on a fresh bench, a later run with the unit known);
     - afterwards nothing is left held, and every bench answers from the runner's host.
@@ -389,6 +391,11 @@ def test_the_readmes_lab_on_hosts_of_their_own_runs_its_ci_job_green_every_time_
         time.sleep(0.2)
     assert waiting.poll() is None, waiting.communicate()
     assert '"wait"' in log_of_run(), log_of_run()[-2000:]
+    # a second job wants a ford bench too: it waits in `rig lab reserve`, through the restarts below,
+    # and never takes bench B while B's bench keeps the first job in its grace
+    second, _ = run_job(lab, script.replace("run lockout-wait --junit report.xml", "status --json | jq -r .unit.serial"),
+                        301, wait=False)
+
     # the nightly sweep, as its unit runs it, asks bench B (through the SSH forward, with the viewer token
     # and the lab CA of docs/lab/sweep.env) and keeps the place: its bench is busy
     out, err = sweep_service(lab).communicate(timeout=60)
@@ -436,6 +443,9 @@ def test_the_readmes_lab_on_hosts_of_their_own_runs_its_ci_job_green_every_time_
     r = sh(sys.executable, "-c", f"import socket; socket.create_connection(('{SITE}12', 8470), 2)",
            ns=lab.hosts.ns["runner"], check=False)
     assert r.returncode != 0 and "unreachable" in r.stderr.lower(), r.stderr
+    out, err = second.communicate(timeout=60)  # it got bench B once the first job let it go
+    assert second.returncode == 0 and "F1" in out.split(), f"{out}\n{err}"
+    assert "acquired bench-b as" in err and "released bench-b" in out + err, err
 
     # nothing is left held for the next job, and every bench answers from the runner's host
     env = dict(runner_env(lab, 103), LG_COORDINATOR="coord.lab:20408", LG_USERNAME="look")

@@ -3,7 +3,8 @@
 labgrid's ``reserve --wait`` fails when the coordinator restarts (reservations and
 locks live in its memory), and ``eval "$(labgrid-client reserve ...)"`` hides that
 failure. :func:`reserve` waits through restarts (reserving again when the
-coordinator forgot), acquires the place as soon as it is allocated (no 60 s window
+coordinator forgot, and leaving alone a place whose bench keeps it for its holder's
+grace), acquires the place as soon as it is allocated (no 60 s window
 to miss), and cancels its reservation then: the job holds the place as its own
 labgrid user (``LG_HOSTNAME/LG_USERNAME``), and ``rig --place +`` finds it without a
 token. :class:`KeepAcquired` runs beside a job on the bench: when a coordinator
@@ -20,6 +21,7 @@ Example::
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 
@@ -45,7 +47,14 @@ def reserve(filters: dict, timeout: float, address: str | None = None, say=lambd
 
     clock = clock or RealClock()
     deadline = time.monotonic() + timeout
-    lab, token = None, None
+    said = say
+
+    def say(text: str, _last=[None]) -> None:  # each thing once, not once a second while it lasts
+        if text != _last[0]:
+            _last[0] = text
+            said(text)
+
+    lab, token, kept = None, None, None
     try:
         while True:
             if time.monotonic() > deadline:
@@ -54,6 +63,10 @@ def reserve(filters: dict, timeout: float, address: str | None = None, say=lambd
                 if lab is None:
                     lab = Lab(address)
                 run = lab.loop.run_until_complete
+                if kept is not None and _kept_for_its_job(lab, kept):  # no reservation meanwhile: it would
+                    clock.sleep(POLL)                                   # stop the holder acquiring it again
+                    continue
+                kept = None
                 if token is None:
                     request = pb2.CreateReservationRequest(
                         filters={"main": pb2.Reservation.Filter(filter=filters)}, prio=0.0)
@@ -61,7 +74,12 @@ def reserve(filters: dict, timeout: float, address: str | None = None, say=lambd
                     say(f"reserved {_tags(filters)} (reservation {token}); waiting for a place")
                 res = run(lab.session.stub.PollReservation(pb2.PollReservationRequest(token=token))).reservation
                 place = res.allocations.get("main")
-                if res.state in (STATE["allocated"], STATE["acquired"]) and place:
+                if res.state in (STATE["allocated"], STATE["acquired"]) and place and _kept_for_its_job(lab, place):
+                    run(lab.session.stub.CancelReservation(pb2.CancelReservationRequest(token=token)))
+                    token, kept = None, place
+                    say(f"{place} is free in labgrid, but its bench keeps it for the labgrid user who held it before "
+                        f"the coordinator restarted (its grace, rig serve --lab-grace); waiting")
+                elif res.state in (STATE["allocated"], STATE["acquired"]) and place:
                     run(lab.session.stub.AcquirePlace(pb2.AcquirePlaceRequest(placename=place)))
                     run(lab.session.stub.CancelReservation(pb2.CancelReservationRequest(token=token)))
                     token = None  # the place is held as this user now: nothing to expire
@@ -88,6 +106,25 @@ def reserve(filters: dict, timeout: float, address: str | None = None, say=lambd
         raise
     finally:
         _drop(lab)
+
+
+def _kept_for_its_job(lab, place: str) -> bool:
+    """Whether ``place``'s bench keeps a running job for another labgrid user whose lock a coordinator
+    restart dropped (the bench's grace): taking the place then would stop that job. Asked of the
+    bench with RIG_TOKEN (a viewer's will do); a bench that cannot be asked is taken as free."""
+    from ..serve.client import Client
+    from .places import entry_url
+
+    p = lab.session.places.get(place)
+    entry = lab.bench_entry(p) if p is not None else None
+    if entry is None or not os.environ.get("RIG_TOKEN"):
+        return False
+    try:
+        held = Client(entry_url(entry), os.environ["RIG_TOKEN"]).call("GET", "/api/lab", timeout=5).get("place") or {}
+    except Exception as exc:  # noqa: BLE001  (an unreachable bench: labgrid's word stands)
+        log.debug("cannot ask %s's bench whether it keeps a job: %s", place, exc)
+        return False
+    return bool(held.get("lost")) and held.get("user") != lab.me
 
 
 STATE = {"waiting": 0, "allocated": 1, "acquired": 2, "expired": 3, "invalid": 4}  # labgrid's ReservationState
