@@ -133,3 +133,14 @@ def test_bad_map_stops_a_command_before_any_pin(run_rig, write_yaml):
     assert r.returncode == 2
     assert "keys.scan.pin: GPIO13 is already used" in r.stderr and "nothing was switched" in r.stderr
     assert "pressed" not in r.stdout
+
+
+@pytest.mark.parametrize("pin, kind, says", [
+    (9, "warnings", "keys.eject.pin: GPIO9 is SPI0 MISO, the CAN HAT's in the CAN-HAT pin plan"),
+    (25, "warnings", "keys.eject.pin: GPIO25 is"),
+    (20, "notes", "keys.eject.pin: GPIO20 is also PCM DIN (I2S); keep that peripheral off in config.txt"),
+])
+def test_a_channel_on_a_can_hat_pin_is_warned_and_one_on_pcm_is_noted(write_yaml, pin, kind, says):
+    """SPI0 (GPIO7-11), GPIO23 and 25 are a CAN HAT's; PCM (18-21) a sound card's: the shared-pin check knows both."""
+    w = load_wiring(write_yaml(GOOD.replace("  scan: {pin: 18}\n", f"  scan: {{pin: 18}}\n  eject: {{pin: {pin}}}\n")))
+    assert any(p.message.startswith(says) for p in getattr(w, kind)), [p.message for p in getattr(w, kind)]
