@@ -86,11 +86,11 @@ def channels(w: Wiring) -> list[Channel]:
         hb = w.heartbeat
         out.append(Channel("heartbeat", "heartbeat", hb.pin, "retriggerable monostable (sheet 6)",
                            f"toggles every {hb.every:g} s; T {hb.timeout:g} s; 10k pull-down",
-                           "relay + key supply (dead-man)", "no beats: supply off"))
+                           "relays' and keys' 0 V return, SW0V (dead-man)", "no beats: SW0V open"))
         if hb.readback is not None:
             level = "HIGH" if hb.armed_high else "LOW"
             out.append(Channel("heartbeat", "readback", hb.readback, "dead-man read-back (sheet 6)",
-                               f"{level} = supply on; {'Pi 1.8k pull-up' if hb.readback in (2, 3) else 'pull-up'}",
+                               f"{level} = SW0V closed; {'Pi 1.8k pull-up' if hb.readback in (2, 3) else 'pull-up'}",
                                "the monostable's output Q", "reads tripped"))
     order = {"relay": 0, "railsense": 1, "sense": 1, "heartbeat": 2, "key": 3}
     return sorted(out, key=lambda c: (order[c.kind], HEADER.get(c.pin, 99)))

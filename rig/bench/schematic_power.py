@@ -202,7 +202,7 @@ def deadman(w) -> str:
     d += (q2 := elm.NFet(bulk=False).right().reverse().anchor("gate").label("Q2 BSS138", loc="right", ofst=(0.3, 0)))
     d += elm.Line().up().at(q2.drain).length(0.6)
     rb = hdr(hb.readback) if hb and hb.readback is not None else "read-back GPIO"
-    d += elm.Dot(open=True).label(f"read-back {rb}: low = supply on", loc="right", fontsize=10)
+    d += elm.Dot(open=True).label(f"read-back {rb}: low = SW0V closed", loc="right", fontsize=10)
     d += elm.Line().down().at(q2.source).length(0.6)
     d += elm.Ground().label("GND", loc="right", fontsize=8)
     t = f"{hb.timeout:g} s" if hb else "T"
