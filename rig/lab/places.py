@@ -41,6 +41,23 @@ class PlaceBench:
     comment: str = ""
 
 
+_loops = threading.local()
+
+
+def _thread_loop() -> asyncio.AbstractEventLoop:
+    """This thread's event loop for labgrid's gRPC calls, made once and never closed.
+
+    gRPC's asyncio poller binds itself to every loop it has seen and wakes them all on each
+    event: a loop closed by an earlier connection (a process that talks to the coordinator
+    more than once: rig serve's lease, a lab test) made that wake-up raise "Event loop is
+    closed", and the next connection could miss its answer and report "no coordinator".
+    """
+    loop = getattr(_loops, "loop", None)
+    if loop is None or loop.is_closed():
+        loop = _loops.loop = asyncio.new_event_loop()
+    return loop
+
+
 class Lab:
     """A connection to the coordinator for one command; close it (or use ``with``)."""
 
@@ -49,7 +66,7 @@ class Lab:
         from labgrid.remote.client import ServerError, start_session
 
         self.address = address or self.address_from_env(os.environ)
-        loop = asyncio.new_event_loop()
+        loop = _thread_loop()
         if threading.current_thread() is not threading.main_thread():
             asyncio.set_event_loop(loop)  # gRPC calls are made outside the loop; off the main thread they need it set
         quiet = _Quiet()  # labgrid logs a failed connect on the root logger; the error below says it once
@@ -58,7 +75,6 @@ class Lab:
             self.session = loop.run_until_complete(asyncio.wait_for(self._start(start_session, loop),
                                                                     CONNECT_TIMEOUT))
         except (asyncio.TimeoutError, ServerError, ConnectionError, OSError) as exc:
-            loop.close()
             raise ConfigError(f"no labgrid coordinator answers at {self.address} "
                               f"({_said(exc) if str(exc) else 'timed out'}); set LG_COORDINATOR=HOST:PORT") from None
         finally:
@@ -91,8 +107,7 @@ class Lab:
             self.loop.run_until_complete(self.session.stop())
             self.loop.run_until_complete(self.session.close())
         finally:
-            self.loop.close()
-            self.loop = None
+            self.loop = None  # the thread's loop stays open for its next connection (see _thread_loop)
 
     @property
     def me(self) -> str:
