@@ -178,6 +178,38 @@ def test_ctrl_c_while_the_server_takes_the_job_stops_it_there(tmp_path, monkeypa
         served.close()
 
 
+@pytest.mark.parametrize("when", ["as-it-subscribes", "as-it-posts"])
+def test_sigterm_to_the_server_as_the_client_hands_it_the_job_is_one_line_and_130(tmp_path, monkeypatch, when):
+    """The fault campaign's 'exit 3, no line': SIGTERM reached rig serve between the client's
+    subscription and its POST. The stopping server refused the job ('the server is stopping', 409),
+    and the client printed 'rig: refused' and exited 3, a refusal for the unit's safety."""
+    from tests.browser.served import Served
+
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path / "run"))
+    served = Served(tmp_path, profile="honda", code=CODE, state="locked", attempts=0, speed=40)
+    try:
+        def sigterm_first(fn):  # rig serve's own SIGTERM handling, landing just before fn runs
+            def wrapped(*args, **kwargs):
+                served.server.uvicorn.handle_exit(signal.SIGTERM, None)
+                return fn(*args, **kwargs)
+            return wrapped
+
+        if when == "as-it-posts":
+            served.station.submit = sigterm_first(served.station.submit)
+        else:
+            served.station.hub.listen = sigterm_first(served.station.hub.listen)
+        env = _env(tmp_path, RIG_SIM_STATE=str(served.sim_state), RIG_LEDGER=str(served.ledger), RIG_CODE=WRONG)
+        p = subprocess.run([sys.executable, "-m", "rig", "run", "enter-code", "--unit", "H1"], env=env,
+                           capture_output=True, text=True, timeout=60)
+    finally:
+        served.close()
+    said = _one_ending(p.stderr)
+    assert said.startswith("INTERRUPTED") and p.returncode == 130, p.stderr
+    assert "stopping (SIGTERM to the server): it did not take the job, nothing was switched" in p.stderr
+    assert sqlite3.connect(served.ledger).execute("SELECT COUNT(*) FROM runs").fetchone()[0] == 0
+    assert UnitMemory.load(served.sim_state).wrong_total == 0
+
+
 def test_a_server_that_is_not_there_is_one_line_not_a_traceback(tmp_path):
     p = subprocess.run([sys.executable, "-m", "rig", "--server", "http://127.0.0.1:9", "run", "enter-code",
                         "--unit", "H1", "--profile", "honda"], env=_env(tmp_path, RIG_CODE=WRONG),

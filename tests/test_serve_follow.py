@@ -103,6 +103,27 @@ def test_a_server_dying_mid_job_is_one_interrupted_result_saying_so():
     assert "went away" in r["message"] and "mid-job" in r["message"] and "drops every relay" in r["message"]
 
 
+def test_a_server_that_goes_away_as_the_client_subscribes_is_exit_2_nothing_sent():
+    """Reset, or a stream ended at once, before the job was posted: a configuration error saying
+    nothing was sent (it raised 'went away ... is rig serve running?' before, or escaped as is)."""
+    died = ServerGone("http://bench", ConnectionResetError(104, "Connection reset by peer"))
+    for streams in ([died], [[]]):
+        server = ScriptedServer(streams=streams)
+        if streams == [[]]:
+            server.stream = lambda timeout=60.0: iter(())  # it ended the stream before any state
+        with pytest.raises(ConfigError, match="does not answer .*the job was not sent, nothing was switched"):
+            follow_run(server, {"procedure": "enter-code", "code": "1234"})
+        assert server.posted == []
+
+
+def test_a_server_already_stopping_when_the_client_subscribes_is_given_no_job():
+    server = ScriptedServer(streams=[[]])
+    server.stream = lambda timeout=60.0: iter([("state", {"closing": "SIGTERM to the server"})])
+    r = follow_run(server, {"procedure": "enter-code", "code": "1234"})
+    assert (r["outcome"], r["exit_code"]) == ("interrupted", 130) and server.posted == []
+    assert "is stopping (SIGTERM to the server): it did not take the job" in r["message"]
+
+
 def test_ctrl_c_stops_the_job_on_the_bench_and_follows_it_to_interrupted():
     server = ScriptedServer(streams=[[running("sit out the lockout first"), result("passed")],
                                      [result("interrupted")]],

@@ -183,6 +183,14 @@ class Client:
                     data.append(line[5:].strip())
 
 
+STOPPING = "the server is stopping"  # how a job that came as the server stops is refused (409)
+
+
+def stopping(by: str | None) -> str:
+    """The refusal of a job (or bench command) that came as the server stops, saying why."""
+    return STOPPING + (f" ({by})" if by else "") + ": nothing was switched for it"
+
+
 class ServerGone(ConfigError):
     """The server stopped answering mid-conversation: reset, closed mid-answer, a stalled connection
     timed out. Before anything was sent this is a configuration error (exit 2, nothing switched);

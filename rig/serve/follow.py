@@ -22,7 +22,7 @@ from ..bench import signals
 from ..errors import BenchBusy, ConfigError
 from ..run.job import EXIT
 from ..run.lockoutwait import SECOND_CTRL_C
-from .client import ServerGone
+from .client import STOPPING, ServerGone
 from .countdown import DISCARDS, discards
 
 
@@ -78,7 +78,6 @@ def _calls_to_send(top: Path) -> list[dict]:
     return [{"path": k, "text": v} for k, v in out.items()]
 
 
-STOPPING = "the server is stopping"  # the station's refusal of a job it will never start
 STREAM_TIMEOUT = 60.0  # s of silence after which a stream is taken as broken (the server beats every 15 s)
 
 
@@ -103,9 +102,15 @@ def follow_run(client, body: dict, timeout: float | None = None, *, on_ticket: C
     A result the client could not confirm with the server has ``followed: False``.
     Before anything was sent, a server that does not answer is a :class:`ConfigError` (2).
     """
-    events = client.stream(timeout=STREAM_TIMEOUT)
-    if next(events, None) is None:  # subscribed before the job starts: none of its events are missed
-        raise ServerGone(client.url, "it ended the stream at once")
+    try:  # subscribed before the job starts: none of its events are missed
+        events = client.stream(timeout=STREAM_TIMEOUT)
+        first = next(events, None)
+    except ServerGone as exc:  # it went away as the client subscribed: nothing was sent
+        raise _not_sent(client.url, exc) from None
+    if first is None:
+        raise _not_sent(client.url, "it ended the stream at once")
+    if first[1].get("closing"):  # subscribed as the server stops: it takes no job now
+        return _Followed(client.url, None).refused(_by(first[1]["closing"]))
     ticket, stopping, first_signal = None, False, None
     try:
         with signals.shielded():  # a Ctrl-C while the job is handed over waits for the server's answer
@@ -118,10 +123,11 @@ def follow_run(client, body: dict, timeout: float | None = None, *, on_ticket: C
         if not getattr(exc, "sent", True):
             raise
         return _Followed(client.url, None).gone(exc, "as it was being given the job")
-    except BenchBusy as exc:  # a server stopping (SIGTERM) as the job arrives: dropped, as a queued one is
-        if STOPPING not in str(exc):
-            raise
-        return _Followed(client.url, None).closing("the server stopping")
+    except BenchBusy as exc:
+        said = re.match(re.escape(STOPPING) + r"(?: \((.*)\))?(?::|$)", str(exc))
+        if said:  # SIGTERM reached the server between the subscription and the job: not taken
+            return _Followed(client.url, None).refused(_by(said.group(1)))
+        raise
     except ConfigError as exc:
         upload = body.get("procedure_file") or {}
         if upload:  # the bench names its copies of the files: say the files the user has
@@ -183,6 +189,19 @@ def follow_run(client, body: dict, timeout: float | None = None, *, on_ticket: C
             _ask_stop(client, discard=True)
             raise ConfigError(f"the job on {client.url} did not end within {timeout:.0f} s; it was stopped "
                               f"(keys up, rails safe)") from None
+
+
+def _not_sent(url: str, cause) -> ServerGone:
+    """The server went away before the job was sent: a configuration error (2), nothing switched."""
+    if isinstance(cause, ServerGone) and not cause.sent:
+        return cause  # it never answered: already said so
+    why = cause if isinstance(cause, str) else (str(cause.cause) or type(cause.cause).__name__)
+    return ServerGone(url, why, f"the rig server at {url} does not answer ({why}): the job was not sent, nothing "
+                                f"was switched; is `rig serve` running? (--server off ignores it)")
+
+
+def _by(closing) -> str:
+    return closing if isinstance(closing, str) and closing else "the server stopping"
 
 
 _AGAIN = f"Press Ctrl-C again within {SECOND_CTRL_C:g} s to stop anyway; the job goes on otherwise"
@@ -269,6 +288,10 @@ class _Followed:
         return self._result(f"the rig server at {self.url} stopped ({by}) {self._where()}: it stopped the "
                             f"job as SIGTERM does (keys up, rails safe) and records it interrupted")
 
+    def refused(self, by: str) -> dict:
+        return self._result(f"the rig server at {self.url} is stopping ({by}): it did not take the job, "
+                            f"nothing was switched for it")
+
     def left_stopping(self) -> dict:
         return self._result(f"a second Ctrl-C: not waiting for the job on {self.url} to end; the server is "
                             f"stopping it (keys up, rails safe) and records it interrupted. rig status shows it")
@@ -286,7 +309,7 @@ def _until_result(events, f: _Followed, deadline, on_note) -> dict | None:
             if job.get("id") == f.id:
                 f.saw(job)
             if data.get("closing"):
-                raise _Closing("the server stopping")
+                raise _Closing(_by(data["closing"]))
         elif event == "closing":
             raise _Closing(data.get("by") or "the server stopping")
         elif event == "note" and on_note:

@@ -110,6 +110,7 @@ class BenchServer:
     def stop(self, by: str = "the server stopping") -> None:
         """Stop from any thread: the running job unwinds safely first, then the server ends."""
         self.stopped_by = self.stopped_by or by
+        self.station.closing_by = self.station.closing_by or self.stopped_by
         self.station.closing = True
         self.station.stop(by)
         self.station.hub.close(self.stopped_by)

@@ -35,6 +35,7 @@ from ..run.codeentry import check_code
 from ..records.secret import Redactor
 from ..run.guard import follow, sent
 from ..run.session import BenchSession
+from .client import stopping
 from .clienttext import masked
 from .commands import CommandSlot, expected_wall, run_command, takes
 from .countdown import with_countdown
@@ -67,7 +68,7 @@ class Station:
         self.queued: list[dict] = []
         self.last: dict | None = None         # the last finished job
         self.on_bench = BenchUnit(ledger_path)  # the unit on the bench, and whether someone declared it
-        self.closing = False
+        self.closing, self.closing_by = False, None  # stopping, and why (said to a job it then refuses)
         self.commands = CommandSlot()         # the bench command running on the worker, if any
         self._q: queue.Queue = queue.Queue()
         self._ids = itertools.count(1)
@@ -97,7 +98,7 @@ class Station:
 
     def close(self, by: str = "the server stopping") -> None:
         """Stop the running job (keys up, rails safe, recorded as interrupted), then release the bench."""
-        self.closing = True
+        self.closing, self.closing_by = True, self.closing_by or by
         self.queued.clear()
         self.stop(by)
         self._q.put(None)
@@ -203,7 +204,7 @@ class Station:
         if reason:
             raise BenchBusy(reason + "; stop it first, or wait for it")
         if self.closing:
-            raise BenchBusy("the server is stopping")
+            raise BenchBusy(stopping(self.closing_by))
         self.active_at = time.time()
         session, self.bench.guard = BenchSession(self.bench), follow(self.bench, self.unit, self.ledger_path)
         fns = {"power": lambda: session.power(*args), "press": lambda: sent(session, args, f"{by} via {via}", **words),
@@ -222,7 +223,7 @@ class Station:
         :meth:`Lease.check`); a unit declared on the bench is the only one a job may name.
         """
         if self.closing:
-            raise BenchBusy("the server is stopping")
+            raise BenchBusy(stopping(self.closing_by))
         self.lease.check(place, who, "job")
         self.on_bench.check(spec.get("unit"))
         reason = self.busy_reason()
@@ -383,7 +384,7 @@ class Station:
         job, unit = with_countdown(job, self.on_bench.standing(self.jobs_done), self.clock)
         return {"bench": bench, "job": job, "busy": self.busy_reason(),
                 "queue": [{k: q[k] for k in ("id", "procedure", "unit", "operator")} for q in self.queued],
-                "last": self.last, "unit": unit, "closing": self.closing, "wall": time.time(),
+                "last": self.last, "unit": unit, "closing": self.closing and (self.closing_by or True), "wall": time.time(),
                 "place": self.lease.holder, "lab": self.lease.lab}
 
     unit = property(lambda self: self.on_bench.unit, doc='The unit on the bench: {"serial", "profile"}, or None.')
