@@ -234,6 +234,40 @@ def test_the_exporter_keeps_the_bench_in_step_with_labgrid_after_either_restarts
         dead.close()
 
 
+def test_a_closed_exporter_watch_never_touches_the_bench_again(served, monkeypatch):
+    """The in-step test failed under load: a watch closed mid-check (its GET in flight) still told
+    the bench what it last wanted, releasing the place the next exporter had just found held."""
+    pytest.importorskip("labgrid")
+    import threading
+
+    from rig.lab import exporter
+
+    monkeypatch.setattr(exporter, "CHECK_EVERY", 0.05)
+    token, *_ = lab_tokens(served)
+    watch = exporter.BenchWatch(served.url, token)
+    in_get, go_on = threading.Event(), threading.Event()
+    call = watch.client.call
+
+    def slow_get(method, path, *args, **kwargs):  # the watch's health check, held mid-flight
+        if method == "GET":
+            in_get.set()
+            go_on.wait(10)
+        return call(method, path, *args, **kwargs)
+
+    try:
+        watch.tell(None)  # labgrid released the place: what this watch wants from now on
+        watch.client.call = slow_get
+        assert in_get.wait(5)
+    finally:
+        closing = threading.Thread(target=watch.close)
+        closing.start()
+    served.station.lease.hold("bench-01", "exporters", "runner-07/ci-1")  # held since, by the next exporter
+    go_on.set()
+    closing.join(10)  # close() returns once the watch's thread has ended
+    assert not closing.is_alive() and not watch._thread.is_alive()
+    assert served.station.lease.holder and served.station.lease.holder["place"] == "bench-01"
+
+
 def test_a_request_through_a_place_labgrid_never_gave_the_bench_is_refused(served):
     """No place holds this bench (labgrid never told it so, or the place was let go): a request
     through `rig --place` is refused as such, even on a bench not kept for a lab - it means to run

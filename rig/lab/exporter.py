@@ -120,8 +120,13 @@ class BenchWatch:
         self._wake.set()
 
     def close(self) -> None:
-        self._stop.set()
+        """Stop watching; once it returns, this watch tells the bench nothing more (a check in flight
+        is dropped: told after a close, its stale wish released a place the next exporter had found)."""
+        with self._lock:  # a sync under way finishes first
+            self._stop.set()
         self._wake.set()
+        if threading.current_thread() is not self._thread:
+            self._thread.join(CHECK_EVERY * 2 + 1)
 
     def _loop(self) -> None:
         while not self._stop.is_set():
@@ -141,11 +146,15 @@ class BenchWatch:
             return
         self.misses = 0
         with self._lock:
+            if self._stop.is_set():
+                return
             self.info = info
             self.avail = bool(info.get("healthy"))
             want = self.want
         learned = self._learn(want, info.get("place") or None)  # the coordinator is asked outside the lock
         with self._lock:
+            if self._stop.is_set():
+                return
             if learned is not None and self.want == want:  # unless labgrid said something meanwhile
                 self.want = learned
             self._sync()
