@@ -121,7 +121,7 @@ def test_a_server_already_stopping_when_the_client_subscribes_is_given_no_job():
     server.stream = lambda timeout=60.0: iter([("state", {"closing": "SIGTERM to the server"})])
     r = follow_run(server, {"procedure": "enter-code", "code": "1234"})
     assert (r["outcome"], r["exit_code"]) == ("interrupted", 130) and server.posted == []
-    assert "is stopping (SIGTERM to the server): it did not take the job" in r["message"]
+    assert "stopped (SIGTERM to the server) before the job started" in r["message"]
 
 
 def test_ctrl_c_stops_the_job_on_the_bench_and_follows_it_to_interrupted():

@@ -110,7 +110,7 @@ def follow_run(client, body: dict, timeout: float | None = None, *, on_ticket: C
     if first is None:
         raise _not_sent(client.url, "it ended the stream at once")
     if first[1].get("closing"):  # subscribed as the server stops: it takes no job now
-        return _Followed(client.url, None).refused(_by(first[1]["closing"]))
+        return _Followed(client.url, None).closing(_by(first[1]["closing"]))
     ticket, stopping, first_signal = None, False, None
     try:
         with signals.shielded():  # a Ctrl-C while the job is handed over waits for the server's answer
@@ -126,7 +126,7 @@ def follow_run(client, body: dict, timeout: float | None = None, *, on_ticket: C
     except BenchBusy as exc:
         said = re.match(re.escape(STOPPING) + r"(?: \((.*)\))?(?::|$)", str(exc))
         if said:  # SIGTERM reached the server between the subscription and the job: not taken
-            return _Followed(client.url, None).refused(_by(said.group(1)))
+            return _Followed(client.url, None).closing(_by(said.group(1)))
         raise
     except ConfigError as exc:
         upload = body.get("procedure_file") or {}
@@ -287,10 +287,6 @@ class _Followed:
                                 f"it was dropped, nothing was switched for it")
         return self._result(f"the rig server at {self.url} stopped ({by}) {self._where()}: it stopped the "
                             f"job as SIGTERM does (keys up, rails safe) and records it interrupted")
-
-    def refused(self, by: str) -> dict:
-        return self._result(f"the rig server at {self.url} is stopping ({by}): it did not take the job, "
-                            f"nothing was switched for it")
 
     def left_stopping(self) -> dict:
         return self._result(f"a second Ctrl-C: not waiting for the job on {self.url} to end; the server is "
