@@ -178,6 +178,69 @@ def test_ctrl_c_while_the_server_takes_the_job_stops_it_there(tmp_path, monkeypa
         served.close()
 
 
+@pytest.mark.parametrize("when", ["before-it-is-sent", "after-it-was-taken"])
+def test_ctrl_c_before_and_after_the_server_takes_the_job(tmp_path, monkeypatch, when):
+    """With the test above (during), a Ctrl-C at each moment of the hand-over: before the job is
+    sent nothing runs on the bench; once the server has taken it, the job is stopped there and
+    followed to its end. What the client says is held against the ledger and the unit's own count."""
+    import rig.serve.station
+    from tests.browser.served import Served
+
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path / "run"))
+    signalled, stop_asked = threading.Event(), threading.Event()
+    run_job = rig.serve.station.run_job
+
+    def taken_then_held(*args, **kwargs):  # the job is the bench's now; it starts once the stop has come
+        signalled.wait(30)
+        stop_asked.wait(10)
+        return run_job(*args, **kwargs)
+
+    if when == "after-it-was-taken":
+        monkeypatch.setattr(rig.serve.station, "run_job", taken_then_held)
+    served = Served(tmp_path, profile="honda", code=CODE, state="locked", attempts=0, speed=40)
+    client = None
+    try:
+        stop = served.station.stop
+        served.station.stop = lambda *a, **k: (stop(*a, **k), stop_asked.set())[0]
+        listen = served.station.hub.listen
+
+        def ctrl_c_first():  # the client's Ctrl-C while it subscribes, before anything is sent
+            client.send_signal(signal.SIGINT)
+            signalled.set()
+            time.sleep(0.3)  # (on the server's loop: the client's answer waits, as on a slow link)
+            return listen()
+
+        if when == "before-it-is-sent":
+            served.station.hub.listen = ctrl_c_first
+        env = _env(tmp_path, RIG_SIM_STATE=str(served.sim_state), RIG_LEDGER=str(served.ledger), RIG_CODE=WRONG)
+        client = subprocess.Popen([sys.executable, "-m", "rig", "run", "enter-code", "--unit", "H1"], env=env,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        if when == "after-it-was-taken":
+            served.wait(lambda s: (s["job"] or {}).get("procedure") == "enter-code", timeout=30)
+            client.send_signal(signal.SIGINT)
+            signalled.set()
+        _, err = client.communicate(timeout=30)
+        last = served.wait(lambda s: s["last"] is not None)["last"] if when == "after-it-was-taken" else None
+    finally:
+        signalled.set()
+        stop_asked.set()
+        if client is not None and client.poll() is None:
+            client.kill()
+        served.close()
+    said = _one_ending(err)
+    assert client.returncode == 130, err
+    db = sqlite3.connect(served.ledger)
+    runs = db.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
+    counted = db.execute("SELECT COUNT(*) FROM attempts WHERE outcome != 'cleared'").fetchone()[0]
+    given = UnitMemory.load(served.sim_state).wrong_total
+    assert given == counted == 0, (given, counted)  # stopped before any code reached the unit
+    if when == "before-it-is-sent":
+        assert said == "interrupted (" and "interrupted (Ctrl-C)" in err and runs == 0, err  # nothing sent, nothing ran
+    else:
+        assert said.startswith("INTERRUPTED") and "stopping the job on the server" in err, err
+        assert last["outcome"] == "interrupted", last
+
+
 @pytest.mark.parametrize("when", ["as-it-subscribes", "as-it-posts"])
 def test_sigterm_to_the_server_as_the_client_hands_it_the_job_is_one_line_and_130(tmp_path, monkeypatch, when):
     """The fault campaign's 'exit 3, no line': SIGTERM reached rig serve between the client's
