@@ -218,6 +218,27 @@ def test_one_ctrl_c_on_a_wait_that_would_lose_its_time_asks_and_the_job_goes_on_
     assert (r["outcome"], r["exit_code"]) == ("passed", 0) and "signal" not in r  # let be: its own end
 
 
+def test_a_first_ctrl_c_the_server_refuses_for_its_served_time_leaves_the_jobs_own_end_and_code():
+    """The client had no figure yet (no progress seen), so it asked the server to stop; the server
+    refused (served time would be lost) and the client asked the technician. Left alone, the job
+    ended its own way: exit 0, not 130 from the Ctrl-C that was asked about and not obeyed."""
+    from rig.errors import BenchBusy
+
+    class Refuses(ScriptedServer):
+        def post(self, path, body=None):
+            if path == "/api/stop" and not (body or {}).get("discard_served"):
+                self.posted.append((path, body))
+                raise BenchBusy("stopping now throws away 10:00 of powered time: this unit's lockout wait starts "
+                                "over after a power loss. Stop anyway with `rig stop --discard-served`")
+            return super().post(path, body)
+
+    server = Refuses(streams=[[running("lockout wait"), KeyboardInterrupt()], [result("passed")]])
+    said = []
+    r = follow_run(server, {"procedure": "lockout-wait"}, on_warn=said.append)
+    assert said and "throws away 10:00" in said[0] and "Ctrl-C again" in said[0]
+    assert (r["outcome"], r["exit_code"]) == ("passed", 0) and "signal" not in r, r
+
+
 def test_a_second_ctrl_c_soon_after_the_question_stops_it_saying_to_discard_the_time():
     server = ScriptedServer(streams=[[_losing(), KeyboardInterrupt()], [_losing(), KeyboardInterrupt()],
                                      [result("interrupted")]])

@@ -152,6 +152,7 @@ def follow_run(client, body: dict, timeout: float | None = None, *, on_ticket: C
                 stopping = False
                 refused = _ask_stop(client, discard)
                 if refused:  # the server knew better than our last state: served time would be lost
+                    f.signal = None  # asked about, not obeyed: left alone, the job ends its own way (its code)
                     asked_at = time.monotonic()
                     say = refused.split(". Stop anyway")[0] + ". " + _AGAIN
                     continue
