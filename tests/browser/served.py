@@ -76,15 +76,15 @@ class Served:
         assert r.status_code == 200, r.text
         return c, r.json()["csrf"]
 
-    def wait(self, predicate, timeout=20.0):
-        """Poll the live state until ``predicate(state)``; returns that state."""
+    def wait(self, predicate, timeout=20.0, fail: str = ""):
+        """Poll the live state until ``predicate(state)``; returns that state (``fail``: said if it never comes)."""
         end = time.monotonic() + timeout
         while time.monotonic() < end:
             s = self.station.state()
             if predicate(s):
                 return s
             time.sleep(0.02)
-        raise AssertionError(f"timed out; state: {json.dumps(self.station.state(), default=str)[:800]}")
+        raise AssertionError(f"timed out; state: {json.dumps(self.station.state(), default=str)[:800]}\n{fail}")
 
     def collect_stream(self, token, until=lambda raw: b"event: result" in raw, timeout=30.0) -> "Stream":
         return Stream(self, token, until, timeout)
