@@ -323,3 +323,36 @@ def test_a_job_that_errs_before_it_has_a_run_is_one_line_and_exit_2(tmp_path, mo
     said = _one_ending(p.stderr)
     assert said.startswith("ERROR") and p.returncode == 2, p.stderr
     assert "went missing" in p.stderr and "log:" not in p.stderr
+
+
+@pytest.mark.parametrize("how", ["closes-at-once", "answers-half", "stalls"])
+def test_a_server_that_breaks_mid_answer_is_server_gone_not_a_socket_traceback(how):
+    """call() let ConnectionResetError / RemoteDisconnected through as tracebacks, and a stalled
+    connection as TimeoutError; each is ServerGone now (a ConfigError: one line, exit 2 before
+    anything was sent; follow_run says what it means for a job)."""
+    import socket
+
+    from rig.serve.client import Client, ServerGone
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+
+    def serve():
+        conn, _ = listener.accept()
+        conn.recv(65536)
+        if how == "answers-half":
+            conn.sendall(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{\"a\"")
+        if how == "stalls":
+            time.sleep(1.0)
+        conn.close()
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    try:
+        with pytest.raises(ServerGone) as caught:
+            Client(f"http://127.0.0.1:{listener.getsockname()[1]}", None).call("GET", "/api/state", timeout=0.3)
+        assert "went away" in str(caught.value) and caught.value.sent
+    finally:
+        t.join(5)
+        listener.close()
