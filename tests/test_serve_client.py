@@ -344,14 +344,14 @@ def test_a_server_that_breaks_mid_answer_is_server_gone_not_a_socket_traceback(h
         if how == "answers-half":
             conn.sendall(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{\"a\"")
         if how == "stalls":
-            time.sleep(1.0)
+            time.sleep(0.5)
         conn.close()
 
     t = threading.Thread(target=serve, daemon=True)
     t.start()
     try:
         with pytest.raises(ServerGone) as caught:
-            Client(f"http://127.0.0.1:{listener.getsockname()[1]}", None).call("GET", "/api/state", timeout=0.3)
+            Client(f"http://127.0.0.1:{listener.getsockname()[1]}", None).call("GET", "/api/state", timeout=0.2)
         assert "went away" in str(caught.value) and caught.value.sent
     finally:
         t.join(5)
