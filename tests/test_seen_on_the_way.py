@@ -2,8 +2,8 @@
 
 Elsewhere: the demo's deliberate wrong code (test_run.py::test_demo_from_the_cli), the grey
 "end: ... already unlocked (skipped)" (test_timeline_picture.py's _check), the profile list's
-eight VW/Audi descriptions and /favicon.ico in Chromium (browser/test_unit_card_browser.py,
-browser/test_story_browser.py).
+eight VW/Audi descriptions in Chromium (browser/test_unit_card_browser.py), each page's icon
+(browser/test_story_browser.py).
 """
 
 from __future__ import annotations
