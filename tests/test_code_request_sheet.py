@@ -77,6 +77,8 @@ def test_the_report_shows_the_sheet_as_a_table_and_links_it(run_rig, tmp_path):
     assert f"<th>VIN</th><td>{VIN}</td>" in page
     assert "[[&quot;unit" not in page and '[["unit' not in page  # not a JSON blob in the event table
 
+    assert f"code-request sheet: {sheet}" in run_rig("runs", "show", "1").stdout
+
     r = run_rig("report", "1", "--sheet", "-o", str(tmp_path / "out" / "sheet.html"))
     assert r.returncode == 0 and "print it" in r.stderr
     assert VIN in (tmp_path / "out" / "sheet.html").read_text()

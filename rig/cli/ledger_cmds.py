@@ -13,7 +13,7 @@ from ..errors import ConfigError, UsageError, did_you_mean, unknown
 from ..records.ledger import Ledger, local_user
 from ..unit.profiles import load_profiles
 from . import cli
-from .render import esc, out, table
+from .render import beside_the_log, esc, out, table
 from .app import ledger_path
 
 
@@ -321,7 +321,7 @@ def runs_show(app, run_id, max_events, as_json):
     out.print(f"started: {_when(r['started'])}  ended: {_when(r['ended'])}  took: {_took(r)}")
     if r["log"]:
         out.print(f"log: {esc(r['log'])}" + ("" if events is not None else "  (missing)"))
-        out.print(f"timeline: {esc(Path(r['log']).with_suffix('.svg'))}  (open it in a browser)")
+        out.print(beside_the_log(r["log"]))
     if events and max_events:
         t = table(("at", "what", "change"), keep=("at",), title="events", title_justify="left")
         for e in events[:max_events]:

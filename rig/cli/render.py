@@ -59,6 +59,17 @@ def report_error(exc: RigError) -> int:
     return exc.exit_code
 
 
+def beside_the_log(log) -> str:
+    """The files a run leaves beside its log, said where they are: its timeline, and a read-serial
+    run's code-request sheet (the paper for the dealer)."""
+    from pathlib import Path
+
+    sheet = Path(log).with_suffix(".sheet.html")
+    return f"timeline: {esc(Path(log).with_suffix('.svg'))}  (open it in a browser)" + (
+        f"\ncode-request sheet: {esc(sheet)}  (open it in a browser, fill in shop and customer, print it)"
+        if sheet.exists() else "")
+
+
 WORD = 20  # a word longer than this (a path, a hash) may be folded in a narrow column
 
 

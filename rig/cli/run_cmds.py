@@ -14,12 +14,11 @@ from ..run.job import Job, check_plan, needs_code, prepare, run_job
 from ..records.ledger import Ledger
 from ..run.procedure import builtin_names, check_answers
 from ..records.secret import Code
-from ..records.sheet import sheet_path
 from .ui import LivePanel, Plain
 from . import cli
 from .app import ledger_path, log_dir
 from .exitcodes import with_context
-from .render import err, esc
+from .render import beside_the_log, err, esc
 
 
 def read_code(code_file: str | None) -> Code:
@@ -177,10 +176,7 @@ def run(app, procedure, profile_id, serial, sets, answers, yes, code_file, allow
     colour = {"passed": "green", "failed": "red", "error": "red", "refused": "yellow", "interrupted": "yellow"}[result.outcome]
     err.print(f"[bold {colour}]{result.outcome.upper()}[/]: {esc(with_context(result.message))}", markup=True)
     if result.log:  # none for a job that never got a run (an error before it began, a server gone)
-        err.print(f"log: {esc(result.log)}\ntimeline: {esc(Path(result.log).with_suffix('.svg'))}")
-        sheet = sheet_path(result.log)
-        if sheet.exists():
-            err.print(f"code-request sheet: {esc(sheet)}  (open it in a browser, fill in shop and customer, print it)")
+        err.print(f"log: {esc(result.log)}\n{beside_the_log(result.log)}")
     if serial and profile is not None and job.ledger_here:
         _standing_line(ledger_path(app), serial, profile)
     if getattr(result, "signal", None) is not None:  # told what the bench did; still ended by the signal
