@@ -234,6 +234,21 @@ def test_a_sense_level_counts_only_once_it_has_held_for_the_debounce(write_yaml,
     assert events == [(0.131, True)]         # 20 ms after the last bounce, told once
 
 
+def test_on_the_real_clock_a_debounced_level_counts_once_it_has_held(write_yaml):
+    """A real bench has no clock callbacks: the debounce runs on a timer thread (60 ms, real)."""
+    from rig.bench.clock import RealClock
+
+    w = load_wiring(write_yaml(MAP))
+    clock = RealClock()
+    with Bench(w, mock_backend(w, clock)) as bench:
+        bench.backend.pin_factory.pin(6).drive_low()
+        assert bench.read("unit_on") is False      # not before the 20 ms debounce
+        deadline = clock.now() + 2.0
+        while not bench.read("unit_on") and clock.now() < deadline:
+            clock.sleep(0.01)
+        assert bench.read("unit_on") is True, "the level never counted: the unit never came on"
+
+
 def test_a_rail_dropout_shorter_than_the_debounce_is_latched_and_told(clock):
     from .spare_keys import spare_wiring_text
 
@@ -553,6 +568,65 @@ def test_a_trip_seen_on_the_read_back_latches_until_the_bench_is_opened_again(wi
     deadman.timeout = hb.timeout  # a fresh open re-arms, with everything safe
     with Bench(wiring, mock_backend(wiring, clock)) as bench:
         bench.press("preset1")
+
+
+def test_a_tripped_dead_man_is_re_armed_only_with_everything_safe_and_then_beats_again(wiring, clock):
+    """bench.rearm() after a trip: refused while ACC is still driven (the supply would come back on
+    under it); once it is off, the beat starts again and holds the supply on, and keys work."""
+    from rig.bench.heartbeat import DeadmanTripped
+
+    backend = mock_backend(wiring, clock)
+    deadman, hb = backend.pin_factory.deadman, wiring.heartbeat
+    with Bench(wiring, backend) as bench:
+        bench.power("acc", True)
+        bench.rearm()  # nothing tripped: nothing to do (rig serve asks between jobs), whatever is driven
+        deadman.timeout = 0.0  # the supply drops
+        clock.sleep(5 * hb.every)
+        with pytest.raises(BenchRefused, match="dead-man has cut"):
+            bench.press("preset1")
+        with pytest.raises(DeadmanTripped, match="not re-arming the dead-man while acc is driven"):
+            bench.rearm()
+        bench.power("acc", False)
+        deadman.timeout = hb.timeout
+        told = []
+        bench.events.subscribe(lambda e: told.append((e.kind, e.what)))
+        bench.rearm()
+        assert bench.deadman_tripped is None and ("bench", "rearmed") in told  # and the log says so
+        beats = len(pin_states(bench, hb.pin))
+        for _ in range(10):
+            clock.sleep(hb.every)
+        assert len(pin_states(bench, hb.pin)) >= beats + 10 and deadman.on()  # beating, and holding it on
+        bench.press("preset1")
+    assert pin_states(backend, 19) == [False, True, False]
+
+
+def test_a_heartbeat_pin_that_fails_at_its_first_beat_is_given_back_and_its_error_told(clock):
+    """A GPIO write that fails (the kernel refuses the line) on a dead-man with no read-back: the
+    technician sees that error, not one of rig's own, and the pin is given back."""
+    from gpiozero import DigitalInputDevice
+    from gpiozero.pins.mock import MockFactory
+
+    from rig.bench.channels import _HeldOutput
+    from rig.bench.heartbeat import open_heartbeat
+    from rig.bench.wiring import HeartbeatSpec
+
+    class Refused(_HeldOutput):  # as the bench's own: never closed by the garbage collector
+        def toggle(self):
+            raise OSError(5, "Input/output error")
+
+    factory = MockFactory()
+    with pytest.raises(OSError, match="Input/output error"):
+        open_heartbeat(HeartbeatSpec(26, every=0.5), factory, clock, Refused, DigitalInputDevice)
+    assert factory.pin(26).function == "input"  # given back, not left claimed as an output
+
+
+def test_a_bench_with_no_dead_man_has_nothing_to_re_arm(write_yaml, clock):
+    w = load_wiring(write_yaml(MAP))
+    assert w.heartbeat is None
+    with Bench(w, mock_backend(w, clock)) as bench:
+        bench.power("acc", True)
+        bench.rearm()
+        assert bench.deadman_tripped is None
 
 
 def test_a_dead_man_stuck_on_is_refused_at_open(wiring, clock):

@@ -191,3 +191,32 @@ def test_one_registration_for_every_path_keeps_who_and_why_and_refuses_another_f
     changes = [(c["field"], c["new"], c["who"]) for c in led.changes("F1")]
     assert changes == [("registered", "ford", "alice"), ("attempts_used", "2", "alice")]
     led.close()
+
+
+def test_resolving_an_attempt_can_never_clear_it(tmp_path):
+    """Only `rig units set --attempts-used` with a reason takes an attempt out of the count
+    ('cleared'); an attempt resolved with any word but accepted/rejected/unknown is refused
+    and still counts against the window."""
+    from rig.unit.profiles import load_profiles
+
+    vw = load_profiles()["vw-safe"]
+    led = Ledger(tmp_path / "ledger.sqlite")
+    led.add_unit("VW123", "vw-safe")
+    aid = led.begin_attempt("VW123", None)
+    for word in ("cleared", "accepted "):
+        with pytest.raises(ValueError):
+            led.resolve_attempt(aid, word)
+    assert [a["outcome"] for a in led.attempts("VW123")] == ["pending"]
+    assert led.standing("VW123", vw).used == 1
+
+
+def test_a_hand_change_reaches_only_profile_model_vin_and_notes(tmp_path):
+    """A unit locked for good stays so, and its serial stays its serial: `change` refuses any other
+    field (it names a column in the SQL) and writes nothing, not even a change record."""
+    led = Ledger(tmp_path / "ledger.sqlite")
+    led.add_unit("VW123", "vw-safe")
+    led.mark_permanent("VW123")
+    for field in ("permanent", "serial"):
+        with pytest.raises(ValueError):
+            led.change("VW123", field, 0, "a slip")
+    assert led.unit("VW123")["permanent"] == 1 and led.changes("VW123") == []

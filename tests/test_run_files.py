@@ -211,3 +211,23 @@ def test_the_events_file_gets_a_runs_every_event_from_its_first(sim_unit, tmp_pa
     assert (first["what"], first["unit"], first["run"]) == ("reproduce-safe", "U1", run["id"])
     assert [e for e in mine if e["kind"] in ("run", "step", "result")] == \
         [e for e in theirs if e["kind"] in ("run", "step", "result")]
+
+
+def test_a_ctrl_c_before_the_run_is_on_record_is_the_ctrl_c_and_records_nothing(sim_unit, tmp_path, monkeypatch):
+    """A Ctrl-C that lands while the run's files are being set up, where that set-up then fails (its
+    folder cannot be made): exit 130 with its one line, the bench closed, and no run in the ledger
+    (there is none to finish), not a run result for a run that never was."""
+    import signal
+
+    from rig.errors import ConfigError, Problem
+    from rig.run import job
+
+    def ctrl_c_then_fails(path, what):
+        os.kill(os.getpid(), signal.SIGINT)  # held back by the set-up's shield
+        raise ConfigError([Problem(str(path), None, "cannot make the run log folder")])
+
+    monkeypatch.setattr(job, "folder", ctrl_c_then_fails)
+    r = sim_unit(*SIM, "run", "reproduce-safe", "--profile", "vw-safe", "--unit", "U1", "--new-unit")
+    assert r.returncode == 130, r.stderr
+    assert r.stderr.count("interrupted (Ctrl-C)") == 1 and "Traceback" not in r.stderr, r.stderr
+    assert not (tmp_path / "ledger.sqlite").exists() or _runs(tmp_path) == []

@@ -109,3 +109,20 @@ def test_a_hardware_run_on_a_unit_waits_for_the_pin_map_to_pass(tmp_path):
     led.close()
     result = run_job(job)  # now it runs (and is on record), whatever the bare mock pins then show
     assert result.run_id is not None and "selftest" not in result.message
+
+
+def test_a_hardware_run_refused_for_its_pin_map_gives_back_what_it_opened(tmp_path):
+    """The pytest plugin and a lab run jobs in one process: a job refused before it starts must not
+    keep what its backend opened (the display's serial port, the bench lock) for the rest of it."""
+    closed = []
+
+    def make(w):
+        backend = hardware_named(mock_backend(w, VirtualClock()))
+        backend.closers.append(lambda: closed.append("display"))
+        return backend
+
+    job = Job("reproduce-safe", WIRING, make, str(tmp_path / "l.sqlite"), str(tmp_path / "runs"),
+              profile_id="ford", serial="M1", new_unit=True, yes=True)
+    with pytest.raises(SafetyRefusal, match="has not passed rig selftest on this bench"):
+        run_job(job)
+    assert closed == ["display"]

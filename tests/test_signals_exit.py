@@ -32,6 +32,14 @@ from rig.cli import main
 if WHEN == "atexit":
     import atexit
     atexit.register(lambda: os.kill(os.getpid(), SIG))  # registered last: the first to run
+if WHEN == "release":  # as the bench's release at exit does, signals held back while it runs
+    import atexit
+    from rig.bench import signals
+
+    def in_the_release():
+        with signals.shielded():
+            os.kill(os.getpid(), SIG)
+    atexit.register(in_the_release)
 sys.exit(main())
 """
 
@@ -77,3 +85,13 @@ def test_a_signal_just_after_the_last_line_gives_130_or_finds_rig_gone(tmp_path,
         out, err = p.communicate(timeout=60)
         assert line.startswith("pressed mode for "), (line, err)
         _judge(subprocess.CompletedProcess(p.args, p.returncode, line + out, err), ended_normally_ok=True)
+
+
+def test_a_signal_held_back_by_a_release_at_exit_still_gives_one_line_and_130(tmp_path):
+    """A Ctrl-C that lands while rig's last release holds signals back (atexit, the program's end):
+    not held for a raise that would come after the last line, as a traceback and exit 0."""
+    p = subprocess.run([sys.executable, "-c", _WITH_TRAP, "--backend", "mock", "press", "mode"],
+                       env=_env(tmp_path, TRAP_WHEN="release", TRAP_SIG="SIGINT"), capture_output=True, text=True,
+                       timeout=60)
+    _judge(p, ended_normally_ok=False)
+    assert p.returncode == 130

@@ -269,3 +269,16 @@ def test_a_locked_display_never_proves_a_lockout_over_where_the_profile_names_no
     assert b.unit.lockout_left is None and not b.unit.locked_out  # the unit itself is out of its wait
     assert lockout_row(b)["end_reason"] == "served"
     assert measurement(r)["to"] >= p.lockout.wait + p.lockout_margin(p.lockout.wait) - 1
+
+
+def test_a_unit_already_showing_its_ready_display_closes_the_lockout_on_it_once_the_wait_is_served(tmp_path):
+    """The ledger holds the Ford's lockout open, but the unit already shows CODE - - - - when the
+    wait starts (it sat its wait out off the bench): no change of display comes to end the wait,
+    so the count runs out first, and the lockout then closes on what the display shows."""
+    b = Bench(tmp_path, "ford", "2580", state="locked", attempts=0, ideal=True)
+    arrived_locked_out(b)
+    r = b.run("lockout-wait")
+    assert r.outcome == "passed", r.message
+    assert lockout_row(b)["end_reason"] == "display"
+    p = PROFILES["ford"]
+    assert measurement(r)["to"] == pytest.approx(p.lockout.wait + p.lockout_margin(p.lockout.wait, "display"), abs=1)

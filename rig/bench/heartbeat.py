@@ -104,7 +104,7 @@ def call_later(clock, delay: float, fn) -> None:
 class Heartbeat:
     """Toggles the heartbeat pin every ``every`` seconds while the bench is open, until a trip.
 
-    On a VirtualClock it is a chain of clock callbacks (so it beats in simulated
+    On a VirtualClock it is a periodic clock callback (so it beats in simulated
     time, run by the thread that waits); on the real clock, a daemon thread that
     checks before each beat that the run is making progress. ``readback`` is the
     input device the monostable's output is read back on, if the pin map has one.
@@ -131,8 +131,6 @@ class Heartbeat:
             # in simulated time, one beat however many periods a jump of the clock passes over:
             # an hour's wait is not 3,600 pin writes, and the pin still moves at every jump
             self._timer = self.clock.call_every(self.spec.every, self._beats)
-        elif getattr(self.clock, "call_later", None) is not None:
-            self._beat_virtual()
         else:
             self._toggle()
             self._thread = threading.Thread(target=self._run, name="rig heartbeat", daemon=True)
@@ -181,12 +179,6 @@ class Heartbeat:
             deadman.fed(self.spec.pin, n)
         if self.check() is None:  # never a beat after a trip: it would switch the supply back on
             self._toggle()
-
-    def _beat_virtual(self) -> None:
-        if not self._stopped.is_set() and self.check() is None:
-            self._toggle()
-            # a beat changes nothing a wait waits for: it must not wake an hour's wait every second
-            self._timer = self.clock.call_later(self.spec.every, self._beat_virtual, wakes=False)
 
     def _run(self) -> None:
         while not self._stopped.is_set():
