@@ -58,6 +58,15 @@ def test_ignition_follows_the_same_order_as_acc(bench):
     assert pin_states(bench, 22) == [False, True, False]  # K3 only ever moved when constant power was on
 
 
+def test_constant_power_cut_by_hand_is_put_back_by_hand_and_acc_may_follow(bench):
+    """`rig power battery off`, then `on`: putting constant power back is always allowed (the rule
+    holds back only a switched rail), so the technician need not release the bench to restore it."""
+    bench.power("battery", False)
+    bench.power("battery", True)
+    bench.power("acc", True)
+    assert pin_states(bench, 17) == [False, True, False] and pin_states(bench, 27) == [False, True]
+
+
 def test_the_release_restores_constant_power_with_acc_left_off(bench):
     bench.power("battery", False)
     bench.release()  # battery back ON is always allowed: that is the safe state
