@@ -75,9 +75,31 @@ def test_only_the_exporter_tells_the_bench_who_holds_it(served):
     with _c(served, token=exporter) as exp:
         assert exp.post("/api/lab/hold", json={}).status_code == 400
         assert exp.post("/api/lab/hold", json={"place": "bench-01", "user": "no-slash"}).status_code == 400
+        for path in ("/api/lab/lose", "/api/lab/release"):  # a place that is no name is an error, not "not held"
+            assert exp.post(path, json={"place": ["bench-01"]}).status_code == 400, path
         r = exp.post("/api/runs", json=RUN)  # the exporter drives nothing itself
         assert r.status_code == 403
     assert served.station.lease.holder is None
+
+
+def test_a_request_just_after_the_acquire_waits_for_the_exporter_to_say_who_holds_the_place(served):
+    """labgrid tells the exporter that a place was acquired before the exporter has asked who by: the
+    CI job's first request, sent the moment its acquire returned, waits that moment out and is
+    answered for its own labgrid user, neither refused as "not said yet" nor a server error."""
+    import threading
+
+    served.station.lease.lab = True
+    exporter, r07, _r08 = lab_tokens(served)
+    with _c(served, token=exporter) as exp, _c(served, "bench-01", r07) as holder:
+        assert exp.post("/api/lab/hold", json={"place": "bench-01"}).status_code == 200  # who by: not known yet
+        told = threading.Timer(0.3, lambda: exp.post("/api/lab/hold", json={"place": "bench-01",
+                                                                           "user": "runner-07/ci-41"}))
+        told.start()
+        try:
+            r = holder.post("/api/bench/press", json={"combo": "mode", "hold": 0.1})
+        finally:
+            told.join()
+        assert r.status_code == 200, r.text
 
 
 def test_a_job_naming_another_unit_than_the_benchs_is_refused_before_anything_moves(served):

@@ -111,6 +111,8 @@ class LockoutWait(PoweredWait):
             self.own_seen = own_display(self.p, tap.current())
         if self.sense is not None and self.sense.value:
             self.seen_on, self.amp_seen = self.clock.now(), True
+            # read only at a splash with no amp-remote fall seen: a unit whose amp-remote falls with
+            # its power (every profile's, the simulator's) never gets there
             self.alive_at = self.seen_on
             return
         if tap is not None and not isinstance(tap, OperatorTap):  # it may have answered the relay at once
