@@ -259,3 +259,27 @@ def test_a_profile_that_says_can_diagnostics_true_may_send_them(tmp_path):
     finally:
         backend.close()
     assert load_wake_set(tmp_path / "tester.yaml")  # the file itself is fine: it is the profile that decides
+
+
+def test_the_simulated_rcd310_is_dark_without_0x575_and_falls_asleep_seconds_after_it_stops(tmp_path):
+    """Untidy like a real one: ACC alone does not wake it; its wake frame does; and with ACC still on it
+    goes dark a few seconds (the can_sleep_after knob: 5 s) after the last frame, not at once."""
+    from rig.can.wakeset import find_wake_set
+
+    wiring, backend = sim_can_bench(tmp_path)
+    try:
+        with Bench(wiring, backend, can=True) as bench:
+            on = bench.senses["unit_on"]
+            bench.power("acc", True)
+            bench.clock.sleep(10)
+            assert not on.value, "awake on ACC alone"
+            bench.can.set_wake(find_wake_set("vw-pq"))  # ACC is on: the frames start at once
+            bench.clock.sleep(5)
+            assert on.value, "still dark with 0x575 going out"
+            bench.can.set_wake(None)  # the frames stop; ACC stays on
+            bench.clock.sleep(4)
+            assert on.value, "asleep at once: a real unit keeps going a few seconds"
+            bench.clock.sleep(2)
+            assert not on.value, "still awake 6 s after the last wake frame"
+    finally:
+        backend.close()
