@@ -85,12 +85,8 @@ def test_without_its_wake_frames_every_procedure_fails_clearly_through_the_cli(r
 
 
 def test_a_bench_without_a_can_bus_refuses_a_can_unit_before_any_pin_moves(run_rig, tmp_path):
-    from .canbench import without_can
-    from .conftest import REPO
-
     sim(run_rig, "vw-rcd310")
-    (tmp_path / "no-hat.yaml").write_text(without_can((REPO / "wiring" / "bench.yaml").read_text()))
-    r = run_rig("--backend", "sim", "--wiring", tmp_path / "no-hat.yaml", "run", "reproduce-safe", "--unit", "V1",
+    r = run_rig("--backend", "sim", "--wiring", _no_can(tmp_path), "run", "reproduce-safe", "--unit", "V1",
                 "--new-unit", "--profile", "vw-rcd310")
     assert r.returncode == 2 and "vw-rcd310 talks on the car's CAN (wake frames) but this bench has none" in r.stderr
 
@@ -109,6 +105,35 @@ def test_a_log_recorded_on_the_simulated_car_becomes_a_wake_set_that_wakes_the_u
     r = run_rig("--backend", "sim", "--wake-set", tmp_path / "car.yaml", "run", "reproduce-safe", "--unit", "R1",
                 "--new-unit", "--profile", profile)
     assert r.returncode == 0, r.stdout[-800:] + r.stderr
+
+
+def test_a_recording_and_a_picked_wake_set_are_never_written_over(run_rig, tmp_path):
+    """A car's recording may be the only one (the car has gone home); a wake set is often edited by hand.
+    A missing folder is made, as the README's `-o wake/golf6.yaml` expects."""
+    sim(run_rig, "vw-rcd310")
+    assert run_rig("--backend", "sim", "can", "record", tmp_path / "logs" / "golf6.log", "--for", "1s").returncode == 0
+    kept = (tmp_path / "logs" / "golf6.log").read_text()
+    r = run_rig("--backend", "sim", "can", "record", tmp_path / "logs" / "golf6.log", "--for", "1s")
+    assert r.returncode == 2 and "already exists, and rig never writes over a recording" in r.stderr, r.stderr
+    assert (tmp_path / "logs" / "golf6.log").read_text() == kept
+    pick = ["can", "pick", tmp_path / "logs" / "golf6.log", "--all", "-o", tmp_path / "wake" / "golf6.yaml"]
+    assert run_rig(*pick).returncode == 0
+    (tmp_path / "wake" / "golf6.yaml").write_text("# my edits\n" + (tmp_path / "wake" / "golf6.yaml").read_text())
+    r = run_rig(*pick)
+    assert r.returncode == 2 and "already exists (a wake set you may have edited)" in r.stderr, r.stderr
+    assert (tmp_path / "wake" / "golf6.yaml").read_text().startswith("# my edits")
+    assert run_rig(*pick, "--force").returncode == 0
+    assert not (tmp_path / "wake" / "golf6.yaml").read_text().startswith("# my edits")
+    r = run_rig("--backend", "mock", "--wiring", _no_can(tmp_path), "can", "record", tmp_path / "none.log")
+    assert r.returncode == 2 and "has no can: block" in r.stderr and not (tmp_path / "none.log").exists()
+
+
+def _no_can(tmp_path):
+    from .canbench import without_can
+    from .conftest import REPO
+
+    (tmp_path / "no-hat.yaml").write_text(without_can((REPO / "wiring" / "bench.yaml").read_text()))
+    return tmp_path / "no-hat.yaml"
 
 
 def test_a_blf_written_by_another_tool_becomes_a_wake_set_that_wakes_the_unit(run_rig, tmp_path):

@@ -15,6 +15,7 @@ any of those logs becomes a wake set (:mod:`rig.can.picker`).
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Iterator, NamedTuple
 
@@ -98,8 +99,13 @@ class LogWriter:
         self._can = can
         self.channel = channel
         self.count = 0
-        try:
+        try:  # a recording made on the car may be the only one: never written over
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640))
             self._writer = can.Logger(str(self.path))
+        except FileExistsError:
+            raise ConfigError([Problem(str(self.path), None, "already exists, and rig never writes over a "
+                                       "recording: give another name, or move it away first")]) from None
         except OSError as exc:
             raise ConfigError([Problem(str(self.path), None, f"cannot write: {exc.strerror}")]) from None
 

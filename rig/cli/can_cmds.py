@@ -100,10 +100,10 @@ def _source(app):
     return bus, RealClock(), bus.shutdown
 
 
-def _listen(app, seconds, on_frame) -> None:
+def _listen(app, seconds, on_frame, source=None) -> None:
     from ..can.listen import listen
 
-    bus, clock, close = _source(app)
+    bus, clock, close = source or _source(app)
     if clock.virtual and seconds is None:
         close()
         raise UsageError("the simulated car's time does not pass by itself: give --for (e.g. --for 10s)")
@@ -208,8 +208,14 @@ def can_record(app, file, seconds):
     """
     from ..can.logs import LogWriter
 
-    with LogWriter(file, channel=app.wiring().can.channel if app.wiring().can else "can0") as log:
-        _listen(app, seconds, log.write)
+    source = _source(app)  # the bus first: a bench without one leaves no empty log behind
+    try:
+        log = LogWriter(file, channel=app.wiring().can.channel if app.wiring().can else "can0")
+    except BaseException:
+        source[2]()
+        raise
+    with log:
+        _listen(app, seconds, log.write, source)
     out.print(f"recorded {log.count} frame(s) into {file}; pick the wake set: rig can pick {file}", markup=False)
 
 
@@ -222,8 +228,9 @@ def can_record(app, file, seconds):
 @click.option("--id", "ids", multiple=True, metavar="ID[,ID]", help="Pick only these ids.")
 @click.option("--exclude", multiple=True, metavar="ID[,ID]", help="Leave these ids out.")
 @click.option("--all", "every", is_flag=True, help="Every periodic frame, even where the profile names its wake ids.")
+@click.option("--force", is_flag=True, help="Write over an existing wake set file (its edits are lost).")
 @click.pass_obj
-def can_pick(app, log, output, profile_id, ids, exclude, every):
+def can_pick(app, log, output, profile_id, ids, exclude, every, force):
     """Turn a log recorded on the car into a wake set: its periodic frames, periods and payloads.
 
     Events, diagnostic requests and the unit's own frames are left out; rolling
@@ -254,6 +261,10 @@ def can_pick(app, log, output, profile_id, ids, exclude, every):
     if only is None and not every and profile is not None:
         known, _ = wake_for(None, profile)
         only = [f.id for f in known.frames] if known is not None and known.frames else None
+    output = output or str(Path(log).with_suffix("")) + ".wake.yaml"
+    if Path(output).exists() and not force:  # a wake set is often edited by hand after it is picked
+        raise UsageError(f"{output} already exists (a wake set you may have edited): give another -o, or --force "
+                         f"to write over it")
     frames = read_log(log)
     bitrate = (can.bitrate if can is not None else None) or (app.wiring().can.bitrate if app.wiring().can else None)
     result = pick(frames, only=only, exclude=_ids(exclude) or (), unit_ids=can.unit_ids if can else (),
@@ -264,9 +275,12 @@ def can_pick(app, log, output, profile_id, ids, exclude, every):
     if not ws.frames:
         hint = " (the profile's wake ids are not in it: --all picks every periodic frame)" if only and profile else ""
         raise UsageError(f"{log}: nothing to pick{hint}")
-    output = output or str(Path(log).with_suffix("")) + ".wake.yaml"
-    write_wake_set(output, ws, header=f"A wake set picked by `rig can pick` from {Path(log).name} "
-                   f"({result.duration:.1f} s, {len(ws.frames)} of {len(result.rows)} ids).\nEdit it freely: "
-                   f"every frame here is sent while ACC is on.")
+    try:
+        Path(output).parent.mkdir(parents=True, exist_ok=True)
+        write_wake_set(output, ws, header=f"A wake set picked by `rig can pick` from {Path(log).name} "
+                       f"({result.duration:.1f} s, {len(ws.frames)} of {len(result.rows)} ids).\nEdit it freely: "
+                       f"every frame here is sent while ACC is on.")
+    except OSError as exc:
+        raise UsageError(f"{output}: cannot write: {exc.strerror}") from None
     out.print(f"wrote {esc(output)}: {len(ws.frames)} frame(s); use it with --wake-set {esc(output)} or under "
               f"can.wake in the pin map")
