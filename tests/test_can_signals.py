@@ -1,5 +1,5 @@
 """Wake frames stop with the process that sends them, however it ends: a SIGKILL of `rig serve` or of a
-command holding the bus, and a rig that hangs (its lease runs out).
+command holding the bus, SIGTERM, Ctrl-C and SIGHUP, and a rig that hangs (its lease runs out).
 
 These listen from another process, on python-can's cross-process ``udp_multicast`` bus (a pin map
 with ``can: {interface: udp_multicast}`` and ``--backend mock``: real time, real threads). On
@@ -91,12 +91,14 @@ def test_sigkill_of_rig_serve_holding_the_bus_stops_its_frames(udp_bench, tmp_pa
         p.kill() if p.poll() is None else None
 
 
-def test_sigterm_stops_the_frames_and_says_so(udp_bench):
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP],  # a CI cancel, Ctrl-C, SSH gone
+                         ids=["SIGTERM", "SIGINT", "SIGHUP"])
+def test_sigterm_ctrl_c_and_sighup_stop_the_frames_and_say_so(udp_bench, sig):
     listener, env, _ = udp_bench
     p = subprocess.Popen([sys.executable, "-m", "rig", "power", "acc", "on", "--for", "60s"], env=env,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert _flowing(listener)
-    p.send_signal(signal.SIGTERM)
+    p.send_signal(sig)
     _, err = p.communicate(timeout=20)
     assert p.returncode == 130 and "keys released, rails safe" in err, err
     heard(listener, 0.1)
