@@ -176,3 +176,17 @@ def test_the_pages_and_the_apis_bench_commands_count_the_attempt(served, tmp_pat
     assert refused.status_code == 409 and "the bench holds H1, not H2" in refused.json()["error"]
     assert _by_api(api, allow_lockout=True) is None
     assert counts(tmp_path, "H1")[:2] == (2, 2)
+
+
+def test_a_server_with_no_unit_on_its_bench_guards_the_last_unit_the_ledger_saw(served, tmp_path):
+    # rig serve started without --unit, before any job (restarted overnight, say): a code typed in
+    # by hand through the page or the API is still an attempt on the unit the ledger knows
+    assert served.station.unit is None
+    api = served.client(served.operator)
+    assert _by_api(api) is None
+    assert counts(tmp_path, "H1")[:2] == (1, 1)
+    refused = _by_api(api)
+    assert refused is not None and refused.status_code == 409 and "--allow-lockout" in refused.json()["error"]
+    assert counts(tmp_path, "H1")[:2] == (1, 1)
+    r = api.post("/api/bench/press", json={"combo": "preset1", "unit": "H9"})  # a typo names no fresh unit
+    assert r.status_code == 400 and "never seen a unit 'H9'" in r.json()["error"]

@@ -228,36 +228,16 @@ def bench_unit(app, serial: str | None) -> tuple | None:
     """The unit a hand session presses on, and its profile: ``--unit``, else the last unit the
     ledger saw (said on stderr); None when the ledger knows no unit at all. Checked
     before the bench opens: an unknown serial or a unit with no profile is refused."""
-    from pathlib import Path
-
-    from ..errors import did_you_mean
-    from ..records.ledger import Ledger
-    from ..unit.profiles import load_profiles
+    from ..run.guard import on_record
     from .app import ledger_path
 
     if app.server() is not None:
         return (serial, None) if serial else None  # the server guards the unit on its bench
-    path = ledger_path(app)
-    if serial is None and not Path(path).exists():
-        return None  # no ledger yet: no unit on record to count attempts against
-    led = Ledger(path)
-    try:
-        last = serial is None
-        serial = serial or led.last_unit()
-        if serial is None:
-            return None
-        unit = led.unit(serial)
-        if unit is None:
-            raise UsageError(f"the ledger has never seen a unit {serial!r}"
-                             f"{did_you_mean(serial, [u['serial'] for u in led.units()])}; register it first: "
-                             f"rig units add {serial} --profile ID")
-    finally:
-        led.close()
-    profile = load_profiles().get(unit["profile"])
-    if profile is None:
-        raise UsageError(f"{serial} has no profile on record, so the rig cannot tell which press submits a code: "
-                         f"rig units set {serial} --profile ID --reason '...'")
-    if last:
+    found = on_record(ledger_path(app), serial)
+    if found is None:
+        return None
+    serial, profile, guessed = found
+    if guessed:
         err.print(f"unit on the bench: {esc(serial)} ({profile.id}), the last the ledger saw; a press that "
                   f"submits a code on it is counted (--unit names another)")
     return serial, profile

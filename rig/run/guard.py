@@ -202,14 +202,59 @@ class AttemptGuard:
             self.tell(message)
 
 
-def follow(bench, unit: dict | None, ledger_path: str) -> AttemptGuard | None:
+def on_record(ledger_path, serial: str | None = None) -> tuple | None:
+    """The unit hand presses count on, and its profile: ``serial``, else the last unit the ledger
+    saw; ``(serial, profile, guessed)``, or None when the ledger knows no unit at all. An unknown
+    serial, or a unit with no profile (which press submits a code?), is refused (UsageError).
+
+    >>> on_record("/nonexistent/ledger.sqlite") is None
+    True
+    """
+    from ..errors import UsageError, did_you_mean
+    from ..unit.profiles import load_profiles
+
+    if not Path(ledger_path).exists():
+        if serial is None:
+            return None  # no ledger yet: no unit on record to count attempts against
+        raise UsageError(f"the ledger has never seen a unit {serial!r}; register it first: "
+                         f"rig units add {serial} --profile ID")
+    with _closing(Ledger(ledger_path)) as led:
+        guessed = serial is None
+        serial = serial or led.last_unit()
+        if serial is None:
+            return None
+        unit = led.unit(serial)
+        if unit is None:
+            raise UsageError(f"the ledger has never seen a unit {serial!r}"
+                             f"{did_you_mean(serial, [u['serial'] for u in led.units()])}; register it first: "
+                             f"rig units add {serial} --profile ID")
+    profile = load_profiles().get(unit["profile"])
+    if profile is None:
+        raise UsageError(f"{serial} has no profile on record, so the rig cannot tell which press submits a code: "
+                         f"rig units set {serial} --profile ID --reason '...'")
+    return serial, profile, guessed
+
+
+def follow(bench, unit: dict | None, ledger_path: str, named: str | None = None,
+           strict: bool = False) -> AttemptGuard | None:
     """A server's guard on the unit its bench holds now (``{"serial", "profile"}``): the one it has
-    while the unit stays the same, so what it knows of the unit's entry carries across commands."""
+    while the unit stays the same, so what it knows of the unit's entry carries across commands.
+    A bench no one has put a unit on yet guards the unit a press names, else the last unit the
+    ledger saw, as ``rig press`` does (``strict``: a press, refused if that unit cannot be judged)."""
+    from ..errors import UsageError
     from ..unit.profiles import load_profiles
 
     old = bench.guard
     if not unit:
-        return None
+        try:
+            found = on_record(ledger_path, named)
+        except UsageError:
+            if strict:
+                raise
+            found = None
+        if found is None:
+            return None
+        unit = {"serial": found[0], "profile": found[1].id}
     if old is not None and (old.serial, old.profile.id) == (unit["serial"], unit["profile"]):
         return old
     profile = load_profiles().get(unit["profile"])

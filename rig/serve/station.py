@@ -206,7 +206,8 @@ class Station:
         if self.closing:
             raise BenchBusy(stopping(self.closing_by))
         self.active_at = time.time()
-        session, self.bench.guard = BenchSession(self.bench), follow(self.bench, self.unit, self.ledger_path)
+        session, self.bench.guard = BenchSession(self.bench), follow(self.bench, self.unit, self.ledger_path,
+                                                                    words.get("unit"), strict=what == "press")
         fns = {"power": lambda: session.power(*args), "press": lambda: sent(session, args, f"{by} via {via}", **words),
                "wait": lambda: session.wait(*args), "safe": lambda: self.bench.make_safe("by request") or "safe"}
         fut: concurrent.futures.Future = concurrent.futures.Future()
