@@ -129,6 +129,19 @@ steps:
     assert counts(vw)[:2] == (1, 1)
 
 
+def test_rig_power_cutting_constant_power_past_arming_locks_the_unit_again_in_the_ledger(run_rig, vw):
+    # README: "rig power battery off --for ..." records the unit as locked again; a ledger still
+    # saying unlocked would let the next code typed by hand through uncounted
+    assert run_rig(*SIM, "run", "enter-code", "--unit", "VW123", env={"RIG_CODE": "5173"}).returncode == 0
+    r = run_rig(*SIM, "power", "battery", "off", "--for", "30min")
+    assert r.returncode == 0, r.stderr
+    assert "unit on the bench: VW123 (vw-safe)" in r.stderr
+    assert UnitMemory.load(vw / "sim-unit.json").locked
+    assert counts(vw)[2] == "locked: 2 of 2 attempt(s) left before a lockout"
+    run_rig(*SIM, "shell", input=WRONG_BY_HAND)
+    assert counts(vw)[:2] == (1, 1)
+
+
 def test_reproduce_safe_puts_an_unlocked_unit_back_to_locked_in_the_ledger(run_rig, vw):
     r = run_rig(*SIM, "run", "enter-code", "--unit", "VW123", env={"RIG_CODE": "5173"})
     assert r.returncode == 0 and "VW123: unlocked" in r.stderr

@@ -120,8 +120,11 @@ def press(app, combo, hold, times, acc, serial, allow_lockout, allow_permanent):
 @click.argument("state", type=click.Choice(["on", "off"], case_sensitive=False))
 @click.option("--for", "duration", type=DURATION, default=None,
               help="Hold it this long (e.g. 10s, 30min), then release safely. Default: until Ctrl-C.")
+@click.option("--unit", "serial", metavar="SERIAL",
+              help="The unit on the bench (default: the last unit the ledger saw): constant power cut past "
+                   "its arming time records it as locked again.")
 @click.pass_obj
-def power(app, rail, state, duration):
+def power(app, rail, state, duration, serial):
     """Hold a rail on or off, then put everything back safe.
 
     The rail stays as asked while this command runs: for --for, or until
@@ -136,7 +139,14 @@ def power(app, rail, state, duration):
       rig power acc on                       until Ctrl-C
     """
     check_rail(app.wiring(), rail)
+    try:
+        unit = bench_unit(app, serial)
+    except UsageError:
+        if serial:
+            raise
+        unit = None  # the last unit has no profile on record: no arming time to judge a cut by
     with app.bench() as bench:
+        guard(app, bench, unit, False, False, "by hand (rig power)")
         session = BenchSession(bench)
         session.power(rail, state.lower() == "on")
         _hold(bench, f"{rail} {state.lower()}", duration)
