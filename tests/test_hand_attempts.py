@@ -203,3 +203,35 @@ def test_a_server_with_no_unit_on_its_bench_guards_the_last_unit_the_ledger_saw(
     assert counts(tmp_path, "H1")[:2] == (1, 1)
     r = api.post("/api/bench/press", json={"combo": "preset1", "unit": "H9"})  # a typo names no fresh unit
     assert r.status_code == 400 and "never seen a unit 'H9'" in r.json()["error"]
+
+
+# a code by hand up to its last digit on a VW: entry opened (1000), digit 1 stepped twice (3000)
+DIGITS_BY_HAND = [("power", {"rail": "acc", "on": True}), ("wait", {"seconds": 3}),
+                  ("press", {"combo": "mode+scan", "hold": 3}), ("press", {"combo": "preset1", "times": 2}),
+                  ("wait", {"seconds": 1})]
+
+
+def test_a_code_typed_by_hand_never_shows_in_clear_on_the_pages_display(served):
+    # the unit put on the bench, no job run yet: nothing else told the page what its entry looks like
+    served.station.set_unit("H1", "vw-safe")
+    op, viewer = served.client(served.operator), served.client(served.viewer)
+    try:
+        for what, body in DIGITS_BY_HAND:
+            assert op.post(f"/api/bench/{what}", json=body).status_code == 200
+        shown = viewer.get("/api/state").json()["bench"]["display"]
+    finally:
+        op.post("/api/bench/safe", json={})
+    assert shown == "####"
+
+
+def test_a_code_typed_by_hand_into_the_shell_is_masked_on_screen_and_in_its_event_log(run_rig, vw):
+    script = "".join(f"{what} {args}\n" for what, args in
+                     (("power", "acc on"), ("wait", "3s"), ("press", "mode+scan 3s"), ("press", "preset1 x2"),
+                      ("wait", "1s"), ("status", "")))
+    log = vw / "hand.jsonl"
+    r = run_rig(*SIM, "--events", str(log), "shell", "--unit", "VW123", input=script)
+    assert r.returncode == 0, r.stderr
+    assert "display: ####" in r.stdout and "3000" not in r.stdout
+    text = log.read_text()
+    assert '"to": "SAFE"' in text  # the display is logged ...
+    assert not any(d in text for d in ("1000", "2000", "3000"))  # ... never the digits being entered

@@ -381,7 +381,7 @@ class Bench(GuardSeat, CanSeat):
             # during code entry nobody watching the panel can count presses
             "keys": {n: ("masked" if self._masking else "down" if k.is_down else "up") for n, k in self.keys.items()},
             "senses": {n: s.value for n, s in self.senses.items()},
-            "display": self.display.current() if self.display is not None else None,
+            "display": self.shown(self.display.current()) if self.display is not None else None,
             **({"can": self.can.status()} if self.can is not None else {}),
         }
 

@@ -9,6 +9,7 @@ press's end, and each rail switched. A guard is duck-typed::
     pressed(token, whole: bool) -> None                               # the keys are up again
     rail_switched(rail: str, on: bool) -> None                        # after the relay moved
     resync() -> None                                                  # after unguarded(): assume the worst
+    redactor                                                          # masks the unit's entry digits (Redactor)
 """
 
 from __future__ import annotations
@@ -38,6 +39,16 @@ class GuardSeat:
         token = self.__dict__.get("_guard_tokens", {}).pop(frozenset(names), None)
         if token is not None:
             self._guard("pressed", token, True)
+
+    def shown(self, text):
+        """The display as anyone may see it: a code typed by hand is masked as a run masks it (``####``)."""
+        guard = self.guard
+        return text if guard is None or text is None else guard.redactor.text(text)
+
+    def logged(self, record: dict) -> dict:
+        """An event as a hand session's log (``rig --events``) keeps it: the entry digits masked."""
+        guard = self.guard
+        return record if guard is None else guard.redactor.record(record)
 
     @contextmanager
     def _guarded(self, names, hold):

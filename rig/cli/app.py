@@ -158,6 +158,8 @@ class App:
         if log:
             events.subscribe(log.write)
         bench = Bench(wiring, backend, events=events, can=can)
+        if log:
+            log.redact = bench.logged  # a code typed by hand (rig shell) is never logged in clear
         try:
             with bench:
                 yield bench

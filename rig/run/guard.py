@@ -44,6 +44,7 @@ from types import SimpleNamespace
 from ..durations import format_duration
 from ..errors import SafetyRefusal
 from ..records.ledger import Ledger
+from ..records.secret import Redactor
 from ..unit.display import OperatorTap
 from .attempts import check_attempts, settle_attempt
 
@@ -65,6 +66,7 @@ class AttemptGuard:
         self._ledger, self.run_id, self.via = ledger, run_id, via
         self.allow_lockout, self.allow_permanent = allow_lockout, allow_permanent
         self.command, self.again, self.tell = command, again, tell
+        self.redactor = Redactor(None, profile.pattern("entry"))  # its entry's digits, masked wherever shown
         self.entry_open = False     # the unit's code entry may be open
         self.typed = 0              # digits it may hold (a unit that checks itself after the last one)
         self._battery_off_at: float | None = None
