@@ -318,3 +318,18 @@ def test_a_bench_reached_through_an_ssh_forward_must_still_prove_it_is_the_bench
     monkeypatch.setitem(client.FORWARDED, here, "pi-07.lab")  # the forward reached some other bench
     with pytest.raises(ConfigError, match="is not the bench it claims to be"):
         c.get("/api/lab")
+
+
+def test_a_lab_benchs_unit_is_the_admins_and_no_job_puts_another_there(served):
+    # rig serve --lab --unit H1: the job holding the place may not swap the unit (a fresh serial would
+    # take wrong codes meant for H1 uncounted, and the next job would find the bench holding FAKE1)
+    served.station.lease.lab = True
+    served.station.set_unit("H1", "honda")
+    exporter, r07, _r08 = lab_tokens(served)
+    with _c(served, token=exporter) as exp, _c(served, "bench-01", r07) as holder:
+        assert exp.post("/api/lab/hold", json={"place": "bench-01", "user": "runner-07/ci-41"}).status_code == 200
+        r = holder.post("/api/bench/unit", json={"serial": "FAKE1", "profile": "honda", "new_unit": True})
+        assert r.status_code == 409 and "rig serve --lab --unit" in r.json()["error"]
+        assert holder.get("/api/units/FAKE1").status_code == 404  # nothing registered
+        r = holder.post("/api/runs", json=dict(RUN, unit="FAKE1"))
+        assert r.status_code == 409 and "holds unit H1 (honda), not FAKE1" in r.json()["error"]

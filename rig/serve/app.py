@@ -336,6 +336,9 @@ def make_app(station, tokens: Tokens, sessions: Sessions | None = None, cli_toke
 
     @endpoint("operator", post=True)
     async def bench_unit(request, user):
+        if station.lease.lab:  # the admin's, and the place's tags say so: a job swapping it would outlive the job
+            raise Refused(409, "the unit on a lab bench is the admin's: rig serve --lab --unit SERIAL --profile ID "
+                               "on the bench, then rig lab sync-tags")
         data = await body(request)
         if not isinstance(data.get("serial"), str) or not data["serial"].strip():
             raise Refused(400, "the unit on the bench is {\"serial\": \"VW123\", \"profile\": \"vw-safe\"}")
