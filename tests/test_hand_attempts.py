@@ -218,10 +218,12 @@ def test_a_code_typed_by_hand_never_shows_in_clear_on_the_pages_display(served):
     try:
         for what, body in DIGITS_BY_HAND:
             assert op.post(f"/api/bench/{what}", json=body).status_code == 200
-        shown = viewer.get("/api/state").json()["bench"]["display"]
+        bench = viewer.get("/api/state").json()["bench"]
     finally:
         op.post("/api/bench/safe", json={})
-    assert shown == "####"
+    assert bench["display"] == "####"
+    assert set(bench["keys"].values()) == {"masked"}  # on a VW the presses are the digits: nobody counts them
+    assert set(viewer.get("/api/state").json()["bench"]["keys"].values()) == {"up"}  # switched off: entry gone
 
 
 def test_a_code_typed_by_hand_into_the_shell_is_masked_on_screen_and_in_its_event_log(run_rig, vw):
@@ -235,3 +237,4 @@ def test_a_code_typed_by_hand_into_the_shell_is_masked_on_screen_and_in_its_even
     text = log.read_text()
     assert '"to": "SAFE"' in text  # the display is logged ...
     assert not any(d in text for d in ("1000", "2000", "3000"))  # ... never the digits being entered
+    assert '"what": "preset1"' not in text  # nor the presses that step them

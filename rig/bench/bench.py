@@ -375,11 +375,11 @@ class Bench(GuardSeat, CanSeat):
 
     def snapshot(self) -> dict:
         """The whole state: rails, keys, senses, display text, clock time."""
+        masking = self._masking or self.entering()  # a code going in: nobody watching can count presses
         return {
             "t": self.clock.now(),
             "rails": {n: _onoff(r.is_on) for n, r in self.rails.items()},
-            # during code entry nobody watching the panel can count presses
-            "keys": {n: ("masked" if self._masking else "down" if k.is_down else "up") for n, k in self.keys.items()},
+            "keys": {n: ("masked" if masking else "down" if k.is_down else "up") for n, k in self.keys.items()},
             "senses": {n: s.value for n, s in self.senses.items()},
             "display": self.shown(self.display.current()) if self.display is not None else None,
             **({"can": self.can.status()} if self.can is not None else {}),

@@ -10,6 +10,7 @@ press's end, and each rail switched. A guard is duck-typed::
     rail_switched(rail: str, on: bool) -> None                        # after the relay moved
     resync() -> None                                                  # after unguarded(): assume the worst
     redactor                                                          # masks the unit's entry digits (Redactor)
+    entering() -> bool                                                # a code may be going in: presses masked
 """
 
 from __future__ import annotations
@@ -45,10 +46,17 @@ class GuardSeat:
         guard = self.guard
         return text if guard is None or text is None else guard.redactor.text(text)
 
-    def logged(self, record: dict) -> dict:
-        """An event as a hand session's log (``rig --events``) keeps it: the entry digits masked."""
+    def entering(self) -> bool:
+        """A code may be going in by hand: the keys show as masked, as during a run's entry."""
+        return self.guard is not None and not self._unguarded and self.guard.entering()
+
+    def logged(self, record: dict) -> dict | None:
+        """An event as a hand session's log (``rig --events``) keeps it: the entry digits masked,
+        no key edge while a code may be going in (None: not logged)."""
         guard = self.guard
-        return record if guard is None else guard.redactor.record(record)
+        if guard is None:
+            return record
+        return None if record.get("kind") == "key" and self.entering() else guard.redactor.record(record)
 
     @contextmanager
     def _guarded(self, names, hold):

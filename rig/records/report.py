@@ -43,6 +43,8 @@ class EventLog:
             record["t"] = round(event.t - self.origin, 6)
         if self.redact is not None:
             record = self.redact(record)
+            if record is None:
+                return  # kept out of the log on purpose (a key pressed while a code goes in by hand)
         data = (json.dumps(record, default=str) + "\n").encode("utf-8")
         fd = self._fd
         if fd < 0:

@@ -89,6 +89,11 @@ class AttemptGuard:
         finally:
             self.allow_lockout, self.allow_permanent = saved
 
+    def entering(self) -> bool:
+        """A code may be going in by hand now (entry open, or a unit whose entry always is): its
+        presses are kept off the page and the log, as a run masks them (on a VW they are the digits)."""
+        return self._powered() and (self.entry_open or not self.profile.entry.keys)
+
     def _powered(self) -> bool:
         rails = self.bench.rails
         return all(rails[r].is_on for r in ("battery", "acc") if r in rails)
