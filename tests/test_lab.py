@@ -306,23 +306,23 @@ def test_pytest_with_rig_place_runs_rig_run_on_the_places_bench_and_never_a_sim_
     acquire(env, "bench-01")
     (tmp_path / "mine.yaml").write_text(  # the CI repository's own procedure, not on the bench
         "name: mine\nneeds: [unit]\nsteps:\n  - power: {acc: on}\n  - press: {keys: mode, hold: 0.2}\n")
-    (tmp_path / "test_hil.py").write_text(
-        "import pytest\n"
-        "def test_unlock(rig_run):\n"
-        "    r = rig_run('enter-code', code='1234', junit='unlock.xml')\n"
-        "    assert r.outcome == 'passed', r.message\n"
-        "def test_my_procedure(rig_run):\n"
-        "    r = rig_run('mine.yaml')\n"
-        "    assert r.outcome == 'passed', r.message\n"
+    (tmp_path / "test_hil.py").write_text(  # the sim-only tests first: run, each would spend one of the
+        "import pytest\n"                   # locked real unit's attempts before the unlock
         "@pytest.mark.rig_unit('vw-safe', code='5173')\n"   # the README's sim-only tests: a wrong code each
         "def test_a_wrong_code_on_a_unit_of_its_own(rig_run):\n"
         "    rig_run('enter-code', profile='vw-safe', unit='VW1', code='6284')\n"
         "def test_a_wrong_code_on_a_sim_unit(rig_sim_unit, rig_run):\n"
         "    rig_sim_unit('vw-safe', code='5173')\n"
-        "    rig_run('enter-code', profile='vw-safe', unit='VW1', code='6284')\n")
+        "    rig_run('enter-code', profile='vw-safe', unit='VW1', code='6284')\n"
+        "def test_unlock(rig_run):\n"
+        "    r = rig_run('enter-code', code='1234', junit='unlock.xml')\n"
+        "    assert r.outcome == 'passed', r.message\n"
+        "def test_my_procedure(rig_run):\n"
+        "    r = rig_run('mine.yaml')\n"
+        "    assert r.outcome == 'passed', r.message\n")
 
     def attempts():
-        return len(bench_get(bench, rig_lab.token, "/api/units/VW1")["attempts"])
+        return [a["outcome"] for a in bench_get(bench, rig_lab.token, "/api/units/VW1")["attempts"]]
 
     before = attempts()
     # only rig's plugins in the child (labgrid's, xdist's and hypothesis's cost a second of start-up each)
@@ -332,7 +332,7 @@ def test_pytest_with_rig_place_runs_rig_run_on_the_places_bench_and_never_a_sim_
                         "--rig-artifacts", str(tmp_path / "art"), "--junitxml", str(tmp_path / "j.xml"),
                         str(tmp_path / "test_hil.py")], env=env, capture_output=True, text=True, timeout=120,
                        cwd=tmp_path)
-    assert attempts() == before + 1  # the unlock's one; the sim-only tests spent none of the real unit's
+    assert attempts() == before + ["accepted"]  # the unlock's one; the sim-only tests spent none of the real unit's
     assert r.returncode == 0, r.stdout + r.stderr
     assert "2 passed, 2 skipped" in r.stdout and r.stdout.count("runs on a lab bench's real unit") == 2, r.stdout
     junit = (tmp_path / "j.xml").read_text()

@@ -15,10 +15,11 @@ an exporter crash and a coordinator restart, and the nightly sweep runs as its u
 Names carry this process's pid, so concurrent suites never collide; everything made here
 (namespaces, links, /etc/netns entries, processes) is removed however the test ends. All
 traffic stays inside the namespaces made here. Skipped, saying why, where not root or
-where ``ip netns`` is unavailable. Cost: ~25-35 s of wall time on one worker (~16 s of CPU),
-mostly ~25 processes' own start-up (labgrid's import alone is ~0.6 s of CPU each); the
-services start at once, and the README's jobs run during the 18 s lockout wait, not after
-it. It is one test, so xdist never builds the lab twice.
+where ``ip netns`` is unavailable. Cost: ~27 s of wall time on one worker at a load of 6 on
+2 cores (~17 s of CPU), mostly ~30 processes' own start-up (labgrid's import alone is ~0.6 s
+of CPU each); the services start at once, the README's jobs run during the 12 s lockout
+wait, not after it, and the coordinator crashes (SIGKILL) rather than taking 5 s over a
+SIGTERM. It is one test, so xdist never builds the lab twice.
 """
 
 from __future__ import annotations
@@ -27,11 +28,13 @@ import importlib.util
 import json
 import os
 import re
+import shlex
 import shutil
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -44,7 +47,7 @@ ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 TAG = str(os.getpid() % 100000)
 LAB, SITE = "10.77.1.", "10.77.2."   # inside the namespaces made here only
-SPEED = 100   # bench B's simulated clock: its unit's 30-minute lockout takes 18 s, long enough for both restarts
+SPEED = 150   # bench B's simulated clock: its unit's 30-minute lockout takes 12 s, long enough for both restarts
 HOSTS = {  # namespace role -> {interface: address}
     "coord": {"lab": LAB + "1", "site": SITE + "1"},
     "pia": {"lab": LAB + "11"},
@@ -162,6 +165,19 @@ def readme_ci_job() -> dict:
     return job
 
 
+def readme_token_lines() -> list[list[str]]:
+    """README setting-up step 2's `rig serve token new` lines, as an admin copies them."""
+    text = (ROOT / "README.md").read_text()
+    block = re.search(r"```sh\n\s*(rig serve token new .*?)```", text, re.S).group(1)  # indented: in a list
+    return [shlex.split(line, comments=True) for line in block.splitlines() if line.strip()]
+
+
+def readme_bench_serve() -> list[str]:
+    """README setting-up step 3's `rig serve` (its rig-serve.service ExecStart=), as an admin copies it."""
+    text = " ".join((ROOT / "README.md").read_text().split())
+    return re.search(r"`ExecStart=\.\.\. rig (serve --lab [^`]*)`", text).group(1).split()
+
+
 def job_script(job: dict) -> str:
     """The job as GitLab's shell executor runs it: variables exported, the script under `set -eo pipefail`."""
     lines = ["set -eo pipefail"] + [f"export {k}={v}" for k, v in job["variables"].items()] + job["script"]
@@ -204,16 +220,15 @@ def _set_up(tmp: Path, hosts: Hosts, services: list) -> Lab:
     lab.ca = str(ca.crt)
     certs = {b: ca.bench(f"pi-{b}.lab", f"pi-{b}.lab", "127.0.0.1") for b in ("a", "b")}
 
-    # the tokens, as README step 2 makes them: the runner's is bound to this runner's labgrid host
+    # the tokens, as README step 2's lines make them: the runner's is bound to this runner's labgrid host
     tokens = tmp / "lab-tokens.json"
     made = {}
-    for role, name, bound in (("exporter", "exporters", None), ("viewer", "sweep", None),
-                              ("operator", "runner", f"{socket.gethostname()}/*")):
-        args = ["serve", "token", "new", "--tokens", str(tokens), "--role", role, "--name", name]
-        r = rig_in_process(args + (["--lab-user", bound] if bound else []), base)
+    for args in readme_token_lines():  # this runner's host for the README's runner-07
+        args = [a.replace("runner-07", socket.gethostname()) for a in args]
+        r = rig_in_process([str(tokens) if a == "lab-tokens.json" else a for a in args[1:]], base)
         assert r.returncode == 0, r.stderr
-        made[name] = r.stdout.strip().splitlines()[-1]
-    lab.tokens = made
+        made[args[args.index("--name") + 1]] = r.stdout.strip().splitlines()[-1]
+    lab.tokens = dict(made, runner=made[socket.gethostname()])
 
     # Every service starts at once and is waited for afterwards (each is ~1 s of Python and labgrid
     # start-up): the coordinator as systemd/labgrid-coordinator.service runs it (on every address of
@@ -238,9 +253,10 @@ def _set_up(tmp: Path, hosts: Hosts, services: list) -> Lab:
         shutil.copy(tokens, home / "lab-tokens.json")
         os.chmod(home / "lab-tokens.json", 0o600)
         cert, key = certs[b]
-        serve = [f"{BIN}/rig", "--backend", "sim", "--sim-state", home / "unit.json", "serve", "--lab",
-                 "--unit", serial, "--profile", profile, "--tokens", home / "lab-tokens.json", "--host", "0.0.0.0",
-                 "--allow-host", f"pi-{b}.lab", "--tls-cert", cert, "--tls-key", key, *extra]
+        step3 = {"SERIAL": serial, "ID": profile, "/etc/rig/lab-tokens.json": str(home / "lab-tokens.json"),
+                 "pi-07.lab": f"pi-{b}.lab", "/etc/rig/pi-07.crt": str(cert), "/etc/rig/pi-07.key": str(key)}
+        serve = [f"{BIN}/rig", "--backend", "sim", "--sim-state", home / "unit.json",
+                 *[step3.get(a, a) for a in readme_bench_serve()], *extra]
         if state == "lockout":  # it arrived in its lockout: the admin says so first (README: rig units add)
             r = rig_in_process(["units", "add", serial, "--profile", profile, "--attempts-used", "3"], env)
             assert r.returncode == 0, r.stderr
@@ -344,6 +360,17 @@ def run_job(lab, script: str, job_id: int, timeout=120, wait=True):
     return p.returncode, out, err, work
 
 
+def readme_job_green(lab, rc, out, err, work) -> None:
+    """The README's CI job passed: its JUnit, its runs' records copied back, no code, the bench let go."""
+    assert rc == 0, f"{work.name}:\n{out}\n{err}"
+    assert "acquired bench-a as" in err and "PASSED" in err, err
+    assert 'name="outcome" value="passed"' in (work / "report.xml").read_text()
+    kept = sorted(p.name for p in (work / "rig-runs").rglob("run-*"))
+    assert any(n.endswith("-enter-code.jsonl") for n in kept), kept
+    assert "1234" not in (out + err) and not any("1234" in p.read_text() for p in (work / "rig-runs").rglob("*.jsonl"))
+    assert "released bench-a" in out + err  # the trap let the bench go
+
+
 def sweep_service(lab) -> subprocess.Popen:
     """systemd/rig-lab-sweep.service on the coordinator's host: its Environment= and ExecStart=, and
     docs/lab/sweep.env as its EnvironmentFile (the sweep's token pasted in, this lab's CA file)."""
@@ -365,21 +392,26 @@ def sweep_service(lab) -> subprocess.Popen:
 
 def test_the_readmes_lab_on_hosts_of_their_own_runs_its_ci_job_green_every_time_and_a_wait_outlives_both_restarts(lab):
     """One lab's afternoon, as its README and unit files set it up (one story, so the README's jobs run
-    while the isolated bench sits out its wait: ~20 s instead of ~35 s one after the other):
+    while the isolated bench sits out its wait):
 
     - a job sits out a lockout wait on bench B (isolated: behind the coordinator, reached through its
-      sshd), while a second job waits for a ford bench in `rig lab reserve`; the nightly sweep, run as
-      its unit file and docs/lab/sweep.env say, keeps that place;
-    - bench B's exporter crashes and is started again, then the coordinator restarts: the wait goes on
-      (the waiting job reserves again, and leaves bench B to its holder's grace), then B goes to it;
-    - meanwhile the README's CI job, exactly as written, runs from the runner's host on bench A twice,
-      green both times (the first run on a fresh bench, a later run with the unit known);
+      sshd), while a second job waits for a ford bench in `rig lab reserve`;
+    - bench B's exporter crashes and is started again, then the coordinator crashes and is started
+      again: the wait goes on (the waiting job reserves again, and leaves bench B to its holder's
+      grace), and B goes to the second job once the first lets it go; the nightly sweep, run as its
+      unit file and docs/lab/sweep.env say, keeps the place meanwhile;
+    - the README's CI job, exactly as written, runs from the runner's host on bench A twice, green
+      both times: its first run on the fresh bench before the coordinator's crash, a later run (the
+      unit known) after it, while B's wait goes on;
     - afterwards nothing is left held, and every bench answers from the runner's host.
     """
     script = ("set -eo pipefail\nexport LG_COORDINATOR=coord.lab:20408 LG_USERNAME=ci-$CI_JOB_ID RIG_LOG_DIR=rig-runs\n"
               "trap 'rig lab release' EXIT\nrig lab reserve --timeout 5m family=ford\n"
               "rig --place + run lockout-wait --junit report.xml\n")
     waiting, waiting_work = run_job(lab, script, 201, wait=False)
+    # the README's CI job, as a CI maintainer copies it, from the runner's host: its first run, on bench A
+    ci = job_script(readme_ci_job())
+    first_ci = run_job(lab, ci, 101, wait=False)
     bench = lab.benches["b"]
 
     def log_of_run():
@@ -393,13 +425,8 @@ def test_the_readmes_lab_on_hosts_of_their_own_runs_its_ci_job_green_every_time_
     assert '"wait"' in log_of_run(), log_of_run()[-2000:]
     # a second job wants a ford bench too: it waits in `rig lab reserve`, through the restarts below,
     # and never takes bench B while B's bench keeps the first job in its grace
-    second, _ = run_job(lab, script.replace("run lockout-wait --junit report.xml", "status --json | jq -r .unit.serial"),
-                        301, wait=False)
-
-    # the nightly sweep, as its unit runs it, asks bench B (through the SSH forward, with the viewer token
-    # and the lab CA of docs/lab/sweep.env) and keeps the place: its bench is busy
-    out, err = sweep_service(lab).communicate(timeout=60)
-    assert "bench-b: kept: held by" in out and "running lockout-wait" in out, out + err
+    asks_its_unit = script.replace("run lockout-wait --junit report.xml", "status --json | jq -r .unit.serial")
+    second, _ = run_job(lab, asks_its_unit, 301, wait=False)
 
     # the exporter crashes; systemd starts it again
     exporter = bench["exporter"]
@@ -412,25 +439,38 @@ def test_the_readmes_lab_on_hosts_of_their_own_runs_its_ci_job_green_every_time_
     deadline = time.monotonic() + 20
     while "bench-b" not in _read(lab.tmp / "coord" / "places.yaml") and time.monotonic() < deadline:
         time.sleep(0.5)
+    readme_job_green(lab, first_ci[0].wait(120), *first_ci[0].communicate(), first_ci[1])  # before the crash
     marks = {b: x["exporter"].since() for b, x in lab.benches.items()}
-    lab.coordinator.stop(5)
+    lab.coordinator.p.send_signal(signal.SIGKILL)  # a crash (SIGTERM: labgrid's coordinator takes 5 s and more)
+    lab.coordinator.wait_stopped(5)
     lab.services.remove(lab.coordinator)
     lab.coordinator = _service(lab, "coordinator-2", "coord", lab.coord_argv, lab.coordinator.env, lab.tmp / "coord")
     lab.coordinator.wait_for(r"listening on")
     for b, x in lab.benches.items():
         x["exporter"].wait_for(r"connected to coordinator", after=marks[b])
+    assert waiting.poll() is None, "B's wait ended before both restarts were over: lower SPEED on a machine this slow"
 
-    # the README's CI job, as a CI maintainer copies it, from the runner's host, while B's wait goes on
-    ci = job_script(readme_ci_job())
-    for job_id in (101, 102):  # the unit was registered when it was put on the bench: no flag flips between runs
-        rc, out, err, work = run_job(lab, ci, job_id)
-        assert rc == 0, f"job {job_id}:\n{out}\n{err}"
-        assert "acquired bench-a as" in err and "PASSED" in err, err
-        assert 'name="outcome" value="passed"' in (work / "report.xml").read_text()
-        kept = sorted(p.name for p in (work / "rig-runs").rglob("run-*"))
-        assert any(n.endswith("-enter-code.jsonl") for n in kept), kept
-        assert "1234" not in (out + err) and not any("1234" in p.read_text() for p in (work / "rig-runs").rglob("*.jsonl"))
-        assert "released bench-a" in out + err  # the trap let the bench go
+    # once the first job has bench B back, the nightly sweep, as its unit runs it, asks B (through the SSH
+    # forward, with the viewer token and the lab CA of docs/lab/sweep.env) and keeps the place
+    swept: dict = {}
+
+    def sweep_once_held_again():
+        end = time.monotonic() + 30
+        while not (0 <= (log := log_of_run()).rfind("labgrid lost place") < log.rfind("holds the bench for")):
+            if time.monotonic() > end:
+                return
+            time.sleep(0.2)
+        swept["out"], swept["err"] = sweep_service(lab).communicate(timeout=60)
+
+    sweeper = threading.Thread(target=sweep_once_held_again)
+    sweeper.start()
+
+    # the README's CI job again, a later run with the unit known, while B's wait goes on
+    readme_job_green(lab, *run_job(lab, ci, 102))
+
+    sweeper.join(60)
+    assert "bench-b: kept: held by" in swept.get("out", ""), swept or "bench B was never acquired again"
+    assert "does not answer" not in swept["out"], swept
 
     # the wait went on through both restarts, on the bench only the coordinator's sshd reaches
     out, err = waiting.communicate(timeout=120)
