@@ -34,6 +34,17 @@ def _log(tmp_path, run_id=1) -> Path:
         led.close()
 
 
+def _code_and_sheet(run_rig, tmp_path) -> Path:
+    """A procedure that enters the code and prints the sheet in one run, and a unit for it."""
+    proc = tmp_path / "code-and-sheet.yaml"
+    proc.write_text("name: code-and-sheet\nneeds: [profile, unit, code]\nsteps:\n"
+                    "  - call: enter-code\n"
+                    "  - prompt: {ask: VIN, kind: text, record: vin}\n"
+                    "  - sheet: {title: Radio code request}\n")
+    run_rig(*SIM, "sim", "reset", "--profile", "vw-safe", "--code", "4711", "--ideal")
+    return proc
+
+
 def test_read_serial_leaves_a_printable_sheet_beside_its_log(run_rig, tmp_path):
     r = _read_serial(run_rig)
     log = _log(tmp_path)
@@ -53,12 +64,7 @@ def test_read_serial_leaves_a_printable_sheet_beside_its_log(run_rig, tmp_path):
 
 def test_no_code_is_ever_on_the_sheet(run_rig, tmp_path):
     """A procedure that enters the code and prints the sheet in one run: the sheet has the unit, not the code."""
-    proc = tmp_path / "code-and-sheet.yaml"
-    proc.write_text("name: code-and-sheet\nneeds: [profile, unit, code]\nsteps:\n"
-                    "  - call: enter-code\n"
-                    "  - prompt: {ask: VIN, kind: text, record: vin}\n"
-                    "  - sheet: {title: Radio code request}\n")
-    run_rig(*SIM, "sim", "reset", "--profile", "vw-safe", "--code", "4711", "--ideal")
+    proc = _code_and_sheet(run_rig, tmp_path)
     r = run_rig(*SIM, "run", str(proc), "--unit", "VW123", "--new-unit", "--profile", "vw-safe", "--yes",
                 "--answer", f"vin={VIN}", env={"RIG_CODE": "4711"})
     assert r.returncode == 0, r.stderr
@@ -123,3 +129,15 @@ def test_the_server_serves_the_sheet_and_the_run_page_links_it(tmp_path, monkeyp
         assert viewer.get("/api/runs/999/sheet.html").status_code == 404
     finally:
         served.close()
+
+
+def test_a_code_typed_into_a_sheets_answer_is_masked_in_its_log_and_on_the_sheet(run_rig, tmp_path):
+    """The sheet's rows are lists inside the event: the run's redactor reaches them as it reaches
+    every top-level string (a VIN typed with the code's digits in it, by mistake or not)."""
+    proc = _code_and_sheet(run_rig, tmp_path)
+    r = run_rig(*SIM, "run", str(proc), "--unit", "VW123", "--new-unit", "--profile", "vw-safe", "--yes",
+                "--answer", "vin=WVWZZZ4711", env={"RIG_CODE": "4711"})
+    assert r.returncode == 0, r.stderr
+    log = _log(tmp_path)
+    assert "4711" not in log.read_text() and "WVWZZZ####" in log.read_text()
+    assert "4711" not in log.with_suffix(".sheet.html").read_text()

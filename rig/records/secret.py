@@ -56,4 +56,21 @@ class Redactor:
         return text
 
     def record(self, record: dict) -> dict:
-        return {k: (self.text(v) if isinstance(v, str) else v) for k, v in record.items()}
+        """Every string in an event, however deep (a code-request sheet's rows are lists of
+        lists of text a technician typed: a VIN holding the code's digits is masked there too).
+
+        >>> Redactor(Code("5173")).record({"kind": "sheet", "rows": [["VIN", "WVW5173"]], "t": 5173})
+        {'kind': 'sheet', 'rows': [['VIN', 'WVW####']], 't': 5173}
+        """
+        return every_string(self.text, record)
+
+
+def every_string(mask, value):
+    """``value`` (an event, a list, a string ...) with ``mask`` applied to every string in it."""
+    if isinstance(value, str):
+        return mask(value)
+    if isinstance(value, dict):
+        return {k: every_string(mask, v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [every_string(mask, v) for v in value]
+    return value

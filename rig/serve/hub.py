@@ -13,6 +13,8 @@ import json
 import threading
 import time
 
+from ..records.secret import every_string
+
 QUEUE_LIMIT = 500
 
 
@@ -123,7 +125,7 @@ class WebUI:
         self.station.changed()
 
     def event(self, event) -> None:
-        record = {k: (self.redact(v) if isinstance(v, str) else v) for k, v in event.as_dict().items()}
+        record = every_string(self.redact, event.as_dict())
         record["t"] = round(event.t - self.origin, 6)  # as the run's log has it: from the run's start
         self.station.hub.publish("log", record)
         if event.kind in ("rail", "key", "sense", "display", "result"):
