@@ -86,6 +86,12 @@ def _hermetic(request, monkeypatch, _parsed_yaml_dir):
     monkeypatch.setenv("XDG_DATA_HOME", str(home / "xdg-data"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(_parsed_yaml_dir))
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(home / "xdg-run"))  # no test talks to a real `rig serve`
+    # ... nor to one found where a user's shell looks next (/run/rig, /run/user/UID, /tmp/rig-UID):
+    # a `rig serve` started by hand on this machine, or by a test elsewhere, would take the test's
+    # commands. `rig` run in-process looks only where this test's servers write.
+    from rig.serve import client
+
+    monkeypatch.setattr(client, "_candidates", lambda: [client.discovery_path()])
 
 
 def _children() -> set[int]:
