@@ -267,3 +267,23 @@ def test_a_server_stopping_as_the_job_arrives_is_told_as_interrupted_not_a_refus
     r = follow_run(Stopping(streams=[[]]), {"procedure": "enter-code", "code": "1234"})
     assert r["outcome"] == "interrupted" and r["exit_code"] == 130
     assert "stopped (the server stopping) before the job started" in r["message"] and "nothing was switched" in r["message"]
+
+
+def test_a_stop_nobody_can_be_asked_about_refuses_to_throw_served_time_away_unless_told():
+    """RigDriver.stop() swallowed the server's refusal (a restarting unit's served time would be
+    lost) and answered {} - 'nothing runs' - while the lockout wait went on."""
+    from rig.errors import BenchBusy
+    from rig.serve.follow import stop_job
+
+    class Waiting(ScriptedServer):
+        def post(self, path, body=None):
+            self.posted.append((path, body))
+            if not (body or {}).get("discard_served"):
+                raise BenchBusy("stopping now throws away 20:00 of powered time: this unit's lockout wait starts over")
+            return {"stopped": "lockout-wait", "run_id": 3}
+
+    server = Waiting(streams=[])
+    with pytest.raises(BenchBusy, match="throws away 20:00"):
+        stop_job(server)
+    assert stop_job(server, discard_served=True) == {"stopped": "lockout-wait", "run_id": 3}
+    assert server.posted == [("/api/stop", {}), ("/api/stop", {"discard_served": True})]

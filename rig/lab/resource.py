@@ -37,7 +37,7 @@ from labgrid.step import step
 
 from ..serve.client import Client
 from ..serve.artifacts import fetch_artifacts
-from ..serve.follow import follow_run, procedure_fields
+from ..serve.follow import follow_run, procedure_fields, stop_job
 from .places import bench_address
 
 
@@ -116,16 +116,13 @@ class RigDriver(Driver):
         return follow_run(self._client(), body, timeout=timeout)
 
     @Driver.check_active
-    @step(title="rig stop")
-    def stop(self) -> dict:
+    @step(title="rig stop", args=["discard_served"])
+    def stop(self, discard_served: bool = False) -> dict:
         """Stop the running job (keys up, rails safe, recorded as interrupted); ``{}`` if none runs,
-        so a test's teardown may always call it."""
-        from ..errors import BenchBusy
-
-        try:
-            return self._client().post("/api/stop")
-        except BenchBusy:
-            return {}
+        so a test's teardown may always call it. A lockout wait on a unit whose wait starts over is
+        not stopped without ``discard_served=True``: the refusal says how much served time it would
+        throw away (before, it was swallowed and ``{}`` said nothing ran while the wait went on)."""
+        return stop_job(self._client(), discard_served)
 
     @Driver.check_active
     @step(title="rig fetch", args=["run_id", "directory"])

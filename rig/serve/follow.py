@@ -213,6 +213,25 @@ def _warn(on_warn, text: str) -> None:
         on_warn(text)
 
 
+def stop_job(client, discard_served: bool = False) -> dict:
+    """Stop the server's running job for a caller nobody can ask (``RigDriver.stop``, a teardown):
+    what it stopped, or ``{}`` when nothing ran. A stop that would throw served lockout time away
+    (a unit whose wait starts over) is refused, saying how much (:class:`BenchBusy`, exit 3),
+    unless ``discard_served`` - never swallowed as if nothing had been running.
+
+    >>> class Idle:
+    ...     def post(self, path, body): return {}
+    >>> stop_job(Idle())
+    {}
+    """
+    try:
+        return client.post("/api/stop", {"discard_served": True} if discard_served else {})
+    except BenchBusy as exc:
+        if DISCARDS in str(exc):
+            raise
+        return {}  # an older server's "no job is running"
+
+
 def _ask_stop(client, discard: bool) -> str | None:
     """Ask the server to stop the job; its refusal when the stop would throw served time away
     (and ``discard`` was not said), else None."""
