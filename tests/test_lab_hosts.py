@@ -70,6 +70,9 @@ def _why_not() -> str | None:
     for tool in ("ip", "openssl", "jq"):
         if shutil.which(tool) is None:
             return f"needs `{tool}`"
+    for tool in ("/usr/sbin/sshd", "/usr/bin/ssh", "/usr/bin/ssh-keygen"):  # the isolated bench's SSH forward
+        if not os.access(tool, os.X_OK):
+            return f"needs {tool} (Debian's openssh-server and openssh-client): the isolated bench is reached through it"
     probe = f"rlprobe{TAG}"
     r = subprocess.run(["ip", "netns", "add", probe], capture_output=True, text=True)
     if r.returncode:
