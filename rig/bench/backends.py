@@ -20,11 +20,12 @@ from pathlib import Path
 from typing import Callable
 
 from . import gpiozero_lazy  # noqa: F401  (before gpiozero)
-from gpiozero.pins.mock import MockFactory, MockPin, PinState  # noqa: E402
+from gpiozero.pins.mock import MockPin, PinState  # noqa: E402
 
 from .benchlock import BenchLock
 from .canbus import mock_can
 from .clock import Clock, RealClock
+from .mockboard import MockFactory
 from .mockcircuit import MockCircuit, attach_deadman
 from ..errors import ConfigError, NoGPIO
 from .pinclaims import claim_problems, claimed_pins, line_consumers, lgpio_line_info
