@@ -34,8 +34,20 @@ RIG = str(Path(Bench.__module__ and sys.modules["rig"].__file__).parent)
 BENCH_CODES = {fn.__code__ for fn in FUNCS}
 
 
-def _tracer(on_line):
-    """A trace function calling ``on_line(where)`` for each line of rig's code run under FUNCS."""
+_NAMES: dict[str, str] = {}
+
+
+def _name(code) -> str:
+    """A code object's file name (a Path per traced line was most of a trial's time)."""
+    try:
+        return _NAMES[code.co_filename]
+    except KeyError:
+        return _NAMES.setdefault(code.co_filename, Path(code.co_filename).name)
+
+
+def _tracer(on_line, only=None):
+    """A trace function calling ``on_line(where)`` for each line of rig's code run under FUNCS;
+    with ``only`` (a file name), for that file's lines alone (a trial waits for one line)."""
     depth = [0]
 
     def tracer(frame, event, arg):
@@ -44,11 +56,13 @@ def _tracer(on_line):
                 depth[0] += 1
             elif not (depth[0] and frame.f_code.co_filename.startswith(RIG)):
                 return None
+            elif only is not None and _name(frame.f_code) != only:
+                return None  # no line of it is waited for, and it holds no FUNCS frame to count out
             return tracer
         if event == "return" and frame.f_code in BENCH_CODES:
             depth[0] -= 1
-        elif event == "line":
-            on_line((Path(frame.f_code.co_filename).name, frame.f_lineno))
+        elif event == "line" and (only is None or _name(frame.f_code) == only):
+            on_line((_name(frame.f_code), frame.f_lineno))
         return tracer
 
     return tracer
@@ -110,7 +124,7 @@ def _session(tmp_path, at, sig, direct=False):
     caught = None
     assert signals.install()
     try:
-        sys.settrace(_tracer(on_line))
+        sys.settrace(_tracer(on_line, only=at[0]))
         try:
             if direct:  # open() and release() called by hand, as a bench server would
                 try:
@@ -249,12 +263,13 @@ def _job_lines():
     return list(ran)
 
 
-def _tracer_for(on_line):
+def _tracer_for(on_line, only=None):
     def tracer(frame, event, arg):
         if event == "call":
-            return tracer if frame.f_code.co_filename.startswith(RIG) else None
+            wanted = frame.f_code.co_filename.startswith(RIG) and (only is None or _name(frame.f_code) == only)
+            return tracer if wanted else None
         if event == "line":
-            on_line((Path(frame.f_code.co_filename).name, frame.f_lineno))
+            on_line((_name(frame.f_code), frame.f_lineno))
         return tracer
 
     return tracer
@@ -271,7 +286,7 @@ def test_a_signal_during_a_press_never_leaves_the_log_behind_the_pins(tmp_path, 
     try:
         with pytest.raises(KeyboardInterrupt):
             with Bench(WIRING, backend, events=events) as bench:
-                sys.settrace(_tracer_for(on_line))
+                sys.settrace(_tracer_for(on_line, only=at[0]))
                 try:
                     bench.power("acc", True)
                     bench.press("mode", hold=0.5)
