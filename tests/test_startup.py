@@ -61,3 +61,26 @@ def test_the_demo_runs_on_the_base_install_without_python_can(tmp_path):
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     assert "the unit is UNLOCKED." in done.stdout
+
+
+def test_a_simulated_unit_off_the_bus_makes_no_can_wire(tmp_path):
+    """python-can costs a `rig --backend sim` or `rig serve` process ~0.15 s to import: the simulated
+    wire is made only for a unit on the bus (or when the rig opens its side), though the default pin
+    map names a CAN HAT."""
+    from rig.bench.bench import Bench
+    from rig.bench.clock import VirtualClock
+    from rig.bench.wiring import load_wiring
+    from rig.sim.backend import reset_unit, sim_backend
+
+    wiring = load_wiring()
+    assert wiring.can is not None
+    for profile, code, on_the_bus in (("honda", "12345", False), ("vw-rcd310", "1234", True)):
+        reset_unit(tmp_path / f"{profile}.json", profile, code)
+        backend = sim_backend(wiring, tmp_path / f"{profile}.json", clock=VirtualClock())
+        try:
+            with Bench(wiring, backend) as bench:
+                bench.power("acc", True)
+                bench.clock.sleep(2)
+            assert backend.io._wire.made is on_the_bus, profile
+        finally:
+            backend.close()

@@ -237,10 +237,11 @@ def sim_backend(wiring: Wiring, state_path, profiles: dict | None = None, clock:
         # The HAT's bus, simulated: python-can's virtual bus with the unit on it. Without python-can (the
         # base install leaves it out) the unit hears no bus: a unit that needs CAN stays dark, and the rig's
         # own side says how to install it when a run asks for the bus.
+        # The wire is made when first used: a unit that never touches the bus costs no python-can import.
         if wiring.can is not None and importlib.util.find_spec("can") is not None:
-            from .canbus import SimCanWire
+            from .canbus import LazySimCanWire
 
-            io._wire = SimCanWire(clock)
+            io._wire = LazySimCanWire(clock)
             closers.append(io._wire.close)
 
         def tell_failure() -> None:

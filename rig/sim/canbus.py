@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import itertools
 import queue
+import threading
 from typing import Callable
 
 _names = itertools.count()
@@ -94,3 +95,55 @@ class SimCanWire:
             self._bus.shutdown()
         except Exception:  # noqa: BLE001
             pass
+
+
+class LazySimCanWire:
+    """A :class:`SimCanWire` made on first use, with the same methods.
+
+    python-can takes ~0.15 s of CPU to import, and most simulated units never touch the bus
+    (a honda on a bench whose pin map has a HAT): their ``rig --backend sim`` and ``rig serve``
+    no longer pay it. The wire is made as soon as the unit watches or sends a frame, or the
+    rig opens its side.
+
+    >>> from rig.bench.clock import VirtualClock
+    >>> wire = LazySimCanWire(VirtualClock())
+    >>> wire.heard, wire.made
+    (0, False)
+    >>> wire.close(); wire.made
+    False
+    """
+
+    def __init__(self, clock):
+        self.clock = clock
+        self._real: SimCanWire | None = None
+        self._making = threading.Lock()
+
+    @property
+    def made(self) -> bool:
+        return self._real is not None
+
+    def _wire(self) -> SimCanWire:
+        with self._making:
+            if self._real is None:
+                self._real = SimCanWire(self.clock)
+            return self._real
+
+    @property
+    def heard(self) -> int:
+        return 0 if self._real is None else self._real.heard
+
+    def rig_bus(self):
+        return self._wire().rig_bus()
+
+    def watch(self, fn: Callable[[int, bytes], None], ident: int | None = None) -> None:
+        self._wire().watch(fn, ident)
+
+    def send(self, ident: int, data: bytes, extended: bool | None = None) -> None:
+        self._wire().send(ident, data, extended)
+
+    def error(self, kind: str, tx_errors: int = 0, rx_errors: int = 0) -> None:
+        self._wire().error(kind, tx_errors, rx_errors)
+
+    def close(self) -> None:
+        if self._real is not None:
+            self._real.close()
