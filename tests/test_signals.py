@@ -310,12 +310,14 @@ def test_sim_reset_is_refused_while_a_shell_holds_the_unit_naming_the_shell(tmp_
     import subprocess
     import time
 
+    from tests.rigcli import rig_in_process
+
     env = dict(os.environ, RIG_SIM_STATE=str(tmp_path / "unit.json"), XDG_DATA_HOME=str(tmp_path / "data"),
                RIG_LOCK=str(tmp_path / "bench.lock"))
-    rig = [sys.executable, "-m", "rig"]
-    subprocess.run(rig + ["sim", "reset", "--profile", "vw-safe", "--code", "1234"], env=env, check=True,
-                   capture_output=True)
-    shell = subprocess.Popen(rig + ["--backend", "sim", "shell"], env=env, stdin=subprocess.PIPE,
+    # only the shell needs a process of its own (it holds the unit); the resets run in this one
+    first = rig_in_process(["sim", "reset", "--profile", "vw-safe", "--code", "1234"], env, tmp_path)
+    assert first.returncode == 0, first.stderr
+    shell = subprocess.Popen([sys.executable, "-m", "rig", "--backend", "sim", "shell"], env=env, stdin=subprocess.PIPE,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         shell.stdin.write("status\n")
@@ -324,8 +326,7 @@ def test_sim_reset_is_refused_while_a_shell_holds_the_unit_naming_the_shell(tmp_
         deadline = time.monotonic() + 20
         while not (tmp_path / "unit.json.lock").exists() and time.monotonic() < deadline:
             time.sleep(0.05)
-        second = subprocess.run(rig + ["sim", "reset", "--profile", "ford", "--code", "5678"], env=env,
-                                capture_output=True, text=True, timeout=30)
+        second = rig_in_process(["sim", "reset", "--profile", "ford", "--code", "5678"], env, tmp_path)
     finally:
         shell.stdin.close()
         shell.wait(timeout=30)
