@@ -57,12 +57,17 @@ def sandbox_env(sandbox: Path) -> dict:
 
 def start_server(sandbox: Path, speed: float) -> subprocess.Popen:
     """The sandbox's bench: a fresh simulated honda, registered, and `rig serve` holding it."""
+    from rig.records.ledger import Ledger
     from rig.sim.backend import reset_unit
+    from rig.unit.profiles import load_profiles
 
     env = sandbox_env(sandbox)
     reset_unit(sandbox / "unit.json", "honda", "61524", state="locked")
-    subprocess.run([sys.executable, "-m", "rig", "units", "add", "H1", "--profile", "honda"], env=env, check=True,
-                   capture_output=True)
+    ledger = Ledger(sandbox / "ledger.sqlite")  # `rig units add H1 --profile honda`, without a process of its own
+    try:
+        ledger.register("H1", load_profiles()["honda"], who="fault campaign", why="rig units add", new=True)
+    finally:
+        ledger.close()
     err = open(sandbox / "server.stderr", "w")
     server = subprocess.Popen([sys.executable, "-m", "rig", "serve", "--port", "0", "--speed", str(speed)], env=env,
                               stderr=err, stdout=subprocess.DEVNULL)
