@@ -43,9 +43,9 @@ def pytest_xdist_auto_num_workers(config):
 
 
 # Modules whose tests take seconds each (a lab in network namespaces, Chromium, real `rig`
-# processes and servers, a million tap lines). xdist hands tests out in collection order, so
-# one of these collected last keeps a worker busy after the others ran dry: started first,
-# they overlap the thousands of short tests instead. Whole modules move, keeping their order.
+# processes and servers). One of these collected last keeps a worker busy after the others ran
+# dry: started first, they overlap the thousands of short tests instead. Whole modules move,
+# keeping their order; with xdist they are also dealt out among the workers (see _dealt).
 SLOW_FIRST = ("test_lab_hosts.py", "test_lab.py", "browser/", "security/", "test_signals_campaign.py",
               "test_can_signals.py", "test_display_memory.py", "test_serve_client.py", "test_serve_process.py",
               "test_signals_session.py", "test_signals_exit.py", "test_serve_lab.py", "test_pytest_plugin.py")
@@ -57,6 +57,37 @@ def pytest_collection_modifyitems(config, items):
         return next((i for i, name in enumerate(SLOW_FIRST) if name in path), len(SLOW_FIRST))
 
     items.sort(key=rank)  # stable: every module keeps its own order
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT") or 1)
+    if workers > 1:
+        items[:] = _dealt(items, [rank(item) < len(SLOW_FIRST) for item in items], workers)
+
+
+def _dealt(items, slow, workers: int) -> list:
+    """The order to hand ``workers`` xdist workers, each starting on its share of the slow modules.
+
+    xdist's worksteal scheduler (pyproject's addopts) sends worker i the i-th of ``workers``
+    consecutive blocks, then lets an idle worker take the tail of the longest queue. Slow-first
+    alone put every slow module in the first block, one worker's (its chain ran ~300 s under
+    load, the others' ~110 s). Here each block starts with slow modules dealt whole in turn,
+    heaviest first (a module's fixtures, one Chromium, stay on one worker); short tests fill it.
+    """
+    modules: dict[str, list] = {}
+    fast = []
+    for item, is_slow in zip(items, slow):
+        if is_slow:
+            modules.setdefault(item.nodeid.split("::", 1)[0], []).append(item)
+        else:
+            fast.append(item)
+    blocks = [[] for _ in range(workers)]
+    for i, module in enumerate(modules.values()):
+        blocks[i % workers] += module
+    out = []
+    for i, block in enumerate(blocks):
+        size = (len(items) - len(out)) // (workers - i)  # what worksteal sends worker i of what is left
+        take = max(0, size - len(block))
+        out += block + fast[:take]
+        fast = fast[take:]
+    return out + fast
 
 
 @pytest.fixture(scope="session")
