@@ -62,6 +62,9 @@ def pytest_collection_modifyitems(config, items):
         items[:] = _dealt(items, [rank(item) < len(SLOW_FIRST) for item in items], workers)
 
 
+LABS = ("tests/test_lab_hosts.py", "tests/test_lab.py")
+
+
 def _dealt(items, slow, workers: int) -> list:
     """The order to hand ``workers`` xdist workers, each starting on its share of the slow modules.
 
@@ -75,7 +78,10 @@ def _dealt(items, slow, workers: int) -> list:
     fast = []
     for item, is_slow in zip(items, slow):
         if is_slow:
-            modules.setdefault(item.nodeid.split("::", 1)[0], []).append(item)
+            module = item.nodeid.split("::", 1)[0]
+            # the two labs stay one after the other on one worker, as before: their timed stories
+            # (restarts, a grace, a lockout wait at a set speed) never share the cores with each other
+            modules.setdefault("labs" if module in LABS else module, []).append(item)
         else:
             fast.append(item)
     blocks = [[] for _ in range(workers)]
