@@ -458,12 +458,16 @@ def test_the_readmes_lab_on_hosts_of_their_own_runs_its_ci_job_green_every_time_
     swept: dict = {}
 
     def sweep_once_held_again():
-        end = time.monotonic() + 30
-        while not (0 <= (log := log_of_run()).rfind("labgrid lost place") < log.rfind("holds the bench for")):
-            if time.monotonic() > end:
-                return
-            time.sleep(0.2)
-        swept["out"], swept["err"] = sweep_service(lab).communicate(timeout=60)
+        # the holder takes B back within the grace: the bench logs the loss first, or (when the re-acquire
+        # reaches the coordinator before the exporter tells the bench) never sees one. Swept until it keeps B.
+        end = time.monotonic() + 45
+        while time.monotonic() < end:
+            log = log_of_run()
+            if log.rfind("labgrid lost place") < log.rfind("holds the bench for") or "labgrid lost place" not in log:
+                swept["out"], swept["err"] = sweep_service(lab).communicate(timeout=60)
+                if "bench-b: kept: held by" in swept["out"]:
+                    return
+            time.sleep(0.5)
 
     sweeper = threading.Thread(target=sweep_once_held_again)
     sweeper.start()
@@ -480,7 +484,8 @@ def test_the_readmes_lab_on_hosts_of_their_own_runs_its_ci_job_green_every_time_
     assert waiting.returncode == 0, f"{out}\n{err}"
     assert "PASSED" in err and 'name="outcome" value="passed"' in (waiting_work / "report.xml").read_text()
     log = log_of_run()
-    assert "labgrid lost place bench-b" in log and "holds the bench for" in log
+    # taken back after the loss (the bench sees none when the re-acquire reaches labgrid first)
+    assert log.rfind("labgrid lost place bench-b") < log.rfind("holds the bench for"), log[-2000:]
     assert "let go of the bench" not in log and "interrupted" not in log
     assert "Accepted publickey for root" in "\n".join(lab.sshd.lines)
     r = sh(sys.executable, "-c", f"import socket; socket.create_connection(('{SITE}12', 8470), 2)",
